@@ -1,0 +1,172 @@
+//! Engine traits: what the session actors need from VAD, STT, LLM and TTS.
+//!
+//! Every call can be cancelled (a [`CancellationToken`]) and streams its output
+//! through a bounded channel, so barge-in can stop a reply between tokens or
+//! chunks. Implementations must never block the async runtime: blocking
+//! inference belongs on a bounded blocking pool (see the `arc-models` crate).
+
+use crate::audio::AudioFrame;
+use async_trait::async_trait;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+pub use tokio_util::sync::CancellationToken;
+
+/// Why an engine call did not produce a result.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum EngineError {
+    #[error("{engine} timed out after {after_ms} ms")]
+    Timeout { engine: &'static str, after_ms: u64 },
+    #[error("{engine} failed: {message}")]
+    Failed {
+        engine: &'static str,
+        message: String,
+    },
+    #[error("{engine} rejected its input: {message}")]
+    BadInput {
+        engine: &'static str,
+        message: String,
+    },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl EngineError {
+    /// The seed's `error_type` for this error (`agent.brain.error`).
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            EngineError::Timeout { .. } => "timeout",
+            EngineError::Failed { .. } => "engine_failure",
+            EngineError::BadInput { .. } => "bad_input",
+            EngineError::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A boundary found by the voice activity detector, in audio time since the
+/// stream began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VadEvent {
+    SpeechStart { at_ms: u64 },
+    SpeechEnd { at_ms: u64 },
+}
+
+/// Per-session VAD state (Silero keeps a recurrent state per stream).
+#[async_trait]
+pub trait VadStream: Send {
+    /// Feed one 20 ms frame at 16 kHz; returns the boundaries it completes.
+    async fn push(&mut self, frame: &AudioFrame) -> Result<Option<VadEvent>, EngineError>;
+}
+
+/// A VAD model shared by all sessions; each session gets its own stream.
+pub trait VadEngine: Send + Sync {
+    fn name(&self) -> &str;
+    fn stream(&self) -> Box<dyn VadStream>;
+}
+
+/// Partial transcripts are cheap previews; the final one is what the Brain gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TranscribeKind {
+    Partial,
+    Final,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transcript {
+    pub text: String,
+    /// 0.0..=1.0
+    pub confidence: f64,
+}
+
+#[async_trait]
+pub trait SttEngine: Send + Sync {
+    fn model(&self) -> &str;
+    /// Transcribe one utterance (16 kHz mono).
+    async fn transcribe(
+        &self,
+        audio: Arc<[f32]>,
+        kind: TranscribeKind,
+        cancel: CancellationToken,
+    ) -> Result<Transcript, EngineError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    pub role: ChatRole,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatRole {
+    System,
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmRequest {
+    pub messages: Vec<ChatMessage>,
+    pub max_tokens: u32,
+    pub temperature: f64,
+    pub trace_id: String,
+}
+
+/// What a finished LLM stream reports.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LlmUsage {
+    pub completion_tokens: u64,
+    pub prompt_tokens: u64,
+}
+
+#[async_trait]
+pub trait LlmEngine: Send + Sync {
+    fn model(&self) -> &str;
+    /// Stream the reply's text pieces into `tokens` until done or cancelled.
+    async fn stream(
+        &self,
+        request: LlmRequest,
+        tokens: mpsc::Sender<String>,
+        cancel: CancellationToken,
+    ) -> Result<LlmUsage, EngineError>;
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TtsOutcome {
+    /// Duration of the audio produced.
+    pub audio_ms: u64,
+}
+
+#[async_trait]
+pub trait TtsEngine: Send + Sync {
+    fn model(&self) -> &str;
+    fn voice_id(&self) -> &str;
+    /// Output sample rate of the chunks.
+    fn sample_rate(&self) -> u32;
+    /// Synthesize `text`, sending audio chunks as they are made (the first one
+    /// before the whole text is done) and stopping between chunks when cancelled.
+    async fn synthesize(
+        &self,
+        text: &str,
+        chunks: mpsc::Sender<AudioFrame>,
+        cancel: CancellationToken,
+    ) -> Result<TtsOutcome, EngineError>;
+}
+
+/// The four engines one session uses. Models are shared: cloning this is cheap.
+#[derive(Clone)]
+pub struct Engines {
+    pub vad: Arc<dyn VadEngine>,
+    pub stt: Arc<dyn SttEngine>,
+    pub llm: Arc<dyn LlmEngine>,
+    pub tts: Arc<dyn TtsEngine>,
+}
+
+impl std::fmt::Debug for Engines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engines")
+            .field("vad", &self.vad.name())
+            .field("stt", &self.stt.model())
+            .field("llm", &self.llm.model())
+            .field("tts", &self.tts.model())
+            .finish()
+    }
+}

@@ -1,0 +1,204 @@
+//! Archiver: joins what Stt, Brain, Tts and Transport report about a turn into
+//! one conversation-v1 record, and at the end of the session the
+//! session-metrics record. Totals live in the shared state, so a restarted
+//! Archiver keeps counting.
+
+use super::messages::{AgentRecord, ArchiverMsg, SessionSummary, SpokenRecord, UserRecord};
+use super::shared::Shared;
+use crate::emit::{self, SessionFacts, TurnFacts};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub(crate) struct ArchiverActor;
+
+#[derive(Default)]
+struct TurnParts {
+    user: Option<UserRecord>,
+    agent: Option<AgentRecord>,
+    spoken: Option<SpokenRecord>,
+    first_audio: Option<Instant>,
+    interrupted: bool,
+}
+
+/// Running totals of a session (kept in [`Shared`]).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SessionStats {
+    pub(crate) turns: u64,
+    pub(crate) user_messages: u64,
+    pub(crate) agent_messages: u64,
+    pub(crate) words: u64,
+    pub(crate) tokens: u64,
+    pub(crate) latencies_ms: Vec<u64>,
+    pub(crate) stt_ms: Vec<u64>,
+    pub(crate) llm_ms: Vec<u64>,
+    pub(crate) tts_ms: Vec<u64>,
+    pub(crate) interruptions: u64,
+    pub(crate) stt_calls: u64,
+    pub(crate) llm_calls: u64,
+    pub(crate) tts_calls: u64,
+    pub(crate) audio_bytes: u64,
+    pub(crate) silence_gaps_ms: Vec<u64>,
+    last_agent_done: Option<Instant>,
+}
+
+pub(crate) struct ArchiverState {
+    shared: Arc<Shared>,
+    turns: BTreeMap<u64, TurnParts>,
+}
+
+impl Actor for ArchiverActor {
+    type Msg = ArchiverMsg;
+    type State = ArchiverState;
+    type Arguments = Arc<Shared>;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        shared: Arc<Shared>,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(ArchiverState {
+            shared,
+            turns: BTreeMap::new(),
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        st: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            ArchiverMsg::User(u) => {
+                let turn = u.turn;
+                st.turns.entry(turn).or_default().user = Some(u);
+                st.try_complete(turn);
+            }
+            ArchiverMsg::Agent(a) => {
+                let turn = a.turn;
+                st.turns.entry(turn).or_default().agent = Some(a);
+                st.try_complete(turn);
+            }
+            ArchiverMsg::FirstAudio { turn, at } => {
+                st.turns.entry(turn).or_default().first_audio.get_or_insert(at);
+            }
+            ArchiverMsg::Spoken(s) => {
+                let turn = s.turn;
+                st.turns.entry(turn).or_default().spoken = Some(s);
+                st.try_complete(turn);
+            }
+            ArchiverMsg::Interrupted { turn } => {
+                st.turns.entry(turn).or_default().interrupted = true;
+                st.shared.with_stats(|s| s.interruptions += 1);
+            }
+            ArchiverMsg::Finish(ended_at, reply) => {
+                let facts = st.session_facts(ended_at);
+                let summary = SessionSummary {
+                    turns: facts.stats.turns,
+                    interruptions: facts.stats.interruptions,
+                    total_tokens: facts.stats.tokens,
+                    duration_seconds: facts.duration_seconds,
+                };
+                st.shared.sink.emit(emit::session_metrics(&facts));
+                let _ = reply.send(summary);
+            }
+            ArchiverMsg::Fault => panic!("fault injected into archiver"),
+        }
+        Ok(())
+    }
+}
+
+impl ArchiverState {
+    fn try_complete(&mut self, turn: u64) {
+        let done = self
+            .turns
+            .get(&turn)
+            .is_some_and(|p| p.user.is_some() && p.agent.is_some() && p.spoken.is_some());
+        if !done {
+            return;
+        }
+        let Some(p) = self.turns.remove(&turn) else {
+            return;
+        };
+        let (Some(user), Some(agent), Some(spoken)) = (p.user, p.agent, p.spoken) else {
+            return;
+        };
+        let total_latency_ms = p
+            .first_audio
+            .map(|a| a.saturating_duration_since(user.eos_at).as_millis() as u64)
+            .unwrap_or(0);
+        let interrupted = p.interrupted || spoken.interrupted;
+        let network_overhead_ms = total_latency_ms.saturating_sub(
+            user.stt_latency_ms + agent.first_sentence_ms + spoken.tts_latency_ms,
+        );
+        let facts = TurnFacts {
+            turn,
+            trace_id: user.trace_id.clone(),
+            user_text: user.text.clone(),
+            audio_ms: user.audio_ms,
+            stt_model: user.stt_model.clone(),
+            stt_confidence: user.confidence,
+            stt_latency_ms: user.stt_latency_ms,
+            agent_text: agent.text.clone(),
+            llm_model: agent.llm_model.clone(),
+            llm_tokens: agent.tokens,
+            llm_latency_ms: agent.llm_latency_ms,
+            tts_model: spoken.tts_model.clone(),
+            tts_audio_ms: spoken.audio_ms,
+            tts_latency_ms: spoken.tts_latency_ms,
+            previous_turns: agent.previous_turns,
+            context_tokens: agent.context_tokens,
+            tools: agent.tools.clone(),
+            total_latency_ms,
+            network_overhead_ms,
+            interrupted,
+        };
+        self.shared
+            .sink
+            .emit(emit::conversation(&self.shared.config, &facts));
+        self.shared.with_stats(|s| {
+            s.turns += 1;
+            s.user_messages += 1;
+            if !agent.text.is_empty() {
+                s.agent_messages += 1;
+            }
+            s.words += user.text.split_whitespace().count() as u64
+                + agent.text.split_whitespace().count() as u64;
+            s.tokens += agent.tokens;
+            if p.first_audio.is_some() {
+                s.latencies_ms.push(total_latency_ms);
+            }
+            s.stt_ms.push(user.stt_latency_ms);
+            s.llm_ms.push(agent.llm_latency_ms);
+            s.tts_ms.push(spoken.tts_latency_ms);
+            s.stt_calls += 1;
+            s.llm_calls += 1;
+            s.tts_calls += spoken.requests;
+            // 16 kHz 16-bit in, 24 kHz 16-bit out.
+            s.audio_bytes += user.audio_ms * 32 + spoken.audio_ms * 48;
+            if let Some(prev) = s.last_agent_done {
+                let gap = user
+                    .eos_at
+                    .saturating_duration_since(prev)
+                    .as_millis()
+                    .saturating_sub(user.audio_ms as u128);
+                s.silence_gaps_ms.push(gap as u64);
+            }
+            s.last_agent_done = Some(Instant::now());
+        });
+    }
+
+    fn session_facts(&self, ended_at: chrono::DateTime<chrono::Utc>) -> SessionFacts {
+        let stats = self.shared.with_stats(|s| s.clone());
+        let started = self.shared.started_at;
+        SessionFacts {
+            config: self.shared.config.clone(),
+            started_at: started,
+            ended_at,
+            duration_seconds: (ended_at - started).num_seconds().max(0) as u64,
+            stats,
+        }
+    }
+}

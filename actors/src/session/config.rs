@@ -1,0 +1,122 @@
+//! Per-session settings (filled by the node from its configuration).
+
+/// Identity of the conversation and everything the seeds' payloads name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionConfig {
+    pub session_id: String,
+    pub conversation_id: String,
+    pub user_id: String,
+    pub agent_id: String,
+    pub room_name: String,
+    pub room_sid: String,
+    pub participant_sid: String,
+    /// The agent's own published audio track, when the transport has one.
+    pub agent_track_sid: String,
+    pub environment: String,
+    pub region: String,
+    /// How the user is connected ("udp" for WebRTC, "websocket", "file", "synthetic").
+    pub connection_type: String,
+    /// The voice-to-voice target the SLA is measured against.
+    pub target_latency_ms: u64,
+    /// Frames the audio queue holds before a live source drops the oldest.
+    pub audio_queue_frames: usize,
+    /// Frames in flight between the queue and the Stt actor.
+    pub frame_credits: usize,
+    /// Child restarts allowed within `restart_window_ms` before the session gives up.
+    pub max_restarts: u32,
+    pub restart_window_ms: u64,
+    pub stt: SttConfig,
+    pub brain: BrainConfig,
+    pub tts: TtsConfig,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SttConfig {
+    /// How often a partial transcript is made while the user speaks (0 = never).
+    pub partial_interval_ms: u64,
+    /// Audio kept from before the VAD fired, so the first syllable is not cut.
+    pub preroll_ms: u64,
+    /// An utterance longer than this is cut and transcribed.
+    pub max_utterance_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrainConfig {
+    pub system_prompt: String,
+    pub max_tokens: u32,
+    pub temperature: f64,
+    /// Time allowed to the first token, and between tokens after that.
+    pub timeout_ms: u64,
+    pub fallback_text: String,
+    /// Tokens of history kept in the prompt; older turns are dropped.
+    pub context_token_budget: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TtsConfig {
+    pub max_latency_ms: u64,
+    /// Wire format named in `agent.tts.*` ("opus").
+    pub format: String,
+    /// Output sample rate named in `agent.tts.request` (24000).
+    pub sample_rate: u32,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        let session_id = crate::ids::prefixed("session");
+        Self {
+            conversation_id: session_id.replacen("session", "conv", 1),
+            session_id,
+            user_id: "anonymous".into(),
+            agent_id: "arc-agent".into(),
+            room_name: String::new(),
+            room_sid: String::new(),
+            participant_sid: String::new(),
+            agent_track_sid: String::new(),
+            environment: "development".into(),
+            region: "local".into(),
+            connection_type: "synthetic".into(),
+            target_latency_ms: 2000,
+            audio_queue_frames: 250,
+            frame_credits: 16,
+            max_restarts: 5,
+            restart_window_ms: 60_000,
+            stt: SttConfig::default(),
+            brain: BrainConfig::default(),
+            tts: TtsConfig::default(),
+        }
+    }
+}
+
+impl Default for SttConfig {
+    fn default() -> Self {
+        Self {
+            partial_interval_ms: 500,
+            preroll_ms: 200,
+            max_utterance_ms: 30_000,
+        }
+    }
+}
+
+impl Default for BrainConfig {
+    fn default() -> Self {
+        Self {
+            system_prompt: "You are a helpful voice assistant. Answer briefly, in one or two spoken sentences.".into(),
+            max_tokens: 150,
+            temperature: 0.7,
+            timeout_ms: 2000,
+            fallback_text: "I'm having trouble processing that. Could you rephrase?".into(),
+            context_token_budget: 1024,
+        }
+    }
+}
+
+impl Default for TtsConfig {
+    fn default() -> Self {
+        Self {
+            max_latency_ms: 500,
+            format: "opus".into(),
+            sample_rate: 24_000,
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Messages between a session's actors, and what the session tells its transport.
+
+use crate::audio::AudioFrame;
+use chrono::{DateTime, Utc};
+use ractor::RpcReplyPort;
+use std::time::Instant;
+use tokio::sync::OwnedSemaphorePermit;
+
+/// What the session tells the transport besides audio (a browser shows these).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionNotice {
+    SpeechStarted,
+    PartialTranscript { turn: u64, text: String },
+    FinalTranscript { turn: u64, text: String },
+    AgentSentence { turn: u64, text: String },
+    /// The agent has finished (or abandoned) its reply to `turn`.
+    AgentTurnDone { turn: u64, interrupted: bool },
+    BargeIn { turn: u64 },
+    Ended { reason: String },
+}
+
+/// The transport side of a session: where agent audio and notices go.
+/// Implementations must not block (queue and return).
+pub trait AudioOutput: Send + Sync {
+    fn play(&self, turn: u64, frame: AudioFrame);
+    /// Drop queued, not yet played audio (barge-in).
+    fn flush(&self);
+    fn notice(&self, notice: SessionNotice);
+}
+
+/// Totals of a finished session.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionSummary {
+    pub turns: u64,
+    pub interruptions: u64,
+    pub total_tokens: u64,
+    pub duration_seconds: u64,
+}
+
+/// A user utterance turned into text, on its way to the Brain.
+#[derive(Debug, Clone)]
+pub(crate) struct UserTurn {
+    pub(crate) turn: u64,
+    pub(crate) trace_id: String,
+    pub(crate) text: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct UserRecord {
+    pub(crate) turn: u64,
+    pub(crate) trace_id: String,
+    pub(crate) text: String,
+    pub(crate) audio_ms: u64,
+    pub(crate) stt_latency_ms: u64,
+    pub(crate) stt_model: String,
+    pub(crate) confidence: f64,
+    /// End of the user's speech: the start of the voice-to-voice latency.
+    pub(crate) eos_at: Instant,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct AgentRecord {
+    pub(crate) turn: u64,
+    pub(crate) text: String,
+    pub(crate) llm_model: String,
+    pub(crate) tokens: u64,
+    pub(crate) llm_latency_ms: u64,
+    /// Time from the request to the first sentence handed to TTS.
+    pub(crate) first_sentence_ms: u64,
+    pub(crate) context_tokens: u64,
+    pub(crate) previous_turns: u64,
+    pub(crate) tools: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SpokenRecord {
+    pub(crate) turn: u64,
+    pub(crate) audio_ms: u64,
+    /// Request of the first sentence → its first audio chunk.
+    pub(crate) tts_latency_ms: u64,
+    pub(crate) tts_model: String,
+    pub(crate) requests: u64,
+    pub(crate) interrupted: bool,
+}
+
+pub(crate) enum TransportMsg {
+    Play { turn: u64, frame: AudioFrame },
+    Flush,
+    Notice(SessionNotice),
+    Fault,
+}
+
+pub(crate) enum SttMsg {
+    /// One frame from the queue; the permit is the credit it used.
+    Frame(AudioFrame, OwnedSemaphorePermit),
+    Partial {
+        seq: u64,
+        text: String,
+    },
+    Final {
+        turn: u64,
+        trace_id: String,
+        result: Result<crate::engine::Transcript, crate::engine::EngineError>,
+        audio_ms: u64,
+        eos_at: Instant,
+        latency_ms: u64,
+    },
+    Fault,
+}
+
+pub(crate) struct LlmOutcome {
+    pub(crate) turn: u64,
+    pub(crate) trace_id: String,
+    pub(crate) request_id: String,
+    pub(crate) user_text: String,
+    /// Everything handed to TTS.
+    pub(crate) spoken: String,
+    pub(crate) sentences: u64,
+    pub(crate) first_sentence_ms: Option<u64>,
+    pub(crate) latency_ms: u64,
+    pub(crate) result: Result<crate::engine::LlmUsage, crate::engine::EngineError>,
+    pub(crate) context_tokens: u64,
+    pub(crate) previous_turns: u64,
+}
+
+pub(crate) enum BrainMsg {
+    UserTurn(UserTurn),
+    Finished(Box<LlmOutcome>),
+    /// The user spoke over the agent.
+    BargeIn,
+    /// A restarted Brain answers the turn its predecessor died on.
+    Recover(UserTurn),
+    Fault,
+}
+
+pub(crate) enum TtsMsg {
+    Speak {
+        turn: u64,
+        trace_id: String,
+        text: String,
+    },
+    EndOfTurn {
+        turn: u64,
+    },
+    SynthDone {
+        turn: u64,
+        audio_ms: u64,
+        first_chunk_ms: Option<u64>,
+        cancelled: bool,
+    },
+    Cancel,
+    Fault,
+}
+
+pub(crate) enum ArchiverMsg {
+    User(UserRecord),
+    Agent(AgentRecord),
+    FirstAudio { turn: u64, at: Instant },
+    Spoken(SpokenRecord),
+    Interrupted { turn: u64 },
+    Finish(DateTime<Utc>, RpcReplyPort<SessionSummary>),
+    Fault,
+}

@@ -1,0 +1,155 @@
+//! State a session's children share: configuration, engines, the routing table
+//! to each other, and what must survive a child's restart.
+
+use super::config::SessionConfig;
+use super::messages::{
+    ArchiverMsg, AudioOutput, BrainMsg, SttMsg, TransportMsg, TtsMsg, UserTurn,
+};
+use crate::audio::FrameQueue;
+use crate::context::ConversationContext;
+use crate::emit::ServiceIdentity;
+use crate::engine::Engines;
+use crate::sink::EventSink;
+use chrono::{DateTime, Utc};
+use ractor::ActorRef;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Current address of each child; replaced when the supervisor restarts one.
+#[derive(Default)]
+pub(crate) struct Routes {
+    pub(crate) transport: RwLock<Option<ActorRef<TransportMsg>>>,
+    pub(crate) stt: RwLock<Option<ActorRef<SttMsg>>>,
+    pub(crate) brain: RwLock<Option<ActorRef<BrainMsg>>>,
+    pub(crate) tts: RwLock<Option<ActorRef<TtsMsg>>>,
+    pub(crate) archiver: RwLock<Option<ActorRef<ArchiverMsg>>>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) config: SessionConfig,
+    pub(crate) identity: ServiceIdentity,
+    pub(crate) engines: Engines,
+    pub(crate) sink: EventSink,
+    pub(crate) output: Arc<dyn AudioOutput>,
+    pub(crate) frames: Arc<FrameQueue>,
+    pub(crate) context: Mutex<ConversationContext>,
+    pub(crate) routes: Routes,
+    pub(crate) started_at: DateTime<Utc>,
+    turn_seq: AtomicU64,
+    /// The turn the Brain is answering, so a restarted Brain can answer it.
+    inflight: Mutex<Option<UserTurn>>,
+    /// The turn whose reply is being spoken, if any.
+    speaking: Mutex<Option<u64>>,
+    stats: Mutex<super::archiver::SessionStats>,
+    /// Messages that found no live child (lost during a restart).
+    pub(crate) undelivered: AtomicU64,
+}
+
+fn send<M: Send + 'static>(slot: &RwLock<Option<ActorRef<M>>>, msg: M, lost: &AtomicU64) -> bool {
+    let guard = slot.read().unwrap_or_else(|p| p.into_inner());
+    match guard.as_ref() {
+        Some(r) if r.cast(msg).is_ok() => true,
+        _ => {
+            lost.fetch_add(1, Ordering::Relaxed);
+            false
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn new(
+        config: SessionConfig,
+        identity: ServiceIdentity,
+        engines: Engines,
+        sink: EventSink,
+        output: Arc<dyn AudioOutput>,
+        frames: Arc<FrameQueue>,
+    ) -> Self {
+        let context = ConversationContext::new(
+            config.brain.system_prompt.clone(),
+            config.brain.context_token_budget,
+        );
+        Self {
+            frames,
+            config,
+            identity,
+            engines,
+            sink,
+            output,
+            context: Mutex::new(context),
+            routes: Routes::default(),
+            started_at: Utc::now(),
+            turn_seq: AtomicU64::new(0),
+            inflight: Mutex::new(None),
+            speaking: Mutex::new(None),
+            stats: Mutex::default(),
+            undelivered: AtomicU64::new(0),
+        }
+    }
+
+    /// Turns are numbered from 1 in the order the user finished speaking.
+    pub(crate) fn next_turn(&self) -> u64 {
+        self.turn_seq.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The number the utterance being spoken now will get.
+    pub(crate) fn peek_next_turn(&self) -> u64 {
+        self.turn_seq.load(Ordering::Relaxed) + 1
+    }
+
+    pub(crate) fn to_transport(&self, m: TransportMsg) -> bool {
+        send(&self.routes.transport, m, &self.undelivered)
+    }
+    pub(crate) fn to_stt(&self, m: SttMsg) -> bool {
+        send(&self.routes.stt, m, &self.undelivered)
+    }
+    pub(crate) fn to_brain(&self, m: BrainMsg) -> bool {
+        send(&self.routes.brain, m, &self.undelivered)
+    }
+    pub(crate) fn to_tts(&self, m: TtsMsg) -> bool {
+        send(&self.routes.tts, m, &self.undelivered)
+    }
+    pub(crate) fn to_archiver(&self, m: ArchiverMsg) -> bool {
+        send(&self.routes.archiver, m, &self.undelivered)
+    }
+
+    pub(crate) fn set_inflight(&self, t: Option<UserTurn>) {
+        *lock(&self.inflight) = t;
+    }
+    pub(crate) fn inflight(&self) -> Option<UserTurn> {
+        lock(&self.inflight).clone()
+    }
+    pub(crate) fn clear_inflight(&self, turn: u64) {
+        let mut g = lock(&self.inflight);
+        if g.as_ref().is_some_and(|t| t.turn == turn) {
+            *g = None;
+        }
+    }
+
+    pub(crate) fn set_speaking(&self, turn: Option<u64>) {
+        *lock(&self.speaking) = turn;
+    }
+    pub(crate) fn speaking(&self) -> Option<u64> {
+        *lock(&self.speaking)
+    }
+
+    /// The agent is answering or speaking: user speech now is a barge-in.
+    pub(crate) fn agent_busy(&self) -> Option<u64> {
+        self.speaking().or_else(|| self.inflight().map(|t| t.turn))
+    }
+
+    pub(crate) fn with_stats<R>(
+        &self,
+        f: impl FnOnce(&mut super::archiver::SessionStats) -> R,
+    ) -> R {
+        f(&mut lock(&self.stats))
+    }
+
+    pub(crate) fn with_context<R>(&self, f: impl FnOnce(&mut ConversationContext) -> R) -> R {
+        f(&mut lock(&self.context))
+    }
+}

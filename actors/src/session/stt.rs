@@ -1,0 +1,286 @@
+//! Stt: pulls audio from the session's frame queue (with a few credits in
+//! flight, so the mailbox stays small), runs VAD and endpointing, and turns
+//! each utterance into partial and final transcripts. Transcription runs in
+//! spawned tasks (the engine puts the inference on its blocking pool), so the
+//! actor keeps listening, for barge-in, while a transcript is being made.
+
+use super::messages::{
+    ArchiverMsg, BrainMsg, SessionNotice, SttMsg, TransportMsg, TtsMsg, UserRecord, UserTurn,
+};
+use super::shared::Shared;
+use crate::audio::{AudioFrame, STT_SAMPLE_RATE};
+use crate::engine::{CancellationToken, TranscribeKind, VadEvent, VadStream};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Semaphore;
+
+pub(crate) struct SttActor;
+
+struct Utterance {
+    samples: Vec<f32>,
+    since_partial_ms: u64,
+}
+
+pub(crate) struct SttState {
+    shared: Arc<Shared>,
+    vad: Box<dyn VadStream>,
+    preroll: VecDeque<f32>,
+    utterance: Option<Utterance>,
+    partial_seq: u64,
+    partial_inflight: bool,
+    warned_rate: bool,
+    /// Cancels the pump and in-flight transcriptions when this actor dies.
+    cancel: CancellationToken,
+}
+
+impl Drop for SttState {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+impl Actor for SttActor {
+    type Msg = SttMsg;
+    type State = SttState;
+    type Arguments = Arc<Shared>;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        shared: Arc<Shared>,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let cancel = CancellationToken::new();
+        let credits = Arc::new(Semaphore::new(shared.config.frame_credits.max(1)));
+        let frames = shared.frames.clone();
+        let pump_cancel = cancel.clone();
+        tokio::spawn(async move {
+            loop {
+                let permit = tokio::select! {
+                    _ = pump_cancel.cancelled() => return,
+                    p = credits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+                };
+                let frame = tokio::select! {
+                    _ = pump_cancel.cancelled() => return,
+                    f = frames.pop() => match f { Some(f) => f, None => return },
+                };
+                if myself.cast(SttMsg::Frame(frame, permit)).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(SttState {
+            vad: shared.engines.vad.stream(),
+            shared,
+            preroll: VecDeque::new(),
+            utterance: None,
+            partial_seq: 0,
+            partial_inflight: false,
+            warned_rate: false,
+            cancel,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        st: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            SttMsg::Frame(frame, _permit) => st.on_frame(&myself, frame).await,
+            SttMsg::Partial { seq, text } => {
+                st.partial_inflight = false;
+                if seq == st.partial_seq && st.utterance.is_some() && !text.is_empty() {
+                    let turn = st.shared.peek_next_turn();
+                    st.shared
+                        .to_transport(TransportMsg::Notice(SessionNotice::PartialTranscript {
+                            turn,
+                            text,
+                        }));
+                }
+            }
+            SttMsg::Final {
+                turn,
+                trace_id,
+                result,
+                audio_ms,
+                eos_at,
+                latency_ms,
+            } => match result {
+                Ok(t) if !t.text.trim().is_empty() => {
+                    let text = t.text.trim().to_string();
+                    st.shared
+                        .to_transport(TransportMsg::Notice(SessionNotice::FinalTranscript {
+                            turn,
+                            text: text.clone(),
+                        }));
+                    st.shared.to_archiver(ArchiverMsg::User(UserRecord {
+                        turn,
+                        trace_id: trace_id.clone(),
+                        text: text.clone(),
+                        audio_ms,
+                        stt_latency_ms: latency_ms,
+                        stt_model: st.shared.engines.stt.model().to_string(),
+                        confidence: t.confidence,
+                        eos_at,
+                    }));
+                    st.shared.to_brain(BrainMsg::UserTurn(UserTurn {
+                        turn,
+                        trace_id,
+                        text,
+                    }));
+                }
+                Ok(_) => {
+                    tracing::debug!(session_id = %st.shared.config.session_id, turn, "utterance had no words");
+                }
+                Err(e) => {
+                    tracing::warn!(session_id = %st.shared.config.session_id, %trace_id, turn, error = %e, "transcription failed");
+                    st.shared.sink.emit(crate::emit::service_error(
+                        &st.shared.identity,
+                        "stt_failure",
+                        &format!("transcription of turn {turn} failed: {e}"),
+                        "warning",
+                        "none",
+                        &trace_id,
+                    ));
+                }
+            },
+            SttMsg::Fault => panic!("fault injected into stt"),
+        }
+        Ok(())
+    }
+}
+
+impl SttState {
+    async fn on_frame(&mut self, myself: &ActorRef<SttMsg>, mut frame: AudioFrame) {
+        if frame.sample_rate != STT_SAMPLE_RATE {
+            if !self.warned_rate {
+                self.warned_rate = true;
+                tracing::warn!(
+                    session_id = %self.shared.config.session_id,
+                    sample_rate = frame.sample_rate,
+                    "audio frame at the wrong sample rate for STT (want 16000): the transport must resample; frame skipped"
+                );
+            }
+            return;
+        }
+        for s in frame.samples.iter_mut() {
+            if !s.is_finite() {
+                *s = 0.0;
+            }
+        }
+        let event = match self.vad.push(&frame).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(session_id = %self.shared.config.session_id, error = %e, "VAD failed on a frame");
+                None
+            }
+        };
+        let frame_ms = frame.duration_ms();
+        match event {
+            Some(VadEvent::SpeechStart { .. }) => {
+                let mut samples: Vec<f32> = self.preroll.drain(..).collect();
+                samples.extend_from_slice(&frame.samples);
+                self.utterance = Some(Utterance {
+                    samples,
+                    since_partial_ms: 0,
+                });
+                self.on_speech_start();
+            }
+            Some(VadEvent::SpeechEnd { .. }) => {
+                if let Some(mut u) = self.utterance.take() {
+                    u.samples.extend_from_slice(&frame.samples);
+                    self.finish_utterance(myself, u);
+                }
+            }
+            None => {
+                if let Some(u) = self.utterance.as_mut() {
+                    u.samples.extend_from_slice(&frame.samples);
+                    u.since_partial_ms += frame_ms;
+                    let max = self.shared.config.stt.max_utterance_ms;
+                    if u.samples.len() as u64 * 1000 / STT_SAMPLE_RATE as u64 >= max {
+                        tracing::info!(session_id = %self.shared.config.session_id, max_ms = max, "utterance reached its maximum length: transcribing it now");
+                        if let Some(u) = self.utterance.take() {
+                            self.finish_utterance(myself, u);
+                        }
+                    } else {
+                        self.maybe_partial(myself);
+                    }
+                } else {
+                    let keep = (self.shared.config.stt.preroll_ms * STT_SAMPLE_RATE as u64 / 1000)
+                        as usize;
+                    self.preroll.extend(frame.samples.iter().copied());
+                    while self.preroll.len() > keep {
+                        self.preroll.pop_front();
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_speech_start(&mut self) {
+        self.shared
+            .to_transport(TransportMsg::Notice(SessionNotice::SpeechStarted));
+        if let Some(turn) = self.shared.agent_busy() {
+            // The user talks over the agent: stop thinking and speaking at once.
+            tracing::info!(session_id = %self.shared.config.session_id, turn, "barge-in");
+            self.shared.to_brain(BrainMsg::BargeIn);
+            self.shared.to_tts(TtsMsg::Cancel);
+            self.shared.to_transport(TransportMsg::Flush);
+            self.shared
+                .to_transport(TransportMsg::Notice(SessionNotice::BargeIn { turn }));
+            self.shared.to_archiver(ArchiverMsg::Interrupted { turn });
+        }
+    }
+
+    fn maybe_partial(&mut self, myself: &ActorRef<SttMsg>) {
+        let interval = self.shared.config.stt.partial_interval_ms;
+        let Some(u) = self.utterance.as_mut() else {
+            return;
+        };
+        if interval == 0 || self.partial_inflight || u.since_partial_ms < interval {
+            return;
+        }
+        u.since_partial_ms = 0;
+        self.partial_inflight = true;
+        self.partial_seq += 1;
+        let seq = self.partial_seq;
+        let audio: Arc<[f32]> = u.samples.clone().into();
+        let stt = self.shared.engines.stt.clone();
+        let cancel = self.cancel.child_token();
+        let me = myself.clone();
+        tokio::spawn(async move {
+            let text = stt
+                .transcribe(audio, TranscribeKind::Partial, cancel)
+                .await
+                .map(|t| t.text)
+                .unwrap_or_default();
+            let _ = me.cast(SttMsg::Partial { seq, text });
+        });
+    }
+
+    fn finish_utterance(&mut self, myself: &ActorRef<SttMsg>, u: Utterance) {
+        self.partial_seq += 1; // late partials of this utterance are stale now
+        let eos_at = Instant::now();
+        let turn = self.shared.next_turn();
+        let trace_id = crate::ids::new_trace_id();
+        let audio_ms = u.samples.len() as u64 * 1000 / STT_SAMPLE_RATE as u64;
+        let audio: Arc<[f32]> = u.samples.into();
+        let stt = self.shared.engines.stt.clone();
+        let cancel = self.cancel.child_token();
+        let me = myself.clone();
+        tokio::spawn(async move {
+            let result = stt.transcribe(audio, TranscribeKind::Final, cancel).await;
+            let _ = me.cast(SttMsg::Final {
+                turn,
+                trace_id,
+                result,
+                audio_ms,
+                eos_at,
+                latency_ms: eos_at.elapsed().as_millis() as u64,
+            });
+        });
+    }
+}

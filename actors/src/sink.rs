@@ -1,0 +1,185 @@
+//! The event sink: one bounded, non-blocking queue that every actor emits into.
+//!
+//! `emit` uses `try_send`: when the sink is full the event is dropped and
+//! counted, and the voice loop never waits on observability. A fan-out task
+//! ([`spawn_fanout`]) hands each event to the mirrors' own bounded queues
+//! (NATS, Pulsar, a test collector), again without waiting.
+
+use crate::events::Event;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Counters of one queue (the sink itself or a mirror's input).
+#[derive(Debug, Default)]
+pub struct QueueStats {
+    accepted: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl QueueStats {
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// Cloneable handle actors emit events through.
+#[derive(Clone, Debug)]
+pub struct EventSink {
+    tx: mpsc::Sender<Arc<Event>>,
+    capacity: usize,
+    stats: Arc<QueueStats>,
+}
+
+/// The receiving end of the sink.
+#[derive(Debug)]
+pub struct EventStream {
+    rx: mpsc::Receiver<Arc<Event>>,
+}
+
+impl EventStream {
+    pub async fn recv(&mut self) -> Option<Arc<Event>> {
+        self.rx.recv().await
+    }
+
+    pub fn try_recv(&mut self) -> Option<Arc<Event>> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl EventSink {
+    /// A sink holding at most `capacity` events not yet taken by the fan-out.
+    pub fn new(capacity: usize) -> (EventSink, EventStream) {
+        let capacity = capacity.max(1);
+        let (tx, rx) = mpsc::channel(capacity);
+        (
+            EventSink {
+                tx,
+                capacity,
+                stats: Arc::default(),
+            },
+            EventStream { rx },
+        )
+    }
+
+    /// Emit without ever waiting: a full sink drops the event and counts it.
+    pub fn emit(&self, event: impl Into<Event>) {
+        let event = event.into();
+        match self.tx.try_send(Arc::new(event)) {
+            Ok(()) => {
+                self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                let kind = match &e {
+                    mpsc::error::TrySendError::Full(ev) | mpsc::error::TrySendError::Closed(ev) => {
+                        ev.kind()
+                    }
+                };
+                tracing::debug!(event = kind, "event sink full or closed: event dropped");
+            }
+        }
+    }
+
+    /// Events waiting in the sink.
+    pub fn depth(&self) -> usize {
+        self.capacity - self.tx.capacity()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn stats(&self) -> &Arc<QueueStats> {
+        &self.stats
+    }
+}
+
+/// Which events a mirror wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MirrorFilter {
+    /// Events that have a NATS subject.
+    Nats,
+    /// Events that have a Pulsar topic.
+    Pulsar,
+    /// Everything (tests, logs).
+    All,
+}
+
+impl MirrorFilter {
+    fn wants(self, e: &Event) -> bool {
+        match self {
+            MirrorFilter::Nats => e.nats_subject().is_some(),
+            MirrorFilter::Pulsar => e.pulsar_topic().is_some(),
+            MirrorFilter::All => true,
+        }
+    }
+}
+
+/// One mirror's input queue, fed by the fan-out.
+#[derive(Debug, Clone)]
+pub struct MirrorInput {
+    pub name: &'static str,
+    pub filter: MirrorFilter,
+    tx: mpsc::Sender<Arc<Event>>,
+    capacity: usize,
+    stats: Arc<QueueStats>,
+}
+
+impl MirrorInput {
+    /// A mirror queue and its receiver.
+    pub fn new(
+        name: &'static str,
+        filter: MirrorFilter,
+        capacity: usize,
+    ) -> (MirrorInput, mpsc::Receiver<Arc<Event>>) {
+        let capacity = capacity.max(1);
+        let (tx, rx) = mpsc::channel(capacity);
+        (
+            MirrorInput {
+                name,
+                filter,
+                tx,
+                capacity,
+                stats: Arc::default(),
+            },
+            rx,
+        )
+    }
+
+    pub fn stats(&self) -> &Arc<QueueStats> {
+        &self.stats
+    }
+
+    pub fn depth(&self) -> usize {
+        self.capacity - self.tx.capacity()
+    }
+
+    fn offer(&self, event: &Arc<Event>) {
+        if !self.filter.wants(event) {
+            return;
+        }
+        match self.tx.try_send(event.clone()) {
+            Ok(()) => self.stats.accepted.fetch_add(1, Ordering::Relaxed),
+            Err(_) => self.stats.dropped.fetch_add(1, Ordering::Relaxed),
+        };
+    }
+}
+
+/// Forward every event of `stream` to each mirror input; ends when every
+/// sink handle is gone (node shutdown), which closes the mirror queues in turn.
+pub fn spawn_fanout(
+    mut stream: EventStream,
+    outputs: Vec<MirrorInput>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(ev) = stream.recv().await {
+            for out in &outputs {
+                out.offer(&ev);
+            }
+        }
+    })
+}

@@ -1,0 +1,515 @@
+//! Synthetic engines and a scripted user: the whole session tree runs for
+//! real, only the models are replaced by cheap, deterministic stand-ins.
+//! Used by orchestration tests, the hop-latency bench and the load generator;
+//! never as the only test of a speech or language feature.
+//!
+//! - [`EnergyVad`]: an RMS-threshold VAD with the same endpointing rules a
+//!   real VAD gets (minimum speech, silence to end a turn).
+//! - [`ScriptedStt`]: "hears" the next line of the session's script.
+//! - [`EchoLlm`]: answers by quoting the user; `[stall]`, `[fail]` and
+//!   `[slow]` in the input make it hang, fail or crawl, to test timeouts.
+//! - [`ToneTts`]: a sine tone whose length follows the text.
+
+use crate::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
+use crate::engine::*;
+use crate::node::{EngineProvider, SessionSpec};
+use crate::session::{AudioOutput, SessionHandle, SessionNotice};
+use async_trait::async_trait;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, Notify};
+
+/// Endpointing rules shared by every VAD.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Endpointing {
+    /// Speech this long (ms) starts an utterance.
+    pub min_speech_ms: u64,
+    /// Silence this long (ms) ends it.
+    pub silence_ms: u64,
+}
+
+impl Default for Endpointing {
+    fn default() -> Self {
+        Self {
+            min_speech_ms: 60,
+            silence_ms: 300,
+        }
+    }
+}
+
+/// Tracks speech/silence runs and turns them into start/end events.
+#[derive(Debug, Clone)]
+pub struct Endpointer {
+    rules: Endpointing,
+    in_speech: bool,
+    speech_run_ms: u64,
+    silence_run_ms: u64,
+    pos_ms: u64,
+}
+
+impl Endpointer {
+    pub fn new(rules: Endpointing) -> Self {
+        Self {
+            rules,
+            in_speech: false,
+            speech_run_ms: 0,
+            silence_run_ms: 0,
+            pos_ms: 0,
+        }
+    }
+
+    /// Feed one frame's decision; returns a boundary when one is crossed.
+    pub fn push(&mut self, is_speech: bool, frame_ms: u64) -> Option<VadEvent> {
+        self.pos_ms += frame_ms;
+        if is_speech {
+            self.speech_run_ms += frame_ms;
+            self.silence_run_ms = 0;
+            if !self.in_speech && self.speech_run_ms >= self.rules.min_speech_ms {
+                self.in_speech = true;
+                return Some(VadEvent::SpeechStart {
+                    at_ms: self.pos_ms - self.speech_run_ms,
+                });
+            }
+        } else {
+            self.silence_run_ms += frame_ms;
+            if !self.in_speech {
+                self.speech_run_ms = 0;
+            }
+            if self.in_speech && self.silence_run_ms >= self.rules.silence_ms {
+                self.in_speech = false;
+                self.speech_run_ms = 0;
+                return Some(VadEvent::SpeechEnd {
+                    at_ms: self.pos_ms - self.silence_run_ms,
+                });
+            }
+        }
+        None
+    }
+}
+
+/// RMS-threshold VAD.
+#[derive(Debug, Clone)]
+pub struct EnergyVad {
+    pub threshold: f32,
+    pub rules: Endpointing,
+}
+
+impl Default for EnergyVad {
+    fn default() -> Self {
+        Self {
+            threshold: 0.02,
+            rules: Endpointing::default(),
+        }
+    }
+}
+
+struct EnergyVadStream {
+    threshold: f32,
+    ep: Endpointer,
+}
+
+#[async_trait]
+impl VadStream for EnergyVadStream {
+    async fn push(&mut self, frame: &AudioFrame) -> Result<Option<VadEvent>, EngineError> {
+        Ok(self
+            .ep
+            .push(frame.rms() > self.threshold, frame.duration_ms()))
+    }
+}
+
+impl VadEngine for EnergyVad {
+    fn name(&self) -> &str {
+        "energy-vad"
+    }
+    fn stream(&self) -> Box<dyn VadStream> {
+        Box::new(EnergyVadStream {
+            threshold: self.threshold,
+            ep: Endpointer::new(self.rules),
+        })
+    }
+}
+
+/// "Hears" the session script's lines in order.
+pub struct ScriptedStt {
+    lines: Mutex<VecDeque<String>>,
+}
+
+impl ScriptedStt {
+    pub fn new(lines: Vec<String>) -> Self {
+        Self {
+            lines: Mutex::new(lines.into()),
+        }
+    }
+}
+
+#[async_trait]
+impl SttEngine for ScriptedStt {
+    fn model(&self) -> &str {
+        "scripted-stt"
+    }
+    async fn transcribe(
+        &self,
+        _audio: Arc<[f32]>,
+        kind: TranscribeKind,
+        _cancel: CancellationToken,
+    ) -> Result<Transcript, EngineError> {
+        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        let text = match kind {
+            TranscribeKind::Partial => lines
+                .front()
+                .and_then(|l| l.split_whitespace().next())
+                .unwrap_or_default()
+                .to_string(),
+            TranscribeKind::Final => lines.pop_front().unwrap_or_default(),
+        };
+        Ok(Transcript {
+            text,
+            confidence: 1.0,
+        })
+    }
+}
+
+/// Answers "You said: …" word by word.
+#[derive(Debug, Clone, Default)]
+pub struct EchoLlm {
+    /// Delay before each token (zero for benches).
+    pub token_delay: Duration,
+}
+
+#[async_trait]
+impl LlmEngine for EchoLlm {
+    fn model(&self) -> &str {
+        "echo-llm"
+    }
+    async fn stream(
+        &self,
+        request: LlmRequest,
+        tokens: mpsc::Sender<String>,
+        cancel: CancellationToken,
+    ) -> Result<LlmUsage, EngineError> {
+        let input = request
+            .messages
+            .last()
+            .map(|m| m.content.clone())
+            .unwrap_or_default();
+        if input.contains("[fail]") {
+            return Err(EngineError::Failed {
+                engine: "echo-llm",
+                message: "asked to fail".into(),
+            });
+        }
+        if input.contains("[stall]") {
+            cancel.cancelled().await;
+            return Err(EngineError::Cancelled);
+        }
+        let slow = input.contains("[slow]");
+        let reply = format!("You said: {}. Anything else?", input.trim_end_matches(['.', '?', '!']));
+        let mut n = 0u64;
+        for (i, word) in reply.split(' ').enumerate() {
+            if n >= request.max_tokens as u64 {
+                break;
+            }
+            let delay = if slow {
+                Duration::from_millis(400)
+            } else {
+                self.token_delay
+            };
+            if !delay.is_zero() {
+                tokio::select! {
+                    _ = cancel.cancelled() => return Err(EngineError::Cancelled),
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+            if cancel.is_cancelled() {
+                return Err(EngineError::Cancelled);
+            }
+            let tok = if i == 0 { word.to_string() } else { format!(" {word}") };
+            if tokens.send(tok).await.is_err() {
+                return Err(EngineError::Cancelled);
+            }
+            n += 1;
+        }
+        Ok(LlmUsage {
+            completion_tokens: n,
+            prompt_tokens: request
+                .messages
+                .iter()
+                .map(|m| crate::context::estimate_tokens(&m.content) as u64)
+                .sum(),
+        })
+    }
+}
+
+/// A 220 Hz tone, 60 ms per character, in 100 ms chunks at 24 kHz.
+#[derive(Debug, Clone)]
+pub struct ToneTts {
+    pub sample_rate: u32,
+    pub ms_per_char: u64,
+    pub chunk_ms: u64,
+}
+
+impl Default for ToneTts {
+    fn default() -> Self {
+        Self {
+            sample_rate: 24_000,
+            ms_per_char: 60,
+            chunk_ms: 100,
+        }
+    }
+}
+
+#[async_trait]
+impl TtsEngine for ToneTts {
+    fn model(&self) -> &str {
+        "tone-tts"
+    }
+    fn voice_id(&self) -> &str {
+        "tone"
+    }
+    fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+    async fn synthesize(
+        &self,
+        text: &str,
+        chunks: mpsc::Sender<AudioFrame>,
+        cancel: CancellationToken,
+    ) -> Result<TtsOutcome, EngineError> {
+        let total_ms = (text.chars().count() as u64 * self.ms_per_char).clamp(self.chunk_ms, 60_000);
+        let per_chunk = (self.sample_rate as u64 * self.chunk_ms / 1000) as usize;
+        let mut produced = 0u64;
+        let mut phase = 0usize;
+        while produced < total_ms {
+            if cancel.is_cancelled() {
+                return Err(EngineError::Cancelled);
+            }
+            let samples: Vec<f32> = (0..per_chunk)
+                .map(|i| {
+                    let t = (phase + i) as f32 / self.sample_rate as f32;
+                    0.2 * (2.0 * std::f32::consts::PI * 220.0 * t).sin()
+                })
+                .collect();
+            phase += per_chunk;
+            if chunks
+                .send(AudioFrame::new(self.sample_rate, samples))
+                .await
+                .is_err()
+            {
+                return Err(EngineError::Cancelled);
+            }
+            produced += self.chunk_ms;
+        }
+        Ok(TtsOutcome {
+            audio_ms: produced,
+        })
+    }
+}
+
+/// Builds synthetic engines; the STT of each session hears that session's script.
+#[derive(Debug, Clone, Default)]
+pub struct SyntheticProvider {
+    pub vad: EnergyVad,
+    pub llm: EchoLlm,
+    pub tts: ToneTts,
+}
+
+impl EngineProvider for SyntheticProvider {
+    fn engines_for(&self, spec: &SessionSpec) -> Result<Engines, EngineError> {
+        Ok(Engines {
+            vad: Arc::new(self.vad.clone()),
+            stt: Arc::new(ScriptedStt::new(spec.script.clone())),
+            llm: Arc::new(self.llm.clone()),
+            tts: Arc::new(self.tts.clone()),
+        })
+    }
+}
+
+/// An [`AudioOutput`] that records what the session sent, for tests and the
+/// scripted user.
+#[derive(Default)]
+pub struct RecordingOutput {
+    pub frames: AtomicU64,
+    pub audio_ms: AtomicU64,
+    pub flushes: AtomicU64,
+    notices: Mutex<Vec<SessionNotice>>,
+    changed: Notify,
+    first_audio: Notify,
+}
+
+impl RecordingOutput {
+    pub fn notices(&self) -> Vec<SessionNotice> {
+        self.notices.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Wait (up to `timeout`) for a notice matching `pred`; true if seen.
+    pub async fn wait_for(&self, timeout: Duration, pred: impl Fn(&SessionNotice) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let changed = self.changed.notified();
+            if self.notices().iter().any(&pred) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return self.notices().iter().any(&pred);
+            }
+        }
+    }
+
+    /// Resolves when the next audio frame is played.
+    pub fn first_audio(&self) -> tokio::sync::futures::Notified<'_> {
+        self.first_audio.notified()
+    }
+}
+
+impl AudioOutput for RecordingOutput {
+    fn play(&self, _turn: u64, frame: AudioFrame) {
+        self.frames.fetch_add(1, Ordering::Relaxed);
+        self.audio_ms.fetch_add(frame.duration_ms(), Ordering::Relaxed);
+        self.first_audio.notify_waiters();
+    }
+    fn flush(&self) {
+        self.flushes.fetch_add(1, Ordering::Relaxed);
+    }
+    fn notice(&self, notice: SessionNotice) {
+        self.notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(notice);
+        self.changed.notify_waiters();
+    }
+}
+
+/// 20 ms frames of "speech" (a loud tone) for roughly the time the line
+/// would take to say.
+pub fn speech_frames(line: &str) -> Vec<AudioFrame> {
+    let ms = (200 + 40 * line.chars().count() as u64).min(5_000);
+    (0..ms / 20)
+        .map(|k| {
+            let samples = (0..FRAME_SAMPLES_16K)
+                .map(|i| {
+                    let t = (k as usize * FRAME_SAMPLES_16K + i) as f32 / STT_SAMPLE_RATE as f32;
+                    0.3 * (2.0 * std::f32::consts::PI * 180.0 * t).sin()
+                })
+                .collect();
+            AudioFrame::new(STT_SAMPLE_RATE, samples)
+        })
+        .collect()
+}
+
+/// `ms` of 20 ms silent frames.
+pub fn silence_frames(ms: u64) -> Vec<AudioFrame> {
+    (0..ms.div_ceil(20))
+        .map(|_| AudioFrame::new(STT_SAMPLE_RATE, vec![0.0; FRAME_SAMPLES_16K]))
+        .collect()
+}
+
+/// Play a script into a session as a user would: say a line, wait for the
+/// agent's answer to finish, say the next. Returns how many answers came.
+pub async fn run_script(
+    session: &SessionHandle,
+    output: &RecordingOutput,
+    lines: &[String],
+    answer_timeout: Duration,
+) -> usize {
+    let mut answered = 0;
+    for line in lines {
+        let before = output
+            .notices()
+            .iter()
+            .filter(|n| matches!(n, SessionNotice::AgentTurnDone { .. }))
+            .count();
+        for f in silence_frames(100)
+            .into_iter()
+            .chain(speech_frames(line))
+            .chain(silence_frames(400))
+        {
+            if !session.push_audio_wait(f).await {
+                return answered;
+            }
+        }
+        let deadline = tokio::time::Instant::now() + answer_timeout;
+        loop {
+            let done = output
+                .notices()
+                .iter()
+                .filter(|n| matches!(n, SessionNotice::AgentTurnDone { .. }))
+                .count();
+            if done > before {
+                answered += 1;
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            let changed = output.changed.notified();
+            let _ = tokio::time::timeout_at(deadline, changed).await;
+        }
+    }
+    answered
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpointer_rules() {
+        let mut ep = Endpointer::new(Endpointing {
+            min_speech_ms: 60,
+            silence_ms: 100,
+        });
+        assert_eq!(ep.push(true, 20), None);
+        assert_eq!(ep.push(true, 20), None);
+        assert_eq!(ep.push(true, 20), Some(VadEvent::SpeechStart { at_ms: 0 }));
+        for _ in 0..4 {
+            assert_eq!(ep.push(false, 20), None);
+        }
+        assert_eq!(ep.push(false, 20), Some(VadEvent::SpeechEnd { at_ms: 60 }));
+        // a short blip is not speech
+        assert_eq!(ep.push(true, 20), None);
+        assert_eq!(ep.push(false, 20), None);
+        assert_eq!(ep.push(true, 20), None);
+    }
+
+    #[tokio::test]
+    async fn echo_llm_streams_and_respects_max_tokens() {
+        let (tx, mut rx) = mpsc::channel(64);
+        let req = LlmRequest {
+            messages: vec![ChatMessage {
+                role: ChatRole::User,
+                content: "hello there".into(),
+            }],
+            max_tokens: 3,
+            temperature: 0.7,
+            trace_id: "t".into(),
+        };
+        let usage = EchoLlm::default()
+            .stream(req, tx, CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(usage.completion_tokens, 3);
+        let mut text = String::new();
+        while let Ok(t) = rx.try_recv() {
+            text.push_str(&t);
+        }
+        assert_eq!(text, "You said: hello");
+    }
+
+    #[tokio::test]
+    async fn tone_tts_is_cancellable() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let cancel = CancellationToken::new();
+        let c2 = cancel.clone();
+        let h = tokio::spawn(async move {
+            ToneTts::default()
+                .synthesize(&"x".repeat(200), tx, c2)
+                .await
+        });
+        assert!(rx.recv().await.is_some());
+        cancel.cancel();
+        while rx.recv().await.is_some() {}
+        assert_eq!(h.await.unwrap(), Err(EngineError::Cancelled));
+    }
+}

@@ -1,0 +1,256 @@
+//! The session tree end to end with synthetic engines and an in-memory sink:
+//! event flow, supervision (a panicking child), timeouts and barge-in.
+
+use arc_actors::emit::ServiceIdentity;
+use arc_actors::events::Event;
+use arc_actors::node::{NodeArgs, NodeHandle, NodeStats, SessionSpec};
+use arc_actors::session::{ChildKind, EndReason, SessionConfig, SessionNotice};
+use arc_actors::sink::{EventSink, EventStream};
+use arc_actors::synthetic::{run_script, RecordingOutput, SyntheticProvider};
+use std::sync::Arc;
+use std::time::Duration;
+
+async fn node(provider: SyntheticProvider) -> (NodeHandle, EventStream) {
+    let (sink, stream) = EventSink::new(10_000);
+    let (node, _) = NodeHandle::start(NodeArgs {
+        identity: ServiceIdentity::local("arc-agent"),
+        sink,
+        provider: Arc::new(provider),
+        max_sessions: 100,
+        stats: Arc::new(NodeStats::default()),
+    })
+    .await
+    .unwrap();
+    (node, stream)
+}
+
+fn drain(stream: &mut EventStream) -> Vec<Arc<Event>> {
+    let mut v = Vec::new();
+    while let Some(e) = stream.try_recv() {
+        v.push(e);
+    }
+    v
+}
+
+fn lines(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn config(user: &str) -> SessionConfig {
+    SessionConfig {
+        user_id: user.into(),
+        room_name: format!("room-{user}"),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripted_session_emits_the_seed_events() {
+    let (node, mut stream) = node(SyntheticProvider::default()).await;
+    let script = lines(&["Hello there", "What is the weather like today?"]);
+    let out = Arc::new(RecordingOutput::default());
+    let h = node
+        .start_session(SessionSpec {
+            config: config("user-1"),
+            output: out.clone(),
+            script: script.clone(),
+        })
+        .await
+        .unwrap();
+    let answered = run_script(&h, &out, &script, Duration::from_secs(5)).await;
+    assert_eq!(answered, 2);
+    h.end(EndReason::UserLeft);
+    let summary = h.wait().await.unwrap();
+    assert_eq!(summary.turns, 2);
+
+    let events = drain(&mut stream);
+    let count = |kind: &str| events.iter().filter(|e| e.kind() == kind).count();
+    assert_eq!(count("session_started"), 1);
+    assert_eq!(count("brain_request"), 2);
+    assert_eq!(count("brain_response"), 2);
+    assert!(count("tts_request") >= 2);
+    assert_eq!(count("tts_request"), count("tts_completed"));
+    assert_eq!(count("conversation"), 2);
+    assert_eq!(count("session_metrics"), 1);
+    assert_eq!(count("session_ended"), 1);
+
+    let convs: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &**e {
+            Event::Conversation(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(convs[0].conversation.turn_index, 1);
+    assert_eq!(convs[1].user_message.text, "What is the weather like today?");
+    assert!(convs[1].agent_response.text.starts_with("You said: What is the weather"));
+    assert_eq!(convs[0].conversation.user_id, "user-1");
+    assert!(convs[1].agent_response.tts_audio_duration_ms > 0);
+    // The brain response of a turn carries the same trace id as its conversation record.
+    let resp_traces: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind() == "brain_response")
+        .map(|e| e.trace_id().to_string())
+        .collect();
+    assert_eq!(resp_traces[1], convs[1].metadata.trace_id);
+    assert_eq!(convs[0].context.previous_turn_count, 0);
+    assert_eq!(convs[1].context.previous_turn_count, 1);
+    assert!(out
+        .notices()
+        .iter()
+        .any(|n| matches!(n, SessionNotice::FinalTranscript { text, .. } if text == "Hello there")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_child_is_restarted_and_the_next_turn_completes() {
+    for kind in [ChildKind::Brain, ChildKind::Stt, ChildKind::Tts, ChildKind::Archiver, ChildKind::Transport] {
+        let (node, mut stream) = node(SyntheticProvider::default()).await;
+        let script = lines(&["first question", "second question"]);
+        let out = Arc::new(RecordingOutput::default());
+        let h = node
+            .start_session(SessionSpec {
+                config: config("user-2"),
+                output: out.clone(),
+                script: script.clone(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(run_script(&h, &out, &script[..1], Duration::from_secs(5)).await, 1);
+        h.inject_fault(kind);
+        // wait for the restart to be reported
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while tokio::time::Instant::now() < deadline {
+            seen.extend(drain(&mut stream));
+            if seen.iter().any(|e| matches!(&**e, Event::AgentLifecycle(l) if l.event_type == "service_recovered")) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(run_script(&h, &out, &script[1..], Duration::from_secs(5)).await, 1, "{kind:?}");
+        h.end(EndReason::UserLeft);
+        h.wait().await;
+        seen.extend(drain(&mut stream));
+        let lifecycle: Vec<_> = seen
+            .iter()
+            .filter_map(|e| match &**e {
+                Event::AgentLifecycle(l) => Some((l.event_type.clone(), l.service.name.clone())),
+                _ => None,
+            })
+            .collect();
+        let name = format!("arc-agent/{}", kind.as_str());
+        assert_eq!(
+            lifecycle,
+            vec![("service_crashed".to_string(), name.clone()), ("service_recovered".to_string(), name)],
+        );
+        assert!(seen.iter().any(|e| e.kind() == "service_error"));
+        let ended = seen.iter().find_map(|e| match &**e {
+            Event::SessionEnded(s) => Some(s.clone()),
+            _ => None,
+        });
+        assert_eq!(ended.unwrap().reason, "user_left");
+        // the second turn made it to a conversation record, whatever crashed
+        assert!(seen.iter().any(|e| matches!(&**e, Event::Conversation(c) if c.user_message.text == "second question")), "{kind:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llm_stall_gives_fallback_within_timeout() {
+    let (node, mut stream) = node(SyntheticProvider::default()).await;
+    let mut cfg = config("user-3");
+    cfg.brain.timeout_ms = 300;
+    let script = lines(&["please [stall] now", "and again"]);
+    let out = Arc::new(RecordingOutput::default());
+    let h = node
+        .start_session(SessionSpec { config: cfg, output: out.clone(), script: script.clone() })
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(run_script(&h, &out, &script[..1], Duration::from_secs(5)).await, 1);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(run_script(&h, &out, &script[1..], Duration::from_secs(5)).await, 1);
+    h.end(EndReason::UserLeft);
+    h.wait().await;
+    let events = drain(&mut stream);
+    let err = events
+        .iter()
+        .find_map(|e| match &**e {
+            Event::BrainError(b) => Some(b.clone()),
+            _ => None,
+        })
+        .expect("brain error event");
+    assert_eq!(err.error_type, "timeout");
+    assert_eq!(
+        err.fallback_response.as_deref(),
+        Some("I'm having trouble processing that. Could you rephrase?")
+    );
+    let spoken: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &**e {
+            Event::TtsRequest(t) => Some(t.text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(spoken[0], "I'm having trouble processing that. Could you rephrase?");
+    assert_eq!(events.iter().filter(|e| e.kind() == "conversation").count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_speech_over_the_agent_cancels_the_reply() {
+    let (node, mut stream) = node(SyntheticProvider::default()).await;
+    let script = lines(&["tell me something [slow]", "stop"]);
+    let out = Arc::new(RecordingOutput::default());
+    let h = node
+        .start_session(SessionSpec { config: config("user-4"), output: out.clone(), script: script.clone() })
+        .await
+        .unwrap();
+    use arc_actors::synthetic::{silence_frames, speech_frames};
+    for f in speech_frames(&script[0]).into_iter().chain(silence_frames(400)) {
+        h.push_audio_wait(f).await;
+    }
+    // the agent starts answering (slowly); the user talks over it
+    assert!(out.wait_for(Duration::from_secs(5), |n| matches!(n, SessionNotice::FinalTranscript { .. })).await);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for f in speech_frames(&script[1]).into_iter().chain(silence_frames(400)) {
+        h.push_audio_wait(f).await;
+    }
+    assert!(out.wait_for(Duration::from_secs(5), |n| matches!(n, SessionNotice::BargeIn { turn: 1 })).await);
+    assert!(out.wait_for(Duration::from_secs(5), |n| matches!(n, SessionNotice::AgentTurnDone { turn: 2, .. })).await);
+    h.end(EndReason::UserLeft);
+    h.wait().await;
+    assert!(out.flushes.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    let events = drain(&mut stream);
+    let metrics = events
+        .iter()
+        .find_map(|e| match &**e {
+            Event::SessionMetrics(m) => Some(m.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(metrics.user_experience.interruptions, 1);
+    assert_eq!(metrics.conversation_stats.total_turns, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_limits_and_drain() {
+    let (sink, _stream) = EventSink::new(1000);
+    let (node, _) = NodeHandle::start(NodeArgs {
+        identity: ServiceIdentity::local("arc-agent"),
+        sink,
+        provider: Arc::new(SyntheticProvider::default()),
+        max_sessions: 2,
+        stats: Arc::new(NodeStats::default()),
+    })
+    .await
+    .unwrap();
+    let mk = |u: &str| SessionSpec { config: config(u), output: Arc::new(RecordingOutput::default()), script: vec![] };
+    node.start_session(mk("a")).await.unwrap();
+    node.start_session(mk("b")).await.unwrap();
+    let err = node.start_session(mk("c")).await.unwrap_err();
+    assert!(err.to_string().contains("session limit"), "{err}");
+    assert_eq!(node.active_sessions(), 2);
+    assert_eq!(node.drain(EndReason::NodeShutdown, Duration::from_secs(5)).await, 0);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(node.active_sessions(), 0);
+    assert!(node.start_session(mk("d")).await.unwrap_err().to_string().contains("draining"));
+}
