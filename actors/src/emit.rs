@@ -2,7 +2,7 @@
 //! facts map onto the seeds' payloads.
 
 use crate::context::Exchange;
-use crate::events::{nats, pulsar, new_message_id, Event};
+use crate::events::{nats, new_message_id, pulsar, Event};
 use crate::session::SessionConfig;
 use chrono::{DateTime, Utc};
 
@@ -189,7 +189,12 @@ pub fn brain_request(
                     agent: e.agent.clone(),
                 })
                 .collect(),
-            user_profile: Default::default(),
+            user_profile: {
+                let mut p = serde_json::Map::new();
+                p.insert("location".into(), cfg.user_location.clone().into());
+                p.insert("preferences".into(), cfg.user_preferences.clone().into());
+                p
+            },
         },
         constraints: nats::Constraints {
             max_tokens: cfg.brain.max_tokens as u64,
@@ -440,7 +445,7 @@ pub(crate) fn session_metrics(f: &SessionFacts) -> Event {
             total_turns: s.turns,
             user_messages: s.user_messages,
             agent_messages: s.agent_messages,
-            avg_turn_length_words: if messages == 0 { 0 } else { s.words / messages },
+            avg_turn_length_words: s.words.checked_div(messages).unwrap_or(0),
             total_tokens_used: s.tokens,
         },
         performance_metrics: pulsar::PerformanceMetrics {
@@ -497,7 +502,13 @@ mod tests {
     #[test]
     fn lifecycle_pairs() {
         let id = ServiceIdentity::local("arc-agent");
-        let e = lifecycle(&id, "arc-agent/brain", LifecycleChange::Crashed, "boom", "t");
+        let e = lifecycle(
+            &id,
+            "arc-agent/brain",
+            LifecycleChange::Crashed,
+            "boom",
+            "t",
+        );
         match e {
             Event::AgentLifecycle(l) => {
                 assert_eq!(l.event_type, "service_crashed");

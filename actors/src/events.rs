@@ -308,7 +308,7 @@ pub mod nats {
         pub error_message: String,
         pub retry_count: u64,
         /// What the agent says instead, when the brain has a canned fallback.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default)]
         pub fallback_response: Option<String>,
     }
 
@@ -498,8 +498,8 @@ pub mod pulsar {
         pub context_tokens_used: u64,
         #[serde(default)]
         pub tools_invoked: Vec<String>,
-        /// Absent when the turn was not embedded.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        /// `null` when the turn was not embedded (the key is always there: readers expect it).
+        #[serde(default)]
         pub embedding_vector_id: Option<String>,
     }
 

@@ -19,7 +19,9 @@ mod tests {
     fn trace_id_is_32_hex() {
         let t = new_trace_id();
         assert_eq!(t.len(), 32);
-        assert!(t.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(t
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(t, new_trace_id());
     }
 

@@ -65,7 +65,10 @@ pub struct NodeArgs {
 }
 
 pub enum NodeMsg {
-    Start(Box<SessionSpec>, RpcReplyPort<Result<SessionHandle, NodeError>>),
+    Start(
+        Box<SessionSpec>,
+        RpcReplyPort<Result<SessionHandle, NodeError>>,
+    ),
     /// Stop taking sessions and end every live one; replies with the handles to wait on.
     Drain(EndReason, RpcReplyPort<Vec<SessionHandle>>),
     List(RpcReplyPort<Vec<SessionHandle>>),
@@ -150,7 +153,10 @@ impl Actor for NodeSupervisor {
             SupervisionEvent::ActorFailed(cell, err) => {
                 // A session died without ending itself: report it for it.
                 if let Some(e) = st.sessions.remove(&cell.get_id()) {
-                    st.args.stats.sessions_crashed.fetch_add(1, Ordering::Relaxed);
+                    st.args
+                        .stats
+                        .sessions_crashed
+                        .fetch_add(1, Ordering::Relaxed);
                     let trace_id = crate::ids::new_trace_id();
                     let reason = format!("session {} crashed: {err}", e.config.session_id);
                     tracing::error!(session_id = %e.config.session_id, %trace_id, "{reason}");
@@ -262,7 +268,9 @@ pub struct NodeHandle {
 
 impl NodeHandle {
     /// Spawn the node supervisor.
-    pub async fn start(args: NodeArgs) -> Result<(NodeHandle, tokio::task::JoinHandle<()>), NodeError> {
+    pub async fn start(
+        args: NodeArgs,
+    ) -> Result<(NodeHandle, tokio::task::JoinHandle<()>), NodeError> {
         let stats = args.stats.clone();
         let (actor, join) = Actor::spawn(None, NodeSupervisor, args)
             .await

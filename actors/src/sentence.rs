@@ -70,9 +70,7 @@ impl SentenceSplitter {
                 continue;
             }
             // Need to see what follows before deciding.
-            let Some(&(_, next)) = chars.get(i + 1) else {
-                return None;
-            };
+            let &(_, next) = chars.get(i + 1)?;
             // Closing quotes/brackets belong to the sentence.
             let (end_idx, after) = if matches!(next, '"' | '\'' | ')' | '”' | '’') {
                 match chars.get(i + 2) {
@@ -164,8 +162,14 @@ mod tests {
     #[test]
     fn urls_and_emails_are_not_cut() {
         assert_eq!(
-            stream("Visit example.com/help or mail a.b@example.org today. Bye.", 4),
-            vec!["Visit example.com/help or mail a.b@example.org today.", "Bye."]
+            stream(
+                "Visit example.com/help or mail a.b@example.org today. Bye.",
+                4
+            ),
+            vec![
+                "Visit example.com/help or mail a.b@example.org today.",
+                "Bye."
+            ]
         );
     }
 
@@ -195,7 +199,10 @@ mod tests {
 
     #[test]
     fn unfinished_tail_is_flushed() {
-        assert_eq!(split_all("No period at the end"), vec!["No period at the end"]);
+        assert_eq!(
+            split_all("No period at the end"),
+            vec!["No period at the end"]
+        );
         assert!(split_all("   ").is_empty());
     }
 }

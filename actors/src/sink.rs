@@ -158,6 +158,15 @@ impl MirrorInput {
         self.capacity - self.tx.capacity()
     }
 
+    /// A read-only view for metrics that does not keep the queue open.
+    pub fn probe(&self) -> MirrorProbe {
+        MirrorProbe {
+            tx: self.tx.downgrade(),
+            capacity: self.capacity,
+            stats: self.stats.clone(),
+        }
+    }
+
     fn offer(&self, event: &Arc<Event>) {
         if !self.filter.wants(event) {
             return;
@@ -169,16 +178,50 @@ impl MirrorInput {
     }
 }
 
-/// Forward every event of `stream` to each mirror input; ends when every
-/// sink handle is gone (node shutdown), which closes the mirror queues in turn.
+/// Counters and depth of a mirror queue, without holding it open.
+#[derive(Debug, Clone)]
+pub struct MirrorProbe {
+    tx: mpsc::WeakSender<Arc<Event>>,
+    capacity: usize,
+    stats: Arc<QueueStats>,
+}
+
+impl MirrorProbe {
+    pub fn depth(&self) -> usize {
+        self.tx
+            .upgrade()
+            .map(|t| self.capacity - t.capacity())
+            .unwrap_or(0)
+    }
+
+    pub fn stats(&self) -> &Arc<QueueStats> {
+        &self.stats
+    }
+}
+
+/// Forward every event of `stream` to each mirror input until `stop` is
+/// cancelled (or every sink handle is gone); on stop, what is already in the
+/// sink is still forwarded. Ending drops the inputs, which closes the mirror
+/// queues in turn.
 pub fn spawn_fanout(
     mut stream: EventStream,
     outputs: Vec<MirrorInput>,
+    stop: tokio_util::sync::CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        while let Some(ev) = stream.recv().await {
-            for out in &outputs {
-                out.offer(&ev);
+        loop {
+            tokio::select! {
+                biased;
+                ev = stream.recv() => match ev {
+                    Some(ev) => outputs.iter().for_each(|o| o.offer(&ev)),
+                    None => break,
+                },
+                _ = stop.cancelled() => {
+                    while let Some(ev) = stream.try_recv() {
+                        outputs.iter().for_each(|o| o.offer(&ev));
+                    }
+                    break;
+                }
             }
         }
     })

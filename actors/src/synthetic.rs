@@ -205,7 +205,10 @@ impl LlmEngine for EchoLlm {
             return Err(EngineError::Cancelled);
         }
         let slow = input.contains("[slow]");
-        let reply = format!("You said: {}. Anything else?", input.trim_end_matches(['.', '?', '!']));
+        let reply = format!(
+            "You said: {}. Anything else?",
+            input.trim_end_matches(['.', '?', '!'])
+        );
         let mut n = 0u64;
         for (i, word) in reply.split(' ').enumerate() {
             if n >= request.max_tokens as u64 {
@@ -225,7 +228,11 @@ impl LlmEngine for EchoLlm {
             if cancel.is_cancelled() {
                 return Err(EngineError::Cancelled);
             }
-            let tok = if i == 0 { word.to_string() } else { format!(" {word}") };
+            let tok = if i == 0 {
+                word.to_string()
+            } else {
+                format!(" {word}")
+            };
             if tokens.send(tok).await.is_err() {
                 return Err(EngineError::Cancelled);
             }
@@ -277,7 +284,8 @@ impl TtsEngine for ToneTts {
         chunks: mpsc::Sender<AudioFrame>,
         cancel: CancellationToken,
     ) -> Result<TtsOutcome, EngineError> {
-        let total_ms = (text.chars().count() as u64 * self.ms_per_char).clamp(self.chunk_ms, 60_000);
+        let total_ms =
+            (text.chars().count() as u64 * self.ms_per_char).clamp(self.chunk_ms, 60_000);
         let per_chunk = (self.sample_rate as u64 * self.chunk_ms / 1000) as usize;
         let mut produced = 0u64;
         let mut phase = 0usize;
@@ -301,9 +309,7 @@ impl TtsEngine for ToneTts {
             }
             produced += self.chunk_ms;
         }
-        Ok(TtsOutcome {
-            audio_ms: produced,
-        })
+        Ok(TtsOutcome { audio_ms: produced })
     }
 }
 
@@ -340,7 +346,10 @@ pub struct RecordingOutput {
 
 impl RecordingOutput {
     pub fn notices(&self) -> Vec<SessionNotice> {
-        self.notices.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Wait (up to `timeout`) for a notice matching `pred`; true if seen.
@@ -366,7 +375,8 @@ impl RecordingOutput {
 impl AudioOutput for RecordingOutput {
     fn play(&self, _turn: u64, frame: AudioFrame) {
         self.frames.fetch_add(1, Ordering::Relaxed);
-        self.audio_ms.fetch_add(frame.duration_ms(), Ordering::Relaxed);
+        self.audio_ms
+            .fetch_add(frame.duration_ms(), Ordering::Relaxed);
         self.first_audio.notify_waiters();
     }
     fn flush(&self) {

@@ -82,8 +82,14 @@ async fn scripted_session_emits_the_seed_events() {
         })
         .collect();
     assert_eq!(convs[0].conversation.turn_index, 1);
-    assert_eq!(convs[1].user_message.text, "What is the weather like today?");
-    assert!(convs[1].agent_response.text.starts_with("You said: What is the weather"));
+    assert_eq!(
+        convs[1].user_message.text,
+        "What is the weather like today?"
+    );
+    assert!(convs[1]
+        .agent_response
+        .text
+        .starts_with("You said: What is the weather"));
     assert_eq!(convs[0].conversation.user_id, "user-1");
     assert!(convs[1].agent_response.tts_audio_duration_ms > 0);
     // The brain response of a turn carries the same trace id as its conversation record.
@@ -95,15 +101,20 @@ async fn scripted_session_emits_the_seed_events() {
     assert_eq!(resp_traces[1], convs[1].metadata.trace_id);
     assert_eq!(convs[0].context.previous_turn_count, 0);
     assert_eq!(convs[1].context.previous_turn_count, 1);
-    assert!(out
-        .notices()
-        .iter()
-        .any(|n| matches!(n, SessionNotice::FinalTranscript { text, .. } if text == "Hello there")));
+    assert!(out.notices().iter().any(
+        |n| matches!(n, SessionNotice::FinalTranscript { text, .. } if text == "Hello there")
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_child_is_restarted_and_the_next_turn_completes() {
-    for kind in [ChildKind::Brain, ChildKind::Stt, ChildKind::Tts, ChildKind::Archiver, ChildKind::Transport] {
+    for kind in [
+        ChildKind::Brain,
+        ChildKind::Stt,
+        ChildKind::Tts,
+        ChildKind::Archiver,
+        ChildKind::Transport,
+    ] {
         let (node, mut stream) = node(SyntheticProvider::default()).await;
         let script = lines(&["first question", "second question"]);
         let out = Arc::new(RecordingOutput::default());
@@ -115,19 +126,28 @@ async fn a_panicking_child_is_restarted_and_the_next_turn_completes() {
             })
             .await
             .unwrap();
-        assert_eq!(run_script(&h, &out, &script[..1], Duration::from_secs(5)).await, 1);
+        assert_eq!(
+            run_script(&h, &out, &script[..1], Duration::from_secs(5)).await,
+            1
+        );
         h.inject_fault(kind);
         // wait for the restart to be reported
         let mut seen = Vec::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while tokio::time::Instant::now() < deadline {
             seen.extend(drain(&mut stream));
-            if seen.iter().any(|e| matches!(&**e, Event::AgentLifecycle(l) if l.event_type == "service_recovered")) {
+            if seen.iter().any(
+                |e| matches!(&**e, Event::AgentLifecycle(l) if l.event_type == "service_recovered"),
+            ) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        assert_eq!(run_script(&h, &out, &script[1..], Duration::from_secs(5)).await, 1, "{kind:?}");
+        assert_eq!(
+            run_script(&h, &out, &script[1..], Duration::from_secs(5)).await,
+            1,
+            "{kind:?}"
+        );
         h.end(EndReason::UserLeft);
         h.wait().await;
         seen.extend(drain(&mut stream));
@@ -141,7 +161,10 @@ async fn a_panicking_child_is_restarted_and_the_next_turn_completes() {
         let name = format!("arc-agent/{}", kind.as_str());
         assert_eq!(
             lifecycle,
-            vec![("service_crashed".to_string(), name.clone()), ("service_recovered".to_string(), name)],
+            vec![
+                ("service_crashed".to_string(), name.clone()),
+                ("service_recovered".to_string(), name)
+            ],
         );
         assert!(seen.iter().any(|e| e.kind() == "service_error"));
         let ended = seen.iter().find_map(|e| match &**e {
@@ -162,13 +185,23 @@ async fn llm_stall_gives_fallback_within_timeout() {
     let script = lines(&["please [stall] now", "and again"]);
     let out = Arc::new(RecordingOutput::default());
     let h = node
-        .start_session(SessionSpec { config: cfg, output: out.clone(), script: script.clone() })
+        .start_session(SessionSpec {
+            config: cfg,
+            output: out.clone(),
+            script: script.clone(),
+        })
         .await
         .unwrap();
     let started = std::time::Instant::now();
-    assert_eq!(run_script(&h, &out, &script[..1], Duration::from_secs(5)).await, 1);
+    assert_eq!(
+        run_script(&h, &out, &script[..1], Duration::from_secs(5)).await,
+        1
+    );
     assert!(started.elapsed() < Duration::from_secs(3));
-    assert_eq!(run_script(&h, &out, &script[1..], Duration::from_secs(5)).await, 1);
+    assert_eq!(
+        run_script(&h, &out, &script[1..], Duration::from_secs(5)).await,
+        1
+    );
     h.end(EndReason::UserLeft);
     h.wait().await;
     let events = drain(&mut stream);
@@ -191,8 +224,14 @@ async fn llm_stall_gives_fallback_within_timeout() {
             _ => None,
         })
         .collect();
-    assert_eq!(spoken[0], "I'm having trouble processing that. Could you rephrase?");
-    assert_eq!(events.iter().filter(|e| e.kind() == "conversation").count(), 2);
+    assert_eq!(
+        spoken[0],
+        "I'm having trouble processing that. Could you rephrase?"
+    );
+    assert_eq!(
+        events.iter().filter(|e| e.kind() == "conversation").count(),
+        2
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,21 +240,49 @@ async fn user_speech_over_the_agent_cancels_the_reply() {
     let script = lines(&["tell me something [slow]", "stop"]);
     let out = Arc::new(RecordingOutput::default());
     let h = node
-        .start_session(SessionSpec { config: config("user-4"), output: out.clone(), script: script.clone() })
+        .start_session(SessionSpec {
+            config: config("user-4"),
+            output: out.clone(),
+            script: script.clone(),
+        })
         .await
         .unwrap();
     use arc_actors::synthetic::{silence_frames, speech_frames};
-    for f in speech_frames(&script[0]).into_iter().chain(silence_frames(400)) {
+    for f in speech_frames(&script[0])
+        .into_iter()
+        .chain(silence_frames(400))
+    {
         h.push_audio_wait(f).await;
     }
     // the agent starts answering (slowly); the user talks over it
-    assert!(out.wait_for(Duration::from_secs(5), |n| matches!(n, SessionNotice::FinalTranscript { .. })).await);
+    assert!(
+        out.wait_for(Duration::from_secs(5), |n| matches!(
+            n,
+            SessionNotice::FinalTranscript { .. }
+        ))
+        .await
+    );
     tokio::time::sleep(Duration::from_millis(100)).await;
-    for f in speech_frames(&script[1]).into_iter().chain(silence_frames(400)) {
+    for f in speech_frames(&script[1])
+        .into_iter()
+        .chain(silence_frames(400))
+    {
         h.push_audio_wait(f).await;
     }
-    assert!(out.wait_for(Duration::from_secs(5), |n| matches!(n, SessionNotice::BargeIn { turn: 1 })).await);
-    assert!(out.wait_for(Duration::from_secs(5), |n| matches!(n, SessionNotice::AgentTurnDone { turn: 2, .. })).await);
+    assert!(
+        out.wait_for(Duration::from_secs(5), |n| matches!(
+            n,
+            SessionNotice::BargeIn { turn: 1 }
+        ))
+        .await
+    );
+    assert!(
+        out.wait_for(Duration::from_secs(5), |n| matches!(
+            n,
+            SessionNotice::AgentTurnDone { turn: 2, .. }
+        ))
+        .await
+    );
     h.end(EndReason::UserLeft);
     h.wait().await;
     assert!(out.flushes.load(std::sync::atomic::Ordering::Relaxed) >= 1);
@@ -243,14 +310,27 @@ async fn node_limits_and_drain() {
     })
     .await
     .unwrap();
-    let mk = |u: &str| SessionSpec { config: config(u), output: Arc::new(RecordingOutput::default()), script: vec![] };
+    let mk = |u: &str| SessionSpec {
+        config: config(u),
+        output: Arc::new(RecordingOutput::default()),
+        script: vec![],
+    };
     node.start_session(mk("a")).await.unwrap();
     node.start_session(mk("b")).await.unwrap();
     let err = node.start_session(mk("c")).await.unwrap_err();
     assert!(err.to_string().contains("session limit"), "{err}");
     assert_eq!(node.active_sessions(), 2);
-    assert_eq!(node.drain(EndReason::NodeShutdown, Duration::from_secs(5)).await, 0);
+    assert_eq!(
+        node.drain(EndReason::NodeShutdown, Duration::from_secs(5))
+            .await,
+        0
+    );
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(node.active_sessions(), 0);
-    assert!(node.start_session(mk("d")).await.unwrap_err().to_string().contains("draining"));
+    assert!(node
+        .start_session(mk("d"))
+        .await
+        .unwrap_err()
+        .to_string()
+        .contains("draining"));
 }

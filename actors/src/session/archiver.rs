@@ -82,7 +82,11 @@ impl Actor for ArchiverActor {
                 st.try_complete(turn);
             }
             ArchiverMsg::FirstAudio { turn, at } => {
-                st.turns.entry(turn).or_default().first_audio.get_or_insert(at);
+                st.turns
+                    .entry(turn)
+                    .or_default()
+                    .first_audio
+                    .get_or_insert(at);
             }
             ArchiverMsg::Spoken(s) => {
                 let turn = s.turn;
@@ -130,9 +134,8 @@ impl ArchiverState {
             .map(|a| a.saturating_duration_since(user.eos_at).as_millis() as u64)
             .unwrap_or(0);
         let interrupted = p.interrupted || spoken.interrupted;
-        let network_overhead_ms = total_latency_ms.saturating_sub(
-            user.stt_latency_ms + agent.first_sentence_ms + spoken.tts_latency_ms,
-        );
+        let network_overhead_ms = total_latency_ms
+            .saturating_sub(user.stt_latency_ms + agent.first_sentence_ms + spoken.tts_latency_ms);
         let facts = TurnFacts {
             turn,
             trace_id: user.trace_id.clone(),

@@ -14,6 +14,10 @@ pub struct SessionConfig {
     pub agent_track_sid: String,
     pub environment: String,
     pub region: String,
+    /// The user's profile as the room or the caller knows it (agent.brain.request
+    /// `context.user_profile`): where they are, and what they like.
+    pub user_location: String,
+    pub user_preferences: Vec<String>,
     /// How the user is connected ("udp" for WebRTC, "websocket", "file", "synthetic").
     pub connection_type: String,
     /// The voice-to-voice target the SLA is measured against.
@@ -76,6 +80,8 @@ impl Default for SessionConfig {
             environment: "development".into(),
             region: "local".into(),
             connection_type: "synthetic".into(),
+            user_location: String::new(),
+            user_preferences: Vec::new(),
             target_latency_ms: 2000,
             audio_queue_frames: 250,
             frame_credits: 16,
@@ -101,7 +107,9 @@ impl Default for SttConfig {
 impl Default for BrainConfig {
     fn default() -> Self {
         Self {
-            system_prompt: "You are a helpful voice assistant. Answer briefly, in one or two spoken sentences.".into(),
+            system_prompt:
+                "You are a helpful voice assistant. Answer briefly, in one or two spoken sentences."
+                    .into(),
             max_tokens: 150,
             temperature: 0.7,
             timeout_ms: 2000,

@@ -10,13 +10,29 @@ use tokio::sync::OwnedSemaphorePermit;
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionNotice {
     SpeechStarted,
-    PartialTranscript { turn: u64, text: String },
-    FinalTranscript { turn: u64, text: String },
-    AgentSentence { turn: u64, text: String },
+    PartialTranscript {
+        turn: u64,
+        text: String,
+    },
+    FinalTranscript {
+        turn: u64,
+        text: String,
+    },
+    AgentSentence {
+        turn: u64,
+        text: String,
+    },
     /// The agent has finished (or abandoned) its reply to `turn`.
-    AgentTurnDone { turn: u64, interrupted: bool },
-    BargeIn { turn: u64 },
-    Ended { reason: String },
+    AgentTurnDone {
+        turn: u64,
+        interrupted: bool,
+    },
+    BargeIn {
+        turn: u64,
+    },
+    Ended {
+        reason: String,
+    },
 }
 
 /// The transport side of a session: where agent audio and notices go.

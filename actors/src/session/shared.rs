@@ -2,9 +2,7 @@
 //! to each other, and what must survive a child's restart.
 
 use super::config::SessionConfig;
-use super::messages::{
-    ArchiverMsg, AudioOutput, BrainMsg, SttMsg, TransportMsg, TtsMsg, UserTurn,
-};
+use super::messages::{ArchiverMsg, AudioOutput, BrainMsg, SttMsg, TransportMsg, TtsMsg, UserTurn};
 use crate::audio::FrameQueue;
 use crate::context::ConversationContext;
 use crate::emit::ServiceIdentity;

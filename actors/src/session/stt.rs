@@ -94,11 +94,9 @@ impl Actor for SttActor {
                 st.partial_inflight = false;
                 if seq == st.partial_seq && st.utterance.is_some() && !text.is_empty() {
                     let turn = st.shared.peek_next_turn();
-                    st.shared
-                        .to_transport(TransportMsg::Notice(SessionNotice::PartialTranscript {
-                            turn,
-                            text,
-                        }));
+                    st.shared.to_transport(TransportMsg::Notice(
+                        SessionNotice::PartialTranscript { turn, text },
+                    ));
                 }
             }
             SttMsg::Final {

@@ -6,8 +6,7 @@ use super::archiver::ArchiverActor;
 use super::brain::BrainActor;
 use super::config::SessionConfig;
 use super::messages::{
-    ArchiverMsg, AudioOutput, BrainMsg, SessionNotice, SessionSummary, SttMsg, TransportMsg,
-    TtsMsg,
+    ArchiverMsg, AudioOutput, BrainMsg, SessionNotice, SessionSummary, SttMsg, TransportMsg, TtsMsg,
 };
 use super::shared::Shared;
 use super::stt::SttActor;
@@ -251,7 +250,10 @@ impl Actor for SessionSupervisor {
                 if st.ending {
                     return Ok(());
                 }
-                (cell, reason.unwrap_or_else(|| "stopped unexpectedly".into()))
+                (
+                    cell,
+                    reason.unwrap_or_else(|| "stopped unexpectedly".into()),
+                )
             }
             _ => return Ok(()),
         };

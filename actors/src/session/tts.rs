@@ -203,7 +203,10 @@ impl TtsState {
                         shared.sink.emit(emit::service_error(
                             &shared.identity,
                             "tts_failure",
-                            &format!("synthesis for session {} failed: {e}", shared.config.session_id),
+                            &format!(
+                                "synthesis for session {} failed: {e}",
+                                shared.config.session_id
+                            ),
                             "warning",
                             "none",
                             &p.trace_id,

@@ -1,0 +1,595 @@
+//! Node configuration: the embedded `config/default.toml`, an optional file
+//! over it, then `ARC__SECTION__KEY` environment variables over both. Unknown
+//! keys and bad values are refused at start, naming the key and the reason.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The embedded default, documented key by key.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+/// Prefix of environment overrides.
+pub const ENV_PREFIX: &str = "ARC__";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Syntax { path: String, message: String },
+    #[error("config key `{key}`: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+fn invalid(key: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        reason: reason.into(),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub node: NodeSection,
+    pub http: HttpSection,
+    pub events: EventsSection,
+    pub nats: NatsSection,
+    pub pulsar: PulsarSection,
+    pub heartbeat: HeartbeatSection,
+    pub engines: EnginesSection,
+    pub session: SessionSection,
+    pub log: LogSection,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSection {
+    pub service_name: String,
+    pub instance_id: String,
+    pub node_name: String,
+    pub environment: String,
+    pub region: String,
+    pub cpu_limit: String,
+    pub memory_limit: String,
+    pub max_sessions: usize,
+    pub drain_timeout_ms: u64,
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    pub listen: String,
+    pub fault_injection: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSection {
+    pub sink_capacity: usize,
+    pub nats_queue: usize,
+    pub pulsar_queue: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NatsSection {
+    pub enabled: bool,
+    pub url: String,
+    pub client_name: String,
+    pub connect_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PulsarSection {
+    pub enabled: bool,
+    pub url: String,
+    pub max_attempts: u32,
+    pub send_timeout_ms: u64,
+    pub reconnect_min_ms: u64,
+    pub reconnect_max_ms: u64,
+    pub batch_size: u32,
+    pub batch_timeout_ms: u64,
+    pub compression: String,
+    pub spool_dir: PathBuf,
+    pub spool_max_bytes: u64,
+    pub spool_segment_bytes: u64,
+    pub spool_sync_interval_ms: u64,
+    pub send_window: usize,
+    pub partitions: PartitionsSection,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionsSection {
+    pub conversation: u32,
+    pub agent_lifecycle: u32,
+    pub livekit_webhooks: u32,
+    pub session_metrics: u32,
+    pub agent_performance: u32,
+    pub compliance_events: u32,
+}
+
+impl PartitionsSection {
+    /// Configured partitions of a topic.
+    pub fn of(&self, topic: arc_actors::events::PulsarTopic) -> u32 {
+        use arc_actors::events::PulsarTopic::*;
+        match topic {
+            Conversation => self.conversation,
+            AgentLifecycle => self.agent_lifecycle,
+            LivekitWebhooks => self.livekit_webhooks,
+            SessionMetrics => self.session_metrics,
+            AgentPerformance => self.agent_performance,
+            ComplianceEvents => self.compliance_events,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatSection {
+    pub interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EnginesSection {
+    pub profile: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSection {
+    pub agent_id: String,
+    pub target_latency_ms: u64,
+    pub audio_queue_frames: usize,
+    pub frame_credits: usize,
+    pub max_restarts: u32,
+    pub restart_window_ms: u64,
+    pub stt: SttSection,
+    pub brain: BrainSection,
+    pub tts: TtsSection,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SttSection {
+    pub partial_interval_ms: u64,
+    pub preroll_ms: u64,
+    pub max_utterance_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BrainSection {
+    pub system_prompt: String,
+    pub max_tokens: u32,
+    pub temperature: f64,
+    pub timeout_ms: u64,
+    pub fallback_text: String,
+    pub context_token_budget: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TtsSection {
+    pub max_latency_ms: u64,
+    pub format: String,
+    pub sample_rate: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    pub level: String,
+    pub format: String,
+}
+
+fn parse_toml(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>()
+        .map_err(|e| ConfigError::Syntax {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })
+}
+
+/// Merge `over` into `base`, refusing keys the default does not have.
+fn merge(base: &mut toml::Table, over: toml::Table, prefix: &str) -> Result<(), ConfigError> {
+    for (k, v) in over {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o, &key)?,
+            (Some(toml::Value::Table(_)), _) => {
+                return Err(invalid(&key, "is a section, not a value"))
+            }
+            (Some(slot), v) => {
+                if std::mem::discriminant(slot) != std::mem::discriminant(&v)
+                    && !matches!(
+                        (&*slot, &v),
+                        (toml::Value::Float(_), toml::Value::Integer(_))
+                    )
+                {
+                    return Err(invalid(
+                        &key,
+                        format!("expected {}, got {}", slot.type_str(), v.type_str()),
+                    ));
+                }
+                *slot = match (&*slot, v) {
+                    (toml::Value::Float(_), toml::Value::Integer(i)) => {
+                        toml::Value::Float(i as f64)
+                    }
+                    (_, v) => v,
+                };
+            }
+            (None, _) => return Err(invalid(&key, "unknown setting (see config/default.toml)")),
+        }
+    }
+    Ok(())
+}
+
+/// Apply `ARC__A__B=value` overrides, typed like the default's value at a.b.
+fn apply_env(
+    table: &mut toml::Table,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    for (name, raw) in vars {
+        let Some(path) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let parts: Vec<String> = path.split("__").map(|p| p.to_ascii_lowercase()).collect();
+        let key = parts.join(".");
+        let mut cur = &mut *table;
+        for p in &parts[..parts.len() - 1] {
+            cur = match cur.get_mut(p) {
+                Some(toml::Value::Table(t)) => t,
+                _ => {
+                    return Err(invalid(
+                        &key,
+                        format!("unknown setting (from environment variable {name})"),
+                    ))
+                }
+            };
+        }
+        let leaf = &parts[parts.len() - 1];
+        let slot = cur.get_mut(leaf).ok_or_else(|| {
+            invalid(
+                &key,
+                format!("unknown setting (from environment variable {name})"),
+            )
+        })?;
+        let bad = |what: &str| {
+            invalid(
+                &key,
+                format!("environment variable {name}={raw:?} is not {what}"),
+            )
+        };
+        *slot = match slot {
+            toml::Value::String(_) => toml::Value::String(raw.clone()),
+            toml::Value::Integer(_) => {
+                toml::Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?)
+            }
+            toml::Value::Float(_) => {
+                toml::Value::Float(raw.trim().parse().map_err(|_| bad("a number"))?)
+            }
+            toml::Value::Boolean(_) => toml::Value::Boolean(match raw.trim() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => return Err(bad("a boolean")),
+            }),
+            toml::Value::Table(_) => return Err(invalid(&key, "is a section, not a value")),
+            other => {
+                return Err(invalid(
+                    &key,
+                    format!("cannot be set from the environment ({})", other.type_str()),
+                ))
+            }
+        };
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Load the default, then `file` (if any), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_with(file, std::env::vars())
+    }
+
+    /// Like [`Config::load`] with explicit environment variables (for tests).
+    pub fn load_with(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table = parse_toml(DEFAULT_TOML, "config/default.toml (embedded)")?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let over = parse_toml(&text, &path.display().to_string())?;
+            merge(&mut table, over, "")?;
+        }
+        apply_env(&mut table, env)?;
+        let cfg: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| invalid("?", e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Range and format checks serde cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = |key: &str, v: u64| {
+            if v == 0 {
+                Err(invalid(key, "must be greater than 0"))
+            } else {
+                Ok(())
+            }
+        };
+        if self.node.service_name.trim().is_empty() {
+            return Err(invalid("node.service_name", "must not be empty"));
+        }
+        positive("node.max_sessions", self.node.max_sessions as u64)?;
+        self.http
+            .listen
+            .parse::<std::net::SocketAddr>()
+            .map_err(|e| {
+                invalid(
+                    "http.listen",
+                    format!("{:?} is not host:port ({e})", self.http.listen),
+                )
+            })?;
+        positive("events.sink_capacity", self.events.sink_capacity as u64)?;
+        positive("events.nats_queue", self.events.nats_queue as u64)?;
+        positive("events.pulsar_queue", self.events.pulsar_queue as u64)?;
+        if !self.nats.url.starts_with("nats://") && !self.nats.url.starts_with("tls://") {
+            return Err(invalid(
+                "nats.url",
+                format!("{:?} must start with nats:// or tls://", self.nats.url),
+            ));
+        }
+        if !self.pulsar.url.starts_with("pulsar://")
+            && !self.pulsar.url.starts_with("pulsar+ssl://")
+        {
+            return Err(invalid(
+                "pulsar.url",
+                format!(
+                    "{:?} must start with pulsar:// or pulsar+ssl://",
+                    self.pulsar.url
+                ),
+            ));
+        }
+        positive("pulsar.max_attempts", self.pulsar.max_attempts as u64)?;
+        positive("pulsar.send_timeout_ms", self.pulsar.send_timeout_ms)?;
+        positive("pulsar.send_window", self.pulsar.send_window as u64)?;
+        if self.pulsar.reconnect_min_ms == 0
+            || self.pulsar.reconnect_min_ms > self.pulsar.reconnect_max_ms
+        {
+            return Err(invalid(
+                "pulsar.reconnect_min_ms",
+                "must be > 0 and <= pulsar.reconnect_max_ms",
+            ));
+        }
+        if !["lz4", "zlib", "zstd", "snappy", "none"].contains(&self.pulsar.compression.as_str()) {
+            return Err(invalid(
+                "pulsar.compression",
+                format!(
+                    "{:?} is not one of lz4, zlib, zstd, snappy, none",
+                    self.pulsar.compression
+                ),
+            ));
+        }
+        if self.pulsar.spool_segment_bytes < 4096
+            || self.pulsar.spool_segment_bytes > self.pulsar.spool_max_bytes
+        {
+            return Err(invalid(
+                "pulsar.spool_segment_bytes",
+                "must be at least 4096 and at most pulsar.spool_max_bytes",
+            ));
+        }
+        positive(
+            "pulsar.spool_sync_interval_ms",
+            self.pulsar.spool_sync_interval_ms,
+        )?;
+        for topic in arc_actors::events::PulsarTopic::ALL {
+            if self.pulsar.partitions.of(topic) > 1024 {
+                return Err(invalid(
+                    &format!("pulsar.partitions.{}", topic.config_key()),
+                    "must be at most 1024",
+                ));
+            }
+        }
+        positive("heartbeat.interval_ms", self.heartbeat.interval_ms)?;
+        if !["synthetic"].contains(&self.engines.profile.as_str()) {
+            return Err(invalid(
+                "engines.profile",
+                format!(
+                    "{:?} is not a known engine profile (synthetic)",
+                    self.engines.profile
+                ),
+            ));
+        }
+        let s = &self.session;
+        positive("session.target_latency_ms", s.target_latency_ms)?;
+        positive("session.audio_queue_frames", s.audio_queue_frames as u64)?;
+        positive("session.frame_credits", s.frame_credits as u64)?;
+        positive("session.restart_window_ms", s.restart_window_ms)?;
+        positive("session.stt.max_utterance_ms", s.stt.max_utterance_ms)?;
+        if s.brain.max_tokens == 0 || s.brain.max_tokens > 4096 {
+            return Err(invalid(
+                "session.brain.max_tokens",
+                "must be between 1 and 4096",
+            ));
+        }
+        if !(0.0..=2.0).contains(&s.brain.temperature) {
+            return Err(invalid(
+                "session.brain.temperature",
+                format!("{} is outside 0.0..=2.0", s.brain.temperature),
+            ));
+        }
+        positive("session.brain.timeout_ms", s.brain.timeout_ms)?;
+        if s.brain.fallback_text.trim().is_empty() {
+            return Err(invalid("session.brain.fallback_text", "must not be empty"));
+        }
+        positive(
+            "session.brain.context_token_budget",
+            s.brain.context_token_budget as u64,
+        )?;
+        if !["opus", "pcm", "wav"].contains(&s.tts.format.as_str()) {
+            return Err(invalid(
+                "session.tts.format",
+                format!("{:?} is not one of opus, pcm, wav", s.tts.format),
+            ));
+        }
+        if ![8000, 12000, 16000, 22050, 24000, 48000].contains(&s.tts.sample_rate) {
+            return Err(invalid(
+                "session.tts.sample_rate",
+                format!("{} is not a supported rate", s.tts.sample_rate),
+            ));
+        }
+        if !["text", "json"].contains(&self.log.format.as_str()) {
+            return Err(invalid(
+                "log.format",
+                format!("{:?} is not text or json", self.log.format),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The spool directory (explicit, or `<data_dir>/spool`).
+    pub fn spool_dir(&self) -> PathBuf {
+        if self.pulsar.spool_dir.as_os_str().is_empty() {
+            self.node.data_dir.join("spool")
+        } else {
+            self.pulsar.spool_dir.clone()
+        }
+    }
+
+    /// Session settings for a new conversation.
+    pub fn session_config(&self) -> arc_actors::session::SessionConfig {
+        use arc_actors::session::{BrainConfig, SessionConfig, SttConfig, TtsConfig};
+        let s = &self.session;
+        SessionConfig {
+            agent_id: s.agent_id.clone(),
+            environment: self.node.environment.clone(),
+            region: self.node.region.clone(),
+            target_latency_ms: s.target_latency_ms,
+            audio_queue_frames: s.audio_queue_frames,
+            frame_credits: s.frame_credits,
+            max_restarts: s.max_restarts,
+            restart_window_ms: s.restart_window_ms,
+            stt: SttConfig {
+                partial_interval_ms: s.stt.partial_interval_ms,
+                preroll_ms: s.stt.preroll_ms,
+                max_utterance_ms: s.stt.max_utterance_ms,
+            },
+            brain: BrainConfig {
+                system_prompt: s.brain.system_prompt.clone(),
+                max_tokens: s.brain.max_tokens,
+                temperature: s.brain.temperature,
+                timeout_ms: s.brain.timeout_ms,
+                fallback_text: s.brain.fallback_text.clone(),
+                context_token_budget: s.brain.context_token_budget,
+            },
+            tts: TtsConfig {
+                max_latency_ms: s.tts.max_latency_ms,
+                format: s.tts.format.clone(),
+                sample_rate: s.tts.sample_rate,
+            },
+            ..SessionConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn default_loads_with_seed_values() {
+        let c = Config::load_with(None, env(&[])).unwrap();
+        assert_eq!(c.session.brain.max_tokens, 150);
+        assert_eq!(c.session.brain.timeout_ms, 2000);
+        assert_eq!(c.pulsar.partitions.conversation, 16);
+        assert_eq!(c.heartbeat.interval_ms, 30_000);
+    }
+
+    #[test]
+    fn env_overrides_are_typed() {
+        let c = Config::load_with(
+            None,
+            env(&[
+                ("ARC__NATS__URL", "nats://10.0.0.1:4222"),
+                ("ARC__SESSION__BRAIN__TEMPERATURE", "0.2"),
+                ("ARC__PULSAR__ENABLED", "false"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.nats.url, "nats://10.0.0.1:4222");
+        assert_eq!(c.session.brain.temperature, 0.2);
+        assert!(!c.pulsar.enabled);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let e = Config::load_with(None, env(&[("ARC__SESSION__BRAIN__TIMEOUT_MS", "soon")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("session.brain.timeout_ms"), "{e}");
+        let e =
+            Config::load_with(None, env(&[("ARC__SESSION__BRAIN__TEMPERATURE", "7")])).unwrap_err();
+        assert!(e.to_string().contains("session.brain.temperature"), "{e}");
+        let e = Config::load_with(None, env(&[("ARC__NATS__NOPE", "1")])).unwrap_err();
+        assert!(
+            e.to_string().contains("nats.nope") && e.to_string().contains("unknown"),
+            "{e}"
+        );
+        let e = Config::load_with(None, env(&[("ARC__HTTP__LISTEN", "localhost")])).unwrap_err();
+        assert!(e.to_string().contains("http.listen"), "{e}");
+    }
+
+    #[test]
+    fn file_overrides_and_rejects_unknown_or_mistyped_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "[nats]\nenabled = false\n[session.brain]\ntemperature = 1\n",
+        )
+        .unwrap();
+        let c = Config::load_with(Some(&p), env(&[])).unwrap();
+        assert!(!c.nats.enabled);
+        assert_eq!(c.session.brain.temperature, 1.0);
+        std::fs::write(&p, "[nats]\nurl = 5\n").unwrap();
+        let e = Config::load_with(Some(&p), env(&[])).unwrap_err();
+        assert!(
+            e.to_string().contains("nats.url") && e.to_string().contains("expected string"),
+            "{e}"
+        );
+        std::fs::write(&p, "[natz]\nurl = \"x\"\n").unwrap();
+        assert!(Config::load_with(Some(&p), env(&[]))
+            .unwrap_err()
+            .to_string()
+            .contains("natz"));
+        std::fs::write(&p, "[nats\n").unwrap();
+        assert!(matches!(
+            Config::load_with(Some(&p), env(&[])),
+            Err(ConfigError::Syntax { .. })
+        ));
+        let e = Config::load_with(Some(&dir.path().join("missing.toml")), env(&[])).unwrap_err();
+        assert!(e.to_string().contains("missing.toml"), "{e}");
+    }
+}

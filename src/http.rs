@@ -1,0 +1,231 @@
+//! The node's HTTP surface (axum): health, readiness, metrics and the session API.
+//!
+//! - `GET /healthz`: the process is alive.
+//! - `GET /readyz`: 200 when the node takes sessions, 503 while draining; JSON
+//!   with the brokers' state.
+//! - `GET /metrics`: Prometheus text.
+//! - `POST /v1/sessions`: start a scripted session (synthetic engines).
+//! - `GET /v1/sessions`, `DELETE /v1/sessions/{id}`.
+//! - `POST /v1/sessions/{id}/fault/{child}`: make a child panic (only with
+//!   `http.fault_injection = true`).
+
+use crate::config::Config;
+use crate::metrics::{Metrics, ScrapeSources};
+use crate::mirror::MirrorStats;
+use arc_actors::node::{NodeError, NodeHandle, SessionSpec};
+use arc_actors::session::{ChildKind, EndReason};
+use arc_actors::synthetic::{run_script, RecordingOutput};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    pub cfg: Arc<Config>,
+    pub node: NodeHandle,
+    pub metrics: Arc<Metrics>,
+    pub sources: Arc<ScrapeSources>,
+    pub draining: Arc<AtomicBool>,
+}
+
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/v1/sessions", post(create_session).get(list_sessions))
+        .route("/v1/sessions/{id}", axum::routing::delete(end_session))
+        .route("/v1/sessions/{id}/fault/{child}", post(inject_fault))
+        .with_state(state)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+fn mirror_json(stats: &MirrorStats) -> serde_json::Value {
+    json!({
+        "connected": stats.is_connected(),
+        "published": MirrorStats::get(&stats.published),
+        "dropped": MirrorStats::get(&stats.dropped),
+    })
+}
+
+async fn readyz(State(st): State<HttpState>) -> Response {
+    let draining = st.draining.load(Ordering::Relaxed);
+    let mut brokers = serde_json::Map::new();
+    for (name, stats, _) in &st.sources.mirrors {
+        let mut v = mirror_json(stats);
+        if *name == "pulsar" {
+            v["spool_depth"] = json!(MirrorStats::get(&stats.spool_depth));
+        }
+        brokers.insert(name.to_string(), v);
+    }
+    let body = json!({
+        "ready": !draining,
+        "draining": draining,
+        "active_sessions": st.node.active_sessions(),
+        "max_sessions": st.cfg.node.max_sessions,
+        "brokers": brokers,
+    });
+    let code = if draining {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (code, Json(body)).into_response()
+}
+
+async fn metrics(State(st): State<HttpState>) -> Response {
+    let text = st.metrics.render(&st.sources);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateSession {
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    agent_id: Option<String>,
+    #[serde(default)]
+    room_name: Option<String>,
+    /// Lines the scripted user says, one turn each.
+    script: Vec<String>,
+}
+
+async fn create_session(State(st): State<HttpState>, body: Bytes) -> Response {
+    let req: CreateSession = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid session request: {e}"),
+            )
+        }
+    };
+    if st.draining.load(Ordering::Relaxed) {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "node is draining");
+    }
+    if req.script.len() > 1000 || req.script.iter().any(|l| l.len() > 10_000) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "script too long (at most 1000 lines of 10000 bytes)",
+        );
+    }
+    let mut config = st.cfg.session_config();
+    if let Some(id) = req.session_id.filter(|s| !s.is_empty()) {
+        config.conversation_id = format!("conv-{id}");
+        config.session_id = id;
+    }
+    if let Some(u) = req.user_id {
+        config.user_id = u;
+    }
+    if let Some(a) = req.agent_id {
+        config.agent_id = a;
+    }
+    config.room_name = req
+        .room_name
+        .unwrap_or_else(|| format!("room-{}-{}", config.user_id, config.session_id));
+    let output = Arc::new(RecordingOutput::default());
+    let session_id = config.session_id.clone();
+    let conversation_id = config.conversation_id.clone();
+    let spec = SessionSpec {
+        config,
+        output: output.clone(),
+        script: req.script.clone(),
+    };
+    match st.node.start_session(spec).await {
+        Ok(handle) => {
+            let lines = req.script;
+            tokio::spawn(async move {
+                run_script(&handle, &output, &lines, Duration::from_secs(30)).await;
+                handle.end(EndReason::UserLeft);
+            });
+            (
+                StatusCode::CREATED,
+                Json(json!({ "session_id": session_id, "conversation_id": conversation_id })),
+            )
+                .into_response()
+        }
+        Err(e @ (NodeError::AtCapacity { .. } | NodeError::Draining { .. })) => {
+            error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
+        Err(e @ NodeError::Duplicate { .. }) => error(StatusCode::CONFLICT, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn list_sessions(State(st): State<HttpState>) -> Response {
+    let ids: Vec<String> = st
+        .node
+        .sessions()
+        .await
+        .into_iter()
+        .map(|h| h.session_id)
+        .collect();
+    Json(json!({ "sessions": ids })).into_response()
+}
+
+async fn end_session(State(st): State<HttpState>, Path(id): Path<String>) -> Response {
+    match st.node.session(&id).await {
+        Some(h) => {
+            h.end(EndReason::Other("ended_by_api".into()));
+            StatusCode::ACCEPTED.into_response()
+        }
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("no session {id} on this node"),
+        ),
+    }
+}
+
+async fn inject_fault(
+    State(st): State<HttpState>,
+    Path((id, child)): Path<(String, String)>,
+) -> Response {
+    if !st.cfg.http.fault_injection {
+        return error(
+            StatusCode::FORBIDDEN,
+            "fault injection is off (set http.fault_injection = true)",
+        );
+    }
+    let Some(kind) = ChildKind::parse(&child) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("unknown child {child:?}: one of transport, stt, brain, tts, archiver"),
+        );
+    };
+    match st.node.session(&id).await {
+        Some(h) => {
+            h.inject_fault(kind);
+            StatusCode::ACCEPTED.into_response()
+        }
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("no session {id} on this node"),
+        ),
+    }
+}

@@ -1,0 +1,19 @@
+//! # arc-agent: the ARC node
+//!
+//! One process per node. It loads the configuration ([`config`]), starts the
+//! node supervisor of `arc-actors` with the engines the configuration names,
+//! mirrors every event to NATS and Pulsar ([`mirror`], with the durable
+//! [`spool`]), sends heartbeats ([`heartbeat`]) and serves health, readiness,
+//! metrics and the session API over HTTP ([`http`], [`metrics`]). [`app`]
+//! wires it together and shuts it down in order on SIGTERM.
+#![deny(unreachable_pub)]
+
+pub mod app;
+pub mod config;
+pub mod heartbeat;
+pub mod http;
+pub mod loadgen;
+pub mod metrics;
+pub mod mirror;
+pub mod procinfo;
+pub mod spool;

@@ -1,0 +1,106 @@
+//! The NATS mirror: each event on its seed subject, at-most-once.
+//!
+//! One task owns the client. While NATS is unreachable events are dropped and
+//! counted rather than buffered (the seed's delivery guarantee is
+//! at-most-once, and an outage must not grow memory); the client reconnects
+//! by itself.
+
+use super::MirrorStats;
+use crate::config::NatsSection;
+use arc_actors::events::Event;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Connect (in the background: an unreachable server does not delay start)
+/// and return the client.
+pub async fn connect(
+    cfg: &NatsSection,
+    stats: Arc<MirrorStats>,
+) -> Result<async_nats::Client, async_nats::ConnectError> {
+    let url = cfg.url.clone();
+    let announced = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ev_stats = stats.clone();
+    let client = async_nats::ConnectOptions::new()
+        .name(&cfg.client_name)
+        .connection_timeout(Duration::from_millis(cfg.connect_timeout_ms))
+        .retry_on_initial_connect()
+        .event_callback(move |ev| {
+            let stats = ev_stats.clone();
+            let url = url.clone();
+            let announced = announced.clone();
+            async move {
+                match ev {
+                    async_nats::Event::Connected => {
+                        stats.connected.store(true, Ordering::Relaxed);
+                        announced.store(false, Ordering::Relaxed);
+                        tracing::info!(%url, "NATS connected: mirroring events");
+                    }
+                    async_nats::Event::Disconnected => {
+                        stats.connected.store(false, Ordering::Relaxed);
+                        if !announced.swap(true, Ordering::Relaxed) {
+                            tracing::warn!(%url, "NATS disconnected: events for NATS are dropped (at-most-once) until it is back");
+                        }
+                    }
+                    other => tracing::debug!(%url, event = %other, "NATS client event"),
+                }
+            }
+        })
+        .connect(&cfg.url)
+        .await?;
+    // Give the first connection its timeout, so that a reachable server gets
+    // the node's first events and an unreachable one is reported once, clearly.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(cfg.connect_timeout_ms);
+    while client.connection_state() != async_nats::connection::State::Connected
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if client.connection_state() != async_nats::connection::State::Connected {
+        tracing::warn!(url = %cfg.url, "NATS unreachable: running without it (events for NATS are dropped and counted; the client keeps reconnecting)");
+    }
+    Ok(client)
+}
+
+/// Publish every event from `rx` until it closes, then flush.
+pub async fn run(
+    client: async_nats::Client,
+    mut rx: mpsc::Receiver<Arc<Event>>,
+    stats: Arc<MirrorStats>,
+) {
+    use async_nats::connection::State;
+    let mut warned_down = false;
+    while let Some(ev) = rx.recv().await {
+        let Some(subject) = ev.nats_subject() else {
+            continue;
+        };
+        if client.connection_state() != State::Connected {
+            stats.dropped.fetch_add(1, Ordering::Relaxed);
+            if !warned_down {
+                warned_down = true;
+                tracing::debug!("NATS not connected: dropping events meant for it (counted in arc_mirror_dropped_total{{mirror=\"nats\"}})");
+            }
+            continue;
+        }
+        warned_down = false;
+        let payload = match ev.to_json() {
+            Ok(p) => p,
+            Err(e) => {
+                stats.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(subject, error = %e, "event could not be serialized");
+                continue;
+            }
+        };
+        match client.publish(subject, payload.into()).await {
+            Ok(()) => stats.published.fetch_add(1, Ordering::Relaxed),
+            Err(e) => {
+                tracing::debug!(subject, error = %e, "NATS publish failed");
+                stats.failed.fetch_add(1, Ordering::Relaxed)
+            }
+        };
+    }
+    if client.connection_state() == State::Connected {
+        let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
+    }
+}

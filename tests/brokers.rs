@@ -1,0 +1,197 @@
+//! A scripted session against the real brokers: the seed's NATS events arrive
+//! on their subjects (read back with async-nats), and a Python pulsar-client
+//! reader sees conversation-v1 on `persistent://arc/events/conversation` with
+//! key = user_id and every field of the seed.
+
+mod common;
+
+use arc_actors::events::Event;
+use arc_actors::node::SessionSpec;
+use arc_actors::session::EndReason;
+use arc_actors::synthetic::{run_script, RecordingOutput};
+use arc_agent::app::App;
+use common::*;
+use futures::StreamExt;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripted_session_reaches_nats_and_pulsar_with_the_seed_fields() {
+    init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let broker = PulsarLite::start_provisioned(dir.path(), free_port());
+    assert_eq!(
+        partitions(
+            &broker.url(),
+            &[
+                "persistent://arc/events/conversation",
+                "persistent://arc/events/agent-lifecycle"
+            ]
+        ),
+        vec![16, 4]
+    );
+    let cfg = config(node_env(
+        &broker.url(),
+        SHARED_NATS,
+        &dir.path().join("data"),
+        0,
+    ));
+    let app = App::start(cfg).await.unwrap();
+
+    let nats = async_nats::connect(SHARED_NATS).await.unwrap();
+    let mut agent_sub = nats.subscribe("agent.>").await.unwrap();
+    let mut hb_sub = nats.subscribe("system.health.heartbeat").await.unwrap();
+    nats.flush().await.unwrap();
+
+    let user = format!("user-{}", uuid::Uuid::new_v4().simple());
+    let mut sc = app.cfg.session_config();
+    sc.user_id = user.clone();
+    sc.room_name = format!("room-{user}");
+    let script = vec![
+        "Hello there".to_string(),
+        "What's the weather like today?".to_string(),
+    ];
+    let out = Arc::new(RecordingOutput::default());
+    let session = app
+        .node
+        .start_session(SessionSpec {
+            config: sc.clone(),
+            output: out.clone(),
+            script: script.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        run_script(&session, &out, &script, Duration::from_secs(10)).await,
+        2
+    );
+    session.end(EndReason::UserLeft);
+    session.wait().await.unwrap();
+
+    // NATS: every seed subject of the voice loop, for this session.
+    let mut by_subject: Vec<(String, Event)> = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_millis(300), agent_sub.next()).await {
+            Ok(Some(m)) => {
+                let ev = Event::from_nats(&m.subject, &m.payload)
+                    .unwrap_or_else(|e| panic!("{} payload does not parse: {e}", m.subject));
+                let mine = match &ev {
+                    Event::SessionStarted(s) => s.session_id == sc.session_id,
+                    Event::SessionEnded(s) => s.session_id == sc.session_id,
+                    Event::BrainRequest(b) => b.session_id == sc.session_id,
+                    Event::BrainResponse(b) => b.session_id == sc.session_id,
+                    Event::TtsRequest(t) => t.session_id == sc.session_id,
+                    _ => true,
+                };
+                if mine {
+                    by_subject.push((m.subject.to_string(), ev));
+                }
+            }
+            _ => {
+                if by_subject
+                    .iter()
+                    .any(|(s, _)| s == "agent.voice.session.ended")
+                {
+                    break;
+                }
+            }
+        }
+    }
+    let count = |s: &str| by_subject.iter().filter(|(x, _)| x == s).count();
+    assert_eq!(count("agent.voice.session.started"), 1, "{by_subject:#?}");
+    assert_eq!(count("agent.brain.request"), 2);
+    assert_eq!(count("agent.brain.response"), 2);
+    assert!(count("agent.tts.request") >= 2);
+    assert!(count("agent.tts.completed") >= 2);
+    assert_eq!(count("agent.voice.session.ended"), 1);
+    for (subject, ev) in &by_subject {
+        assert_eq!(ev.nats_subject(), Some(subject.as_str()));
+        assert_eq!(ev.trace_id().len(), 32, "{subject} carries a trace id");
+    }
+    // Every field of the seed examples is present in what went over the wire.
+    for (subject, ev) in &by_subject {
+        let example = seed_example("001_d0bc8d4814212cc7.txt", subject);
+        let actual: serde_json::Value = serde_json::from_slice(&ev.to_json().unwrap()).unwrap();
+        assert!(
+            missing_paths(&example, &actual, "").is_empty(),
+            "{subject}: {:?}",
+            missing_paths(&example, &actual, "")
+        );
+    }
+    let hb = tokio::time::timeout(Duration::from_secs(5), hb_sub.next())
+        .await
+        .expect("heartbeat")
+        .unwrap();
+    let hb = Event::from_nats(&hb.subject, &hb.payload).unwrap();
+    assert!(
+        matches!(hb, Event::Heartbeat(h) if h.service == "arc-agent" && h.metrics.memory_mb > 0)
+    );
+
+    app.shutdown("test done").await;
+
+    // Pulsar: conversation-v1, keyed by user, one partition per user, every seed field.
+    let msgs = read_pulsar(
+        &broker.url(),
+        &["persistent://arc/events/conversation"],
+        &user,
+        2,
+        Duration::from_secs(20),
+    );
+    assert_eq!(msgs.len(), 2, "{msgs:#?}");
+    let example = seed_example(
+        "000_a36cdaf97a05c199.txt",
+        "persistent://arc/events/conversation",
+    );
+    let mut partitions_used = HashSet::new();
+    let mut ids = HashSet::new();
+    for m in &msgs {
+        assert_eq!(m.key, user);
+        assert!(
+            m.topic
+                .starts_with("persistent://arc/events/conversation-partition-"),
+            "{}",
+            m.topic
+        );
+        partitions_used.insert(m.topic.clone());
+        assert_eq!(m.payload["schema"], "conversation-v1");
+        assert_eq!(m.payload["conversation"]["user_id"], user.as_str());
+        assert_eq!(m.properties["message_id"], m.payload["message_id"]);
+        ids.insert(m.payload["message_id"].as_str().unwrap().to_string());
+        let missing = missing_paths(&example, &m.payload, "");
+        assert!(missing.is_empty(), "missing fields {missing:?}");
+        assert_eq!(
+            m.payload["metadata"]["trace_id"].as_str().unwrap().len(),
+            32
+        );
+    }
+    assert_eq!(ids.len(), 2);
+    assert_eq!(
+        partitions_used.len(),
+        1,
+        "one user's turns stay on one partition"
+    );
+    let turns: Vec<u64> = msgs
+        .iter()
+        .map(|m| m.payload["conversation"]["turn_index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(turns, vec![1, 2], "in order");
+
+    let metrics = read_pulsar(
+        &broker.url(),
+        &["persistent://arc/analytics/session-metrics"],
+        &sc.session_id,
+        1,
+        Duration::from_secs(20),
+    );
+    assert_eq!(metrics.len(), 1);
+    assert_eq!(metrics[0].payload["schema"], "session-metrics-v1");
+    assert_eq!(metrics[0].payload["conversation_stats"]["total_turns"], 2);
+    assert_eq!(
+        metrics[0].key.len(),
+        10,
+        "keyed by date: {}",
+        metrics[0].key
+    );
+}

@@ -1,0 +1,212 @@
+//! Durable delivery to Pulsar: a broker outage in the middle of a session, and
+//! a node killed with SIGKILL while events wait in its spool. Nothing is lost,
+//! nothing arrives twice (by message_id).
+
+mod common;
+
+use arc_actors::node::SessionSpec;
+use arc_actors::session::EndReason;
+use arc_actors::synthetic::{run_script, RecordingOutput};
+use arc_agent::app::App;
+use common::*;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn unique_ids(msgs: &[ReadMessage]) -> HashSet<String> {
+    msgs.iter()
+        .map(|m| {
+            m.payload["message_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_outage_mid_session_loses_nothing_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut broker = PulsarLite::start_provisioned(dir.path(), free_port());
+    let cfg = config(node_env(
+        &broker.url(),
+        SHARED_NATS,
+        &dir.path().join("data"),
+        0,
+    ));
+    let app = App::start(cfg).await.unwrap();
+
+    let user = format!("outage-{}", uuid::Uuid::new_v4().simple());
+    let mut sc = app.cfg.session_config();
+    sc.user_id = user.clone();
+    let script: Vec<String> = (1..=3)
+        .map(|i| format!("question {i} for the outage test"))
+        .collect();
+    let out = Arc::new(RecordingOutput::default());
+    let session = app
+        .node
+        .start_session(SessionSpec {
+            config: sc.clone(),
+            output: out.clone(),
+            script: script.clone(),
+        })
+        .await
+        .unwrap();
+
+    // Turn 1 with the broker up, turn 2 with it down, turn 3 after it is back.
+    assert_eq!(
+        run_script(&session, &out, &script[..1], Duration::from_secs(10)).await,
+        1
+    );
+    tokio::task::block_in_place(|| broker.stop());
+    assert_eq!(
+        run_script(&session, &out, &script[1..2], Duration::from_secs(10)).await,
+        1
+    );
+    // While the broker is down, the session's events wait in the spool. The
+    // outage outlasts the send timeout (3 s here), so the mirror itself sees it
+    // (not only the client's own reconnect) and replays from the spool.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let text = app.metrics.render_for_test();
+    assert!(
+        metric(&text, "arc_pulsar_spool_depth_events").unwrap_or(0.0) >= 1.0,
+        "{text}"
+    );
+    tokio::task::block_in_place(|| broker.restart());
+    assert_eq!(
+        run_script(&session, &out, &script[2..], Duration::from_secs(10)).await,
+        1
+    );
+    session.end(EndReason::UserLeft);
+    session.wait().await.unwrap();
+
+    // The spool drains once the broker is back.
+    let drained = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let t = app.metrics.render_for_test();
+            if metric(&t, "arc_pulsar_spool_depth_events") == Some(0.0)
+                && metric(&t, "arc_pulsar_replayed_total").unwrap_or(0.0) >= 1.0
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(
+        drained.is_ok(),
+        "spool did not drain: {}",
+        app.metrics.render_for_test()
+    );
+    app.shutdown("test done").await;
+
+    let url = broker.url();
+    let msgs = tokio::task::spawn_blocking(move || {
+        read_pulsar(
+            &url,
+            &["persistent://arc/events/conversation"],
+            &user,
+            3,
+            Duration::from_secs(20),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(msgs.len(), 3, "every turn arrived exactly once: {msgs:#?}");
+    assert_eq!(unique_ids(&msgs).len(), 3);
+    let turns: Vec<u64> = msgs
+        .iter()
+        .map(|m| m.payload["conversation"]["turn_index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(turns, vec![1, 2, 3], "in order");
+}
+
+#[test]
+fn node_killed_with_sigkill_replays_its_spool_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let pulsar_port = free_port();
+    let pulsar_url = format!("pulsar://127.0.0.1:{pulsar_port}");
+    let http_port = free_port();
+    let env = node_env(&pulsar_url, SHARED_NATS, &data, http_port);
+    let log = dir.path().join("node.log");
+
+    // Pulsar is down: the node starts anyway and spools.
+    let mut node = NodeProcess::spawn(&env, http_port, &log);
+    let user = format!("kill9-{}", uuid::Uuid::new_v4().simple());
+    let (code, body) = http(
+        "POST",
+        &node.url("/v1/sessions"),
+        Some(&format!(
+            r#"{{"user_id":"{user}","script":["first","second","third"]}}"#
+        )),
+    );
+    assert_eq!(code, 201, "{body}");
+    // conversation x3 + session-metrics + the node's service_started
+    let spooled = eventually(Duration::from_secs(20), || {
+        let (_, m) = http("GET", &node.url("/metrics"), None);
+        let ended = metric(&m, "arc_sessions_ended_total").unwrap_or(0.0);
+        let depth = metric(&m, "arc_pulsar_spool_depth_events").unwrap_or(0.0);
+        (ended >= 1.0 && depth >= 5.0).then_some(depth)
+    })
+    .expect("events spooled while Pulsar is down");
+
+    let _ = node.child.kill(); // SIGKILL
+    let _ = node.child.wait();
+
+    let _broker = PulsarLite::start_provisioned(dir.path(), pulsar_port);
+    let node2 = NodeProcess::spawn(&env, http_port, &log);
+    let replayed = eventually(Duration::from_secs(30), || {
+        let (_, m) = http("GET", &node2.url("/metrics"), None);
+        let depth = metric(&m, "arc_pulsar_spool_depth_events")?;
+        let replayed = metric(&m, "arc_pulsar_replayed_total")?;
+        (depth == 0.0 && replayed >= spooled).then_some(replayed)
+    });
+    assert!(
+        replayed.is_some(),
+        "spool not replayed; log:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+
+    let msgs = read_pulsar(
+        &pulsar_url,
+        &["persistent://arc/events/conversation"],
+        &user,
+        3,
+        Duration::from_secs(20),
+    );
+    assert_eq!(msgs.len(), 3, "{msgs:#?}");
+    assert_eq!(unique_ids(&msgs).len(), 3);
+    let metrics = read_pulsar(
+        &pulsar_url,
+        &["persistent://arc/analytics/session-metrics"],
+        &user,
+        1,
+        Duration::from_secs(10),
+    );
+    assert_eq!(metrics.len(), 1);
+    let lifecycle = read_pulsar(
+        &pulsar_url,
+        &["persistent://arc/events/agent-lifecycle"],
+        "service_started",
+        2,
+        Duration::from_secs(10),
+    );
+    assert!(
+        lifecycle.len() >= 2,
+        "both runs' service_started: {lifecycle:#?}"
+    );
+
+    // SIGTERM: a clean, prompt stop.
+    let mut node2 = node2;
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &node2.child.id().to_string()])
+        .status();
+    let status = eventually(Duration::from_secs(15), || {
+        node2.child.try_wait().ok().flatten()
+    });
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "node did not stop cleanly on SIGTERM"
+    );
+}
