@@ -366,6 +366,16 @@ impl RecordingOutput {
         }
     }
 
+    /// How many agent turns have finished (answered or interrupted).
+    pub fn turns_done(&self) -> u64 {
+        self.notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|n| matches!(n, SessionNotice::AgentTurnDone { .. }))
+            .count() as u64
+    }
+
     /// Resolves when the next audio frame is played.
     pub fn first_audio(&self) -> tokio::sync::futures::Notified<'_> {
         self.first_audio.notified()

@@ -66,6 +66,8 @@ struct Shared {
     /// The intake has ended: the sender stops once the spool is empty.
     intake_done: AtomicBool,
     dead_letter_file: PathBuf,
+    /// Topics whose partition mismatch was already reported.
+    warned_partitions: Mutex<std::collections::HashSet<PulsarTopic>>,
 }
 
 impl Shared {
@@ -107,6 +109,7 @@ pub fn spawn(
         stats,
         spool: Mutex::new(spool),
         wake: Notify::new(),
+        warned_partitions: Mutex::default(),
         intake_done: AtomicBool::new(false),
     });
     shared.update_gauges(&shared.spool());
@@ -221,6 +224,8 @@ fn is_rejection(e: &pulsar::Error) -> bool {
             ),
             ConnectionError::PulsarError(None, _) => true,
             ConnectionError::Encoding(_) => true,
+            // The client reports the broker's CommandSendError for one message this way.
+            ConnectionError::UnexpectedResponse(r) => r.contains("SendError"),
             _ => false,
         }
     }
@@ -231,6 +236,24 @@ fn is_rejection(e: &pulsar::Error) -> bool {
         pulsar::Error::Connection(c) => conn(c),
         _ => false,
     }
+}
+
+/// The broker's own words for a rejection, when the client buried them in a debug dump.
+fn rejection_reason(e: &pulsar::Error) -> String {
+    let text = e.to_string();
+    if let Some(i) = text.find("send_error: Some(") {
+        let detail = &text[i + "send_error: Some(".len()..];
+        let error = detail
+            .find("error: ")
+            .map(|j| detail[j + 7..].split([',', ' ']).next().unwrap_or(""))
+            .unwrap_or("");
+        let message = detail
+            .find("message: \"")
+            .and_then(|j| detail[j + 10..].split('"').next())
+            .unwrap_or("");
+        return format!("broker refused the message: {message} (server error {error})");
+    }
+    text
 }
 
 enum SendFailure {
@@ -244,6 +267,8 @@ struct Sender {
     shared: Arc<Shared>,
     client: Option<Pulsar<TokioExecutor>>,
     producers: HashMap<String, Producer<TokioExecutor>>,
+    /// Records acknowledged behind one that failed (not to be sent again).
+    delivered_ahead: std::collections::BTreeSet<u64>,
     /// Broker rejections per spool sequence.
     rejections: HashMap<u64, (u32, String)>,
     /// Records up to this sequence were spooled while the broker was away
@@ -266,6 +291,7 @@ async fn sender(shared: Arc<Shared>, stop: CancellationToken) {
         client: None,
         producers: HashMap::new(),
         rejections: HashMap::new(),
+        delivered_ahead: Default::default(),
         replay_until,
     };
     let cfg = s.shared.cfg.clone();
@@ -401,13 +427,25 @@ impl Sender {
         for topic in PulsarTopic::ALL {
             let want = cfg.partitions.of(topic);
             match client.lookup_partitioned_topic_number(topic.name()).await {
-                Ok(have) if have != want => tracing::warn!(
+                Ok(have)
+                    if have != want
+                        && self
+                            .shared
+                            .warned_partitions
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(topic) =>
+                {
+                    tracing::warn!(
                     topic = topic.name(), broker_partitions = have, configured = want,
                     "topic partitions differ from the schema: create it with `pulsar-admin topics create-partitioned-topic {} -p {}` (scripts/pulsar-topics.sh)",
                     topic.name(), want
-                ),
+                    )
+                }
                 Ok(_) => {}
-                Err(e) => tracing::debug!(topic = topic.name(), error = %e, "partition lookup failed"),
+                Err(e) => {
+                    tracing::debug!(topic = topic.name(), error = %e, "partition lookup failed")
+                }
             }
         }
         self.client = Some(client);
@@ -460,9 +498,14 @@ impl Sender {
     /// Send the records in order; commit the acknowledged prefix.
     async fn send_batch(&mut self, batch: &[(u64, SpoolRecord)]) -> Result<(), SendFailure> {
         let timeout = Duration::from_millis(self.shared.cfg.send_timeout_ms);
+        // None: acknowledged in an earlier round, behind a record that failed then.
         let mut pending = Vec::with_capacity(batch.len());
         let mut first_error = None;
         for (seq, rec) in batch {
+            if self.delivered_ahead.contains(seq) {
+                pending.push((*seq, None));
+                continue;
+            }
             let producer = match self.producer(&rec.topic).await {
                 Ok(p) => p,
                 Err(e) => {
@@ -474,7 +517,7 @@ impl Sender {
                 .send_non_blocking(Self::message(rec, rec.payload.clone()))
                 .await
             {
-                Ok(fut) => pending.push((*seq, fut)),
+                Ok(fut) => pending.push((*seq, Some(fut))),
                 Err(e) => {
                     first_error = Some((*seq, e));
                     break;
@@ -484,26 +527,37 @@ impl Sender {
         let mut acked = None;
         let mut failure = None;
         for (seq, fut) in pending {
-            match tokio::time::timeout(timeout, fut).await {
-                Ok(Ok(_receipt)) => acked = Some(seq),
-                Ok(Err(e)) => {
-                    failure = Some((seq, e));
-                    break;
+            let result = match fut {
+                None => Ok(()),
+                Some(fut) => match tokio::time::timeout(timeout, fut).await {
+                    Ok(r) => r.map(|_| ()),
+                    Err(_) => {
+                        // No acknowledgement in time: a connection problem, not a rejection.
+                        self.commit(acked);
+                        return Err(SendFailure::Connection(format!(
+                            "no acknowledgement for record {seq} within {} ms",
+                            timeout.as_millis()
+                        )));
+                    }
+                },
+            };
+            match (result, failure.is_some()) {
+                (Ok(()), false) => acked = Some(seq),
+                // Delivered behind a failed record: remember it, so the retry
+                // of the failed one does not send it a second time.
+                (Ok(()), true) => {
+                    self.delivered_ahead.insert(seq);
                 }
-                Err(_) => {
-                    // No acknowledgement in time: a connection problem, not a rejection.
-                    self.commit(acked);
-                    return Err(SendFailure::Connection(format!(
-                        "no acknowledgement for record {seq} within {} ms",
-                        timeout.as_millis()
-                    )));
-                }
+                (Err(e), false) => failure = Some((seq, e)),
+                (Err(_), true) => {}
             }
         }
         self.commit(acked);
         match failure.or(first_error) {
             None => Ok(()),
-            Some((seq, e)) if is_rejection(&e) => Err(SendFailure::Rejected(seq, e.to_string())),
+            Some((seq, e)) if is_rejection(&e) => {
+                Err(SendFailure::Rejected(seq, rejection_reason(&e)))
+            }
             Some((_, e)) => Err(SendFailure::Connection(e.to_string())),
         }
     }
@@ -532,6 +586,19 @@ impl Sender {
             .replayed
             .fetch_add(replayed, Ordering::Relaxed);
         self.rejections.retain(|s, _| *s > seq);
+        self.delivered_ahead.retain(|s| *s > seq);
+    }
+
+    /// Send one message and wait for its acknowledgement.
+    async fn send_one(&mut self, topic: &str, rec: &SpoolRecord, body: Vec<u8>) -> bool {
+        let timeout = Duration::from_millis(self.shared.cfg.send_timeout_ms);
+        match self.producer(topic).await {
+            Ok(p) => match p.send_non_blocking(Self::message(rec, body)).await {
+                Ok(fut) => matches!(tokio::time::timeout(timeout, fut).await, Ok(Ok(_))),
+                Err(_) => false,
+            },
+            Err(_) => false,
+        }
     }
 
     /// Send a record the broker keeps refusing to `<topic>-dlq`, with the reason.
@@ -552,37 +619,38 @@ impl Sender {
             "payload": original,
         });
         let body = serde_json::to_vec(&envelope).unwrap_or_default();
-        let timeout = Duration::from_millis(self.shared.cfg.send_timeout_ms);
-        let sent = match self.producer(&dlq_topic).await {
-            Ok(p) => match p.send_non_blocking(Self::message(rec, body.clone())).await {
-                Ok(fut) => matches!(tokio::time::timeout(timeout, fut).await, Ok(Ok(_))),
-                Err(_) => false,
-            },
-            Err(_) => false,
-        };
-        if sent {
+        if self.send_one(&dlq_topic, rec, body.clone()).await {
             tracing::error!(message_id = %rec.message_id, topic = %rec.topic, %dlq_topic, %reason, "event dead-lettered after {attempts} rejections");
         } else {
-            // Last resort: a local file an operator can replay; the event is not lost.
-            let path = &self.shared.dead_letter_file;
+            // The event itself may be what the broker refuses (e.g. its size):
+            // keep it whole in a local file an operator can replay, and put a
+            // notice without the payload on the -dlq topic.
+            let path = self.shared.dead_letter_file.clone();
             let written = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(path)
+                .open(&path)
                 .and_then(|mut f| {
                     f.write_all(&body)?;
                     f.write_all(b"\n")?;
                     f.sync_data()
                 });
-            match written {
-                Ok(()) => {
-                    tracing::error!(message_id = %rec.message_id, topic = %rec.topic, file = %path.display(), %reason, "event rejected and its -dlq topic refused it too: written to the local dead-letter file")
-                }
-                Err(e) => {
-                    tracing::error!(message_id = %rec.message_id, file = %path.display(), error = %e, "cannot write the dead-letter file: keeping the event spooled");
-                    return;
-                }
+            if let Err(e) = written {
+                tracing::error!(message_id = %rec.message_id, file = %path.display(), error = %e, "cannot write the dead-letter file: keeping the event spooled");
+                return;
             }
+            let mut notice = envelope;
+            notice["payload"] = serde_json::Value::Null;
+            notice["payload_bytes"] = rec.payload.len().into();
+            notice["payload_file"] = path.display().to_string().into();
+            let sent = self
+                .send_one(
+                    &dlq_topic,
+                    rec,
+                    serde_json::to_vec(&notice).unwrap_or_default(),
+                )
+                .await;
+            tracing::error!(message_id = %rec.message_id, topic = %rec.topic, %dlq_topic, file = %path.display(), %reason, notice_sent = sent, "event dead-lettered after {attempts} rejections: too large for the -dlq topic too, kept in the local dead-letter file");
         }
         self.shared
             .stats

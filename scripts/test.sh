@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up and run every check: formatting, lints, and all tests (unit tests
+# beside the code; integration tests against a real NATS and pulsar-lite).
+# Prints how long each step took.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() {
+  local name=$1; shift
+  local t0=$SECONDS
+  echo "==> $name"
+  "$@"
+  echo "<== $name: $((SECONDS - t0)) s"
+}
+
+step "setup" bash scripts/setup.sh
+step "cargo fmt --check" cargo fmt --all -- --check
+step "cargo build (tests, benches, binary)" cargo build --workspace --all-targets --locked
+step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+run_tests() {
+  cargo test --workspace --locked 2>&1 | tee target/test-output.log
+}
+step "cargo test" run_tests
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?$/) p += $i; if ($(i+1) ~ /^failed;?$/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.log
