@@ -212,15 +212,24 @@ async fn inject_fault(
             "fault injection is off (set http.fault_injection = true)",
         );
     }
-    let Some(kind) = ChildKind::parse(&child) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("unknown child {child:?}: one of transport, stt, brain, tts, archiver"),
-        );
+    let kind = match child.as_str() {
+        "session" => None,
+        other => match ChildKind::parse(other) {
+            Some(k) => Some(k),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown target {child:?}: one of session, transport, stt, brain, tts, archiver"),
+                )
+            }
+        },
     };
     match st.node.session(&id).await {
         Some(h) => {
-            h.inject_fault(kind);
+            match kind {
+                Some(k) => h.inject_fault(k),
+                None => h.crash(),
+            }
             StatusCode::ACCEPTED.into_response()
         }
         None => error(

@@ -334,3 +334,67 @@ async fn node_limits_and_drain() {
         .to_string()
         .contains("draining"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashing_session_does_not_take_the_node_down() {
+    let (node, mut stream) = node(SyntheticProvider::default()).await;
+    let out_a = Arc::new(RecordingOutput::default());
+    let out_b = Arc::new(RecordingOutput::default());
+    let script = lines(&["hello", "again"]);
+    let a = node
+        .start_session(SessionSpec {
+            config: config("crashy"),
+            output: out_a.clone(),
+            script: script.clone(),
+        })
+        .await
+        .unwrap();
+    let b = node
+        .start_session(SessionSpec {
+            config: config("steady"),
+            output: out_b.clone(),
+            script: script.clone(),
+        })
+        .await
+        .unwrap();
+    a.crash();
+    a.wait().await;
+    // The other session and the node carry on.
+    assert_eq!(
+        run_script(&b, &out_b, &script, Duration::from_secs(5)).await,
+        2
+    );
+    let c = node
+        .start_session(SessionSpec {
+            config: config("after"),
+            output: Arc::new(RecordingOutput::default()),
+            script: vec![],
+        })
+        .await;
+    assert!(c.is_ok());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let events = drain(&mut stream);
+    let crashed = events.iter().find_map(|e| match &**e {
+        Event::AgentLifecycle(l) if l.event_type == "service_crashed" => Some(l.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        crashed.expect("lifecycle crash event").service.name,
+        "arc-agent/session"
+    );
+    let ended = events.iter().find_map(|e| match &**e {
+        Event::SessionEnded(s) if s.user_id == "crashy" => Some(s.clone()),
+        _ => None,
+    });
+    let ended = ended.expect("session.ended for the crashed session");
+    assert_eq!(
+        (ended.reason.as_str(), ended.final_status.as_str()),
+        ("error", "failed")
+    );
+    assert_eq!(
+        node.stats
+            .sessions_crashed
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}

@@ -43,6 +43,9 @@ pub enum SessionMsg {
     End(EndReason),
     /// Operator/chaos tool: make one child panic, to exercise supervision.
     InjectFault(ChildKind),
+    /// Operator/chaos tool: make the session supervisor itself panic (the node
+    /// must report the session as crashed and go on).
+    Crash,
 }
 
 pub struct SessionState {
@@ -93,6 +96,11 @@ impl SessionHandle {
 
     pub fn inject_fault(&self, kind: ChildKind) {
         let _ = self.actor.cast(SessionMsg::InjectFault(kind));
+    }
+
+    /// Make the session's supervisor itself panic (chaos testing).
+    pub fn crash(&self) {
+        let _ = self.actor.cast(SessionMsg::Crash);
     }
 
     pub fn is_done(&self) -> bool {
@@ -223,6 +231,7 @@ impl Actor for SessionSupervisor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             SessionMsg::End(reason) => st.end(&myself, reason).await,
+            SessionMsg::Crash => panic!("fault injected into session supervisor"),
             SessionMsg::InjectFault(kind) => {
                 tracing::warn!(session_id = %st.shared.config.session_id, child = kind.as_str(), "fault injected on request");
                 let s = &st.shared;
