@@ -10,7 +10,7 @@ use arc_actors::events::Event;
 use arc_actors::node::SessionSpec;
 use arc_actors::session::EndReason;
 use arc_actors::sink::{MirrorFilter, MirrorInput};
-use arc_actors::synthetic::{run_script, RecordingOutput};
+use arc_actors::synthetic::{run_script_paced, RecordingOutput};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadReport {
     pub sessions: usize,
+    pub realtime: bool,
     pub turns_planned: usize,
     pub turns_completed: usize,
     pub wall_seconds: f64,
@@ -34,7 +35,16 @@ pub struct LoadReport {
 
 impl fmt::Display for LoadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "sessions             {}", self.sessions)?;
+        writeln!(
+            f,
+            "sessions             {} ({})",
+            self.sessions,
+            if self.realtime {
+                "users speak in real time"
+            } else {
+                "audio pushed as fast as accepted"
+            }
+        )?;
         writeln!(
             f,
             "turns completed      {} / {}",
@@ -59,11 +69,14 @@ impl fmt::Display for LoadReport {
     }
 }
 
-/// Run `sessions` concurrent sessions of `turns` turns each.
+/// Run `sessions` concurrent sessions of `turns` turns each. With
+/// `realtime`, each user speaks at microphone pace (20 ms frames every 20 ms);
+/// without it, as fast as the node takes audio.
 pub async fn run(
     mut cfg: Config,
     sessions: usize,
     turns: usize,
+    realtime: bool,
 ) -> Result<LoadReport, crate::app::AppError> {
     cfg.http.listen = "127.0.0.1:0".into();
     cfg.node.max_sessions = cfg.node.max_sessions.max(sessions);
@@ -102,7 +115,8 @@ pub async fn run(
             let handle = node.start_session(spec).await;
             barrier.wait().await;
             let Ok(handle) = handle else { return 0 };
-            let n = run_script(&handle, &output, &script, Duration::from_secs(60)).await;
+            let n = run_script_paced(&handle, &output, &script, Duration::from_secs(60), realtime)
+                .await;
             handle.end(EndReason::UserLeft);
             handle.wait().await;
             n
@@ -125,6 +139,7 @@ pub async fn run(
     let peak = peak.load(std::sync::atomic::Ordering::Relaxed);
     Ok(LoadReport {
         sessions,
+        realtime,
         turns_planned: sessions * turns,
         turns_completed: completed,
         wall_seconds: wall,

@@ -41,6 +41,9 @@ enum Command {
         /// Turns per session.
         #[arg(long, default_value_t = 3)]
         turns: usize,
+        /// Users speak at microphone pace (one 20 ms frame every 20 ms).
+        #[arg(long)]
+        realtime: bool,
     },
 }
 
@@ -91,10 +94,11 @@ async fn main() -> anyhow::Result<()> {
             config,
             sessions,
             turns,
+            realtime,
         } => {
             let cfg = Config::load(config.as_deref()).context("configuration refused")?;
             init_tracing(&cfg);
-            let report = arc_agent::loadgen::run(cfg, sessions, turns)
+            let report = arc_agent::loadgen::run(cfg, sessions, turns, realtime)
                 .await
                 .context("load generation failed")?;
             println!("{report}");

@@ -257,6 +257,30 @@ pub struct ToneTts {
     pub chunk_ms: u64,
 }
 
+impl ToneTts {
+    fn chunk(&self) -> Arc<[f32]> {
+        type Cached = Option<(u32, u64, Arc<[f32]>)>;
+        static CACHE: Mutex<Cached> = Mutex::new(None);
+        let mut c = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+        match &*c {
+            Some((rate, ms, chunk)) if *rate == self.sample_rate && *ms == self.chunk_ms => {
+                chunk.clone()
+            }
+            _ => {
+                let n = (self.sample_rate as u64 * self.chunk_ms / 1000) as usize;
+                let chunk: Arc<[f32]> = (0..n)
+                    .map(|i| {
+                        let t = i as f32 / self.sample_rate as f32;
+                        0.2 * (2.0 * std::f32::consts::PI * 220.0 * t).sin()
+                    })
+                    .collect();
+                *c = Some((self.sample_rate, self.chunk_ms, chunk.clone()));
+                chunk
+            }
+        }
+    }
+}
+
 impl Default for ToneTts {
     fn default() -> Self {
         Self {
@@ -286,22 +310,16 @@ impl TtsEngine for ToneTts {
     ) -> Result<TtsOutcome, EngineError> {
         let total_ms =
             (text.chars().count() as u64 * self.ms_per_char).clamp(self.chunk_ms, 60_000);
-        let per_chunk = (self.sample_rate as u64 * self.chunk_ms / 1000) as usize;
+        // One chunk of tone (220 Hz: whole periods in 100 ms), made once: the
+        // stand-in must cost next to nothing so benches measure ARC, not the tone.
+        let chunk = self.chunk();
         let mut produced = 0u64;
-        let mut phase = 0usize;
         while produced < total_ms {
             if cancel.is_cancelled() {
                 return Err(EngineError::Cancelled);
             }
-            let samples: Vec<f32> = (0..per_chunk)
-                .map(|i| {
-                    let t = (phase + i) as f32 / self.sample_rate as f32;
-                    0.2 * (2.0 * std::f32::consts::PI * 220.0 * t).sin()
-                })
-                .collect();
-            phase += per_chunk;
             if chunks
-                .send(AudioFrame::new(self.sample_rate, samples))
+                .send(AudioFrame::new(self.sample_rate, chunk.to_vec()))
                 .await
                 .is_err()
             {
@@ -404,17 +422,19 @@ impl AudioOutput for RecordingOutput {
 /// 20 ms frames of "speech" (a loud tone) for roughly the time the line
 /// would take to say.
 pub fn speech_frames(line: &str) -> Vec<AudioFrame> {
+    static FRAME: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+    // 200 Hz: whole periods in 20 ms, so the frames join seamlessly.
+    let frame = FRAME.get_or_init(|| {
+        (0..FRAME_SAMPLES_16K)
+            .map(|i| {
+                let t = i as f32 / STT_SAMPLE_RATE as f32;
+                0.3 * (2.0 * std::f32::consts::PI * 200.0 * t).sin()
+            })
+            .collect()
+    });
     let ms = (200 + 40 * line.chars().count() as u64).min(5_000);
     (0..ms / 20)
-        .map(|k| {
-            let samples = (0..FRAME_SAMPLES_16K)
-                .map(|i| {
-                    let t = (k as usize * FRAME_SAMPLES_16K + i) as f32 / STT_SAMPLE_RATE as f32;
-                    0.3 * (2.0 * std::f32::consts::PI * 180.0 * t).sin()
-                })
-                .collect();
-            AudioFrame::new(STT_SAMPLE_RATE, samples)
-        })
+        .map(|_| AudioFrame::new(STT_SAMPLE_RATE, frame.clone()))
         .collect()
 }
 
@@ -433,7 +453,21 @@ pub async fn run_script(
     lines: &[String],
     answer_timeout: Duration,
 ) -> usize {
+    run_script_paced(session, output, lines, answer_timeout, false).await
+}
+
+/// Like [`run_script`]; with `realtime` the frames are pushed at the pace a
+/// microphone makes them (one 20 ms frame every 20 ms), as a live transport does.
+pub async fn run_script_paced(
+    session: &SessionHandle,
+    output: &RecordingOutput,
+    lines: &[String],
+    answer_timeout: Duration,
+    realtime: bool,
+) -> usize {
     let mut answered = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     for line in lines {
         let before = output
             .notices()
@@ -445,6 +479,9 @@ pub async fn run_script(
             .chain(speech_frames(line))
             .chain(silence_frames(400))
         {
+            if realtime {
+                tick.tick().await;
+            }
             if !session.push_audio_wait(f).await {
                 return answered;
             }

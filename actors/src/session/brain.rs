@@ -149,10 +149,12 @@ impl BrainState {
     }
 
     fn finish_turn_with_type(&mut self, outcome: LlmOutcome, error_type: Option<&str>) {
-        if self.current.as_ref().map(|(t, _)| *t) != Some(outcome.turn) {
-            return; // superseded by a newer turn
+        // A reply superseded by a newer utterance is still closed out (what it
+        // spoke stays in the history, the turn is archived), it just says no more.
+        let is_current = self.current.as_ref().map(|(t, _)| *t) == Some(outcome.turn);
+        if is_current {
+            self.current = None;
         }
-        self.current = None;
         let cfg = &self.shared.config;
         let llm = self.shared.engines.llm.clone();
         let mut spoken = outcome.spoken.clone();
@@ -170,7 +172,9 @@ impl BrainState {
                 ));
                 usage.completion_tokens
             }
-            Err(EngineError::Cancelled) => 0, // barge-in: only what was spoken stays
+            // Barge-in or superseded: only what was spoken stays.
+            Err(EngineError::Cancelled) => 0,
+            Err(_) if !is_current => 0,
             Err(e) => {
                 let error_type = error_type.unwrap_or(e.error_type());
                 tracing::warn!(session_id = %cfg.session_id, trace_id = %outcome.trace_id, turn = outcome.turn, error = %e, "LLM failed: speaking the fallback");
