@@ -41,7 +41,15 @@ pub struct Config {
     pub heartbeat: HeartbeatSection,
     pub engines: EnginesSection,
     pub session: SessionSection,
+    pub telemetry: TelemetrySection,
     pub log: LogSection,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySection {
+    pub otlp_endpoint: String,
+    pub otlp_protocol: String,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -452,6 +460,22 @@ impl Config {
             return Err(invalid(
                 "session.tts.sample_rate",
                 format!("{} is not a supported rate", s.tts.sample_rate),
+            ));
+        }
+        let ep = self.telemetry.otlp_endpoint.trim();
+        if !ep.is_empty() && !ep.starts_with("http://") && !ep.starts_with("https://") {
+            return Err(invalid(
+                "telemetry.otlp_endpoint",
+                format!("{ep:?} must be an http:// or https:// URL (or empty)"),
+            ));
+        }
+        if !["http/protobuf", "http/json"].contains(&self.telemetry.otlp_protocol.as_str()) {
+            return Err(invalid(
+                "telemetry.otlp_protocol",
+                format!(
+                    "{:?} is not http/protobuf or http/json",
+                    self.telemetry.otlp_protocol
+                ),
             ));
         }
         if !["text", "json"].contains(&self.log.format.as_str()) {

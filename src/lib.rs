@@ -17,3 +17,4 @@ pub mod metrics;
 pub mod mirror;
 pub mod procinfo;
 pub mod spool;
+pub mod telemetry;

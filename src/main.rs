@@ -3,6 +3,7 @@
 use anyhow::Context;
 use arc_agent::app::App;
 use arc_agent::config::Config;
+use arc_agent::telemetry;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -47,19 +48,6 @@ enum Command {
     },
 }
 
-fn init_tracing(cfg: &Config) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&cfg.log.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if cfg.log.format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
 async fn wait_for_signal() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
@@ -81,7 +69,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config } => {
             let cfg = Config::load(config.as_deref()).context("configuration refused")?;
-            init_tracing(&cfg);
+            let _telemetry = telemetry::init(&cfg).context("telemetry failed to start")?;
             let app = App::start(cfg).await.context("node failed to start")?;
             let why = wait_for_signal().await;
             app.shutdown(why).await;
@@ -97,7 +85,7 @@ async fn main() -> anyhow::Result<()> {
             realtime,
         } => {
             let cfg = Config::load(config.as_deref()).context("configuration refused")?;
-            init_tracing(&cfg);
+            let _telemetry = telemetry::init(&cfg).context("telemetry failed to start")?;
             let report = arc_agent::loadgen::run(cfg, sessions, turns, realtime)
                 .await
                 .context("load generation failed")?;

@@ -42,3 +42,4 @@ pub mod sentence;
 pub mod session;
 pub mod sink;
 pub mod synthetic;
+pub mod telemetry;

@@ -16,6 +16,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 pub(crate) struct BrainActor;
 
@@ -85,6 +86,7 @@ impl Actor for BrainActor {
                     }),
                     context_tokens: 0,
                     previous_turns: 0,
+                    span: t.span.clone(),
                 };
                 st.current = Some((t.turn, CancellationToken::new()));
                 st.finish_turn_with_type(outcome, Some("actor_restart"));
@@ -129,19 +131,23 @@ impl BrainState {
         let shared = self.shared.clone();
         let me = myself.clone();
         let previous_turns = previous.len() as u64;
-        tokio::spawn(async move {
-            let outcome = run_llm(
-                shared,
-                request,
-                cancel,
-                t,
-                request_id,
-                context_tokens,
-                previous_turns,
-            )
-            .await;
-            let _ = me.cast(BrainMsg::Finished(Box::new(outcome)));
-        });
+        let llm_span = tracing::info_span!(parent: &t.span, "llm", model = %self.shared.engines.llm.model(), turn = t.turn);
+        tokio::spawn(
+            async move {
+                let outcome = run_llm(
+                    shared,
+                    request,
+                    cancel,
+                    t,
+                    request_id,
+                    context_tokens,
+                    previous_turns,
+                )
+                .await;
+                let _ = me.cast(BrainMsg::Finished(Box::new(outcome)));
+            }
+            .instrument(llm_span),
+        );
     }
 
     fn finish_turn(&mut self, outcome: LlmOutcome) {
@@ -200,6 +206,7 @@ impl BrainState {
                         turn: outcome.turn,
                         trace_id: outcome.trace_id.clone(),
                         text: spoken.clone(),
+                        span: outcome.span.clone(),
                     });
                 }
                 0
@@ -270,6 +277,7 @@ async fn run_llm(
             turn: turn.turn,
             trace_id: turn.trace_id.clone(),
             text,
+            span: turn.span.clone(),
         });
     };
     let result = loop {
@@ -324,5 +332,6 @@ async fn run_llm(
         result,
         context_tokens,
         previous_turns,
+        span: turn.span,
     }
 }

@@ -59,6 +59,8 @@ pub(crate) struct UserTurn {
     pub(crate) turn: u64,
     pub(crate) trace_id: String,
     pub(crate) text: String,
+    /// The turn's root span (its trace id is `trace_id`).
+    pub(crate) span: tracing::Span,
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +122,7 @@ pub(crate) enum SttMsg {
         audio_ms: u64,
         eos_at: Instant,
         latency_ms: u64,
+        span: tracing::Span,
     },
     Fault,
 }
@@ -137,6 +140,7 @@ pub(crate) struct LlmOutcome {
     pub(crate) result: Result<crate::engine::LlmUsage, crate::engine::EngineError>,
     pub(crate) context_tokens: u64,
     pub(crate) previous_turns: u64,
+    pub(crate) span: tracing::Span,
 }
 
 pub(crate) enum BrainMsg {
@@ -154,6 +158,7 @@ pub(crate) enum TtsMsg {
         turn: u64,
         trace_id: String,
         text: String,
+        span: tracing::Span,
     },
     EndOfTurn {
         turn: u64,

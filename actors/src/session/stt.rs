@@ -15,6 +15,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 pub(crate) struct SttActor;
 
@@ -106,6 +107,7 @@ impl Actor for SttActor {
                 audio_ms,
                 eos_at,
                 latency_ms,
+                span,
             } => match result {
                 Ok(t) if !t.text.trim().is_empty() => {
                     let text = t.text.trim().to_string();
@@ -128,6 +130,7 @@ impl Actor for SttActor {
                         turn,
                         trace_id,
                         text,
+                        span,
                     }));
                 }
                 Ok(_) => {
@@ -264,21 +267,27 @@ impl SttState {
         let eos_at = Instant::now();
         let turn = self.shared.next_turn();
         let trace_id = crate::ids::new_trace_id();
+        let span = crate::telemetry::turn_span(&self.shared.config.session_id, &trace_id, turn);
         let audio_ms = u.samples.len() as u64 * 1000 / STT_SAMPLE_RATE as u64;
+        let stt_span = tracing::info_span!(parent: &span, "stt", audio_ms, model = %self.shared.engines.stt.model());
         let audio: Arc<[f32]> = u.samples.into();
         let stt = self.shared.engines.stt.clone();
         let cancel = self.cancel.child_token();
         let me = myself.clone();
-        tokio::spawn(async move {
-            let result = stt.transcribe(audio, TranscribeKind::Final, cancel).await;
-            let _ = me.cast(SttMsg::Final {
-                turn,
-                trace_id,
-                result,
-                audio_ms,
-                eos_at,
-                latency_ms: eos_at.elapsed().as_millis() as u64,
-            });
-        });
+        tokio::spawn(
+            async move {
+                let result = stt.transcribe(audio, TranscribeKind::Final, cancel).await;
+                let _ = me.cast(SttMsg::Final {
+                    turn,
+                    trace_id,
+                    result,
+                    audio_ms,
+                    eos_at,
+                    latency_ms: eos_at.elapsed().as_millis() as u64,
+                    span,
+                });
+            }
+            .instrument(stt_span),
+        );
     }
 }

@@ -11,6 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 pub(crate) struct TtsActor;
 
@@ -18,6 +19,7 @@ struct Pending {
     turn: u64,
     trace_id: String,
     text: String,
+    span: tracing::Span,
 }
 
 #[derive(Default)]
@@ -76,6 +78,7 @@ impl Actor for TtsActor {
                 turn,
                 trace_id,
                 text,
+                span,
             } => {
                 if turn <= st.cancelled_upto {
                     return Ok(());
@@ -85,6 +88,7 @@ impl Actor for TtsActor {
                     turn,
                     trace_id,
                     text,
+                    span,
                 });
                 st.shared.set_speaking(Some(turn));
                 st.start_next(&myself);
@@ -161,6 +165,7 @@ impl TtsState {
         self.busy = Some((p.turn, cancel.clone()));
         let shared = self.shared.clone();
         let me = myself.clone();
+        let tts_span = tracing::info_span!(parent: &p.span, "tts", model = %tts.model(), chars = p.text.chars().count());
         tokio::spawn(async move {
             let started = Instant::now();
             let (tx, mut rx) = mpsc::channel(8);
@@ -220,7 +225,7 @@ impl TtsState {
                 first_chunk_ms,
                 cancelled,
             });
-        });
+        }.instrument(tts_span));
     }
 
     fn maybe_finish(&mut self, turn: u64, interrupted: bool) {
