@@ -103,3 +103,77 @@ pub fn spawn(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn every_interval_with_real_values_and_health_changes() {
+        let (sink, mut stream) = EventSink::new(100);
+        let pulsar = Arc::new(MirrorStats::default());
+        pulsar.connected.store(true, Ordering::Relaxed);
+        let node = Arc::new(NodeStats::default());
+        node.active_sessions.store(3, Ordering::Relaxed);
+        let stop = CancellationToken::new();
+        let task = spawn(
+            HeartbeatSources {
+                identity: ServiceIdentity::local("arc-agent"),
+                sink,
+                node,
+                mirrors: vec![("pulsar", pulsar.clone())],
+            },
+            Duration::from_secs(30),
+            stop.clone(),
+        );
+        let mut seen = Vec::new();
+        let mut collect = |seen: &mut Vec<Arc<Event>>| {
+            while let Some(e) = stream.try_recv() {
+                seen.push(e);
+            }
+        };
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        collect(&mut seen);
+        assert_eq!(seen.len(), 1, "one heartbeat at start");
+        tokio::time::sleep(Duration::from_secs(90)).await;
+        collect(&mut seen);
+        let beats: Vec<_> = seen
+            .iter()
+            .filter_map(|e| match &**e {
+                Event::Heartbeat(h) => Some(h.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(beats.len(), 4, "t = 0, 30, 60, 90 s");
+        assert!(beats.iter().all(|h| h.status == "healthy"
+            && h.metrics.active_sessions == 3
+            && h.metrics.memory_mb > 0
+            && h.service == "arc-agent"));
+        // A broker goes away: degraded, with a lifecycle event; back: recovered.
+        pulsar.connected.store(false, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        pulsar.connected.store(true, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        seen.clear();
+        collect(&mut seen);
+        let kinds: Vec<String> = seen
+            .iter()
+            .map(|e| match &**e {
+                Event::Heartbeat(h) => format!("heartbeat:{}", h.status),
+                Event::AgentLifecycle(l) => l.event_type.clone(),
+                other => other.kind().to_string(),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                "service_health_degraded",
+                "heartbeat:degraded",
+                "service_recovered",
+                "heartbeat:healthy"
+            ]
+        );
+        stop.cancel();
+        task.await.unwrap();
+    }
+}

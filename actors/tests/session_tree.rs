@@ -73,6 +73,29 @@ async fn scripted_session_emits_the_seed_events() {
     assert_eq!(count("conversation"), 2);
     assert_eq!(count("session_metrics"), 1);
     assert_eq!(count("session_ended"), 1);
+    // Audit: each transcript written (2), the history read for turn 2 (1).
+    let audits: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &**e {
+            Event::ComplianceAudit(a) => Some(a.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(audits.len(), 3);
+    assert_eq!(
+        audits
+            .iter()
+            .filter(|a| a.event_type == "user_data_modified")
+            .count(),
+        2
+    );
+    let read = audits
+        .iter()
+        .find(|a| a.event_type == "user_data_accessed")
+        .unwrap();
+    assert_eq!(read.action.resource, "user_conversation_history");
+    assert_eq!(read.action.resource_id, "user-1");
+    assert_eq!(read.data_accessed.as_ref().unwrap().row_count, 1);
 
     let convs: Vec<_> = events
         .iter()

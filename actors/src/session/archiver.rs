@@ -161,6 +161,22 @@ impl ArchiverState {
         self.shared
             .sink
             .emit(emit::conversation(&self.shared.config, &facts));
+        // The transcript of the turn was just written to the record.
+        self.shared.sink.emit(emit::audit(
+            &self.shared.identity,
+            &self.shared.config,
+            &emit::DataAccess {
+                event_type: "user_data_modified",
+                operation: "write",
+                resource: "conversation_transcript",
+                reason: "conversation_record",
+                tables: &["events.conversation"],
+                row_count: 1,
+                columns: &["user_message.text", "agent_response.text"],
+                pii_fields: &["user_message.text"],
+            },
+            &facts.trace_id,
+        ));
         self.shared.with_stats(|s| {
             s.turns += 1;
             s.user_messages += 1;

@@ -119,6 +119,23 @@ impl BrainState {
             &t.text,
             &previous,
         ));
+        if !previous.is_empty() {
+            self.shared.sink.emit(emit::audit(
+                &self.shared.identity,
+                cfg,
+                &emit::DataAccess {
+                    event_type: "user_data_accessed",
+                    operation: "read",
+                    resource: "user_conversation_history",
+                    reason: "context_retrieval_for_llm",
+                    tables: &["session.conversation_history"],
+                    row_count: previous.len() as u64,
+                    columns: &["user_input", "agent_response"],
+                    pii_fields: &["user_input"],
+                },
+                &t.trace_id,
+            ));
+        }
         self.shared.set_inflight(Some(t.clone()));
         let cancel = CancellationToken::new();
         self.current = Some((t.turn, cancel.clone()));

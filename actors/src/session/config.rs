@@ -32,6 +32,31 @@ pub struct SessionConfig {
     pub stt: SttConfig,
     pub brain: BrainConfig,
     pub tts: TtsConfig,
+    pub audit: AuditConfig,
+}
+
+/// The compliance facts stamped on audit events (compliance-audit-v1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditConfig {
+    pub legal_basis: String,
+    pub data_retention_policy: String,
+    pub encryption: String,
+    /// The user's consent record, when the caller has one.
+    pub user_consent_id: String,
+    /// PII is masked before events leave the node.
+    pub anonymization: bool,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            legal_basis: "legitimate_interest".into(),
+            data_retention_policy: "30_days".into(),
+            encryption: "TLS".into(),
+            user_consent_id: String::new(),
+            anonymization: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -90,6 +115,7 @@ impl Default for SessionConfig {
             stt: SttConfig::default(),
             brain: BrainConfig::default(),
             tts: TtsConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
