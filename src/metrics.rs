@@ -295,7 +295,8 @@ impl Metrics {
             Event::Conversation(c) => {
                 self.turns.inc();
                 let p = &c.performance;
-                if p.total_latency_ms > 0 {
+                // Turns that produced audio have a voice-to-voice latency (0 ms is a value).
+                if c.agent_response.tts_audio_duration_ms > 0 {
                     self.turn_latency
                         .observe(p.total_latency_ms as f64 / 1000.0);
                     if p.total_latency_ms > self.target_latency_ms.load(Ordering::Relaxed) {
