@@ -54,7 +54,10 @@ async fn a_turns_spans_share_the_trace_id_of_its_events() {
     let dir = tempfile::tempdir().unwrap();
     let broker = PulsarLite::start_provisioned(dir.path(), free_port());
     let mut env = node_env(&broker.url(), SHARED_NATS, &dir.path().join("data"), 0);
-    env.push(("ARC__TELEMETRY__OTLP_ENDPOINT".into(), format!("http://127.0.0.1:{otlp_port}")));
+    env.push((
+        "ARC__TELEMETRY__OTLP_ENDPOINT".into(),
+        format!("http://127.0.0.1:{otlp_port}"),
+    ));
     env.push(("ARC__TELEMETRY__OTLP_PROTOCOL".into(), "http/json".into()));
     let cfg = config(env);
     let guard = telemetry::init(&cfg).expect("telemetry");
@@ -71,16 +74,26 @@ async fn a_turns_spans_share_the_trace_id_of_its_events() {
     let out = Arc::new(RecordingOutput::default());
     let session = app
         .node
-        .start_session(SessionSpec { config: sc.clone(), output: out.clone(), script: script.clone() })
+        .start_session(SessionSpec {
+            config: sc.clone(),
+            output: out.clone(),
+            script: script.clone(),
+        })
         .await
         .unwrap();
-    assert_eq!(run_script(&session, &out, &script, Duration::from_secs(10)).await, 2);
+    assert_eq!(
+        run_script(&session, &out, &script, Duration::from_secs(10)).await,
+        2
+    );
     session.end(EndReason::UserLeft);
     session.wait().await;
 
     let mut nats_traces = Vec::new();
     while nats_traces.len() < 2 {
-        let m = tokio::time::timeout(Duration::from_secs(5), sub.next()).await.expect("brain.response").unwrap();
+        let m = tokio::time::timeout(Duration::from_secs(5), sub.next())
+            .await
+            .expect("brain.response")
+            .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
         if v["session_id"] == sc.session_id.as_str() {
             nats_traces.push(v["trace_id"].as_str().unwrap().to_string());
@@ -91,15 +104,29 @@ async fn a_turns_spans_share_the_trace_id_of_its_events() {
 
     let url = broker.url();
     let msgs = tokio::task::spawn_blocking(move || {
-        read_pulsar(&url, &["persistent://arc/events/conversation"], &user, 2, Duration::from_secs(20))
+        read_pulsar(
+            &url,
+            &["persistent://arc/events/conversation"],
+            &user,
+            2,
+            Duration::from_secs(20),
+        )
     })
     .await
     .unwrap();
     let pulsar_traces: Vec<String> = msgs
         .iter()
-        .map(|m| m.payload["metadata"]["trace_id"].as_str().unwrap().to_string())
+        .map(|m| {
+            m.payload["metadata"]["trace_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    assert_eq!(pulsar_traces, nats_traces, "NATS and Pulsar name the same trace per turn");
+    assert_eq!(
+        pulsar_traces, nats_traces,
+        "NATS and Pulsar name the same trace per turn"
+    );
 
     let spans = spans.lock().unwrap().clone();
     let mut by_trace: HashMap<String, HashSet<String>> = HashMap::new();
@@ -107,9 +134,14 @@ async fn a_turns_spans_share_the_trace_id_of_its_events() {
         by_trace.entry(t).or_default().insert(name);
     }
     for t in &nats_traces {
-        let names = by_trace.get(t).unwrap_or_else(|| panic!("no spans for trace {t}: {by_trace:?}"));
+        let names = by_trace
+            .get(t)
+            .unwrap_or_else(|| panic!("no spans for trace {t}: {by_trace:?}"));
         for stage in ["turn", "stt", "llm", "tts"] {
-            assert!(names.contains(stage), "trace {t} lacks a {stage} span: {names:?}");
+            assert!(
+                names.contains(stage),
+                "trace {t} lacks a {stage} span: {names:?}"
+            );
         }
     }
     assert_ne!(nats_traces[0], nats_traces[1], "one trace per turn");
