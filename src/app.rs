@@ -11,7 +11,6 @@ use arc_actors::emit::{self, LifecycleChange, ServiceIdentity};
 use arc_actors::node::{EngineProvider, NodeArgs, NodeHandle, NodeStats};
 use arc_actors::session::EndReason;
 use arc_actors::sink::{spawn_fanout, EventSink, MirrorFilter, MirrorInput};
-use arc_actors::synthetic::SyntheticProvider;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -38,6 +37,11 @@ pub enum AppError {
     },
     #[error("node supervisor failed to start: {0}")]
     Node(String),
+    #[error("engines (engines.profile = {profile:?}) are not ready: {source}")]
+    Engines {
+        profile: String,
+        source: crate::engines::EnginesError,
+    },
 }
 
 /// A running node.
@@ -90,13 +94,6 @@ pub fn identity(cfg: &Config) -> ServiceIdentity {
     }
 }
 
-/// The engines sessions get, by `engines.profile`.
-fn provider(cfg: &Config) -> Arc<dyn EngineProvider> {
-    // Only the synthetic profile exists so far; config validation refuses others.
-    let _ = &cfg.engines.profile;
-    Arc::new(SyntheticProvider::default())
-}
-
 impl App {
     pub async fn start(cfg: Config) -> Result<App, AppError> {
         Self::start_with_taps(cfg, Vec::new()).await
@@ -104,6 +101,23 @@ impl App {
 
     /// Start with extra consumers of the event stream (tests, the load generator).
     pub async fn start_with_taps(cfg: Config, taps: Vec<MirrorInput>) -> Result<App, AppError> {
+        let provider =
+            crate::engines::provider(&cfg)
+                .await
+                .map_err(|source| AppError::Engines {
+                    profile: cfg.engines.profile.clone(),
+                    source,
+                })?;
+        Self::start_with_provider(cfg, taps, provider).await
+    }
+
+    /// Start with the engines given (`converse` loads them itself, to use the
+    /// VAD for its file user too).
+    pub async fn start_with_provider(
+        cfg: Config,
+        taps: Vec<MirrorInput>,
+        provider: Arc<dyn EngineProvider>,
+    ) -> Result<App, AppError> {
         let cfg = Arc::new(cfg);
         let identity = identity(&cfg);
         let (sink, stream) = EventSink::new(cfg.events.sink_capacity);
@@ -161,7 +175,7 @@ impl App {
         let (node, _) = NodeHandle::start(NodeArgs {
             identity: identity.clone(),
             sink: sink.clone(),
-            provider: provider(&cfg),
+            provider,
             max_sessions: cfg.node.max_sessions,
             stats: node_stats.clone(),
         })

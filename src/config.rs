@@ -39,6 +39,7 @@ pub struct Config {
     pub nats: NatsSection,
     pub pulsar: PulsarSection,
     pub heartbeat: HeartbeatSection,
+    pub models: ModelsSection,
     pub engines: EnginesSection,
     pub session: SessionSection,
     pub telemetry: TelemetrySection,
@@ -147,6 +148,72 @@ pub struct HeartbeatSection {
 #[serde(deny_unknown_fields)]
 pub struct EnginesSection {
     pub profile: String,
+    /// Inference jobs running at once (0 = one per core).
+    pub inference_threads: usize,
+    pub vad: VadEngineSection,
+    pub stt: SttEngineSection,
+    pub tts: TtsEngineSection,
+    pub llm: LlmEngineSection,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LlmEngineSection {
+    /// "local", "openai" or "placeholder".
+    pub brain: String,
+    pub model: String,
+    pub server_binary: PathBuf,
+    pub threads: usize,
+    pub ctx_size: u32,
+    pub parallel: u32,
+    pub startup_timeout_ms: u64,
+    pub base_url: String,
+    pub api_model: String,
+    pub api_key_env: String,
+}
+
+/// The brains `engines.llm.brain` may name.
+pub const BRAINS: [&str; 3] = ["local", "openai", "placeholder"];
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelsSection {
+    /// Where `arc-agent models fetch` installs models; empty = the default
+    /// (`$ARC_MODELS_DIR`, else `~/.cache/arc/models`).
+    pub dir: PathBuf,
+}
+
+impl ModelsSection {
+    pub fn resolved_dir(&self) -> PathBuf {
+        if self.dir.as_os_str().is_empty() {
+            arc_models::manifest::default_models_dir()
+        } else {
+            self.dir.clone()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VadEngineSection {
+    pub model: String,
+    pub threshold: f32,
+    pub min_speech_ms: u64,
+    pub silence_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SttEngineSection {
+    pub model: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TtsEngineSection {
+    pub voice: String,
+    /// Folder holding `espeak-ng-data`; empty = found automatically.
+    pub espeak_data_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -415,14 +482,77 @@ impl Config {
             }
         }
         positive("heartbeat.interval_ms", self.heartbeat.interval_ms)?;
-        if !["synthetic"].contains(&self.engines.profile.as_str()) {
+        if !["synthetic", "local"].contains(&self.engines.profile.as_str()) {
             return Err(invalid(
                 "engines.profile",
                 format!(
-                    "{:?} is not a known engine profile (synthetic)",
+                    "{:?} is not a known engine profile (synthetic, local)",
                     self.engines.profile
                 ),
             ));
+        }
+        if self.engines.inference_threads > 256 {
+            return Err(invalid("engines.inference_threads", "must be at most 256"));
+        }
+        let vad = &self.engines.vad;
+        if !(vad.threshold > 0.0 && vad.threshold < 1.0) {
+            return Err(invalid(
+                "engines.vad.threshold",
+                format!("{} is outside 0.0..1.0 (exclusive)", vad.threshold),
+            ));
+        }
+        positive("engines.vad.silence_ms", vad.silence_ms)?;
+        let llm = &self.engines.llm;
+        if !BRAINS.contains(&llm.brain.as_str()) {
+            return Err(invalid(
+                "engines.llm.brain",
+                format!(
+                    "{:?} is not a known brain ({})",
+                    llm.brain,
+                    BRAINS.join(", ")
+                ),
+            ));
+        }
+        if llm.brain == "openai"
+            && !(llm.base_url.starts_with("http://") || llm.base_url.starts_with("https://"))
+        {
+            return Err(invalid(
+                "engines.llm.base_url",
+                format!("{:?} is not an http(s) URL", llm.base_url),
+            ));
+        }
+        if llm.ctx_size < 256 {
+            return Err(invalid("engines.llm.ctx_size", "must be at least 256"));
+        }
+        positive("engines.llm.parallel", u64::from(llm.parallel))?;
+        positive("engines.llm.startup_timeout_ms", llm.startup_timeout_ms)?;
+        positive("engines.vad.min_speech_ms", vad.min_speech_ms)?;
+        let manifest = arc_models::manifest::Manifest::embedded()
+            .map_err(|e| invalid("engines", e.to_string()))?;
+        for (key, name, kind) in [
+            ("engines.vad.model", &vad.model, "vad"),
+            ("engines.stt.model", &self.engines.stt.model, "stt"),
+            ("engines.tts.voice", &self.engines.tts.voice, "tts"),
+            ("engines.llm.model", &self.engines.llm.model, "llm"),
+        ] {
+            match manifest.model(name) {
+                Ok(m) if m.kind == kind => {}
+                _ => {
+                    let known: Vec<&str> = manifest
+                        .models
+                        .iter()
+                        .filter(|m| m.kind == kind)
+                        .map(|m| m.name.as_str())
+                        .collect();
+                    return Err(invalid(
+                        key,
+                        format!(
+                            "{name:?} is not a {kind} model of models/manifest.toml (known: {})",
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            }
         }
         let s = &self.session;
         positive("session.target_latency_ms", s.target_latency_ms)?;

@@ -10,6 +10,8 @@
 
 pub mod app;
 pub mod config;
+pub mod converse;
+pub mod engines;
 pub mod heartbeat;
 pub mod http;
 pub mod loadgen;

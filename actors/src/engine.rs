@@ -115,6 +115,8 @@ pub struct LlmRequest {
 pub struct LlmUsage {
     pub completion_tokens: u64,
     pub prompt_tokens: u64,
+    /// The reply was cut at max_tokens: its unfinished last sentence is not spoken.
+    pub truncated: bool,
 }
 
 #[async_trait]

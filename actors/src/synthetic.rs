@@ -245,6 +245,7 @@ impl LlmEngine for EchoLlm {
                 .iter()
                 .map(|m| crate::context::estimate_tokens(&m.content) as u64)
                 .sum(),
+            truncated: n >= request.max_tokens as u64,
         })
     }
 }

@@ -14,3 +14,11 @@
 #![deny(unreachable_pub)]
 
 pub mod audio;
+pub mod llm;
+pub mod manifest;
+pub mod opus;
+pub mod piper;
+pub mod pool;
+pub mod silero;
+pub mod wer;
+pub mod whisper;

@@ -87,6 +87,7 @@ impl Actor for ArchiverActor {
                     .or_default()
                     .first_audio
                     .get_or_insert(at);
+                st.try_complete(turn);
             }
             ArchiverMsg::Spoken(s) => {
                 let turn = s.turn;
@@ -98,6 +99,10 @@ impl Actor for ArchiverActor {
                 st.shared.with_stats(|s| s.interruptions += 1);
             }
             ArchiverMsg::Finish(ended_at, reply) => {
+                let pending: Vec<u64> = st.turns.keys().copied().collect();
+                for turn in pending {
+                    st.complete(turn, true);
+                }
                 let facts = st.session_facts(ended_at);
                 let summary = SessionSummary {
                     turns: facts.stats.turns,
@@ -116,10 +121,21 @@ impl Actor for ArchiverActor {
 
 impl ArchiverState {
     fn try_complete(&mut self, turn: u64) {
-        let done = self
-            .turns
-            .get(&turn)
-            .is_some_and(|p| p.user.is_some() && p.agent.is_some() && p.spoken.is_some());
+        self.complete(turn, false)
+    }
+
+    /// Archives `turn` once its user, agent and spoken records are in, and
+    /// (when audio was played) its first-audio mark, which the Transport may
+    /// report after the Tts is done. `force` skips that wait (session end).
+    fn complete(&mut self, turn: u64, force: bool) {
+        let done = self.turns.get(&turn).is_some_and(|p| {
+            let audio_pending = p.first_audio.is_none()
+                && p.spoken
+                    .as_ref()
+                    .is_some_and(|s| s.audio_ms > 0 && !s.interrupted)
+                && !p.interrupted;
+            p.user.is_some() && p.agent.is_some() && p.spoken.is_some() && (force || !audio_pending)
+        });
         if !done {
             return;
         }

@@ -219,6 +219,11 @@ impl BrainState {
                 ));
                 if outcome.sentences == 0 {
                     spoken = cfg.brain.fallback_text.clone();
+                    self.shared
+                        .to_transport(TransportMsg::Notice(SessionNotice::AgentSentence {
+                            turn: outcome.turn,
+                            text: spoken.clone(),
+                        }));
                     self.shared.to_tts(TtsMsg::Speak {
                         turn: outcome.turn,
                         trace_id: outcome.trace_id.clone(),
@@ -332,9 +337,13 @@ async fn run_llm(
             }
         }
     };
-    if result.is_ok() {
+    if let Ok(usage) = &result {
+        // A reply cut at max_tokens ends on its last whole sentence, unless
+        // that would leave nothing to say.
         if let Some(rest) = splitter.finish() {
-            speak(rest, &mut spoken, &mut sentences);
+            if !(usage.truncated && sentences > 0) {
+                speak(rest, &mut spoken, &mut sentences);
+            }
         }
     }
     LlmOutcome {

@@ -1,0 +1,403 @@
+//! `arc-agent converse --in question.wav --out answer.wav`: one conversation
+//! with the real local models, through the same node and supervised session
+//! tree as the server, with a file standing in for the room.
+//!
+//! The file user speaks like a person on a call: it plays one utterance (and
+//! the silence after it that ends the turn), then waits for the agent to
+//! finish answering before it plays the next. Utterances are found with the
+//! node's own VAD, so `--in` may hold several turns separated by silence. The
+//! agent's audio is collected and written as one WAV; the transcript, replies
+//! and per-stage timings come from the turn's conversation-v1 events.
+
+use crate::app::{App, AppError};
+use crate::config::Config;
+use crate::engines::LocalEngines;
+use arc_actors::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
+use arc_actors::engine::VadEvent;
+use arc_actors::events::Event;
+use arc_actors::node::{NodeError, SessionSpec};
+use arc_actors::session::{AudioOutput, EndReason, SessionNotice};
+use arc_actors::sink::{MirrorFilter, MirrorInput};
+use arc_models::audio::{self, AudioError};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// Why a conversation from a file could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ConverseError {
+    #[error("cannot read --in {}: {source}", path.display())]
+    Input { path: PathBuf, source: AudioError },
+    #[error("--in {}: no speech found in {duration_ms} ms of audio", path.display())]
+    NoSpeech { path: PathBuf, duration_ms: u64 },
+    #[error("cannot write --out {}: {source}", path.display())]
+    Output { path: PathBuf, source: AudioError },
+    #[error("VAD failed on the input: {0}")]
+    Vad(String),
+    #[error(transparent)]
+    App(#[from] AppError),
+    #[error("the session did not start: {0}")]
+    Session(#[from] NodeError),
+}
+
+/// One user turn and the agent's answer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TurnReport {
+    pub turn: u64,
+    /// Where the utterance is in the input file.
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub user_text: String,
+    pub stt_confidence: f64,
+    pub reply_text: String,
+    pub stt_ms: u64,
+    pub llm_ms: u64,
+    pub tts_ms: u64,
+    /// End of user speech to the first agent audio (the SLA measure).
+    pub voice_to_voice_ms: u64,
+    pub reply_audio_ms: u64,
+    pub stt_model: String,
+    pub llm_model: String,
+    pub tts_model: String,
+    /// The agent finished answering this turn.
+    pub answered: bool,
+}
+
+/// What `converse` did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConverseReport {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub input_ms: u64,
+    pub turns: Vec<TurnReport>,
+    pub answer_ms: u64,
+    pub load_ms: u64,
+    pub wall_ms: u64,
+}
+
+impl ConverseReport {
+    /// Every reply, joined: what the answer WAV says.
+    pub fn reply_text(&self) -> String {
+        self.turns
+            .iter()
+            .map(|t| t.reply_text.trim())
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl fmt::Display for ConverseReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "input   {} ({:.1} s, {} turn(s)); models loaded in {} ms",
+            self.input.display(),
+            self.input_ms as f64 / 1000.0,
+            self.turns.len(),
+            self.load_ms
+        )?;
+        for t in &self.turns {
+            writeln!(
+                f,
+                "\nturn {} [{:.2}–{:.2} s]",
+                t.turn,
+                t.start_ms as f64 / 1000.0,
+                t.end_ms as f64 / 1000.0
+            )?;
+            writeln!(
+                f,
+                "  user:  {} (confidence {:.2})",
+                t.user_text, t.stt_confidence
+            )?;
+            writeln!(f, "  agent: {}", t.reply_text)?;
+            if !t.answered {
+                writeln!(f, "  (no answer came within the turn timeout)")?;
+            }
+            writeln!(
+                f,
+                "  timings: stt {} ms ({}), llm {} ms ({}), tts first audio {} ms ({}), voice-to-voice {} ms, reply audio {:.1} s",
+                t.stt_ms,
+                t.stt_model,
+                t.llm_ms,
+                t.llm_model,
+                t.tts_ms,
+                t.tts_model,
+                t.voice_to_voice_ms,
+                t.reply_audio_ms as f64 / 1000.0
+            )?;
+        }
+        write!(
+            f,
+            "\noutput  {} ({:.1} s of agent speech); wall time {:.1} s",
+            self.output.display(),
+            self.answer_ms as f64 / 1000.0,
+            self.wall_ms as f64 / 1000.0
+        )
+    }
+}
+
+/// The file transport's output side: agent audio and notices, kept in memory.
+#[derive(Default)]
+struct FileOutput {
+    audio: Mutex<Vec<f32>>,
+    rate: AtomicU32,
+    notices: Mutex<Vec<SessionNotice>>,
+    changed: Notify,
+}
+
+impl FileOutput {
+    fn count(&self, pred: impl Fn(&SessionNotice) -> bool) -> usize {
+        self.notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|n| pred(n))
+            .count()
+    }
+
+    /// Waits until `pred` holds for more than `before` notices.
+    async fn wait_count(
+        &self,
+        before: usize,
+        timeout: Duration,
+        pred: impl Fn(&SessionNotice) -> bool + Copy,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let changed = self.changed.notified();
+            if self.count(pred) > before {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return self.count(pred) > before;
+            }
+        }
+    }
+
+    fn take_audio(&self) -> (Vec<f32>, u32) {
+        let audio = std::mem::take(&mut *self.audio.lock().unwrap_or_else(|p| p.into_inner()));
+        (audio, self.rate.load(Ordering::Relaxed))
+    }
+}
+
+impl AudioOutput for FileOutput {
+    fn play(&self, _turn: u64, frame: AudioFrame) {
+        self.rate.store(frame.sample_rate, Ordering::Relaxed);
+        self.audio
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(&frame.samples);
+    }
+    fn flush(&self) {}
+    fn notice(&self, notice: SessionNotice) {
+        self.notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(notice);
+        self.changed.notify_waiters();
+    }
+}
+
+/// Utterances of `frames` as the VAD finds them: (first frame, end frame).
+async fn utterances(
+    engines: &LocalEngines,
+    frames: &[AudioFrame],
+) -> Result<Vec<(usize, usize)>, ConverseError> {
+    use arc_actors::engine::VadEngine;
+    let mut stream = engines.vad.stream();
+    let frame_ms = (FRAME_SAMPLES_16K as u64 * 1000) / STT_SAMPLE_RATE as u64;
+    let mut segments = Vec::new();
+    let mut start = None;
+    for f in frames {
+        match stream
+            .push(f)
+            .await
+            .map_err(|e| ConverseError::Vad(e.to_string()))?
+        {
+            Some(VadEvent::SpeechStart { at_ms }) => start = Some((at_ms / frame_ms) as usize),
+            Some(VadEvent::SpeechEnd { at_ms }) => {
+                if let Some(s) = start.take() {
+                    segments.push((s, ((at_ms / frame_ms) as usize).min(frames.len())));
+                }
+            }
+            None => {}
+        }
+    }
+    if let Some(s) = start {
+        segments.push((s, frames.len()));
+    }
+    Ok(segments)
+}
+
+fn silence(ms: u64) -> impl Iterator<Item = AudioFrame> {
+    (0..ms.div_ceil(20)).map(|_| AudioFrame::new(STT_SAMPLE_RATE, vec![0.0; FRAME_SAMPLES_16K]))
+}
+
+/// Options of one `converse` run.
+#[derive(Debug, Clone)]
+pub struct ConverseOptions {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    /// Longest wait for the agent to answer one turn.
+    pub turn_timeout: Duration,
+}
+
+/// The user's side of the conversation, decoded and framed.
+#[derive(Debug, Clone)]
+pub struct UserAudio {
+    pub decoded: audio::DecodedAudio,
+    /// 20 ms frames at 16 kHz mono.
+    pub frames: Vec<AudioFrame>,
+}
+
+/// Reads `--in` (before any model is loaded, so bad input fails at once).
+pub fn read_input(path: &Path) -> Result<UserAudio, ConverseError> {
+    let err = |source| ConverseError::Input {
+        path: path.to_path_buf(),
+        source,
+    };
+    let decoded = audio::read_wav(path).map_err(err)?;
+    let frames = audio::to_stt_frames(&decoded).map_err(err)?;
+    Ok(UserAudio { decoded, frames })
+}
+
+/// Runs one conversation from `input` and writes the agent's speech to `output`.
+pub async fn run(
+    mut cfg: Config,
+    engines: LocalEngines,
+    load_ms: u64,
+    input: UserAudio,
+    opts: &ConverseOptions,
+) -> Result<ConverseReport, ConverseError> {
+    let started = Instant::now();
+    let UserAudio { decoded, frames } = input;
+    let segments = utterances(&engines, &frames).await?;
+    if segments.is_empty() {
+        return Err(ConverseError::NoSpeech {
+            path: opts.input.clone(),
+            duration_ms: decoded.duration_ms,
+        });
+    }
+
+    // A private HTTP port: converse must not collide with a running node.
+    cfg.http.listen = "127.0.0.1:0".into();
+    let silence_ms = cfg.engines.vad.silence_ms;
+    let (tap, mut events) = MirrorInput::new("converse", MirrorFilter::All, 1 << 16);
+    let app = App::start_with_provider(cfg, vec![tap], Arc::new(engines)).await?;
+    let mut config = app.cfg.session_config();
+    config.user_id = "converse-user".into();
+    config.connection_type = "file".into();
+    config.room_name = opts
+        .input
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let output = Arc::new(FileOutput::default());
+    let session = match app
+        .node
+        .start_session(SessionSpec {
+            config,
+            output: output.clone(),
+            script: Vec::new(),
+        })
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            app.shutdown("converse: session refused").await;
+            return Err(e.into());
+        }
+    };
+
+    let is_done = |n: &SessionNotice| matches!(n, SessionNotice::AgentTurnDone { .. });
+    let mut pushed = 0usize;
+    let mut turns = Vec::new();
+    let mut answer = Vec::new();
+    let mut answer_rate = app.cfg.session.tts.sample_rate;
+    for (i, (start, end)) in segments.iter().copied().enumerate() {
+        let before = output.count(is_done);
+        // The user's audio up to the end of this utterance, then the silence
+        // that ends the turn (from the file, or added when the file ends).
+        let gap_end = segments
+            .get(i + 1)
+            .map(|(next, _)| *next)
+            .unwrap_or(frames.len());
+        let until = (end + (silence_ms as usize / 20) + 15).min(gap_end);
+        let mut alive = true;
+        for f in frames[pushed..until.max(pushed)].iter().cloned() {
+            alive &= session.push_audio_wait(f).await;
+        }
+        pushed = until.max(pushed);
+        if i + 1 == segments.len() {
+            for f in silence(silence_ms + 300) {
+                alive &= session.push_audio_wait(f).await;
+            }
+        }
+        let answered = alive && output.wait_count(before, opts.turn_timeout, is_done).await;
+        let (audio, rate) = output.take_audio();
+        if rate > 0 {
+            answer_rate = rate;
+        }
+        if !answer.is_empty() && !audio.is_empty() {
+            answer.extend(std::iter::repeat_n(0.0, answer_rate as usize * 3 / 10));
+        }
+        answer.extend_from_slice(&audio);
+        turns.push(TurnReport {
+            turn: i as u64 + 1,
+            start_ms: start as u64 * 20,
+            end_ms: end as u64 * 20,
+            answered,
+            reply_audio_ms: audio.len() as u64 * 1000 / u64::from(answer_rate.max(1)),
+            ..TurnReport::default()
+        });
+        if !alive {
+            break;
+        }
+    }
+    session.end(EndReason::UserLeft);
+    let _ = tokio::time::timeout(Duration::from_secs(10), session.wait()).await;
+    app.shutdown("converse finished").await;
+
+    // Fill the turns from their conversation-v1 events.
+    let mut by_turn = BTreeMap::new();
+    while let Ok(ev) = events.try_recv() {
+        if let Event::Conversation(c) = &*ev {
+            by_turn.insert(c.conversation.turn_index, c.clone());
+        }
+    }
+    for (report, c) in turns.iter_mut().zip(by_turn.values()) {
+        report.user_text = c.user_message.text.clone();
+        report.stt_confidence = c.user_message.stt_confidence;
+        report.reply_text = c.agent_response.text.clone();
+        report.stt_ms = c.performance.stt_latency_ms;
+        report.llm_ms = c.performance.llm_latency_ms;
+        report.tts_ms = c.performance.tts_latency_ms;
+        report.voice_to_voice_ms = c.performance.total_latency_ms;
+        report.stt_model = c.user_message.stt_model.clone();
+        report.llm_model = c.agent_response.llm_model.clone();
+        report.tts_model = c.agent_response.tts_model.clone();
+    }
+
+    write_answer(&opts.output, &answer, answer_rate)?;
+    Ok(ConverseReport {
+        input: opts.input.clone(),
+        output: opts.output.clone(),
+        input_ms: decoded.duration_ms,
+        answer_ms: answer.len() as u64 * 1000 / u64::from(answer_rate.max(1)),
+        turns,
+        load_ms,
+        wall_ms: started.elapsed().as_millis() as u64 + load_ms,
+    })
+}
+
+fn write_answer(path: &Path, samples: &[f32], rate: u32) -> Result<(), ConverseError> {
+    audio::write_wav(path, samples, rate).map_err(|source| ConverseError::Output {
+        path: path.to_path_buf(),
+        source,
+    })
+}

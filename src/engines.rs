@@ -1,0 +1,266 @@
+//! The engines sessions get, by `engines.profile`.
+//!
+//! - `synthetic`: zero-cost stand-ins (orchestration tests, scripted HTTP
+//!   sessions, the load generator).
+//! - `local`: real models on this machine. Each model is loaded once, at
+//!   start, and shared by every session (a session only adds its own small
+//!   VAD state), and all inference runs on one bounded [`InferencePool`].
+
+use crate::config::Config;
+use arc_actors::engine::{
+    CancellationToken, EngineError, Engines, LlmEngine, LlmRequest, LlmUsage, SttEngine, TtsEngine,
+    VadEngine,
+};
+use arc_actors::node::{EngineProvider, SessionSpec};
+use arc_actors::synthetic::{EchoLlm, Endpointing, SyntheticProvider};
+use arc_models::llm::llama_server::{self, LlamaServer, LlamaServerOptions};
+use arc_models::llm::openai::{OpenAiLlm, OpenAiOptions};
+use arc_models::manifest::{self, Manifest, ModelFileError};
+use arc_models::piper::{PiperOptions, PiperTts};
+use arc_models::pool::InferencePool;
+use arc_models::silero::{SileroOptions, SileroVad};
+use arc_models::whisper::{WhisperOptions, WhisperStt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Why the engines could not be made ready.
+#[derive(Debug, thiserror::Error)]
+pub enum EnginesError {
+    #[error(transparent)]
+    ModelFile(#[from] ModelFileError),
+    #[error("models manifest: {0}")]
+    Manifest(String),
+    #[error("{model}: the manifest lists no {what} file for it")]
+    NoFile { model: String, what: &'static str },
+    #[error("the local brain could not start: {0}")]
+    LlamaServer(#[from] arc_models::llm::llama_server::LlamaServerError),
+    #[error("loading {model} from {}: {message}", path.display())]
+    Load {
+        model: String,
+        path: PathBuf,
+        message: String,
+    },
+}
+
+/// The real engines, loaded once.
+#[derive(Clone)]
+pub struct LocalEngines {
+    pub vad: Arc<SileroVad>,
+    pub stt: Arc<WhisperStt>,
+    pub tts: Arc<PiperTts>,
+    pub llm: Arc<dyn LlmEngine>,
+    pub pool: Arc<InferencePool>,
+    /// The supervised llama-server behind a `local` brain (stopped when the
+    /// last clone is dropped, and by the kernel if the node dies).
+    pub llama_server: Option<Arc<LlamaServer>>,
+}
+
+impl std::fmt::Debug for LocalEngines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalEngines")
+            .field("vad", &self.vad.name())
+            .field("stt", &self.stt.model())
+            .field("tts", &self.tts.voice_id())
+            .field("llm", &self.llm.model())
+            .finish()
+    }
+}
+
+/// The placeholder brain until the LLM engines land: it answers by quoting
+/// the user ("You said: …"), and says so in its model name
+/// (`agent.brain.response`, conversation-v1 `llm_model`).
+#[derive(Debug, Default)]
+pub struct PlaceholderBrain(EchoLlm);
+
+#[async_trait::async_trait]
+impl LlmEngine for PlaceholderBrain {
+    fn model(&self) -> &str {
+        "placeholder-echo"
+    }
+    async fn stream(
+        &self,
+        request: LlmRequest,
+        tokens: mpsc::Sender<String>,
+        cancel: CancellationToken,
+    ) -> Result<LlmUsage, EngineError> {
+        self.0.stream(request, tokens, cancel).await
+    }
+}
+
+fn placeholder_llm() -> Arc<dyn LlmEngine> {
+    Arc::new(PlaceholderBrain::default())
+}
+
+/// The file of `model` whose manifest name ends with `suffix` (or its
+/// converted output), checked to exist.
+fn model_file(
+    manifest: &Manifest,
+    dir: &Path,
+    model: &str,
+    suffix: &str,
+    what: &'static str,
+) -> Result<PathBuf, EnginesError> {
+    let entry = manifest.model(model)?;
+    let name = entry
+        .convert
+        .as_ref()
+        .map(|c| c.output.clone())
+        .filter(|o| o.ends_with(suffix))
+        .or_else(|| {
+            entry
+                .files
+                .iter()
+                .find(|f| f.dest.ends_with(suffix))
+                .map(|f| f.dest.clone())
+        })
+        .ok_or_else(|| EnginesError::NoFile {
+            model: model.to_string(),
+            what,
+        })?;
+    Ok(manifest::require(dir, model, &name)?)
+}
+
+/// Starts the brain `engines.llm.brain` names.
+pub async fn load_brain(
+    cfg: &Config,
+) -> Result<(Arc<dyn LlmEngine>, Option<Arc<LlamaServer>>), EnginesError> {
+    let llm = &cfg.engines.llm;
+    match llm.brain.as_str() {
+        "local" => {
+            let manifest =
+                Manifest::embedded().map_err(|e| EnginesError::Manifest(e.to_string()))?;
+            let dir = cfg.models.resolved_dir();
+            let gguf = model_file(&manifest, &dir, &llm.model, ".gguf", "GGUF")?;
+            let binary = if llm.server_binary.as_os_str().is_empty() {
+                llama_server::default_binary()
+            } else {
+                llm.server_binary.clone()
+            };
+            let mut opts = LlamaServerOptions::new(binary, &gguf);
+            opts.threads = llm.threads;
+            opts.ctx_size = llm.ctx_size;
+            opts.parallel = llm.parallel;
+            opts.startup_timeout = Duration::from_millis(llm.startup_timeout_ms);
+            opts.log_file = Some(cfg.node.data_dir.join("llama-server.log"));
+            if let Some(parent) = opts.log_file.as_ref().and_then(|p| p.parent()) {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            let server = Arc::new(LlamaServer::start(opts).await?);
+            let engine = OpenAiLlm::new(&OpenAiOptions {
+                base_url: server.base_url().to_string(),
+                model: llm.model.clone(),
+                api_key: None,
+                ..OpenAiOptions::default()
+            });
+            Ok((Arc::new(engine), Some(server)))
+        }
+        "openai" => {
+            let api_key = std::env::var(&llm.api_key_env)
+                .ok()
+                .filter(|k| !k.is_empty());
+            let engine = OpenAiLlm::new(&OpenAiOptions {
+                base_url: llm.base_url.clone(),
+                model: llm.api_model.clone(),
+                api_key,
+                ..OpenAiOptions::default()
+            });
+            Ok((Arc::new(engine), None))
+        }
+        _ => Ok((placeholder_llm(), None)),
+    }
+}
+
+impl LocalEngines {
+    /// Loads Silero, whisper and piper from the models directory, and starts
+    /// the brain.
+    pub async fn load(cfg: &Config) -> Result<Self, EnginesError> {
+        let manifest = Manifest::embedded().map_err(|e| EnginesError::Manifest(e.to_string()))?;
+        let dir = cfg.models.resolved_dir();
+        let e = &cfg.engines;
+        let pool = if e.inference_threads == 0 {
+            InferencePool::per_core()
+        } else {
+            InferencePool::new(e.inference_threads)
+        };
+        let load_err = |model: &str, path: &Path, err: &dyn std::fmt::Display| EnginesError::Load {
+            model: model.to_string(),
+            path: path.to_path_buf(),
+            message: err.to_string(),
+        };
+
+        let t = Instant::now();
+        let vad_path = model_file(&manifest, &dir, &e.vad.model, ".onnx", "ONNX")?;
+        let vad = SileroVad::load(
+            &vad_path,
+            SileroOptions {
+                threshold: e.vad.threshold,
+                endpointing: Endpointing {
+                    min_speech_ms: e.vad.min_speech_ms,
+                    silence_ms: e.vad.silence_ms,
+                },
+                ..SileroOptions::default()
+            },
+            pool.clone(),
+        )
+        .map_err(|err| load_err(&e.vad.model, &vad_path, &err))?;
+        tracing::info!(model = %e.vad.model, ms = t.elapsed().as_millis() as u64, "VAD loaded");
+
+        let t = Instant::now();
+        let stt_path = model_file(&manifest, &dir, &e.stt.model, ".bin", "ggml")?;
+        let stt = WhisperStt::load(&stt_path, WhisperOptions::default(), pool.clone())
+            .map_err(|err| load_err(&e.stt.model, &stt_path, &err))?;
+        tracing::info!(model = %e.stt.model, ms = t.elapsed().as_millis() as u64, "STT loaded");
+
+        let t = Instant::now();
+        let voice = model_file(&manifest, &dir, &e.tts.voice, ".onnx", "ONNX")?;
+        let voice_cfg = model_file(&manifest, &dir, &e.tts.voice, ".onnx.json", "voice config")?;
+        let mut tts_opts = PiperOptions {
+            sample_rate: cfg.session.tts.sample_rate,
+            ..PiperOptions::default()
+        };
+        if !e.tts.espeak_data_dir.as_os_str().is_empty() {
+            tts_opts.espeak_data_dir = Some(e.tts.espeak_data_dir.clone());
+        }
+        let tts = PiperTts::load(&voice, &voice_cfg, tts_opts, pool.clone())
+            .map_err(|err| load_err(&e.tts.voice, &voice, &err))?;
+        tracing::info!(voice = %e.tts.voice, ms = t.elapsed().as_millis() as u64, "TTS loaded");
+
+        let t = Instant::now();
+        let (llm, llama_server) = load_brain(cfg).await?;
+        tracing::info!(brain = %cfg.engines.llm.brain, model = %llm.model(), ms = t.elapsed().as_millis() as u64, "brain ready");
+
+        Ok(Self {
+            vad: Arc::new(vad),
+            stt: Arc::new(stt),
+            tts: Arc::new(tts),
+            llm,
+            pool,
+            llama_server,
+        })
+    }
+
+    pub fn engines(&self) -> Engines {
+        Engines {
+            vad: self.vad.clone() as Arc<dyn VadEngine>,
+            stt: self.stt.clone() as Arc<dyn SttEngine>,
+            llm: self.llm.clone(),
+            tts: self.tts.clone() as Arc<dyn TtsEngine>,
+        }
+    }
+}
+
+impl EngineProvider for LocalEngines {
+    fn engines_for(&self, _spec: &SessionSpec) -> Result<Engines, EngineError> {
+        Ok(self.engines())
+    }
+}
+
+/// The provider for `engines.profile`.
+pub async fn provider(cfg: &Config) -> Result<Arc<dyn EngineProvider>, EnginesError> {
+    match cfg.engines.profile.as_str() {
+        "local" => Ok(Arc::new(LocalEngines::load(cfg).await?)),
+        _ => Ok(Arc::new(SyntheticProvider::default())),
+    }
+}

@@ -1,0 +1,359 @@
+//! The brain against real language model servers, no fake LLM: llama.cpp's
+//! `llama-server` (built by scripts/build-llama-server.sh) serving the
+//! manifest's SmolLM2 GGUF, started and supervised as the node does it.
+//!
+//! - the local model answers a spoken-style question within the seed's 150
+//!   tokens, streamed in pieces, and a session speaks it sentence by sentence;
+//! - a stopped server and a stalled one give the fallback within the 2000 ms
+//!   timeout (plus a small margin) and the seed's `agent.brain.error`;
+//! - a killed llama-server is restarted by its supervisor.
+
+use arc_actors::emit::ServiceIdentity;
+use arc_actors::engine::{
+    CancellationToken, ChatMessage, ChatRole, EngineError, Engines, LlmEngine, LlmRequest,
+};
+use arc_actors::events::Event;
+use arc_actors::node::{EngineProvider, NodeArgs, NodeHandle, NodeStats, SessionSpec};
+use arc_actors::sentence::SentenceSplitter;
+use arc_actors::session::{EndReason, SessionConfig, SessionNotice};
+use arc_actors::sink::{EventSink, EventStream};
+use arc_actors::synthetic::{run_script, RecordingOutput, SyntheticProvider};
+use arc_models::llm::llama_server::{default_binary, LlamaServer, LlamaServerOptions};
+use arc_models::llm::openai::{OpenAiLlm, OpenAiOptions};
+use arc_models::manifest;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// The tests here share 2 cores with real models: one at a time, so a
+/// server's timing is its own and not a neighbour's.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const FALLBACK: &str = "I'm having trouble processing that. Could you rephrase?";
+
+async fn start_server() -> LlamaServer {
+    let binary = default_binary();
+    assert!(
+        binary.is_file(),
+        "{} is missing: run bash scripts/build-llama-server.sh (scripts/setup.sh does)",
+        binary.display()
+    );
+    let dir = manifest::default_models_dir();
+    let gguf = manifest::require(
+        &dir,
+        "smollm2-135m-instruct",
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut opts = LlamaServerOptions::new(binary, gguf);
+    opts.threads = 2;
+    LlamaServer::start(opts).await.expect("llama-server starts")
+}
+
+/// A server and an engine speaking to it. Each test has its own: a tokio
+/// test's runtime (and with it the server's supervisor) ends with the test.
+async fn local_llm() -> (LlamaServer, OpenAiLlm) {
+    let server = start_server().await;
+    let llm = OpenAiLlm::new(&OpenAiOptions {
+        base_url: server.base_url().to_string(),
+        model: "smollm2-135m-instruct".into(),
+        ..Default::default()
+    });
+    (server, llm)
+}
+
+fn question(text: &str) -> LlmRequest {
+    LlmRequest {
+        messages: vec![
+            ChatMessage {
+                role: ChatRole::System,
+                content: SessionConfig::default().brain.system_prompt,
+            },
+            ChatMessage {
+                role: ChatRole::User,
+                content: text.into(),
+            },
+        ],
+        max_tokens: 150,
+        temperature: 0.7,
+        trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
+    }
+}
+
+/// Synthetic ears and voice, a real brain.
+struct WithLlm(Arc<dyn LlmEngine>);
+
+impl EngineProvider for WithLlm {
+    fn engines_for(&self, spec: &SessionSpec) -> Result<Engines, EngineError> {
+        let mut e = SyntheticProvider::default().engines_for(spec)?;
+        e.llm = self.0.clone();
+        Ok(e)
+    }
+}
+
+async fn node(llm: Arc<dyn LlmEngine>) -> (NodeHandle, EventStream) {
+    let (sink, stream) = EventSink::new(10_000);
+    let (node, _) = NodeHandle::start(NodeArgs {
+        identity: ServiceIdentity::local("arc-agent"),
+        sink,
+        provider: Arc::new(WithLlm(llm)),
+        max_sessions: 10,
+        stats: Arc::new(NodeStats::default()),
+    })
+    .await
+    .unwrap();
+    (node, stream)
+}
+
+fn drain(stream: &mut EventStream) -> Vec<Arc<Event>> {
+    let mut v = Vec::new();
+    while let Some(e) = stream.try_recv() {
+        v.push(e);
+    }
+    v
+}
+
+/// Runs one scripted turn and returns the session's notices and events.
+async fn one_turn(
+    llm: Arc<dyn LlmEngine>,
+    line: &str,
+) -> (Vec<SessionNotice>, Vec<Arc<Event>>, Duration) {
+    let (node, mut stream) = node(llm).await;
+    let out = Arc::new(RecordingOutput::default());
+    let script = vec![line.to_string()];
+    let h = node
+        .start_session(SessionSpec {
+            config: SessionConfig {
+                user_id: "brain-test".into(),
+                ..Default::default()
+            },
+            output: out.clone(),
+            script: script.clone(),
+        })
+        .await
+        .unwrap();
+    let t = Instant::now();
+    let answered = run_script(&h, &out, &script, Duration::from_secs(30)).await;
+    let took = t.elapsed();
+    assert_eq!(answered, 1, "no answer: {:?}", out.notices());
+    // The turn's conversation-v1 is archived once its audio is out: wait for it.
+    let mut events = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        events.extend(drain(&mut stream));
+        if events
+            .iter()
+            .any(|e| matches!(&**e, Event::Conversation(_)))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    h.end(EndReason::UserLeft);
+    h.wait().await;
+    events.extend(drain(&mut stream));
+    (out.notices(), events, took)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_model_streams_an_answer_within_the_seed_limits() {
+    let _serial = SERIAL.lock().await;
+    let (_server, llm) = local_llm().await;
+    let (tx, mut rx) = mpsc::channel(256);
+    let started = Instant::now();
+    let collect = tokio::spawn(async move {
+        let mut pieces = Vec::new();
+        let mut first = None;
+        while let Some(p) = rx.recv().await {
+            first.get_or_insert_with(|| started.elapsed());
+            pieces.push(p);
+        }
+        (pieces, first)
+    });
+    let usage = llm
+        .stream(
+            question("Hi! Could you tell me what the capital of France is?"),
+            tx,
+            CancellationToken::new(),
+        )
+        .await
+        .expect("the local model answers");
+    let (pieces, first) = collect.await.unwrap();
+    let text: String = pieces.concat();
+    println!(
+        "reply ({} pieces, {} tokens, first token after {:?}): {text}",
+        pieces.len(),
+        usage.completion_tokens,
+        first
+    );
+    assert!(pieces.len() > 3, "not streamed: {pieces:?}");
+    assert!(usage.completion_tokens > 0 && usage.completion_tokens <= 150);
+    assert!(usage.prompt_tokens > 0);
+    let mut splitter = SentenceSplitter::new();
+    let mut sentences: Vec<String> = pieces.iter().flat_map(|p| splitter.push(p)).collect();
+    sentences.extend(splitter.finish());
+    assert!(!sentences.is_empty() && !text.trim().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_with_the_local_brain_speaks_whole_sentences() {
+    let _serial = SERIAL.lock().await;
+    let (_server, llm) = local_llm().await;
+    let llm: Arc<dyn LlmEngine> = Arc::new(llm);
+    let (notices, events, _) = one_turn(llm, "What is a good name for a cat?").await;
+    let sentences: Vec<&str> = notices
+        .iter()
+        .filter_map(|n| match n {
+            SessionNotice::AgentSentence { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    println!("agent said: {sentences:?}");
+    for e in &events {
+        if let Event::BrainError(b) = &**e {
+            println!("brain error: {}", serde_json::to_string(b).unwrap());
+        }
+    }
+    assert!(!sentences.is_empty());
+    let last = sentences.last().unwrap().trim_end();
+    assert!(
+        last.ends_with(['.', '!', '?', '"', ')']),
+        "the reply does not end on a whole sentence: {last:?}"
+    );
+    let resp = events
+        .iter()
+        .find_map(|e| match &**e {
+            Event::BrainResponse(r) => Some(r.clone()),
+            _ => None,
+        })
+        .expect("agent.brain.response");
+    let json = serde_json::to_value(&resp).unwrap();
+    println!("{json}");
+    assert!(events.iter().all(|e| !matches!(&**e, Event::BrainError(_))));
+    let conv = events
+        .iter()
+        .find_map(|e| match &**e {
+            Event::Conversation(c) => Some(c.clone()),
+            _ => None,
+        })
+        .expect("conversation-v1");
+    assert_eq!(conv.agent_response.llm_model, "smollm2-135m-instruct");
+    assert!(conv.agent_response.llm_tokens_used > 0 && conv.agent_response.llm_tokens_used <= 150);
+}
+
+fn brain_error(events: &[Arc<Event>]) -> serde_json::Value {
+    let e = events
+        .iter()
+        .find_map(|e| match &**e {
+            Event::BrainError(b) => Some(b.clone()),
+            _ => None,
+        })
+        .expect("agent.brain.error");
+    serde_json::to_value(&e).unwrap()
+}
+
+fn spoke_fallback(notices: &[SessionNotice]) -> bool {
+    notices
+        .iter()
+        .any(|n| matches!(n, SessionNotice::AgentSentence { text, .. } if text == FALLBACK))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_server_gives_the_fallback_and_the_seed_error() {
+    let _serial = SERIAL.lock().await;
+    // A port nobody listens on: the connection is refused at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let llm: Arc<dyn LlmEngine> = Arc::new(OpenAiLlm::new(&OpenAiOptions {
+        base_url: format!("http://127.0.0.1:{port}/v1"),
+        model: "smollm2-135m-instruct".into(),
+        ..Default::default()
+    }));
+    let (notices, events, took) = one_turn(llm, "Are you there?").await;
+    assert!(spoke_fallback(&notices), "{notices:?}");
+    let err = brain_error(&events);
+    println!("{err}");
+    assert_eq!(err["fallback_response"], FALLBACK);
+    assert_eq!(err["error_type"], "engine_failure");
+    assert!(!err["error_message"].as_str().unwrap().is_empty());
+    assert!(took < Duration::from_millis(2000 + 1500), "took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_server_gives_the_fallback_within_the_timeout() {
+    let _serial = SERIAL.lock().await;
+    // Accepts connections and never answers: only the Brain's timeout ends it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let llm: Arc<dyn LlmEngine> = Arc::new(OpenAiLlm::new(&OpenAiOptions {
+        base_url: format!("http://127.0.0.1:{port}/v1"),
+        model: "smollm2-135m-instruct".into(),
+        ..Default::default()
+    }));
+    let (notices, events, _) = one_turn(llm, "Hello?").await;
+    hold.abort();
+    assert!(spoke_fallback(&notices), "{notices:?}");
+    let err = brain_error(&events);
+    println!("{err}");
+    assert_eq!(err["error_type"], "timeout");
+    assert_eq!(err["fallback_response"], FALLBACK);
+    let resp_ms = events.iter().find_map(|e| match &**e {
+        Event::Conversation(c) => Some(c.agent_response.llm_latency_ms),
+        _ => None,
+    });
+    let ms = resp_ms.expect("conversation-v1 for the fallback turn");
+    assert!(
+        (2000..2000 + 500).contains(&ms),
+        "fallback after {ms} ms, not at the 2000 ms timeout"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_llama_server_is_restarted() {
+    let _serial = SERIAL.lock().await;
+    let server = start_server().await;
+    let pid = server.pid();
+    assert!(pid > 0);
+    // SAFETY: plain kill(2) on our own child.
+    unsafe {
+        libc_kill(pid as i32);
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (server.restarts() == 0 || server.pid() == 0) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(server.restarts(), 1);
+    let new_pid = server.pid();
+    assert_ne!(new_pid, pid);
+    let llm = OpenAiLlm::new(&OpenAiOptions {
+        base_url: server.base_url().to_string(),
+        model: "smollm2-135m-instruct".into(),
+        ..Default::default()
+    });
+    let (tx, mut rx) = mpsc::channel(256);
+    let usage = llm
+        .stream(question("Say hello."), tx, CancellationToken::new())
+        .await
+        .expect("the restarted server answers");
+    assert!(usage.completion_tokens > 0);
+    assert!(rx.recv().await.is_some());
+    server.shutdown().await;
+    // The child is gone after shutdown.
+    assert!(!std::path::Path::new(&format!("/proc/{new_pid}")).exists());
+}
+
+unsafe fn libc_kill(pid: i32) {
+    extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    kill(pid, 9);
+}
