@@ -138,6 +138,10 @@ pub struct ConvertEntry {
     pub from: String,
     /// Output file under the model's folder.
     pub output: String,
+    /// sha256 of the output: the conversion is deterministic, so a different
+    /// hash means a broken converter or input.
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 impl Manifest {
@@ -344,8 +348,16 @@ pub fn status(manifest: &Manifest, dir: &Path, verify: bool) -> Vec<ModelStatus>
                 }
             }
             if let Some(c) = &m.convert {
-                match fs::metadata(dir.join(&m.name).join(&c.output)) {
-                    Ok(meta) if meta.is_file() && meta.len() > 0 => bytes += meta.len(),
+                let out = dir.join(&m.name).join(&c.output);
+                match fs::metadata(&out) {
+                    Ok(meta) if meta.is_file() && meta.len() > 0 => {
+                        bytes += meta.len();
+                        if let (true, Some(expected)) = (verify && state == "ok", &c.sha256) {
+                            if verify_file(&out, expected).is_err() {
+                                state = format!("corrupt: {}", c.output);
+                            }
+                        }
+                    }
                     _ if state == "ok" => state = format!("not converted: {}", c.output),
                     _ => {}
                 }
@@ -435,9 +447,22 @@ fn fetch_model(
             .installed
             .iter()
             .any(|p| p.starts_with(folder.join(&c.from)));
-        if fresh || !out.exists() {
+        let stale = out.exists()
+            && c.sha256
+                .as_ref()
+                .is_some_and(|h| verify_file(&out, h).is_err());
+        if fresh || stale || !out.exists() {
             let spinner = spinner(options.progress, format!("converting {}", model.name));
             convert(model, c, &folder.join(&c.from), &out)?;
+            if let Some(expected) = &c.sha256 {
+                if let Err(e) = verify_file(&out, expected) {
+                    let _ = fs::remove_file(&out);
+                    return Err(FetchError::Convert {
+                        model: model.name.clone(),
+                        detail: format!("the converted file is not what the manifest expects: {e}"),
+                    });
+                }
+            }
             spinner.finish_with_message(format!("converted {}", out.display()));
             report.converted.push(out);
         } else {

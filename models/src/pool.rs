@@ -98,15 +98,16 @@ impl InferencePool {
         let permit = permit.map_err(|_| PoolError::Closed)?;
         let waited = queued_at.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
         self.wait_us_total.fetch_add(waited, Ordering::Relaxed);
-        self.running.fetch_add(1, Ordering::Relaxed);
+        // Counted down when the job ends, even if this future is dropped
+        // while it runs (the job itself always runs to its end).
+        let running = RunningGuard::new(self);
         let result = tokio::task::spawn_blocking(move || {
             let out = job();
             drop(permit);
             out
         })
         .await;
-        self.running.fetch_sub(1, Ordering::Relaxed);
-        self.completed.fetch_add(1, Ordering::Relaxed);
+        drop(running);
         result.map_err(|e| {
             let msg = if e.is_panic() {
                 let p = e.into_panic();
@@ -119,6 +120,23 @@ impl InferencePool {
             };
             PoolError::Panicked(msg)
         })
+    }
+}
+
+/// Keeps `running` and `completed` right however the waiting future ends.
+struct RunningGuard<'a>(&'a InferencePool);
+
+impl<'a> RunningGuard<'a> {
+    fn new(pool: &'a InferencePool) -> Self {
+        pool.running.fetch_add(1, Ordering::Relaxed);
+        Self(pool)
+    }
+}
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::Relaxed);
+        self.0.completed.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -1,0 +1,298 @@
+//! The real models on this machine (2 cores), through the same code the node runs:
+//!
+//! - `llm/first_token`, `llm/first_sentence`: the local brain (llama.cpp's
+//!   server, SmolLM2-135M Q4_1, supervised as the node does), a spoken-style
+//!   question with the seed's max_tokens 150 / temperature 0.7; tokens/s printed.
+//! - `voice_to_voice/endpoint_to_first_audio`: a whole session with Silero VAD,
+//!   whisper tiny.en, the local brain and piper: from the moment the VAD ends
+//!   the user's turn to the first agent audio at the transport (the seed's
+//!   `total_latency_ms`). The user's real end of speech is `engines.vad.silence_ms`
+//!   earlier (printed).
+//! - memory: RSS of the loaded models, and added per connected session.
+//!
+//! Needs the models and llama-server (scripts/setup.sh).
+
+use arc_actors::emit::ServiceIdentity;
+use arc_actors::engine::{CancellationToken, ChatMessage, ChatRole, LlmEngine, LlmRequest};
+use arc_actors::events::Event;
+use arc_actors::node::{NodeArgs, NodeHandle, NodeStats, SessionSpec};
+use arc_actors::sentence::SentenceSplitter;
+use arc_actors::session::{EndReason, SessionConfig, SessionNotice};
+use arc_actors::sink::EventSink;
+use arc_actors::synthetic::RecordingOutput;
+use arc_agent::config::Config;
+use arc_agent::engines::LocalEngines;
+use arc_agent::procinfo;
+use arc_models::llm::llama_server::{default_binary, LlamaServer, LlamaServerOptions};
+use arc_models::llm::openai::{OpenAiLlm, OpenAiOptions};
+use arc_models::manifest;
+use criterion::{Criterion, SamplingMode};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+fn question() -> LlmRequest {
+    LlmRequest {
+        messages: vec![
+            ChatMessage {
+                role: ChatRole::System,
+                content: SessionConfig::default().brain.system_prompt,
+            },
+            ChatMessage {
+                role: ChatRole::User,
+                content: "Hi, what should I cook for dinner tonight?".into(),
+            },
+        ],
+        max_tokens: 150,
+        temperature: 0.7,
+        trace_id: String::new(),
+    }
+}
+
+/// (first token, first sentence, tokens, total) of one streamed answer.
+async fn ask(llm: &OpenAiLlm) -> (Duration, Duration, u64, Duration) {
+    let (tx, mut rx) = mpsc::channel(256);
+    let t = Instant::now();
+    let run = llm.stream(question(), tx, CancellationToken::new());
+    let read = async {
+        let mut first = None;
+        let mut sentence = None;
+        let mut splitter = SentenceSplitter::new();
+        while let Some(p) = rx.recv().await {
+            first.get_or_insert_with(|| t.elapsed());
+            if sentence.is_none() && !splitter.push(&p).is_empty() {
+                sentence = Some(t.elapsed());
+            }
+        }
+        (first, sentence)
+    };
+    let (usage, (first, sentence)) = tokio::join!(run, read);
+    let total = t.elapsed();
+    let tokens = usage.map(|u| u.completion_tokens).unwrap_or(0);
+    (
+        first.unwrap_or(total),
+        sentence.unwrap_or(total),
+        tokens,
+        total,
+    )
+}
+
+fn espeak_frames(text: &str) -> Vec<arc_actors::audio::AudioFrame> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wav = dir.path().join("q.wav");
+    let ok = std::process::Command::new("espeak-ng")
+        .args(["-s", "150", "-w"])
+        .arg(&wav)
+        .arg(text)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "espeak-ng is needed (scripts/setup.sh)");
+    let audio = arc_models::audio::read_wav(&wav).expect("wav");
+    arc_models::audio::to_stt_frames(&audio).expect("frames")
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // Each iteration is a whole answer (seconds): one per sample.
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .configure_from_args();
+
+    // --- the local brain alone -------------------------------------------
+    {
+        let dir = manifest::default_models_dir();
+        let gguf = manifest::require(
+            &dir,
+            "smollm2-135m-instruct",
+            "SmolLM2-135M-Instruct.Q4_1.gguf",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut opts = LlamaServerOptions::new(default_binary(), gguf);
+        opts.threads = 2;
+        let server = rt.block_on(LlamaServer::start(opts)).expect("llama-server");
+        let llm = OpenAiLlm::new(&OpenAiOptions {
+            base_url: server.base_url().to_string(),
+            model: "smollm2-135m-instruct".into(),
+            ..Default::default()
+        });
+        let mut g = c.benchmark_group("llm");
+        g.sampling_mode(SamplingMode::Flat);
+        g.bench_function("first_token", |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let mut sum = Duration::ZERO;
+                    for _ in 0..iters {
+                        sum += ask(&llm).await.0;
+                    }
+                    sum
+                })
+            })
+        });
+        g.bench_function("first_sentence", |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let mut sum = Duration::ZERO;
+                    for _ in 0..iters {
+                        sum += ask(&llm).await.1;
+                    }
+                    sum
+                })
+            })
+        });
+        g.finish();
+        let (mut tokens, mut gen_time) = (0u64, Duration::ZERO);
+        for _ in 0..5 {
+            let (first, _, n, total) = rt.block_on(ask(&llm));
+            tokens += n.saturating_sub(1);
+            gen_time += total.saturating_sub(first);
+        }
+        println!(
+            "llm/tokens_per_second: {:.1} (decode, after the first token; 5 answers, {tokens} tokens)",
+            tokens as f64 / gen_time.as_secs_f64().max(1e-9)
+        );
+        rt.block_on(server.shutdown());
+    }
+
+    // --- voice to voice with every real engine -----------------------------
+    let mut cfg = Config::load(None).expect("config");
+    cfg.engines.profile = "local".into();
+    let rss_before = procinfo::sample().rss_bytes;
+    let engines = rt
+        .block_on(LocalEngines::load(&cfg))
+        .expect("models (run scripts/setup.sh)");
+    let rss_models = procinfo::sample().rss_bytes;
+    let (sink, mut events) = EventSink::new(1 << 16);
+    let (node, _) = rt
+        .block_on(NodeHandle::start(NodeArgs {
+            identity: ServiceIdentity::local("arc-bench"),
+            sink,
+            provider: Arc::new(engines),
+            max_sessions: 10_000,
+            stats: Arc::new(NodeStats::default()),
+        }))
+        .expect("node");
+    let frames = espeak_frames("Hi, what should I cook for dinner tonight?");
+    let silence_ms = cfg.engines.vad.silence_ms;
+    let mut v2v = Vec::new();
+    let mut stages: Vec<(u64, u64, u64)> = Vec::new();
+    let mut g = c.benchmark_group("voice_to_voice");
+    g.sampling_mode(SamplingMode::Flat);
+    g.bench_function("endpoint_to_first_audio", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut sum = Duration::ZERO;
+                for _ in 0..iters {
+                    // A new conversation each time: every sample is a first turn.
+                    let out = Arc::new(RecordingOutput::default());
+                    let session = node
+                        .start_session(SessionSpec {
+                            config: cfg.session_config(),
+                            output: out.clone(),
+                            script: Vec::new(),
+                        })
+                        .await
+                        .expect("session");
+                    let before = out.turns_done();
+                    for f in frames.iter().cloned() {
+                        session.push_audio_wait(f).await;
+                    }
+                    for _ in 0..(silence_ms / 20 + 20) {
+                        session
+                            .push_audio_wait(arc_actors::audio::AudioFrame::new(
+                                16_000,
+                                vec![0.0; 320],
+                            ))
+                            .await;
+                    }
+                    let deadline = Instant::now() + Duration::from_secs(30);
+                    while out.turns_done() <= before && Instant::now() < deadline {
+                        out.wait_for(Duration::from_millis(200), |n| {
+                            matches!(n, SessionNotice::AgentTurnDone { .. })
+                        })
+                        .await;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    // The turn's conversation-v1 carries endpoint → first audio.
+                    let deadline = Instant::now() + Duration::from_secs(5);
+                    let ms = loop {
+                        if let Some(ev) = events.try_recv() {
+                            if let Event::Conversation(c) = &*ev {
+                                let p = &c.performance;
+                                stages.push((p.stt_latency_ms, p.llm_latency_ms, p.tts_latency_ms));
+                                break Some(p.total_latency_ms);
+                            }
+                            continue;
+                        }
+                        if Instant::now() > deadline {
+                            break None;
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    };
+                    session.end(EndReason::UserLeft);
+                    let _ = session.wait().await;
+                    let ms = ms.unwrap_or(30_000);
+                    v2v.push(ms);
+                    sum += Duration::from_millis(ms);
+                }
+                sum
+            })
+        })
+    });
+    g.finish();
+    v2v.sort_unstable();
+    let pct = |p: f64| v2v[((v2v.len() - 1) as f64 * p) as usize];
+    println!(
+        "voice_to_voice: endpoint → first audio p50 {} ms, p95 {} ms over {} turns; \
+         + {silence_ms} ms of endpointing silence = end of speech → first audio p50 {} ms",
+        pct(0.5),
+        pct(0.95),
+        v2v.len(),
+        pct(0.5) + silence_ms
+    );
+
+    let med = |mut v: Vec<u64>| {
+        v.sort_unstable();
+        v.get(v.len() / 2).copied().unwrap_or(0)
+    };
+    println!(
+        "voice_to_voice stages (p50): stt {} ms, llm to first sentence {} ms, tts first chunk {} ms",
+        med(stages.iter().map(|s| s.0).collect()),
+        med(stages.iter().map(|s| s.1).collect()),
+        med(stages.iter().map(|s| s.2).collect()),
+    );
+
+    // --- memory --------------------------------------------------------------
+    let rss_one = procinfo::sample().rss_bytes;
+    let extra: Vec<_> = (0..100)
+        .map(|_| {
+            rt.block_on(node.start_session(SessionSpec {
+                config: cfg.session_config(),
+                output: Arc::new(RecordingOutput::default()),
+                script: Vec::new(),
+            }))
+            .expect("session")
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let rss_101 = procinfo::sample().rss_bytes;
+    println!(
+        "memory: models loaded {:.0} MB (VAD + whisper + piper in process; llama-server is a child), \
+         {:.1} KB per connected session (100 idle sessions added)",
+        (rss_models.saturating_sub(rss_before)) as f64 / 1048576.0,
+        (rss_101.saturating_sub(rss_one)) as f64 / 1024.0 / 100.0
+    );
+    for s in extra.iter() {
+        s.end(EndReason::UserLeft);
+    }
+    for s in extra {
+        let _ = rt.block_on(s.wait());
+    }
+    c.final_summary();
+}
