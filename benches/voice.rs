@@ -46,6 +46,7 @@ fn question() -> LlmRequest {
         max_tokens: 150,
         temperature: 0.7,
         trace_id: String::new(),
+        seed_request: None,
     }
 }
 

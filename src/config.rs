@@ -170,10 +170,13 @@ pub struct LlmEngineSection {
     pub base_url: String,
     pub api_model: String,
     pub api_key_env: String,
+    pub nats_subject: String,
+    pub nats_queue: String,
+    pub worker_brain: String,
 }
 
 /// The brains `engines.llm.brain` may name.
-pub const BRAINS: [&str; 3] = ["local", "openai", "placeholder"];
+pub const BRAINS: [&str; 4] = ["local", "openai", "nats", "placeholder"];
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -519,6 +522,27 @@ impl Config {
             return Err(invalid(
                 "engines.llm.base_url",
                 format!("{:?} is not an http(s) URL", llm.base_url),
+            ));
+        }
+        if llm.brain == "nats" && !self.nats.enabled {
+            return Err(invalid(
+                "engines.llm.brain",
+                "\"nats\" needs NATS (nats.enabled = true)",
+            ));
+        }
+        if !["local", "openai", "placeholder"].contains(&llm.worker_brain.as_str()) {
+            return Err(invalid(
+                "engines.llm.worker_brain",
+                format!(
+                    "{:?} is not a brain a worker can run (local, openai, placeholder)",
+                    llm.worker_brain
+                ),
+            ));
+        }
+        if llm.nats_subject.is_empty() || llm.nats_queue.is_empty() {
+            return Err(invalid(
+                "engines.llm.nats_subject",
+                "the subject and engines.llm.nats_queue must not be empty",
             ));
         }
         if llm.ctx_size < 256 {

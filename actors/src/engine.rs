@@ -108,6 +108,9 @@ pub struct LlmRequest {
     pub max_tokens: u32,
     pub temperature: f64,
     pub trace_id: String,
+    /// The seed's `agent.brain.request` for this turn, when a session made
+    /// it: what an external brain tier (over NATS) is sent.
+    pub seed_request: Option<std::sync::Arc<crate::events::nats::BrainRequest>>,
 }
 
 /// What a finished LLM stream reports.

@@ -542,6 +542,7 @@ mod tests {
             max_tokens: 3,
             temperature: 0.7,
             trace_id: "t".into(),
+            seed_request: None,
         };
         let usage = EchoLlm::default()
             .stream(req, tx, CancellationToken::new())

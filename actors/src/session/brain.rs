@@ -111,14 +111,13 @@ impl BrainState {
             )
         });
         let request_id = crate::ids::prefixed("req");
-        self.shared.sink.emit(emit::brain_request(
-            cfg,
-            &request_id,
-            &t.trace_id,
-            t.turn,
-            &t.text,
-            &previous,
-        ));
+        let seed_event =
+            emit::brain_request(cfg, &request_id, &t.trace_id, t.turn, &t.text, &previous);
+        let seed_request = match &seed_event {
+            crate::events::Event::BrainRequest(r) => Some(Arc::new(r.clone())),
+            _ => None,
+        };
+        self.shared.sink.emit(seed_event);
         if !previous.is_empty() {
             self.shared.sink.emit(emit::audit(
                 &self.shared.identity,
@@ -144,6 +143,7 @@ impl BrainState {
             max_tokens: cfg.brain.max_tokens,
             temperature: cfg.brain.temperature,
             trace_id: t.trace_id.clone(),
+            seed_request,
         };
         let shared = self.shared.clone();
         let me = myself.clone();

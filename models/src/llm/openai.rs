@@ -198,6 +198,7 @@ mod tests {
             max_tokens: 150,
             temperature: 0.7,
             trace_id: "t".into(),
+            seed_request: None,
         };
         let json = serde_json::to_value(chat_request("m", &req)).unwrap();
         assert_eq!(json["max_tokens"], 150);

@@ -1,0 +1,329 @@
+//! The external brain tier over NATS, so the LLM tier scales apart from the
+//! audio nodes.
+//!
+//! - [`NatsBrainLlm`]: the `nats` brain of a session. It sends the turn's
+//!   seed `agent.brain.request` by NATS request/reply and takes the seed's
+//!   `agent.brain.response` (or `agent.brain.error`) back. The session's own
+//!   timeout and fallback apply as with any engine; with no worker listening
+//!   NATS says so at once and the fallback is spoken.
+//! - [`run_worker`]: `arc-agent brain`, a worker in a queue group on the same
+//!   subject: each request goes to exactly one worker, which runs its own
+//!   brain (local llama-server, an OpenAI-compatible endpoint) and replies.
+//!   Messages without a reply subject (the node's own mirror of the event)
+//!   are ignored.
+
+use crate::config::Config;
+use crate::engines::{self, EnginesError};
+use arc_actors::engine::{
+    CancellationToken, ChatMessage, ChatRole, EngineError, LlmEngine, LlmRequest, LlmUsage,
+};
+use arc_actors::events::nats::{
+    BrainError, BrainPerformance, BrainRequest, BrainResponse, BrainResponseMetadata, Constraints,
+    Context,
+};
+use async_trait::async_trait;
+use chrono::Utc;
+use futures::StreamExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, Semaphore};
+
+const ENGINE: &str = "nats-brain";
+
+/// Why the worker could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BrainTierError {
+    #[error(transparent)]
+    Engines(#[from] EnginesError),
+    #[error("cannot reach NATS at nats.url = {url}: {source}")]
+    Connect {
+        url: String,
+        source: async_nats::ConnectError,
+    },
+    #[error("cannot subscribe to {subject} (queue {queue}): {source}")]
+    Subscribe {
+        subject: String,
+        queue: String,
+        source: async_nats::SubscribeError,
+    },
+}
+
+/// A session's brain in the external tier.
+#[derive(Debug, Clone)]
+pub struct NatsBrainLlm {
+    client: async_nats::Client,
+    subject: String,
+    model: String,
+}
+
+impl NatsBrainLlm {
+    pub fn new(client: async_nats::Client, subject: impl Into<String>) -> Self {
+        let subject = subject.into();
+        Self {
+            model: format!("nats:{subject}"),
+            client,
+            subject,
+        }
+    }
+}
+
+fn failed(message: impl std::fmt::Display) -> EngineError {
+    EngineError::Failed {
+        engine: ENGINE,
+        message: message.to_string(),
+    }
+}
+
+/// The seed request for `request` (the session's own when it made one).
+fn seed_request(request: &LlmRequest) -> BrainRequest {
+    if let Some(r) = &request.seed_request {
+        return (**r).clone();
+    }
+    let user_input = request
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == ChatRole::User)
+        .map(|m| m.content.clone())
+        .unwrap_or_default();
+    BrainRequest {
+        request_id: arc_actors::ids::prefixed("req"),
+        timestamp: Utc::now(),
+        trace_id: request.trace_id.clone(),
+        user_id: String::new(),
+        session_id: String::new(),
+        conversation_id: String::new(),
+        turn_index: 0,
+        user_input,
+        context: Context {
+            previous_turns: Vec::new(),
+            user_profile: serde_json::Map::new(),
+        },
+        constraints: Constraints {
+            max_tokens: u64::from(request.max_tokens),
+            temperature: request.temperature,
+            timeout_ms: 2000,
+        },
+    }
+}
+
+#[async_trait]
+impl LlmEngine for NatsBrainLlm {
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    async fn stream(
+        &self,
+        request: LlmRequest,
+        tokens: mpsc::Sender<String>,
+        cancel: CancellationToken,
+    ) -> Result<LlmUsage, EngineError> {
+        let payload = serde_json::to_vec(&seed_request(&request)).map_err(failed)?;
+        let reply = tokio::select! {
+            _ = cancel.cancelled() => return Err(EngineError::Cancelled),
+            r = self.client.request(self.subject.clone(), payload.into()) => r.map_err(failed)?,
+        };
+        if let Ok(resp) = serde_json::from_slice::<BrainResponse>(&reply.payload) {
+            // The tier answers whole; hand it on word by word so sentences
+            // are cut as with a streaming engine.
+            for (i, word) in resp.agent_response.split(' ').enumerate() {
+                let piece = if i == 0 {
+                    word.to_string()
+                } else {
+                    format!(" {word}")
+                };
+                if tokens.send(piece).await.is_err() {
+                    return Err(EngineError::Cancelled);
+                }
+            }
+            return Ok(LlmUsage {
+                completion_tokens: resp.metadata.tokens_used,
+                prompt_tokens: 0,
+                truncated: false,
+            });
+        }
+        match serde_json::from_slice::<BrainError>(&reply.payload) {
+            Ok(e) => Err(failed(format!(
+                "brain tier answered {}: {}",
+                e.error_type, e.error_message
+            ))),
+            Err(e) => Err(failed(format!("unreadable brain tier reply: {e}"))),
+        }
+    }
+}
+
+/// The chat a worker sends its model for one seed request.
+fn chat_for(req: &BrainRequest, system_prompt: &str) -> Vec<ChatMessage> {
+    let mut messages = vec![ChatMessage {
+        role: ChatRole::System,
+        content: system_prompt.to_string(),
+    }];
+    for t in &req.context.previous_turns {
+        messages.push(ChatMessage {
+            role: ChatRole::User,
+            content: t.user.clone(),
+        });
+        messages.push(ChatMessage {
+            role: ChatRole::Assistant,
+            content: t.agent.clone(),
+        });
+    }
+    messages.push(ChatMessage {
+        role: ChatRole::User,
+        content: req.user_input.clone(),
+    });
+    messages
+}
+
+fn error_reply(
+    req_id: &str,
+    trace_id: &str,
+    kind: &str,
+    message: String,
+    fallback: &str,
+) -> Vec<u8> {
+    serde_json::to_vec(&BrainError {
+        request_id: req_id.to_string(),
+        timestamp: Utc::now(),
+        trace_id: trace_id.to_string(),
+        error_type: kind.to_string(),
+        error_message: message,
+        retry_count: 0,
+        fallback_response: Some(fallback.to_string()),
+    })
+    .unwrap_or_default()
+}
+
+/// Answers one request with `llm`: the seed's response, or its error.
+async fn answer(llm: Arc<dyn LlmEngine>, payload: &[u8], cfg: &Config) -> (Vec<u8>, String) {
+    let fallback = &cfg.session.brain.fallback_text;
+    let req: BrainRequest = match serde_json::from_slice(payload) {
+        Ok(r) => r,
+        Err(e) => {
+            let msg = format!("agent.brain.request is not valid: {e}");
+            return (
+                error_reply("", "", "bad_input", msg, fallback),
+                String::new(),
+            );
+        }
+    };
+    let started = Instant::now();
+    let request = LlmRequest {
+        messages: chat_for(&req, &cfg.session.brain.system_prompt),
+        max_tokens: req.constraints.max_tokens.clamp(1, 4096) as u32,
+        temperature: req.constraints.temperature.clamp(0.0, 2.0),
+        trace_id: req.trace_id.clone(),
+        seed_request: None,
+    };
+    let (tx, mut rx) = mpsc::channel::<String>(256);
+    let collect = tokio::spawn(async move {
+        let mut text = String::new();
+        while let Some(p) = rx.recv().await {
+            text.push_str(&p);
+        }
+        text
+    });
+    let deadline = Duration::from_millis(req.constraints.timeout_ms.clamp(1, 60_000));
+    let cancel = CancellationToken::new();
+    let result = tokio::time::timeout(deadline, llm.stream(request, tx, cancel.clone())).await;
+    cancel.cancel();
+    let text = collect.await.unwrap_or_default();
+    let llm_ms = started.elapsed().as_millis() as u64;
+    let reply = match result {
+        Ok(Ok(usage)) => serde_json::to_vec(&BrainResponse {
+            request_id: req.request_id.clone(),
+            timestamp: Utc::now(),
+            trace_id: req.trace_id.clone(),
+            user_id: req.user_id.clone(),
+            session_id: req.session_id.clone(),
+            conversation_id: req.conversation_id.clone(),
+            turn_index: req.turn_index,
+            agent_response: text.trim().to_string(),
+            metadata: BrainResponseMetadata {
+                llm_model: llm.model().to_string(),
+                tokens_used: usage.completion_tokens,
+                reasoning_steps: 1,
+                tools_called: Vec::new(),
+                confidence_score: 1.0,
+            },
+            performance: BrainPerformance {
+                llm_latency_ms: llm_ms,
+                total_processing_ms: started.elapsed().as_millis() as u64,
+            },
+        })
+        .unwrap_or_default(),
+        Ok(Err(e)) => error_reply(
+            &req.request_id,
+            &req.trace_id,
+            e.error_type(),
+            e.to_string(),
+            fallback,
+        ),
+        Err(_) => error_reply(
+            &req.request_id,
+            &req.trace_id,
+            BrainError::ERROR_TYPE_TIMEOUT,
+            format!("the worker's model took over {} ms", deadline.as_millis()),
+            fallback,
+        ),
+    };
+    (reply, req.request_id)
+}
+
+/// `arc-agent brain`: answer `engines.llm.nats_subject` in queue group
+/// `engines.llm.nats_queue` until `stop`.
+pub async fn run_worker(mut cfg: Config, stop: CancellationToken) -> Result<(), BrainTierError> {
+    cfg.engines.llm.brain = cfg.engines.llm.worker_brain.clone();
+    let (llm, _server) = engines::load_brain(&cfg).await?;
+    let client = async_nats::ConnectOptions::new()
+        .name("arc-brain")
+        .connect(&cfg.nats.url)
+        .await
+        .map_err(|source| BrainTierError::Connect {
+            url: cfg.nats.url.clone(),
+            source,
+        })?;
+    let subject = cfg.engines.llm.nats_subject.clone();
+    let queue = cfg.engines.llm.nats_queue.clone();
+    let mut sub = client
+        .queue_subscribe(subject.clone(), queue.clone())
+        .await
+        .map_err(|source| BrainTierError::Subscribe {
+            subject: subject.clone(),
+            queue: queue.clone(),
+            source,
+        })?;
+    tracing::info!(%subject, %queue, brain = %llm.model(), "brain worker ready");
+    let cfg = Arc::new(cfg);
+    let slots = Arc::new(Semaphore::new(cfg.engines.llm.parallel.max(1) as usize));
+    loop {
+        let msg = tokio::select! {
+            _ = stop.cancelled() => break,
+            m = sub.next() => match m {
+                Some(m) => m,
+                None => break,
+            },
+        };
+        // The node's mirror publishes the same subject with no reply: not a request.
+        let Some(reply_to) = msg.reply.clone() else {
+            continue;
+        };
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let (llm, client, cfg) = (llm.clone(), client.clone(), cfg.clone());
+        tokio::spawn(async move {
+            let (reply, request_id) = answer(llm, &msg.payload, &cfg).await;
+            if let Err(e) = client.publish(reply_to, reply.into()).await {
+                tracing::warn!(%request_id, error = %e, "brain reply not sent");
+            } else {
+                tracing::info!(%request_id, "brain request answered");
+            }
+            drop(permit);
+        });
+    }
+    let _ = sub.unsubscribe().await;
+    let _ = client.flush().await;
+    Ok(())
+}
