@@ -121,6 +121,13 @@ impl App {
         let cfg = Arc::new(cfg);
         let identity = identity(&cfg);
         let (sink, stream) = EventSink::new(cfg.events.sink_capacity);
+        let sink = match cfg.privacy.redactor() {
+            Some(r) => {
+                tracing::info!(kinds = ?cfg.privacy.kinds, fields = ?cfg.privacy.fields, "PII redaction on for every mirrored event");
+                sink.with_redactor(r)
+            }
+            None => sink,
+        };
         let metrics = Metrics::new(cfg.session.target_latency_ms);
         let mut inputs = taps;
         let mut scrape_mirrors = Vec::new();

@@ -40,6 +40,7 @@ pub struct Config {
     pub pulsar: PulsarSection,
     pub heartbeat: HeartbeatSection,
     pub models: ModelsSection,
+    pub privacy: PrivacySection,
     pub engines: EnginesSection,
     pub session: SessionSection,
     pub telemetry: TelemetrySection,
@@ -177,6 +178,33 @@ pub struct LlmEngineSection {
 
 /// The brains `engines.llm.brain` may name.
 pub const BRAINS: [&str; 4] = ["local", "openai", "nats", "placeholder"];
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacySection {
+    pub redact_pii: bool,
+    pub kinds: Vec<String>,
+    pub fields: Vec<String>,
+}
+
+impl PrivacySection {
+    /// The redactor to install, when redaction is on.
+    pub fn redactor(&self) -> Option<arc_actors::redact::Redactor> {
+        use arc_actors::redact::{PiiKind, RedactFields, Redactor};
+        self.redact_pii.then(|| {
+            Redactor::new(
+                self.kinds
+                    .iter()
+                    .filter_map(|k| PiiKind::parse(k))
+                    .collect(),
+                RedactFields {
+                    user_text: self.fields.iter().any(|f| f == "user_text"),
+                    agent_text: self.fields.iter().any(|f| f == "agent_text"),
+                },
+            )
+        })
+    }
+}
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -505,6 +533,22 @@ impl Config {
             ));
         }
         positive("engines.vad.silence_ms", vad.silence_ms)?;
+        for k in &self.privacy.kinds {
+            if arc_actors::redact::PiiKind::parse(k).is_none() {
+                return Err(invalid(
+                    "privacy.kinds",
+                    format!("{k:?} is not a PII kind (email, card, ssn, phone)"),
+                ));
+            }
+        }
+        for f in &self.privacy.fields {
+            if !["user_text", "agent_text"].contains(&f.as_str()) {
+                return Err(invalid(
+                    "privacy.fields",
+                    format!("{f:?} is not a field (user_text, agent_text)"),
+                ));
+            }
+        }
         let llm = &self.engines.llm;
         if !BRAINS.contains(&llm.brain.as_str()) {
             return Err(invalid(
@@ -680,6 +724,10 @@ impl Config {
                 max_latency_ms: s.tts.max_latency_ms,
                 format: s.tts.format.clone(),
                 sample_rate: s.tts.sample_rate,
+            },
+            audit: arc_actors::session::AuditConfig {
+                anonymization: self.privacy.redact_pii,
+                ..Default::default()
             },
             ..SessionConfig::default()
         }

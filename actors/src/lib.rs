@@ -27,6 +27,7 @@
 //! - [`session`]: the per-conversation supervisor and its five children.
 //! - [`node`]: the node supervisor that owns every session.
 //! - [`sentence`]: cutting a token stream into speakable sentences.
+//! - [`redact`]: PII masking of event texts before they leave the node.
 //! - [`context`]: the rolling conversation history that survives a Brain restart.
 //! - [`synthetic`]: zero-cost engines and a scripted user, for tests, benches and load.
 #![deny(unreachable_pub)]
@@ -38,6 +39,7 @@ pub mod engine;
 pub mod events;
 pub mod ids;
 pub mod node;
+pub mod redact;
 pub mod sentence;
 pub mod session;
 pub mod sink;

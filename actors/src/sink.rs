@@ -32,6 +32,8 @@ pub struct EventSink {
     tx: mpsc::Sender<Arc<Event>>,
     capacity: usize,
     stats: Arc<QueueStats>,
+    /// PII masking applied to every event before it leaves (when on).
+    redactor: Option<Arc<crate::redact::Redactor>>,
 }
 
 /// The receiving end of the sink.
@@ -60,14 +62,27 @@ impl EventSink {
                 tx,
                 capacity,
                 stats: Arc::default(),
+                redactor: None,
             },
             EventStream { rx },
         )
     }
 
+    /// This sink, masking PII in every event it takes (redaction at the
+    /// source: nothing downstream, mirrors or taps, sees the true text).
+    pub fn with_redactor(mut self, redactor: crate::redact::Redactor) -> Self {
+        self.redactor = Some(Arc::new(redactor));
+        self
+    }
+
     /// Emit without ever waiting: a full sink drops the event and counts it.
     pub fn emit(&self, event: impl Into<Event>) {
-        let event = event.into();
+        let mut event = event.into();
+        if let Some(r) = &self.redactor {
+            if let Some(masked) = r.redact_event(&event) {
+                event = masked;
+            }
+        }
         match self.tx.try_send(Arc::new(event)) {
             Ok(()) => {
                 self.stats.accepted.fetch_add(1, Ordering::Relaxed);
