@@ -37,6 +37,35 @@ impl SentenceSplitter {
         out
     }
 
+    /// The text up to the first clause break (`, ` `; ` `: ` ` - `) that has
+    /// at least `min_words` words before it, taken out of the buffer. Lets
+    /// the first words of a reply be spoken before its first sentence ends.
+    pub fn take_clause(&mut self, min_words: usize) -> Option<String> {
+        let s = self.buf.as_str();
+        let mut words = 0;
+        let mut in_word = false;
+        let bytes = s.as_bytes();
+        for (i, c) in s.char_indices() {
+            if c.is_whitespace() {
+                in_word = false;
+                continue;
+            }
+            if !in_word {
+                words += 1;
+                in_word = true;
+            }
+            let breaks =
+                matches!(c, ',' | ';' | ':') || (c == '-' && i > 0 && bytes[i - 1] == b' ');
+            let followed_by_space = bytes.get(i + 1).is_some_and(|b| *b == b' ');
+            if breaks && followed_by_space && words >= min_words {
+                let clause = s[..=i].trim().to_string();
+                self.buf.drain(..=i);
+                return Some(clause);
+            }
+        }
+        None
+    }
+
     /// The rest of the text once the stream has ended.
     pub fn finish(&mut self) -> Option<String> {
         let rest = self.buf.trim().to_string();
@@ -204,5 +233,22 @@ mod tests {
             vec!["No period at the end"]
         );
         assert!(split_all("   ").is_empty());
+    }
+
+    #[test]
+    fn a_first_clause_can_be_taken_before_the_sentence_ends() {
+        let mut sp = SentenceSplitter::new();
+        assert!(sp.push("Sure, I can").is_empty());
+        assert_eq!(sp.take_clause(3), None, "too short to speak alone");
+        assert!(sp.push(" help with that, because").is_empty());
+        assert_eq!(
+            sp.take_clause(3).as_deref(),
+            Some("Sure, I can help with that,")
+        );
+        assert_eq!(
+            sp.push(" it costs 1,299 dollars. Bye"),
+            vec!["because it costs 1,299 dollars."]
+        );
+        assert_eq!(sp.finish().as_deref(), Some("Bye"));
     }
 }

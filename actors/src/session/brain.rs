@@ -258,6 +258,9 @@ impl BrainState {
     }
 }
 
+/// Words a first clause needs before it is spoken on its own.
+const FIRST_CLAUSE_MIN_WORDS: usize = 4;
+
 /// Stream one reply: sentences go to Tts as they complete; the timeout covers
 /// the wait for the first token and every gap between tokens.
 async fn run_llm(
@@ -317,6 +320,13 @@ async fn run_llm(
                     deadline = tokio::time::Instant::now() + timeout;
                     for s in splitter.push(&tok) {
                         speak(s, &mut spoken, &mut sentences);
+                    }
+                    // The first words go to TTS at the first clause break,
+                    // not the end of a long first sentence: first audio sooner.
+                    if sentences == 0 {
+                        if let Some(clause) = splitter.take_clause(FIRST_CLAUSE_MIN_WORDS) {
+                            speak(clause, &mut spoken, &mut sentences);
+                        }
                     }
                 }
                 None => {
