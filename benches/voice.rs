@@ -263,7 +263,7 @@ fn main() {
         v.get(v.len() / 2).copied().unwrap_or(0)
     };
     println!(
-        "voice_to_voice stages (p50): stt {} ms, llm to first sentence {} ms, tts first chunk {} ms",
+        "voice_to_voice stages (p50): stt {} ms, llm whole reply {} ms, tts first chunk {} ms",
         med(stages.iter().map(|s| s.0).collect()),
         med(stages.iter().map(|s| s.1).collect()),
         med(stages.iter().map(|s| s.2).collect()),
