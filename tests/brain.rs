@@ -124,9 +124,15 @@ async fn one_turn(
     let script = vec![line.to_string()];
     let h = node
         .start_session(SessionSpec {
-            config: SessionConfig {
-                user_id: "brain-test".into(),
-                ..Default::default()
+            config: {
+                let mut c = SessionConfig {
+                    user_id: "brain-test".into(),
+                    ..Default::default()
+                };
+                // Greedy decoding: one reply every run, so the test checks
+                // the brain's handling, not a sampled reply's shape.
+                c.brain.temperature = 0.0;
+                c
             },
             output: out.clone(),
             script: script.clone(),
