@@ -101,14 +101,14 @@ impl App {
 
     /// Start with extra consumers of the event stream (tests, the load generator).
     pub async fn start_with_taps(cfg: Config, taps: Vec<MirrorInput>) -> Result<App, AppError> {
-        let provider =
+        let (provider, inference) =
             crate::engines::provider(&cfg)
                 .await
                 .map_err(|source| AppError::Engines {
                     profile: cfg.engines.profile.clone(),
                     source,
                 })?;
-        Self::start_with_provider(cfg, taps, provider).await
+        Self::start_with_provider(cfg, taps, provider, inference).await
     }
 
     /// Start with the engines given (`converse` loads them itself, to use the
@@ -117,6 +117,7 @@ impl App {
         cfg: Config,
         taps: Vec<MirrorInput>,
         provider: Arc<dyn EngineProvider>,
+        inference: Option<Arc<arc_models::pool::InferencePool>>,
     ) -> Result<App, AppError> {
         let cfg = Arc::new(cfg);
         let identity = identity(&cfg);
@@ -216,6 +217,7 @@ impl App {
             sink: sink.clone(),
             node: node_stats,
             mirrors: scrape_mirrors,
+            inference,
         });
         metrics.set_sources(sources.clone());
         let state = HttpState {

@@ -288,7 +288,8 @@ pub async fn run(
     cfg.http.listen = "127.0.0.1:0".into();
     let silence_ms = cfg.engines.vad.silence_ms;
     let (tap, mut events) = MirrorInput::new("converse", MirrorFilter::All, 1 << 16);
-    let app = App::start_with_provider(cfg, vec![tap], Arc::new(engines)).await?;
+    let pool = engines.pool.clone();
+    let app = App::start_with_provider(cfg, vec![tap], Arc::new(engines), Some(pool)).await?;
     let mut config = app.cfg.session_config();
     config.user_id = "converse-user".into();
     config.connection_type = "file".into();

@@ -271,10 +271,16 @@ impl EngineProvider for LocalEngines {
     }
 }
 
-/// The provider for `engines.profile`.
-pub async fn provider(cfg: &Config) -> Result<Arc<dyn EngineProvider>, EnginesError> {
+/// The provider for `engines.profile`, and its inference pool (for metrics).
+pub async fn provider(
+    cfg: &Config,
+) -> Result<(Arc<dyn EngineProvider>, Option<Arc<InferencePool>>), EnginesError> {
     match cfg.engines.profile.as_str() {
-        "local" => Ok(Arc::new(LocalEngines::load(cfg).await?)),
-        _ => Ok(Arc::new(SyntheticProvider::default())),
+        "local" => {
+            let engines = LocalEngines::load(cfg).await?;
+            let pool = engines.pool.clone();
+            Ok((Arc::new(engines), Some(pool)))
+        }
+        _ => Ok((Arc::new(SyntheticProvider::default()), None)),
     }
 }

@@ -71,6 +71,10 @@ pub struct Metrics {
     process_rss: Gauge,
     process_cpu: Counter<f64, AtomicU64>,
     process_threads: Gauge,
+    pool_queued: Gauge,
+    pool_running: Gauge,
+    pool_jobs: Counter,
+    pool_wait: Counter<f64, AtomicU64>,
     process_fds: Gauge,
     uptime: Gauge<f64, AtomicU64>,
     target_latency_ms: AtomicU64,
@@ -82,6 +86,8 @@ pub struct ScrapeSources {
     pub sink: EventSink,
     pub node: Arc<NodeStats>,
     pub mirrors: Vec<(&'static str, Arc<MirrorStats>, Option<MirrorProbe>)>,
+    /// The real engines' inference pool (none with synthetic engines).
+    pub inference: Option<Arc<arc_models::pool::InferencePool>>,
 }
 
 fn sync_counter(c: &Counter, value: u64) {
@@ -124,6 +130,10 @@ impl Metrics {
             process_rss: Gauge::default(),
             process_cpu: Counter::default(),
             process_threads: Gauge::default(),
+            pool_queued: Gauge::default(),
+            pool_running: Gauge::default(),
+            pool_jobs: Counter::default(),
+            pool_wait: Counter::default(),
             process_fds: Gauge::default(),
             uptime: Gauge::default(),
             target_latency_ms: AtomicU64::new(target_latency_ms),
@@ -273,6 +283,26 @@ impl Metrics {
             m.process_threads.clone(),
         );
         r.register(
+            "arc_inference_pool_queued_jobs",
+            "Inference jobs (whisper, piper, Silero) waiting for a pool thread",
+            m.pool_queued.clone(),
+        );
+        r.register(
+            "arc_inference_pool_running_jobs",
+            "Inference jobs running on the pool",
+            m.pool_running.clone(),
+        );
+        r.register(
+            "arc_inference_pool_jobs",
+            "Inference jobs finished",
+            m.pool_jobs.clone(),
+        );
+        r.register(
+            "arc_inference_pool_wait_seconds",
+            "Time inference jobs spent waiting for a pool thread, summed",
+            m.pool_wait.clone(),
+        );
+        r.register(
             "arc_process_open_fds",
             "Open file descriptors",
             m.process_fds.clone(),
@@ -394,6 +424,17 @@ impl Metrics {
         sync_counter(&self.sink_accepted, src.sink.stats().accepted());
         sync_counter(&self.sink_dropped, src.sink.stats().dropped());
         self.sink_depth.set(src.sink.depth() as i64);
+        if let Some(pool) = &src.inference {
+            let st = pool.stats();
+            self.pool_queued.set(st.queued as i64);
+            self.pool_running.set(st.running as i64);
+            sync_counter(&self.pool_jobs, st.completed);
+            let waited = st.wait_us_total as f64 / 1e6;
+            let seen = self.pool_wait.get();
+            if waited > seen {
+                self.pool_wait.inc_by(waited - seen);
+            }
+        }
         for (name, stats, input) in &src.mirrors {
             let l = labels(&[("mirror", name)]);
             let queue_dropped = input.as_ref().map(|i| i.stats().dropped()).unwrap_or(0);
@@ -466,7 +507,10 @@ mod tests {
             sink,
             node: Arc::new(NodeStats::default()),
             mirrors: vec![("nats", Arc::new(MirrorStats::default()), None)],
+            inference: Some(arc_models::pool::InferencePool::new(1)),
         });
+        assert!(text.contains("arc_inference_pool_queued_jobs 0"), "{text}");
+        assert!(text.contains("arc_inference_pool_jobs_total 0"), "{text}");
         assert!(
             text.contains("arc_actor_restarts_total{actor=\"brain\"} 1"),
             "{text}"

@@ -38,6 +38,7 @@ async fn a_spoken_turn_emits_the_real_engines_values() {
     let engines = LocalEngines::load(&cfg)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    let pool = engines.pool.clone();
     let (sink, mut stream) = EventSink::new(10_000);
     let (node, _) = NodeHandle::start(NodeArgs {
         identity: ServiceIdentity::local("arc-agent"),
@@ -135,4 +136,8 @@ async fn a_spoken_turn_emits_the_real_engines_values() {
     assert_eq!(a.tts_model, "piper");
     assert!(a.tts_latency_ms > 0 && a.tts_audio_duration_ms > 500);
     assert!(conv.performance.total_latency_ms > 0);
+    // Every model ran on the shared pool (what arc_inference_pool_* exports).
+    let st = pool.stats();
+    assert!(st.completed > 10, "{st:?}");
+    assert_eq!((st.queued, st.running), (0, 0), "{st:?}");
 }
