@@ -22,14 +22,9 @@ use std::time::{Duration, Instant};
 
 const UTTERANCE: &str = "Please call me back when you get home tonight, and bring some bread.";
 
+/// Where `arc-agent models fetch` installed the models (the same rule).
 fn models_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("ARC_MODELS_DIR") {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache/arc/models")
+    arc_models::manifest::default_models_dir()
 }
 
 /// Resident set size of this process, from /proc (0 where unavailable).

@@ -23,15 +23,7 @@ const REPLY: &str = "Sure, your table for two is booked for seven tonight. \
                      Is there anything else I can help you with?";
 
 fn model_file(rel: &str) -> PathBuf {
-    let dir = std::env::var_os("ARC_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("."))
-                .join(".cache/arc/models")
-        });
-    let path = dir.join(rel);
+    let path = arc_models::manifest::default_models_dir().join(rel);
     assert!(
         path.is_file(),
         "model file {} is missing; run: arc-agent models fetch",

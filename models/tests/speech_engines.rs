@@ -24,14 +24,9 @@ const PIPER_CONFIG: &str = "piper-en_US-joe-medium/en_US-joe-medium.onnx.json";
 /// How far a reported boundary may be from the true one.
 const BOUNDARY_TOLERANCE_MS: i64 = 150;
 
+/// Where `arc-agent models fetch` installed the models (the same rule).
 fn models_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("ARC_MODELS_DIR") {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache/arc/models")
+    arc_models::manifest::default_models_dir()
 }
 
 /// The model file, or a failure saying how to get it (never a skip).

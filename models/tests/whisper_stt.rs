@@ -50,14 +50,9 @@ struct Shared {
     load_time: Duration,
 }
 
+/// Where `arc-agent models fetch` installed the models (the same rule).
 fn models_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("ARC_MODELS_DIR") {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache/arc/models")
+    arc_models::manifest::default_models_dir()
 }
 
 /// The model, converted and loaded once; every test fails with the reason
