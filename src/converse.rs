@@ -234,10 +234,6 @@ async fn utterances(
     Ok(segments)
 }
 
-fn silence(ms: u64) -> impl Iterator<Item = AudioFrame> {
-    (0..ms.div_ceil(20)).map(|_| AudioFrame::new(STT_SAMPLE_RATE, vec![0.0; FRAME_SAMPLES_16K]))
-}
-
 /// Options of one `converse` run.
 #[derive(Debug, Clone)]
 pub struct ConverseOptions {
@@ -335,7 +331,7 @@ pub async fn run(
         }
         pushed = until.max(pushed);
         if i + 1 == segments.len() {
-            for f in silence(silence_ms + 300) {
+            for f in arc_actors::synthetic::silence_frames(silence_ms + 300) {
                 alive &= session.push_audio_wait(f).await;
             }
         }

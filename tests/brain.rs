@@ -8,16 +8,18 @@
 //!   timeout (plus a small margin) and the seed's `agent.brain.error`;
 //! - a killed llama-server is restarted by its supervisor.
 
+mod common;
+
+use common::WithLlm;
+
 use arc_actors::emit::ServiceIdentity;
-use arc_actors::engine::{
-    CancellationToken, ChatMessage, ChatRole, EngineError, Engines, LlmEngine, LlmRequest,
-};
+use arc_actors::engine::{CancellationToken, ChatMessage, ChatRole, LlmEngine, LlmRequest};
 use arc_actors::events::Event;
-use arc_actors::node::{EngineProvider, NodeArgs, NodeHandle, NodeStats, SessionSpec};
+use arc_actors::node::{NodeArgs, NodeHandle, NodeStats, SessionSpec};
 use arc_actors::sentence::SentenceSplitter;
 use arc_actors::session::{EndReason, SessionConfig, SessionNotice};
 use arc_actors::sink::{EventSink, EventStream};
-use arc_actors::synthetic::{run_script, RecordingOutput, SyntheticProvider};
+use arc_actors::synthetic::{run_script, RecordingOutput};
 use arc_models::llm::llama_server::{default_binary, LlamaServer, LlamaServerOptions};
 use arc_models::llm::openai::{OpenAiLlm, OpenAiOptions};
 use arc_models::manifest;
@@ -78,17 +80,6 @@ fn question(text: &str) -> LlmRequest {
         temperature: 0.7,
         trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
         seed_request: None,
-    }
-}
-
-/// Synthetic ears and voice, a real brain.
-struct WithLlm(Arc<dyn LlmEngine>);
-
-impl EngineProvider for WithLlm {
-    fn engines_for(&self, spec: &SessionSpec) -> Result<Engines, EngineError> {
-        let mut e = SyntheticProvider::default().engines_for(spec)?;
-        e.llm = self.0.clone();
-        Ok(e)
     }
 }
 

@@ -5,14 +5,18 @@
 //! session whose brain is `nats` speaks the tier's answer, and with no worker
 //! listening it speaks the fallback at once, with the seed's error event.
 
+mod common;
+
+use common::WithLlm;
+
 use arc_actors::emit::ServiceIdentity;
-use arc_actors::engine::{EngineError, Engines, LlmEngine};
+use arc_actors::engine::LlmEngine;
 use arc_actors::events::nats::{BrainRequest, BrainResponse, Constraints, Context};
 use arc_actors::events::Event;
-use arc_actors::node::{EngineProvider, NodeArgs, NodeHandle, NodeStats, SessionSpec};
+use arc_actors::node::{NodeArgs, NodeHandle, NodeStats, SessionSpec};
 use arc_actors::session::{EndReason, SessionConfig, SessionNotice};
 use arc_actors::sink::EventSink;
-use arc_actors::synthetic::{run_script, RecordingOutput, SyntheticProvider};
+use arc_actors::synthetic::{run_script, RecordingOutput};
 use arc_agent::brain_tier::NatsBrainLlm;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -196,16 +200,6 @@ async fn two_workers_in_one_queue_group_answer_each_request_exactly_once() {
         !from_a.is_empty() && !from_b.is_empty(),
         "the queue group did not spread the work:\n{log_a}\n{log_b}"
     );
-}
-
-struct WithLlm(Arc<dyn LlmEngine>);
-
-impl EngineProvider for WithLlm {
-    fn engines_for(&self, spec: &SessionSpec) -> Result<Engines, EngineError> {
-        let mut e = SyntheticProvider::default().engines_for(spec)?;
-        e.llm = self.0.clone();
-        Ok(e)
-    }
 }
 
 /// One scripted turn with the `nats` brain on `subject`.

@@ -429,3 +429,18 @@ pub fn init_logs() {
         .with_test_writer()
         .try_init();
 }
+
+/// Synthetic ears and voice (energy VAD, scripted STT, tone TTS) around a
+/// real brain: for tests of the brain in a whole session.
+pub struct WithLlm(pub std::sync::Arc<dyn arc_actors::engine::LlmEngine>);
+
+impl arc_actors::node::EngineProvider for WithLlm {
+    fn engines_for(
+        &self,
+        spec: &arc_actors::node::SessionSpec,
+    ) -> Result<arc_actors::engine::Engines, arc_actors::engine::EngineError> {
+        let mut e = arc_actors::synthetic::SyntheticProvider::default().engines_for(spec)?;
+        e.llm = self.0.clone();
+        Ok(e)
+    }
+}
