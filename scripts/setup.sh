@@ -5,11 +5,13 @@
 #   - nats-server: tests that stop a broker start their own
 #   - pulsar-lite: a Pulsar-wire-protocol broker for the tests
 #   - pulsar-client: the official Python client the tests read topics with
+#   - livekit-api: LiveKit's own Python server SDK, which signs the webhooks the tests send
 #   - cmake, clang, libclang-dev: whisper-rs builds whisper.cpp (and libopus) from source
 #   - libsonic-dev, espeak-ng-data: piper's phonemizer (espeak-ng) links Debian's
 #     libsonic instead of cloning it, and reads espeak-ng's data at run time
 #   - espeak-ng, sox: the speech tests make their test utterances with them
-#   - prometheus: promtool checks the operator files
+#   - prometheus: promtool checks the operator files; the dashboard test runs the server
+#   - chromium: headless screenshots of the dashboard (and the browser demo test)
 #   - onnxruntime: the PyPI wheel's libonnxruntime.so, unpacked to .cache/onnxruntime
 #     (ort would otherwise download it at build time, which fails here)
 # Then the model files (`arc-agent models fetch`) and llama.cpp's server
@@ -19,11 +21,12 @@ cd "$(dirname "$0")/.."
 
 PULSAR_LITE_VERSION=0.2.0
 PULSAR_CLIENT_VERSION=3.13.0
+LIVEKIT_API_VERSION=1.2.2
 
 need_apt=()
 command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
 [ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
-for pkg in cmake clang libclang-dev libsonic-dev espeak-ng espeak-ng-data sox prometheus; do
+for pkg in cmake clang libclang-dev libsonic-dev espeak-ng espeak-ng-data sox prometheus chromium; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -35,13 +38,15 @@ fi
 
 if ! python3 - <<PY 2>/dev/null
 import importlib.metadata as m, sys
-ok = m.version("pulsar-lite") == "$PULSAR_LITE_VERSION" and m.version("pulsar-client") == "$PULSAR_CLIENT_VERSION"
+ok = (m.version("pulsar-lite") == "$PULSAR_LITE_VERSION" and m.version("pulsar-client") == "$PULSAR_CLIENT_VERSION"
+      and m.version("livekit-api") == "$LIVEKIT_API_VERSION")
 sys.exit(0 if ok else 1)
 PY
 then
-  echo "setup: pip install pulsar-lite==$PULSAR_LITE_VERSION pulsar-client==$PULSAR_CLIENT_VERSION"
+  echo "setup: pip install pulsar-lite==$PULSAR_LITE_VERSION pulsar-client==$PULSAR_CLIENT_VERSION livekit-api==$LIVEKIT_API_VERSION"
   python3 -m pip install -q --disable-pip-version-check \
-    "pulsar-lite==$PULSAR_LITE_VERSION" "pulsar-client==$PULSAR_CLIENT_VERSION"
+    "pulsar-lite==$PULSAR_LITE_VERSION" "pulsar-client==$PULSAR_CLIENT_VERSION" \
+    "livekit-api==$LIVEKIT_API_VERSION"
 fi
 
 # onnxruntime for ort (piper TTS, Silero VAD): the library from the PyPI wheel.

@@ -3,10 +3,12 @@
 //! events reach the mirrors, the spool is flushed).
 
 use crate::config::Config;
+use crate::dispatch::Dispatcher;
 use crate::heartbeat::{self, HeartbeatSources};
 use crate::http::{self, HttpState};
 use crate::metrics::{Metrics, ScrapeSources};
 use crate::mirror::{self, MirrorStats};
+use crate::webhook::WebhookReceiver;
 use arc_actors::emit::{self, LifecycleChange, ServiceIdentity};
 use arc_actors::node::{EngineProvider, NodeArgs, NodeHandle, NodeStats};
 use arc_actors::session::EndReason;
@@ -57,6 +59,9 @@ pub struct App {
     fanout: JoinHandle<()>,
     heartbeat_stop: CancellationToken,
     heartbeat: JoinHandle<()>,
+    pub dispatch: Arc<Dispatcher>,
+    dispatch_stop: CancellationToken,
+    dispatch_task: Option<JoinHandle<()>>,
     nats: Option<JoinHandle<()>>,
     pulsar: Option<mirror::pulsar::PulsarMirror>,
     observer: JoinHandle<()>,
@@ -157,6 +162,7 @@ impl App {
             None
         };
 
+        let mut nats_client = None;
         let nats = if cfg.nats.enabled {
             let stats = Arc::new(MirrorStats::default());
             let (input, rx) = MirrorInput::new("nats", MirrorFilter::Nats, cfg.events.nats_queue);
@@ -166,6 +172,7 @@ impl App {
                     url: cfg.nats.url.clone(),
                     source,
                 })?;
+            nats_client = Some(client.clone());
             let task = tokio::spawn(mirror::nats::run(client, rx, stats.clone()));
             scrape_mirrors.push(("nats", stats.clone(), Some(input.probe())));
             health_mirrors.push(("nats", stats));
@@ -196,6 +203,10 @@ impl App {
                 identity: identity.clone(),
                 sink: sink.clone(),
                 node: node_stats.clone(),
+                max_sessions: match cfg.dispatch.max_sessions {
+                    0 => cfg.node.max_sessions,
+                    n => n.min(cfg.node.max_sessions),
+                },
                 mirrors: health_mirrors,
             },
             Duration::from_millis(cfg.heartbeat.interval_ms),
@@ -203,6 +214,25 @@ impl App {
         );
 
         let draining = Arc::new(AtomicBool::new(false));
+        let dispatch = Dispatcher::new(
+            cfg.dispatch.clone(),
+            cfg.node.max_sessions,
+            identity.instance_id.clone(),
+            nats_client,
+            node.clone(),
+            cfg.session_config(),
+            draining.clone(),
+            metrics.clone(),
+        );
+        let dispatch_stop = CancellationToken::new();
+        let dispatch_task = match dispatch.spawn_taker(dispatch_stop.clone()).await {
+            Ok(t) => t,
+            Err(e) => {
+                // The node still serves its own webhooks and sessions.
+                tracing::error!(error = %e, "not taking tracks from the cluster");
+                None
+            }
+        };
         let listener = tokio::net::TcpListener::bind(&cfg.http.listen)
             .await
             .map_err(|source| AppError::Listen {
@@ -226,6 +256,9 @@ impl App {
             metrics: metrics.clone(),
             sources,
             draining: draining.clone(),
+            sink: sink.clone(),
+            webhooks: Arc::new(WebhookReceiver::new(&cfg.livekit, &cfg.webhook)),
+            dispatch: dispatch.clone(),
         };
         let http_stop = CancellationToken::new();
         let stop = http_stop.clone();
@@ -264,6 +297,9 @@ impl App {
             fanout,
             heartbeat_stop,
             heartbeat,
+            dispatch,
+            dispatch_stop,
+            dispatch_task,
             nats,
             pulsar,
             observer,
@@ -282,6 +318,11 @@ impl App {
         tracing::info!(%reason, sessions = self.node.active_sessions(), "shutting down: draining sessions");
         self.draining
             .store(true, std::sync::atomic::Ordering::Relaxed);
+        // Leave the dispatch queue group first: new tracks go to other nodes.
+        self.dispatch_stop.cancel();
+        if let Some(t) = self.dispatch_task {
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
         let drain = Duration::from_millis(self.cfg.node.drain_timeout_ms);
         let left = self.node.drain(EndReason::NodeShutdown, drain).await;
         if left > 0 {

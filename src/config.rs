@@ -45,6 +45,70 @@ pub struct Config {
     pub session: SessionSection,
     pub telemetry: TelemetrySection,
     pub log: LogSection,
+    pub livekit: LivekitSection,
+    pub webhook: WebhookSection,
+    pub dispatch: DispatchSection,
+}
+
+/// The LiveKit server and its API key pair (also from `LIVEKIT_URL`,
+/// `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET`).
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LivekitSection {
+    pub url: String,
+    pub api_key: String,
+    pub api_secret: String,
+}
+
+impl std::fmt::Debug for LivekitSection {
+    /// The secret never reaches a log line or `arc-agent config`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LivekitSection")
+            .field("url", &self.url)
+            .field("api_key", &self.api_key)
+            .field(
+                "api_secret",
+                &if self.api_secret.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
+            .finish()
+    }
+}
+
+impl LivekitSection {
+    /// Both halves of the API key pair are set.
+    pub fn has_credentials(&self) -> bool {
+        !self.api_key.is_empty() && !self.api_secret.is_empty()
+    }
+}
+
+/// LiveKit's own environment variables and the keys they set.
+pub const LIVEKIT_ENV: [(&str, &str); 3] = [
+    ("LIVEKIT_URL", "ARC__LIVEKIT__URL"),
+    ("LIVEKIT_API_KEY", "ARC__LIVEKIT__API_KEY"),
+    ("LIVEKIT_API_SECRET", "ARC__LIVEKIT__API_SECRET"),
+];
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSection {
+    pub dedup_window_s: u64,
+    pub dedup_capacity: usize,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchSection {
+    pub enabled: bool,
+    pub queue_group: String,
+    pub max_sessions: usize,
+    pub offer_timeout_ms: u64,
+    pub max_offers: u32,
+    pub retry_backoff_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -422,7 +486,17 @@ impl Config {
             let over = parse_toml(&text, &path.display().to_string())?;
             merge(&mut table, over, "")?;
         }
-        apply_env(&mut table, env)?;
+        // LiveKit's own variables first, so that ARC__LIVEKIT__* wins over them.
+        let (livekit, arc): (Vec<_>, Vec<_>) = env
+            .into_iter()
+            .partition(|(k, _)| LIVEKIT_ENV.iter().any(|(name, _)| name == k));
+        let livekit = livekit.into_iter().filter_map(|(k, v)| {
+            LIVEKIT_ENV
+                .iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, key)| (key.to_string(), v))
+        });
+        apply_env(&mut table, livekit.chain(arc))?;
         let cfg: Config = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| invalid("?", e.to_string()))?;
@@ -513,6 +587,32 @@ impl Config {
             }
         }
         positive("heartbeat.interval_ms", self.heartbeat.interval_ms)?;
+        if !self.livekit.url.is_empty()
+            && !["ws://", "wss://", "http://", "https://"]
+                .iter()
+                .any(|p| self.livekit.url.starts_with(p))
+        {
+            return Err(invalid(
+                "livekit.url",
+                format!(
+                    "{:?} must start with ws://, wss://, http:// or https://",
+                    self.livekit.url
+                ),
+            ));
+        }
+        if self.livekit.api_key.is_empty() != self.livekit.api_secret.is_empty() {
+            return Err(invalid(
+                "livekit.api_secret",
+                "livekit.api_key and livekit.api_secret must be set together",
+            ));
+        }
+        positive("webhook.dedup_capacity", self.webhook.dedup_capacity as u64)?;
+        positive("webhook.max_body_bytes", self.webhook.max_body_bytes as u64)?;
+        if self.dispatch.queue_group.trim().is_empty() {
+            return Err(invalid("dispatch.queue_group", "must not be empty"));
+        }
+        positive("dispatch.offer_timeout_ms", self.dispatch.offer_timeout_ms)?;
+        positive("dispatch.max_offers", u64::from(self.dispatch.max_offers))?;
         if !["synthetic", "local"].contains(&self.engines.profile.as_str()) {
             return Err(invalid(
                 "engines.profile",
@@ -768,6 +868,28 @@ mod tests {
         assert_eq!(c.nats.url, "nats://10.0.0.1:4222");
         assert_eq!(c.session.brain.temperature, 0.2);
         assert!(!c.pulsar.enabled);
+    }
+
+    #[test]
+    fn livekit_env_vars_follow_livekit_conventions() {
+        let c = Config::load_with(
+            None,
+            env(&[
+                ("LIVEKIT_URL", "wss://lk.example.com"),
+                ("LIVEKIT_API_KEY", "APIkey"),
+                ("LIVEKIT_API_SECRET", "s3cret"),
+                ("ARC__LIVEKIT__URL", "ws://127.0.0.1:7880"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.livekit.url, "ws://127.0.0.1:7880", "ARC__ wins");
+        assert_eq!(c.livekit.api_key, "APIkey");
+        assert!(c.livekit.has_credentials());
+        assert!(!format!("{c:?}").contains("s3cret"), "secret never printed");
+        let e = Config::load_with(None, env(&[("LIVEKIT_API_KEY", "only-key")])).unwrap_err();
+        assert!(e.to_string().contains("livekit.api_secret"), "{e}");
+        let e = Config::load_with(None, env(&[("LIVEKIT_URL", "lk.example.com")])).unwrap_err();
+        assert!(e.to_string().contains("livekit.url"), "{e}");
     }
 
     #[test]

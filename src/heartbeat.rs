@@ -18,6 +18,8 @@ pub struct HeartbeatSources {
     pub identity: ServiceIdentity,
     pub sink: EventSink,
     pub node: Arc<NodeStats>,
+    /// The session limit reported as the node's capacity.
+    pub max_sessions: usize,
     /// Enabled mirrors: any disconnected one degrades the node.
     pub mirrors: Vec<(&'static str, Arc<MirrorStats>)>,
 }
@@ -52,12 +54,14 @@ impl HeartbeatSources {
             service: self.identity.service_name.clone(),
             timestamp: chrono::Utc::now(),
             trace_id: String::new(),
+            instance_id: self.identity.instance_id.clone(),
             status: self.status().0.to_string(),
             metrics: nats::HeartbeatMetrics {
                 active_sessions: self.node.active_sessions.load(Ordering::Relaxed) as u64,
                 cpu_percent: cpu.percent(&p),
                 memory_mb: p.rss_bytes / (1024 * 1024),
                 goroutines: tasks,
+                max_sessions: Some(self.max_sessions as u64),
             },
         })
     }
@@ -121,6 +125,7 @@ mod tests {
                 identity: ServiceIdentity::local("arc-agent"),
                 sink,
                 node,
+                max_sessions: 10,
                 mirrors: vec![("pulsar", pulsar.clone())],
             },
             Duration::from_secs(30),
@@ -147,6 +152,8 @@ mod tests {
         assert_eq!(beats.len(), 4, "t = 0, 30, 60, 90 s");
         assert!(beats.iter().all(|h| h.status == "healthy"
             && h.metrics.active_sessions == 3
+            && h.metrics.max_sessions == Some(10)
+            && !h.instance_id.is_empty()
             && h.metrics.memory_mb > 0
             && h.service == "arc-agent"));
         // A broker goes away: degraded, with a lifecycle event; back: recovered.

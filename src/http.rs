@@ -6,17 +6,23 @@
 //! - `GET /metrics`: Prometheus text.
 //! - `POST /v1/sessions`: start a scripted session (synthetic engines).
 //! - `GET /v1/sessions`, `DELETE /v1/sessions/{id}`.
+//! - `POST /livekit/webhook`: LiveKit's signed webhooks ([`crate::webhook`]).
 //! - `POST /v1/sessions/{id}/fault/{child}`: make a child panic (only with
 //!   `http.fault_injection = true`).
 
 use crate::config::Config;
+use crate::dispatch::Dispatcher;
 use crate::metrics::{Metrics, ScrapeSources};
 use crate::mirror::MirrorStats;
+use crate::webhook::{WebhookAction, WebhookReceiver};
 use arc_actors::node::{NodeError, NodeHandle, SessionSpec};
 use arc_actors::session::{ChildKind, EndReason};
+use arc_actors::sink::EventSink;
 use arc_actors::synthetic::{run_script, RecordingOutput};
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -35,6 +41,9 @@ pub struct HttpState {
     pub metrics: Arc<Metrics>,
     pub sources: Arc<ScrapeSources>,
     pub draining: Arc<AtomicBool>,
+    pub sink: EventSink,
+    pub webhooks: Arc<WebhookReceiver>,
+    pub dispatch: Arc<Dispatcher>,
 }
 
 pub fn router(state: HttpState) -> Router {
@@ -45,6 +54,10 @@ pub fn router(state: HttpState) -> Router {
         .route("/v1/sessions", post(create_session).get(list_sessions))
         .route("/v1/sessions/{id}", axum::routing::delete(end_session))
         .route("/v1/sessions/{id}/fault/{child}", post(inject_fault))
+        .route(
+            "/livekit/webhook",
+            post(livekit_webhook).layer(DefaultBodyLimit::max(state.cfg.webhook.max_body_bytes)),
+        )
         .with_state(state)
 }
 
@@ -237,4 +250,53 @@ async fn inject_fault(
             format!("no session {id} on this node"),
         ),
     }
+}
+
+/// `POST /livekit/webhook`: verify, publish, and act on a LiveKit webhook.
+async fn livekit_webhook(State(st): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
+    let received = (chrono::Utc::now(), std::time::Instant::now());
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let accepted = match st.webhooks.receive(auth, &body, received) {
+        Ok(a) => a,
+        Err(e) => {
+            st.metrics.webhook(e.outcome());
+            tracing::warn!(error = %e, bytes = body.len(), "LiveKit webhook refused");
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            return error(status, e.to_string());
+        }
+    };
+    let webhook_id = accepted.event.metadata.webhook_id.clone();
+    if accepted.duplicate {
+        st.metrics.webhook("duplicate");
+        tracing::info!(%webhook_id, event = %accepted.event.event, "LiveKit webhook seen before: not published again");
+        return Json(json!({ "accepted": true, "duplicate": true, "webhook_id": webhook_id }))
+            .into_response();
+    }
+    st.metrics.webhook("accepted");
+    tracing::info!(%webhook_id, event = %accepted.event.event, trace_id = %accepted.event.trace_id, "LiveKit webhook accepted");
+    st.sink
+        .emit(arc_actors::events::Event::LivekitWebhook(Box::new(
+            accepted.event,
+        )));
+    match accepted.action {
+        WebhookAction::TrackPublished(track) => {
+            // Answer LiveKit at once; the offer may take a few tries.
+            let dispatch = st.dispatch.clone();
+            tokio::spawn(async move {
+                if let Err(e) = dispatch.offer(track).await {
+                    tracing::error!(error = %e, "published track not dispatched");
+                }
+            });
+        }
+        WebhookAction::TrackUnpublished(track) => {
+            st.dispatch.end_track(&track.track_sid, EndReason::UserLeft);
+            // Every node hears it; the one holding the session ends it.
+            st.sink
+                .emit(arc_actors::events::Event::TrackUnpublished(track));
+        }
+        WebhookAction::None => {}
+    }
+    Json(json!({ "accepted": true, "duplicate": false, "webhook_id": webhook_id })).into_response()
 }

@@ -38,6 +38,14 @@ fn latency_histogram() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
 }
 
+/// Outcomes of `arc_webhooks_total`.
+pub const WEBHOOK_OUTCOMES: [&str; 4] = ["accepted", "duplicate", "rejected", "malformed"];
+/// Outcomes of `arc_dispatch_total`: offers this node made, tracks it took or
+/// declined, tracks no node took, and tracks taken here because no cluster
+/// was reachable.
+pub const DISPATCH_OUTCOMES: [&str; 5] =
+    ["offered", "taken", "declined", "not_taken", "taken_locally"];
+
 /// Everything `/metrics` exports.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -76,6 +84,8 @@ pub struct Metrics {
     pool_jobs: Counter,
     pool_wait: Counter<f64, AtomicU64>,
     process_fds: Gauge,
+    webhooks: Family<Labels, Counter>,
+    dispatch: Family<Labels, Counter>,
     uptime: Gauge<f64, AtomicU64>,
     target_latency_ms: AtomicU64,
     started: std::time::Instant,
@@ -135,6 +145,8 @@ impl Metrics {
             pool_jobs: Counter::default(),
             pool_wait: Counter::default(),
             process_fds: Gauge::default(),
+            webhooks: Family::default(),
+            dispatch: Family::default(),
             uptime: Gauge::default(),
             target_latency_ms: AtomicU64::new(target_latency_ms),
             started: std::time::Instant::now(),
@@ -308,12 +320,42 @@ impl Metrics {
             m.process_fds.clone(),
         );
         r.register(
+            "arc_webhooks",
+            "LiveKit webhooks received, by outcome (accepted, duplicate, rejected, malformed)",
+            m.webhooks.clone(),
+        );
+        for outcome in WEBHOOK_OUTCOMES {
+            let _ = m.webhooks.get_or_create(&labels(&[("outcome", outcome)]));
+        }
+        r.register(
+            "arc_dispatch",
+            "Track dispatch across nodes, by outcome (offered, taken, declined, not_taken, taken_locally)",
+            m.dispatch.clone(),
+        );
+        for outcome in DISPATCH_OUTCOMES {
+            let _ = m.dispatch.get_or_create(&labels(&[("outcome", outcome)]));
+        }
+        r.register(
             "arc_uptime_seconds",
             "Seconds since the node started",
             m.uptime.clone(),
         );
         *m.registry.lock().unwrap_or_else(|p| p.into_inner()) = r;
         Arc::new(m)
+    }
+
+    /// Count one webhook by outcome (one of [`WEBHOOK_OUTCOMES`]).
+    pub fn webhook(&self, outcome: &str) {
+        self.webhooks
+            .get_or_create(&labels(&[("outcome", outcome)]))
+            .inc();
+    }
+
+    /// Count one dispatch step by outcome (one of [`DISPATCH_OUTCOMES`]).
+    pub fn dispatch(&self, outcome: &str) {
+        self.dispatch
+            .get_or_create(&labels(&[("outcome", outcome)]))
+            .inc();
     }
 
     /// Update the metrics from one event.

@@ -373,6 +373,10 @@ pub mod nats {
         /// producer does not send it.
         #[serde(default)]
         pub trace_id: String,
+        /// Not in the seed: which node of the service this is (a service runs
+        /// many nodes; dispatch and operators tell them apart by it).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        pub instance_id: String,
         /// e.g. [`Heartbeat::STATUS_HEALTHY`].
         pub status: String,
         pub metrics: HeartbeatMetrics,
@@ -392,6 +396,10 @@ pub mod nats {
         /// Named after the Go services' goroutine count (seed key). This node
         /// reports its number of live tokio tasks here.
         pub goroutines: u64,
+        /// Not in the seed: the session limit above which this node takes no
+        /// new work, so `active_sessions / max_sessions` is its load.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub max_sessions: Option<u64>,
     }
 
     /// `system.service.error`: a critical service error.

@@ -1,0 +1,396 @@
+//! Dispatch of new work across nodes that share nothing in memory.
+//!
+//! Every node joins the NATS queue group `dispatch.queue_group` on the seed's
+//! `agent.voice.track.published`, so NATS hands each message to exactly one
+//! member. The node that received the LiveKit webhook *offers* the track: it
+//! publishes the seed event as a NATS request and waits for the taker's
+//! answer. A taker below its session limit starts the track's session and
+//! answers `taken`; one at its limit (or draining) answers `declined`, and the
+//! offer goes out again (NATS picks a member at random) up to
+//! `dispatch.max_offers` times, also when a taker dies before answering. So
+//! no track is lost while any node has room, and none is taken twice unless an
+//! answer is lost after the session started.
+//!
+//! Plain publications on the subject (another producer, `nats pub`) are taken
+//! the same way, without an answer. With no NATS reachable the node takes the
+//! track itself: one node keeps working on its own.
+//!
+//! `agent.voice.track.unpublished` is subscribed without a queue group: the
+//! node that holds the track's session ends it, the others ignore it.
+
+use crate::config::DispatchSection;
+use crate::metrics::Metrics;
+use arc_actors::events::nats::{TrackPublished, TrackUnpublished};
+use arc_actors::node::{NodeHandle, SessionSpec};
+use arc_actors::session::{EndReason, SessionConfig, SessionHandle};
+use arc_actors::synthetic::RecordingOutput;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Why a track found no node.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("track {track_sid} was not taken after {attempts} offer(s): {last}")]
+    NotTaken {
+        track_sid: String,
+        attempts: u32,
+        last: String,
+    },
+    #[error("track {track_sid} refused by this node: {reason}")]
+    Refused { track_sid: String, reason: String },
+    #[error("cannot subscribe to {subject}: {source}")]
+    Subscribe {
+        subject: &'static str,
+        source: async_nats::SubscribeError,
+    },
+}
+
+/// A taker's answer to an offer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TakeReply {
+    pub taken: bool,
+    /// The node that answered.
+    pub instance_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub session_id: String,
+    /// Why the track was declined.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+/// Where an offered track went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Offered {
+    pub instance_id: String,
+    pub session_id: String,
+    pub attempts: u32,
+}
+
+/// The node's side of dispatch: offers tracks and takes them.
+pub struct Dispatcher {
+    cfg: DispatchSection,
+    max_sessions: usize,
+    instance_id: String,
+    nats: Option<async_nats::Client>,
+    node: NodeHandle,
+    defaults: SessionConfig,
+    draining: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
+    /// Sessions this node holds, by track sid.
+    tracks: Mutex<HashMap<String, SessionHandle>>,
+}
+
+impl Dispatcher {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        cfg: DispatchSection,
+        node_max_sessions: usize,
+        instance_id: String,
+        nats: Option<async_nats::Client>,
+        node: NodeHandle,
+        defaults: SessionConfig,
+        draining: Arc<AtomicBool>,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
+        let max_sessions = match cfg.max_sessions {
+            0 => node_max_sessions,
+            n => n.min(node_max_sessions),
+        };
+        Arc::new(Self {
+            cfg,
+            max_sessions,
+            instance_id,
+            nats,
+            node,
+            defaults,
+            draining,
+            metrics,
+            tracks: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Sessions this node holds for tracks.
+    pub fn held_tracks(&self) -> usize {
+        self.tracks.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    fn cluster(&self) -> Option<&async_nats::Client> {
+        self.nats.as_ref().filter(|c| {
+            self.cfg.enabled && c.connection_state() == async_nats::connection::State::Connected
+        })
+    }
+
+    /// Offers `track` to the cluster; resolves when a node has taken it.
+    pub async fn offer(&self, track: TrackPublished) -> Result<Offered, DispatchError> {
+        self.metrics.dispatch("offered");
+        let Some(client) = self.cluster() else {
+            tracing::warn!(track_sid = %track.track_sid, "no NATS cluster reachable: taking the track on this node");
+            let track_sid = track.track_sid.clone();
+            let session_id = self
+                .take(track)
+                .await
+                .map_err(|reason| DispatchError::Refused { track_sid, reason })?;
+            self.metrics.dispatch("taken_locally");
+            return Ok(Offered {
+                instance_id: self.instance_id.clone(),
+                session_id,
+                attempts: 1,
+            });
+        };
+        let payload: bytes::Bytes = match serde_json::to_vec(&track) {
+            Ok(p) => p.into(),
+            Err(e) => {
+                return Err(DispatchError::Refused {
+                    track_sid: track.track_sid,
+                    reason: e.to_string(),
+                })
+            }
+        };
+        let timeout = Duration::from_millis(self.cfg.offer_timeout_ms);
+        let mut last = String::from("no answer");
+        for attempt in 1..=self.cfg.max_offers {
+            let request = async_nats::Request::new()
+                .payload(payload.clone())
+                .timeout(Some(timeout));
+            match client.send_request(TrackPublished::SUBJECT, request).await {
+                Ok(msg) => match serde_json::from_slice::<TakeReply>(&msg.payload) {
+                    Ok(r) if r.taken => {
+                        tracing::info!(track_sid = %track.track_sid, taken_by = %r.instance_id, session_id = %r.session_id, attempt, "track taken");
+                        return Ok(Offered {
+                            instance_id: r.instance_id,
+                            session_id: r.session_id,
+                            attempts: attempt,
+                        });
+                    }
+                    Ok(r) => last = format!("{} declined: {}", r.instance_id, r.reason),
+                    Err(e) => last = format!("unreadable answer: {e}"),
+                },
+                Err(e) => {
+                    last = match e.kind() {
+                        async_nats::RequestErrorKind::NoResponders => {
+                            "no node is taking work (no member in the queue group)".into()
+                        }
+                        async_nats::RequestErrorKind::TimedOut => {
+                            format!("no answer within {} ms", self.cfg.offer_timeout_ms)
+                        }
+                        _ => e.to_string(),
+                    }
+                }
+            }
+            tracing::debug!(track_sid = %track.track_sid, attempt, %last, "offer not taken; offering again");
+            tokio::time::sleep(Duration::from_millis(
+                self.cfg.retry_backoff_ms * u64::from(attempt),
+            ))
+            .await;
+        }
+        self.metrics.dispatch("not_taken");
+        tracing::error!(track_sid = %track.track_sid, attempts = self.cfg.max_offers, %last, "track not taken by any node");
+        Err(DispatchError::NotTaken {
+            track_sid: track.track_sid,
+            attempts: self.cfg.max_offers,
+            last,
+        })
+    }
+
+    /// Starts this node's session for `track`, or says why not.
+    pub async fn take(&self, track: TrackPublished) -> Result<String, String> {
+        if self.draining.load(Ordering::Relaxed) {
+            return Err("node is draining".into());
+        }
+        if !track.track_kind.eq_ignore_ascii_case("audio") {
+            return Err(format!("not an audio track ({:?})", track.track_kind));
+        }
+        if track.track_sid.is_empty() {
+            return Err("track_sid is empty".into());
+        }
+        if let Some(h) = self
+            .tracks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&track.track_sid)
+        {
+            return Ok(h.session_id.clone());
+        }
+        let active = self.node.active_sessions();
+        if active >= self.max_sessions {
+            return Err(format!(
+                "at its session limit ({active}/{} sessions)",
+                self.max_sessions
+            ));
+        }
+        let mut config = self.defaults.clone();
+        config.session_id = if track.metadata.session_id.is_empty() {
+            arc_actors::ids::prefixed("sess")
+        } else {
+            track.metadata.session_id.clone()
+        };
+        config.conversation_id = format!("conv-{}", config.session_id);
+        config.user_id = if track.metadata.user_id.is_empty() {
+            track.participant_identity.clone()
+        } else {
+            track.metadata.user_id.clone()
+        };
+        config.room_name = track.room_name.clone();
+        config.room_sid = track.room_sid.clone();
+        config.participant_sid = track.participant_sid.clone();
+        config.connection_type = "udp".into();
+        let handle = self
+            .node
+            .start_session(SessionSpec {
+                config,
+                output: Arc::new(RecordingOutput::default()),
+                script: Vec::new(),
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        let session_id = handle.session_id.clone();
+        self.tracks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(track.track_sid.clone(), handle.clone());
+        self.metrics.dispatch("taken");
+        Ok(session_id)
+    }
+
+    /// Ends the session of `track_sid` if this node holds it.
+    pub fn end_track(&self, track_sid: &str, reason: EndReason) -> bool {
+        let handle = self
+            .tracks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(track_sid);
+        match handle {
+            Some(h) => {
+                h.end(reason);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Forgets tracks whose sessions ended by themselves.
+    fn prune(&self) {
+        self.tracks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, h| !h.is_done());
+    }
+
+    async fn on_published(&self, client: &async_nats::Client, msg: async_nats::Message) {
+        self.prune();
+        let reply = |r: TakeReply| {
+            let to = msg.reply.clone();
+            let client = client.clone();
+            async move {
+                if let Some(to) = to {
+                    match serde_json::to_vec(&r) {
+                        Ok(body) => {
+                            if let Err(e) = client.publish(to, body.into()).await {
+                                tracing::warn!(error = %e, "cannot answer a track offer");
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "cannot encode a track answer"),
+                    }
+                }
+            }
+        };
+        let track: TrackPublished = match serde_json::from_slice(&msg.payload) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, subject = %msg.subject, "malformed agent.voice.track.published: ignored");
+                reply(TakeReply {
+                    taken: false,
+                    instance_id: self.instance_id.clone(),
+                    session_id: String::new(),
+                    reason: format!("malformed agent.voice.track.published: {e}"),
+                })
+                .await;
+                return;
+            }
+        };
+        let track_sid = track.track_sid.clone();
+        match self.take(track).await {
+            Ok(session_id) => {
+                tracing::info!(%track_sid, %session_id, "took a published track");
+                reply(TakeReply {
+                    taken: true,
+                    instance_id: self.instance_id.clone(),
+                    session_id,
+                    reason: String::new(),
+                })
+                .await;
+            }
+            Err(reason) => {
+                self.metrics.dispatch("declined");
+                if msg.reply.is_none() {
+                    tracing::warn!(%track_sid, %reason, "published track dropped: it came without a reply subject, so it cannot go to another node");
+                }
+                reply(TakeReply {
+                    taken: false,
+                    instance_id: self.instance_id.clone(),
+                    session_id: String::new(),
+                    reason,
+                })
+                .await;
+            }
+        }
+    }
+
+    /// Joins the queue group and the unpublished subject until `stop`.
+    pub async fn spawn_taker(
+        self: &Arc<Self>,
+        stop: CancellationToken,
+    ) -> Result<Option<JoinHandle<()>>, DispatchError> {
+        let Some(client) = self.nats.clone().filter(|_| self.cfg.enabled) else {
+            return Ok(None);
+        };
+        let mut published = client
+            .queue_subscribe(TrackPublished::SUBJECT, self.cfg.queue_group.clone())
+            .await
+            .map_err(|source| DispatchError::Subscribe {
+                subject: TrackPublished::SUBJECT,
+                source,
+            })?;
+        let mut unpublished =
+            client
+                .subscribe(TrackUnpublished::SUBJECT)
+                .await
+                .map_err(|source| DispatchError::Subscribe {
+                    subject: TrackUnpublished::SUBJECT,
+                    source,
+                })?;
+        let me = self.clone();
+        tracing::info!(queue = %me.cfg.queue_group, max_sessions = me.max_sessions, "taking published tracks from the cluster");
+        Ok(Some(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    m = published.next() => match m {
+                        Some(m) => me.on_published(&client, m).await,
+                        None => break,
+                    },
+                    m = unpublished.next() => match m {
+                        Some(m) => match serde_json::from_slice::<TrackUnpublished>(&m.payload) {
+                            Ok(t) => {
+                                if me.end_track(&t.track_sid, EndReason::UserLeft) {
+                                    tracing::info!(track_sid = %t.track_sid, "track unpublished: session ended");
+                                }
+                            }
+                            Err(e) => tracing::warn!(error = %e, "malformed agent.voice.track.unpublished: ignored"),
+                        },
+                        None => break,
+                    },
+                }
+            }
+            // Leave the queue group at once, so offers go to the other nodes.
+            let _ = published.unsubscribe().await;
+            let _ = unpublished.unsubscribe().await;
+        })))
+    }
+}

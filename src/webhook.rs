@@ -1,0 +1,406 @@
+//! LiveKit webhooks: `POST /livekit/webhook`.
+//!
+//! LiveKit signs each webhook with a JWT in `Authorization` (issuer = the API
+//! key, HS256 with the API secret) whose `sha256` claim is the base64 sha256
+//! of the body; livekit-api's `WebhookReceiver` checks both. What is accepted:
+//!
+//! - goes to `persistent://arc/events/livekit-webhooks` in the seed's shape
+//!   (the body as LiveKit sent it in `webhook_payload`, `metadata.webhook_id`,
+//!   `received_at`, `processing_latency_ms`), keyed by room name;
+//! - `track_published` of an audio track becomes the seed's
+//!   `agent.voice.track.published` and is offered to the cluster (see
+//!   [`crate::dispatch`]): exactly one node takes it and starts its session;
+//! - `track_unpublished` of an audio track becomes
+//!   `agent.voice.track.unpublished`, which ends that track's session on
+//!   whichever node holds it.
+//!
+//! A missing or bad signature is answered 401 and nothing is published; a
+//! webhook id seen within `webhook.dedup_window_s` is answered 200 and not
+//! published again (LiveKit retries deliveries).
+
+use crate::config::{LivekitSection, WebhookSection};
+use arc_actors::events::nats::{TrackMetadata, TrackPublished, TrackUnpublished};
+use arc_actors::events::pulsar::{LivekitWebhook, WebhookMetadata, WebhookPayload};
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Why a webhook was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("missing Authorization header (LiveKit signs every webhook)")]
+    MissingAuthorization,
+    #[error("webhooks are not configured: set livekit.api_key and livekit.api_secret (or LIVEKIT_API_KEY and LIVEKIT_API_SECRET)")]
+    NotConfigured,
+    #[error("webhook signature refused: {0}")]
+    BadSignature(String),
+    #[error("webhook body is not valid: {0}")]
+    Malformed(String),
+}
+
+impl WebhookError {
+    /// The HTTP status of this rejection.
+    pub fn status(&self) -> u16 {
+        match self {
+            WebhookError::MissingAuthorization | WebhookError::BadSignature(_) => 401,
+            WebhookError::NotConfigured => 503,
+            WebhookError::Malformed(_) => 400,
+        }
+    }
+
+    /// The `outcome` label of `arc_webhooks_total`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            WebhookError::Malformed(_) => "malformed",
+            _ => "rejected",
+        }
+    }
+}
+
+/// Webhook ids seen recently: a bounded window, oldest forgotten first.
+struct RecentIds {
+    seen: HashMap<String, Instant>,
+    order: VecDeque<(Instant, String)>,
+    window: Duration,
+    capacity: usize,
+}
+
+impl RecentIds {
+    fn new(window: Duration, capacity: usize) -> Self {
+        Self {
+            seen: HashMap::new(),
+            order: VecDeque::new(),
+            window,
+            capacity,
+        }
+    }
+
+    /// Records `id`; false when it was already seen within the window.
+    fn first_time(&mut self, id: &str, now: Instant) -> bool {
+        while let Some((at, old)) = self.order.front() {
+            if now.duration_since(*at) < self.window && self.order.len() < self.capacity {
+                break;
+            }
+            if self.seen.get(old) == Some(at) {
+                self.seen.remove(old);
+            }
+            self.order.pop_front();
+        }
+        if self.seen.contains_key(id) {
+            return false;
+        }
+        self.seen.insert(id.to_string(), now);
+        self.order.push_back((now, id.to_string()));
+        true
+    }
+}
+
+/// What an accepted webhook asks of the node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WebhookAction {
+    /// A user's audio track appeared: offer it to the cluster.
+    TrackPublished(TrackPublished),
+    /// A user's audio track went away: end its session.
+    TrackUnpublished(TrackUnpublished),
+    /// Nothing for the voice loop (the webhook is still published).
+    None,
+}
+
+/// An accepted webhook: the event for Pulsar and what to do.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub event: LivekitWebhook,
+    pub action: WebhookAction,
+    /// The same id was accepted before: publish nothing.
+    pub duplicate: bool,
+}
+
+/// Verifies and interprets LiveKit webhooks.
+pub struct WebhookReceiver {
+    receiver: Option<livekit_api::webhooks::WebhookReceiver>,
+    recent: Mutex<RecentIds>,
+}
+
+impl WebhookReceiver {
+    pub fn new(livekit: &LivekitSection, cfg: &WebhookSection) -> Self {
+        let receiver = livekit.has_credentials().then(|| {
+            livekit_api::webhooks::WebhookReceiver::new(
+                livekit_api::access_token::TokenVerifier::with_api_key(
+                    &livekit.api_key,
+                    &livekit.api_secret,
+                ),
+            )
+        });
+        Self {
+            receiver,
+            recent: Mutex::new(RecentIds::new(
+                Duration::from_secs(cfg.dedup_window_s),
+                cfg.dedup_capacity,
+            )),
+        }
+    }
+
+    /// Checks the signature of `body` and reads it. `received` is when the
+    /// request arrived (for `processing_latency_ms`).
+    pub fn receive(
+        &self,
+        authorization: Option<&str>,
+        body: &[u8],
+        received: (DateTime<Utc>, Instant),
+    ) -> Result<Accepted, WebhookError> {
+        let receiver = self.receiver.as_ref().ok_or(WebhookError::NotConfigured)?;
+        let token = authorization
+            .map(|a| a.trim())
+            .map(|a| a.strip_prefix("Bearer ").unwrap_or(a).trim())
+            .filter(|a| !a.is_empty())
+            .ok_or(WebhookError::MissingAuthorization)?;
+        let text = std::str::from_utf8(body)
+            .map_err(|e| WebhookError::Malformed(format!("body is not UTF-8: {e}")))?;
+        let checked = receiver.receive(text, token).map_err(|e| {
+            use livekit_api::webhooks::WebhookError as E;
+            match e {
+                E::InvalidData(e) => WebhookError::Malformed(e.to_string()),
+                E::InvalidSignature => {
+                    WebhookError::BadSignature("the body's sha256 does not match the token".into())
+                }
+                other => WebhookError::BadSignature(other.to_string()),
+            }
+        })?;
+        let mut payload: WebhookPayload =
+            serde_json::from_str(text).map_err(|e| WebhookError::Malformed(e.to_string()))?;
+        // The seed names the room's creation time `createdAt`; LiveKit's Room
+        // calls it `creationTime`. Both are kept.
+        if let Some(room) = payload.room.as_mut() {
+            if room.created_at.is_empty() {
+                if let Some(t) = room.extra.get("creationTime") {
+                    room.created_at = t
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| t.to_string());
+                }
+            }
+        }
+        let webhook_id = if checked.id.is_empty() {
+            // LiveKit always sends an id; without one the body itself is the identity.
+            use sha2::Digest;
+            format!("sha256-{:x}", sha2::Sha256::digest(body))
+        } else {
+            checked.id.clone()
+        };
+        let duplicate = !self
+            .recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .first_time(&webhook_id, received.1);
+        let action = action_of(&payload, received.0);
+        let event = LivekitWebhook {
+            schema: LivekitWebhook::SCHEMA.into(),
+            message_id: arc_actors::ids::prefixed("msg-webhook"),
+            timestamp: Utc::now(),
+            trace_id: match &action {
+                WebhookAction::TrackPublished(t) => t.trace_id.clone(),
+                WebhookAction::TrackUnpublished(t) => t.trace_id.clone(),
+                WebhookAction::None => arc_actors::ids::new_trace_id(),
+            },
+            event: payload.event.clone(),
+            webhook_payload: payload,
+            metadata: WebhookMetadata {
+                webhook_id,
+                received_at: received.0,
+                processing_latency_ms: received.1.elapsed().as_millis() as u64,
+            },
+        };
+        Ok(Accepted {
+            event,
+            action,
+            duplicate,
+        })
+    }
+}
+
+/// An audio track. `AUDIO` is value 0 of LiveKit's `TrackType`, so proto3
+/// JSON may leave `type` out: absent means audio.
+fn is_audio(payload: &WebhookPayload) -> bool {
+    payload
+        .track
+        .as_ref()
+        .is_some_and(|t| t.kind.is_empty() || t.kind.eq_ignore_ascii_case("audio"))
+}
+
+/// The seed's track event for a track webhook.
+fn action_of(payload: &WebhookPayload, now: DateTime<Utc>) -> WebhookAction {
+    let room = payload.room.clone().unwrap_or_else(empty_room);
+    let participant = payload.participant.clone();
+    let (psid, identity) = participant.map(|p| (p.sid, p.identity)).unwrap_or_default();
+    let track = payload.track.clone();
+    match payload.event.as_str() {
+        "track_published" if is_audio(payload) => {
+            let t = track.unwrap_or_else(empty_track);
+            WebhookAction::TrackPublished(TrackPublished {
+                event: TrackPublished::EVENT.into(),
+                timestamp: now,
+                trace_id: arc_actors::ids::new_trace_id(),
+                room_name: room.name,
+                room_sid: room.sid,
+                participant_sid: psid,
+                participant_identity: identity.clone(),
+                track_sid: t.sid.clone(),
+                track_kind: "audio".into(),
+                track_source: t.source.to_ascii_lowercase(),
+                metadata: TrackMetadata {
+                    user_id: identity,
+                    session_id: format!("sess-{}", t.sid),
+                },
+            })
+        }
+        "track_unpublished" if is_audio(payload) => {
+            let t = track.unwrap_or_else(empty_track);
+            WebhookAction::TrackUnpublished(TrackUnpublished {
+                event: TrackUnpublished::EVENT.into(),
+                timestamp: now,
+                trace_id: arc_actors::ids::new_trace_id(),
+                room_name: room.name,
+                participant_sid: psid,
+                track_sid: t.sid,
+                reason: TrackUnpublished::REASON_USER_DISCONNECTED.into(),
+                duration_seconds: 0,
+            })
+        }
+        _ => WebhookAction::None,
+    }
+}
+
+fn empty_room() -> arc_actors::events::pulsar::WebhookRoom {
+    arc_actors::events::pulsar::WebhookRoom {
+        sid: String::new(),
+        name: String::new(),
+        created_at: String::new(),
+        extra: Default::default(),
+    }
+}
+
+fn empty_track() -> arc_actors::events::pulsar::WebhookTrack {
+    arc_actors::events::pulsar::WebhookTrack {
+        sid: String::new(),
+        kind: String::new(),
+        source: String::new(),
+        mime_type: String::new(),
+        extra: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use sha2::Digest;
+
+    fn cfg() -> (LivekitSection, WebhookSection) {
+        (
+            LivekitSection {
+                url: String::new(),
+                api_key: "devkey".into(),
+                api_secret: "a-long-enough-development-secret".into(),
+            },
+            WebhookSection {
+                dedup_window_s: 600,
+                dedup_capacity: 3,
+                max_body_bytes: 1 << 20,
+            },
+        )
+    }
+
+    fn sign(body: &str, secret: &str) -> String {
+        let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(body));
+        livekit_api::access_token::AccessToken::with_api_key("devkey", secret)
+            .with_sha256(&hash)
+            .to_jwt()
+            .unwrap()
+    }
+
+    const BODY: &str = r#"{"event":"track_published","id":"EV_1","room":{"sid":"RM_1","name":"room-a"},"participant":{"sid":"PA_1","identity":"user-1","state":"ACTIVE"},"track":{"sid":"TR_1","type":"AUDIO","source":"MICROPHONE","mimeType":"audio/opus"},"createdAt":"1702563000"}"#;
+
+    fn now() -> (DateTime<Utc>, Instant) {
+        (Utc::now(), Instant::now())
+    }
+
+    #[test]
+    fn a_signed_track_webhook_becomes_the_seed_events() {
+        let (lk, wh) = cfg();
+        let r = WebhookReceiver::new(&lk, &wh);
+        let token = sign(BODY, &lk.api_secret);
+        let a = r.receive(Some(&token), BODY.as_bytes(), now()).unwrap();
+        assert!(!a.duplicate);
+        assert_eq!(a.event.metadata.webhook_id, "EV_1");
+        assert_eq!(a.event.event, "track_published");
+        let WebhookAction::TrackPublished(t) = &a.action else {
+            panic!("{:?}", a.action)
+        };
+        assert_eq!(
+            (
+                t.track_sid.as_str(),
+                t.track_kind.as_str(),
+                t.track_source.as_str()
+            ),
+            ("TR_1", "audio", "microphone")
+        );
+        assert_eq!(t.participant_identity, "user-1");
+        assert_eq!(t.metadata.user_id, "user-1");
+        // The body LiveKit sent survives, unknown keys included.
+        let back = serde_json::to_value(&a.event.webhook_payload).unwrap();
+        assert_eq!(back["createdAt"], "1702563000");
+        assert_eq!(back["track"]["mimeType"], "audio/opus");
+        // The same id again is a duplicate.
+        let again = r.receive(Some(&token), BODY.as_bytes(), now()).unwrap();
+        assert!(again.duplicate);
+    }
+
+    #[test]
+    fn bad_signatures_are_refused() {
+        let (lk, wh) = cfg();
+        let r = WebhookReceiver::new(&lk, &wh);
+        let wrong = sign(BODY, "another-secret-of-some-length");
+        let e = r.receive(Some(&wrong), BODY.as_bytes(), now()).unwrap_err();
+        assert_eq!(e.status(), 401, "{e}");
+        let good = sign(BODY, &lk.api_secret);
+        let tampered = BODY.replace("user-1", "user-2");
+        let e = r
+            .receive(Some(&good), tampered.as_bytes(), now())
+            .unwrap_err();
+        assert_eq!(e.status(), 401, "{e}");
+        assert!(e.to_string().contains("sha256"), "{e}");
+        let e = r.receive(None, BODY.as_bytes(), now()).unwrap_err();
+        assert_eq!(e.status(), 401);
+        let e = r
+            .receive(Some("garbage"), BODY.as_bytes(), now())
+            .unwrap_err();
+        assert_eq!(e.status(), 401);
+        let unconfigured = WebhookReceiver::new(
+            &LivekitSection {
+                api_key: String::new(),
+                api_secret: String::new(),
+                ..lk
+            },
+            &wh,
+        );
+        let e = unconfigured
+            .receive(Some(&good), BODY.as_bytes(), now())
+            .unwrap_err();
+        assert_eq!(e.status(), 503);
+        assert!(e.to_string().contains("LIVEKIT_API_KEY"), "{e}");
+    }
+
+    #[test]
+    fn dedup_window_is_bounded() {
+        let mut r = RecentIds::new(Duration::from_secs(60), 2);
+        let t = Instant::now();
+        assert!(r.first_time("a", t));
+        assert!(!r.first_time("a", t));
+        assert!(r.first_time("b", t));
+        assert!(r.first_time("c", t)); // "a" forgotten: capacity 2
+        assert!(r.first_time("a", t));
+        let later = t + Duration::from_secs(61);
+        assert!(r.first_time("c", later), "expired");
+    }
+}

@@ -1,0 +1,313 @@
+//! `POST /livekit/webhook` with webhooks made by LiveKit's own Python packages
+//! (`livekit-api` signs, `livekit-protocol` encodes, see
+//! tests/support/livekit_sign.py), against a node process on the real NATS
+//! and pulsar-lite:
+//!
+//! - valid → `events/livekit-webhooks` in the seed's shape, and for an audio
+//!   track `agent.voice.track.published` with the seed's fields, which starts
+//!   the track's session; `track_unpublished` ends it;
+//! - wrong secret, tampered body, expired token, missing header → 401 and
+//!   nothing published;
+//! - the same webhook twice → one event.
+
+mod common;
+
+use common::*;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const SECRET: &str = "a-long-enough-development-secret";
+
+/// Signed webhooks for `specs`, as (body, Authorization) pairs.
+fn signed(specs: &Value) -> Vec<(String, Option<String>)> {
+    let mut child = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/livekit_sign.py"
+        ))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(specs.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "livekit_sign.py failed (run scripts/setup.sh for livekit-api): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    v.into_iter()
+        .map(|w| {
+            (
+                w["body"].as_str().unwrap().to_string(),
+                w["authorization"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+/// POST a webhook the way LiveKit does (`Authorization: <jwt>`, JSON body).
+fn post_webhook(port: u16, body: &str, auth: Option<&str>) -> (u16, String) {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let auth = auth
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "POST /livekit/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/webhook+json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    let code = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_webhooks_reach_both_brokers_and_bad_ones_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let pulsar = PulsarLite::start_provisioned(dir.path(), free_port());
+    let http_port = free_port();
+    let mut env = node_env(
+        &pulsar.url(),
+        SHARED_NATS,
+        &dir.path().join("data"),
+        http_port,
+    );
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    env.push(("LIVEKIT_API_KEY".into(), "devkey".into()));
+    env.push(("LIVEKIT_API_SECRET".into(), SECRET.into()));
+    // A queue group of its own: other nodes on the shared NATS take no part.
+    env.push(("ARC__DISPATCH__QUEUE_GROUP".into(), format!("wh-{run}")));
+    let node = NodeProcess::spawn(&env, http_port, &dir.path().join("node.log"));
+
+    let room = format!("room-wh-{run}");
+    let nats = async_nats::connect(SHARED_NATS).await.unwrap();
+    let mut sub = nats.subscribe("agent.voice.>").await.unwrap();
+    nats.flush().await.unwrap();
+    // Let the node join its dispatch queue group.
+    assert!(eventually(Duration::from_secs(10), || {
+        let (code, body) = http("GET", &node.url("/readyz"), None);
+        (code == 200 && body.contains("\"connected\":true")).then_some(())
+    })
+    .is_some());
+
+    let track = |id: &str, track: &str, extra: Value| {
+        let mut v = json!({"event": "track_published", "id": id, "room": room,
+                           "participant": format!("user-{run}"), "track": track});
+        if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+            o.extend(e.clone());
+        }
+        v
+    };
+    let specs = json!([
+        track(&format!("EV_ok_{run}"), &format!("TR_ok_{run}"), json!({"defaults": true})),
+        track(&format!("EV_wrong_{run}"), &format!("TR_wrong_{run}"), json!({"secret": "not-the-secret-at-all-really"})),
+        track(&format!("EV_tamper_{run}"), &format!("TR_tamper_{run}"), json!({"tamper": true})),
+        track(&format!("EV_expired_{run}"), &format!("TR_expired_{run}"), json!({"ttl_s": -600})),
+        track(&format!("EV_noauth_{run}"), &format!("TR_noauth_{run}"), json!({"no_auth": true})),
+        {"event": "room_started", "id": format!("EV_room_{run}"), "room": room},
+        track(&format!("EV_video_{run}"), &format!("TR_video_{run}"), json!({"kind": "VIDEO"})),
+        {"event": "track_unpublished", "id": format!("EV_unpub_{run}"), "room": room,
+         "participant": format!("user-{run}"), "track": format!("TR_ok_{run}")},
+    ]);
+    let hooks = signed(&specs);
+    let statuses: Vec<u16> = hooks[..7]
+        .iter()
+        .map(|(b, a)| post_webhook(http_port, b, a.as_deref()).0)
+        .collect();
+    assert_eq!(statuses, vec![200, 401, 401, 401, 401, 200, 200]);
+    // The same webhook again (LiveKit retries): 200, not published again.
+    let (code, body) = post_webhook(http_port, &hooks[0].0, hooks[0].1.as_deref());
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"duplicate\":true"), "{body}");
+
+    // NATS: one track.published (the audio track that was signed right), with
+    // every seed field, and the session it started.
+    let seed = seed_example("001_d0bc8d4814212cc7.txt", "agent.voice.track.published");
+    let mut published = Vec::new();
+    let mut started = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    while tokio::time::Instant::now() < deadline && (published.is_empty() || started.is_empty()) {
+        if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(300), sub.next()).await {
+            let v: Value = serde_json::from_slice(&m.payload).unwrap();
+            if v["room_name"] != room.as_str() {
+                continue;
+            }
+            match m.subject.as_str() {
+                "agent.voice.track.published" => published.push(v),
+                "agent.voice.session.started" => started.push(v),
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(published.len(), 1, "{published:?}");
+    let p = &published[0];
+    assert_eq!(missing_paths(&seed, p, ""), Vec::<String>::new(), "{p}");
+    assert_eq!(p["track_sid"], format!("TR_ok_{run}"));
+    assert_eq!(p["track_kind"], "audio");
+    assert_eq!(p["track_source"], "microphone");
+    assert_eq!(p["participant_identity"], format!("user-{run}"));
+    assert_eq!(p["room_sid"], format!("RM_{room}"));
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(started[0]["session_id"], format!("sess-TR_ok_{run}"));
+    let (_, sessions) = http("GET", &node.url("/v1/sessions"), None);
+    assert!(
+        sessions.contains(&format!("sess-TR_ok_{run}")),
+        "{sessions}"
+    );
+
+    // track_unpublished ends the session.
+    let (code, body) = post_webhook(http_port, &hooks[7].0, hooks[7].1.as_deref());
+    assert_eq!(code, 200, "{body}");
+    let mut unpublished = 0;
+    let mut ended = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    while tokio::time::Instant::now() < deadline && ended.is_none() {
+        if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(300), sub.next()).await {
+            let v: Value = serde_json::from_slice(&m.payload).unwrap();
+            if v["room_name"] != room.as_str() {
+                continue;
+            }
+            match m.subject.as_str() {
+                "agent.voice.track.unpublished" => unpublished += 1,
+                "agent.voice.session.ended" => ended = Some(v),
+                "agent.voice.track.published" => panic!("published again: {v}"),
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(unpublished, 1);
+    let ended = ended.expect("session.ended");
+    assert_eq!(ended["reason"], "user_left");
+    assert_eq!(ended["session_id"], format!("sess-TR_ok_{run}"));
+
+    // Pulsar: the accepted webhooks, once each, in the seed's shape.
+    let msgs = read_pulsar(
+        &pulsar.url(),
+        &["persistent://arc/events/livekit-webhooks"],
+        &room,
+        4,
+        Duration::from_secs(20),
+    );
+    let seed = seed_example(
+        "000_a36cdaf97a05c199.txt",
+        "persistent://arc/events/livekit-webhooks",
+    );
+    let mut ids: Vec<String> = msgs
+        .iter()
+        .map(|m| {
+            m.payload["metadata"]["webhook_id"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    ids.sort();
+    let mut want = vec![
+        format!("EV_ok_{run}"),
+        format!("EV_room_{run}"),
+        format!("EV_unpub_{run}"),
+        format!("EV_video_{run}"),
+    ];
+    want.sort();
+    assert_eq!(ids, want, "accepted once each, rejected never");
+    for m in &msgs {
+        // The seed's example is a track_published; other events carry what
+        // LiveKit sends for them (room_started has no participant or track).
+        let missing: Vec<String> = missing_paths(&seed, &m.payload, "")
+            .into_iter()
+            .filter(|p| {
+                m.payload["event"] == "track_published"
+                    || !(p.starts_with("webhook_payload.participant")
+                        || p.starts_with("webhook_payload.track"))
+            })
+            .collect();
+        assert_eq!(missing, Vec::<String>::new(), "{}", m.payload);
+        assert_eq!(m.key, room, "keyed by room");
+        assert_eq!(m.payload["schema"], "livekit-webhook-v1");
+        assert!(m.payload["metadata"]["received_at"].is_string());
+        assert!(m.payload["metadata"]["processing_latency_ms"].is_u64());
+    }
+    let ok = msgs
+        .iter()
+        .find(|m| {
+            m.payload["event"] == "track_published"
+                && m.payload["webhook_payload"]["track"]["sid"] == format!("TR_ok_{run}")
+        })
+        .expect("the accepted track webhook");
+    assert_eq!(
+        ok.payload["webhook_payload"]["participant"]["identity"],
+        format!("user-{run}")
+    );
+    assert_eq!(ok.payload["webhook_payload"]["track"]["type"], "AUDIO");
+
+    let text = http("GET", &node.url("/metrics"), None).1;
+    assert_eq!(
+        metric(&text, "arc_webhooks_total{outcome=\"accepted\"}"),
+        Some(4.0)
+    );
+    assert_eq!(
+        metric(&text, "arc_webhooks_total{outcome=\"rejected\"}"),
+        Some(4.0)
+    );
+    assert_eq!(
+        metric(&text, "arc_webhooks_total{outcome=\"duplicate\"}"),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn malformed_or_oversized_webhooks_are_refused_and_the_node_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let http_port = free_port();
+    let mut env = node_env(
+        &format!("pulsar://127.0.0.1:{}", free_port()),
+        SHARED_NATS,
+        &dir.path().join("data"),
+        http_port,
+    );
+    env.push(("ARC__LIVEKIT__API_KEY".into(), "devkey".into()));
+    env.push(("ARC__LIVEKIT__API_SECRET".into(), SECRET.into()));
+    env.push(("ARC__WEBHOOK__MAX_BODY_BYTES".into(), "4096".into()));
+    let node = NodeProcess::spawn(&env, http_port, &dir.path().join("node.log"));
+    // Signed correctly, but not a webhook.
+    let hooks = signed(&json!([{"event": "room_started", "id": "EV_m", "room": "r"}]));
+    let (body, auth) = &hooks[0];
+    let broken = body.replacen('{', "[", 1);
+    let (code, resp) = post_webhook(http_port, &broken, auth.as_deref());
+    assert_eq!(
+        code, 401,
+        "a changed body no longer matches its signature: {resp}"
+    );
+    let (code, resp) = post_webhook(http_port, &"x".repeat(5000), auth.as_deref());
+    assert_eq!(code, 413, "{resp}");
+    let (code, resp) = post_webhook(http_port, body, Some("Bearer not.a.jwt"));
+    assert_eq!(code, 401, "{resp}");
+    assert!(resp.contains("signature"), "{resp}");
+    // And the node still serves.
+    let (code, _) = post_webhook(http_port, body, auth.as_deref());
+    assert_eq!(code, 200);
+    assert_eq!(http("GET", &node.url("/healthz"), None).0, 200);
+}
