@@ -2,6 +2,9 @@
 # Build:  docker build -t arc-agent .
 # Run:    docker run -p 8080:8080 -e ARC__NATS__URL=nats://nats:4222 \
 #           -e ARC__PULSAR__URL=pulsar://pulsar:6650 -v arc-data:/var/lib/arc arc-agent
+# Or the whole stack (NATS, Pulsar, Prometheus, Grafana, OTel collector,
+# LiveKit): docker-compose up  (docker-compose.yml)
+# Checked in CI by hadolint (scripts/operator-check.sh, rules in .hadolint.yaml).
 #
 # The models (from their PyPI packages, sha256-checked) and llama.cpp's server
 # are fetched and built in the build stage by the project's own scripts, so
@@ -26,7 +29,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl libsonic0 espeak-ng-data libgomp1 \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /var/lib/arc arc \
+ && useradd --system --uid 10001 --user-group --home-dir /var/lib/arc arc \
  && mkdir -p /var/lib/arc \
  && chown arc:arc /var/lib/arc
 # The binary finds onnxruntime through its rpath ($ORIGIN/../lib).
@@ -34,7 +37,7 @@ COPY --from=build /opt/arc/lib/libonnxruntime.so.1 /usr/local/lib/libonnxruntime
 COPY --from=build /src/target/release/arc-agent /usr/local/bin/arc-agent
 COPY --from=build /opt/arc/models /opt/arc/models
 COPY --from=build /opt/arc/tools /opt/arc/tools
-USER arc
+USER 10001
 # The spool of undelivered Pulsar events lives here: keep it on a volume.
 ENV ARC__NODE__DATA_DIR=/var/lib/arc \
     ARC__HTTP__LISTEN=0.0.0.0:8080 \
@@ -43,7 +46,7 @@ ENV ARC__NODE__DATA_DIR=/var/lib/arc \
 VOLUME ["/var/lib/arc"]
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
-  CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
+  CMD ["curl", "-fsS", "http://127.0.0.1:8080/healthz"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["arc-agent"]
 CMD ["serve"]

