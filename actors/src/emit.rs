@@ -420,6 +420,7 @@ pub fn conversation(cfg: &SessionConfig, t: &TurnFacts) -> Event {
             trace_id: t.trace_id.clone(),
             environment: cfg.environment.clone(),
             region: cfg.region.clone(),
+            interrupted: t.interrupted,
         },
     }))
 }

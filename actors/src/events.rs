@@ -570,6 +570,10 @@ pub mod pulsar {
         pub trace_id: String,
         pub environment: String,
         pub region: String,
+        /// Not in the seed (ARC extension): the user spoke over this reply, and
+        /// `agent_response.text` is what they heard of it. Written only when true.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        pub interrupted: bool,
     }
 
     // ---------------------------------------------------------------------

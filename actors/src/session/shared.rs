@@ -40,6 +40,9 @@ pub(crate) struct Shared {
     speaking: Mutex<Option<u64>>,
     /// The turn whose audio the transport is still playing out, if any.
     playing: Mutex<Option<u64>>,
+    /// Per turn, what of its audio was queued and played (the Transport
+    /// writes it; a barge-in reads what was heard).
+    playout: Mutex<std::collections::BTreeMap<u64, super::transport::Playout>>,
     stats: Mutex<super::archiver::SessionStats>,
     /// Messages that found no live child (lost during a restart).
     pub(crate) undelivered: AtomicU64,
@@ -91,6 +94,7 @@ impl Shared {
             inflight: Mutex::new(None),
             speaking: Mutex::new(None),
             playing: Mutex::new(None),
+            playout: Mutex::default(),
             stats: Mutex::default(),
             undelivered: AtomicU64::new(0),
             supervisor: std::sync::OnceLock::new(),
@@ -142,6 +146,19 @@ impl Shared {
     }
     pub(crate) fn speaking(&self) -> Option<u64> {
         *lock(&self.speaking)
+    }
+
+    pub(crate) fn with_playout<R>(
+        &self,
+        f: impl FnOnce(&mut std::collections::BTreeMap<u64, super::transport::Playout>) -> R,
+    ) -> R {
+        f(&mut lock(&self.playout))
+    }
+
+    /// The reply of `turn` was interrupted: the history keeps what was heard of it.
+    pub(crate) fn cut_reply(&self, turn: u64) {
+        let heard = self.with_playout(|t| t.get(&turn).map(|p| p.heard()).unwrap_or_default());
+        self.with_context(|c| c.cut_reply(turn, &heard));
     }
 
     pub(crate) fn set_playing(&self, turn: Option<u64>) {

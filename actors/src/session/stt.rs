@@ -19,18 +19,31 @@ use tracing::Instrument;
 
 pub(crate) struct SttActor;
 
-/// A transcript that says something (whisper writes non-speech as "[BLANK_AUDIO]",
-/// "(static)" or "♪": no words).
+/// Sounds people make over a speaker without taking the turn (hesitations,
+/// backchannels): not words that interrupt.
+const FILLERS: [&str; 16] = [
+    "a", "ah", "ahh", "eh", "er", "erm", "hm", "hmm", "huh", "mhm", "mm", "mmm", "uh", "uhm", "um",
+    "mm-hmm",
+];
+
+/// A transcript that says something: whisper writes non-speech as
+/// "[BLANK_AUDIO]" or "(static)", and a hum or a hesitation as "Hmm", "uh"
+/// or "A...": none of those are words.
 fn has_words(text: &str) -> bool {
     let mut depth = 0i32;
-    text.chars().any(|c| {
+    let mut outside = String::new();
+    for c in text.chars() {
         match c {
             '[' | '(' => depth += 1,
             ']' | ')' => depth -= 1,
+            c if depth <= 0 => outside.push(c),
             _ => {}
         }
-        depth <= 0 && c.is_alphanumeric()
-    })
+    }
+    outside
+        .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\''))
+        .map(|w| w.trim_matches('-').to_lowercase())
+        .any(|w| !w.is_empty() && !FILLERS.contains(&w.as_str()))
 }
 
 struct Utterance {
@@ -294,6 +307,9 @@ impl SttState {
     /// The user talks over the agent: stop thinking and speaking at once.
     fn interrupt(&mut self, turn: u64) {
         tracing::info!(session_id = %self.shared.config.session_id, turn, "barge-in");
+        // Before the user's words reach the Brain: its next prompt holds only
+        // what the user heard of this reply (the audio is paused or flushed).
+        self.shared.cut_reply(turn);
         self.shared.to_brain(BrainMsg::BargeIn);
         self.shared.to_tts(TtsMsg::Cancel);
         self.shared.to_transport(TransportMsg::Flush { turn });
@@ -383,5 +399,27 @@ impl SttState {
             }
             .instrument(stt_span),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fillers_and_non_speech_are_not_words() {
+        for t in [
+            "",
+            " [BLANK_AUDIO]",
+            "(static)",
+            "Hmm",
+            "uh",
+            "A...",
+            "Mm-hmm.",
+            "Uh, um.",
+        ] {
+            assert!(!super::has_words(t), "{t:?}");
+        }
+        for t in ["Stop.", "wait", "Uh, stop please", "I'm done", "no"] {
+            assert!(super::has_words(t), "{t:?}");
+        }
     }
 }

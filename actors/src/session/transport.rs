@@ -10,7 +10,7 @@ use super::messages::{ArchiverMsg, SessionNotice, TransportMsg};
 use super::shared::Shared;
 use crate::audio::AudioFrame;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,7 @@ enum Out {
 }
 
 #[derive(Default)]
-struct Sentence {
+pub(crate) struct Sentence {
     text: String,
     queued_ms: u64,
     played_ms: u64,
@@ -37,8 +37,9 @@ struct Sentence {
     complete: bool,
 }
 
+/// What is known of a turn's audio: each sentence, how much was queued and played.
 #[derive(Default)]
-struct Playout {
+pub(crate) struct Playout {
     sentences: Vec<Sentence>,
     /// Its frames were dropped by a barge-in.
     flushed: bool,
@@ -47,7 +48,7 @@ struct Playout {
 impl Playout {
     /// The words the user heard: whole sentences played out, and of a sentence
     /// cut midway the share of its words that its played audio covers.
-    fn heard(&self) -> String {
+    pub(crate) fn heard(&self) -> String {
         let mut out: Vec<String> = Vec::new();
         for s in &self.sentences {
             if s.complete && s.played_ms >= s.queued_ms {
@@ -71,7 +72,6 @@ pub(crate) struct TransportState {
     shared: Arc<Shared>,
     last_started_turn: u64,
     queue: VecDeque<Out>,
-    turns: BTreeMap<u64, Playout>,
     paced: bool,
     paused: bool,
     /// When the next frame may go out (paced playout).
@@ -97,7 +97,6 @@ impl Actor for TransportActor {
             shared,
             last_started_turn: 0,
             queue: VecDeque::new(),
-            turns: BTreeMap::new(),
             paused: false,
             clock: tokio::time::Instant::now(),
             tick_pending: false,
@@ -116,12 +115,16 @@ impl Actor for TransportActor {
                 if turn <= st.dropped_upto {
                     return Ok(());
                 }
-                let p = st.turns.entry(turn).or_default();
-                if p.sentences.is_empty() {
-                    p.sentences.push(Sentence::default());
-                }
-                let sentence = p.sentences.len() - 1;
-                p.sentences[sentence].queued_ms += frame.duration_ms();
+                let ms = frame.duration_ms();
+                let sentence = st.shared.with_playout(|turns| {
+                    let p = turns.entry(turn).or_default();
+                    if p.sentences.is_empty() {
+                        p.sentences.push(Sentence::default());
+                    }
+                    let sentence = p.sentences.len() - 1;
+                    p.sentences[sentence].queued_ms += ms;
+                    sentence
+                });
                 st.shared.set_playing(Some(turn));
                 st.queue.push_back(Out::Frame {
                     turn,
@@ -134,19 +137,23 @@ impl Actor for TransportActor {
                 if turn <= st.dropped_upto {
                     return Ok(());
                 }
-                let p = st.turns.entry(turn).or_default();
-                if let Some(last) = p.sentences.last_mut() {
-                    last.complete = true;
-                }
-                p.sentences.push(Sentence {
-                    text,
-                    ..Default::default()
+                st.shared.with_playout(|turns| {
+                    let p = turns.entry(turn).or_default();
+                    if let Some(last) = p.sentences.last_mut() {
+                        last.complete = true;
+                    }
+                    p.sentences.push(Sentence {
+                        text,
+                        ..Default::default()
+                    });
                 });
             }
             TransportMsg::TurnEnd { turn, interrupted } => {
-                if let Some(last) = st.turns.get_mut(&turn).and_then(|p| p.sentences.last_mut()) {
-                    last.complete = true;
-                }
+                st.shared.with_playout(|turns| {
+                    if let Some(last) = turns.get_mut(&turn).and_then(|p| p.sentences.last_mut()) {
+                        last.complete = true;
+                    }
+                });
                 st.queue.push_back(Out::End { turn, interrupted });
                 st.pump(&myself);
             }
@@ -217,13 +224,14 @@ impl TransportState {
                 at: Instant::now(),
             });
         }
-        if let Some(s) = self
-            .turns
-            .get_mut(&turn)
-            .and_then(|p| p.sentences.get_mut(sentence))
-        {
-            s.played_ms += ms;
-        }
+        self.shared.with_playout(|turns| {
+            if let Some(s) = turns
+                .get_mut(&turn)
+                .and_then(|p| p.sentences.get_mut(sentence))
+            {
+                s.played_ms += ms;
+            }
+        });
         if self.paced {
             // Late (a gap in the audio): start again from now, not in the past.
             let now = tokio::time::Instant::now();
@@ -238,20 +246,25 @@ impl TransportState {
         let upto = self.dropped_upto;
         self.queue
             .retain(|o| !matches!(o, Out::Frame { turn, .. } if *turn <= upto));
-        for (_, p) in self.turns.range_mut(..=upto) {
-            p.flushed = true;
-            // Only what was played counts from now on.
-            for s in &mut p.sentences {
-                s.complete = true;
+        self.shared.with_playout(|turns| {
+            for (_, p) in turns.range_mut(..=upto) {
+                p.flushed = true;
+                // Only what was played counts from now on.
+                for s in &mut p.sentences {
+                    s.complete = true;
+                }
             }
-        }
+        });
         self.paused = false;
         self.shared.output.flush();
         self.pump(myself);
     }
 
     fn end_turn(&mut self, turn: u64, interrupted: bool) {
-        let p = self.turns.remove(&turn).unwrap_or_default();
+        let p = self
+            .shared
+            .with_playout(|turns| turns.remove(&turn))
+            .unwrap_or_default();
         let interrupted = interrupted || p.flushed;
         let heard = p.heard();
         if interrupted {
