@@ -47,6 +47,7 @@ fn question() -> LlmRequest {
         temperature: 0.7,
         trace_id: String::new(),
         seed_request: None,
+        tools: Default::default(),
     }
 }
 

@@ -141,6 +141,7 @@ impl LlmEngine for NatsBrainLlm {
                 completion_tokens: resp.metadata.tokens_used,
                 prompt_tokens: 0,
                 truncated: false,
+                ..Default::default()
             });
         }
         match serde_json::from_slice::<BrainError>(&reply.payload) {
@@ -215,6 +216,7 @@ async fn answer(llm: Arc<dyn LlmEngine>, payload: &[u8], cfg: &Config) -> (Vec<u
         temperature: req.constraints.temperature.clamp(0.0, 2.0),
         trace_id: req.trace_id.clone(),
         seed_request: None,
+        tools: Default::default(),
     };
     let (tx, mut rx) = mpsc::channel::<String>(256);
     let collect = tokio::spawn(async move {

@@ -323,6 +323,14 @@ pub struct SessionSection {
     pub stt: SttSection,
     pub brain: BrainSection,
     pub tts: TtsSection,
+    pub barge_in: BargeInSection,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BargeInSection {
+    pub false_interruption_ms: u64,
+    pub paced_playout: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -342,6 +350,70 @@ pub struct BrainSection {
     pub timeout_ms: u64,
     pub fallback_text: String,
     pub context_token_budget: usize,
+    pub turn_timeout_ms: u64,
+    pub max_tool_rounds: u32,
+    pub builtin_tools: Vec<String>,
+    pub tools: Vec<ToolSection>,
+}
+
+/// One `[[session.brain.tools]]` entry: an HTTP endpoint the model may call.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ToolSection {
+    pub name: String,
+    pub description: String,
+    #[serde(default = "http_kind")]
+    pub kind: String,
+    pub url: String,
+    #[serde(default = "post_method")]
+    pub method: String,
+    /// JSON schema of the arguments: a TOML table, or a JSON string.
+    pub parameters: serde_json::Value,
+    #[serde(default = "tool_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn http_kind() -> String {
+    "http".into()
+}
+fn post_method() -> String {
+    "POST".into()
+}
+fn tool_timeout_ms() -> u64 {
+    2000
+}
+
+impl ToolSection {
+    /// The argument schema as JSON (a JSON string is parsed).
+    pub fn schema(&self) -> Result<serde_json::Value, String> {
+        let v = match &self.parameters {
+            serde_json::Value::String(s) => {
+                serde_json::from_str(s).map_err(|e| format!("not valid JSON: {e}"))?
+            }
+            v => v.clone(),
+        };
+        if v.get("type").and_then(|t| t.as_str()) != Some("object") {
+            return Err("must be a JSON schema with \"type\" = \"object\"".into());
+        }
+        if v.get("properties").is_some_and(|p| !p.is_object()) {
+            return Err("\"properties\" must be a table".into());
+        }
+        Ok(v)
+    }
+
+    /// The tool for the engine (call after `validate`).
+    pub fn http_tool(&self) -> arc_models::tools::HttpTool {
+        arc_models::tools::HttpTool {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            url: self.url.clone(),
+            method: self.method.to_ascii_uppercase(),
+            parameters: self
+                .schema()
+                .unwrap_or_else(|_| serde_json::json!({"type": "object"})),
+            timeout: std::time::Duration::from_millis(self.timeout_ms),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -748,6 +820,84 @@ impl Config {
             "session.brain.context_token_budget",
             s.brain.context_token_budget as u64,
         )?;
+        positive("session.brain.turn_timeout_ms", s.brain.turn_timeout_ms)?;
+        if s.barge_in.false_interruption_ms > 10_000 {
+            return Err(invalid(
+                "session.barge_in.false_interruption_ms",
+                "must be at most 10000 (0 = no resume)",
+            ));
+        }
+        if s.brain.max_tool_rounds > 16 {
+            return Err(invalid(
+                "session.brain.max_tool_rounds",
+                "must be between 0 and 16",
+            ));
+        }
+        for b in &s.brain.builtin_tools {
+            if !arc_actors::tools::BUILTINS.contains(&b.as_str()) {
+                return Err(invalid(
+                    "session.brain.builtin_tools",
+                    format!(
+                        "{b:?} is not a built-in tool ({})",
+                        arc_actors::tools::BUILTINS.join(", ")
+                    ),
+                ));
+            }
+        }
+        let mut names: Vec<&str> = s.brain.builtin_tools.iter().map(String::as_str).collect();
+        for (i, t) in s.brain.tools.iter().enumerate() {
+            let key = |field: &str| format!("session.brain.tools[{i}].{field}");
+            let valid_name = !t.name.is_empty()
+                && t.name.len() <= 64
+                && t.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !valid_name {
+                return Err(invalid(
+                    &key("name"),
+                    format!("{:?} must be 1-64 of a-z, A-Z, 0-9, _ or -", t.name),
+                ));
+            }
+            if names.contains(&t.name.as_str()) {
+                return Err(invalid(
+                    &key("name"),
+                    format!("{:?} is declared twice", t.name),
+                ));
+            }
+            names.push(&t.name);
+            if t.kind != "http" {
+                return Err(invalid(
+                    &key("kind"),
+                    format!("{:?} is not a tool kind (http)", t.kind),
+                ));
+            }
+            if !(t.url.starts_with("http://") || t.url.starts_with("https://"))
+                || t.url.split("://").nth(1).is_none_or(|h| h.is_empty())
+            {
+                return Err(invalid(
+                    &key("url"),
+                    format!("{:?} must be an http:// or https:// URL", t.url),
+                ));
+            }
+            if !["GET", "POST", "PUT", "PATCH", "DELETE"]
+                .contains(&t.method.to_ascii_uppercase().as_str())
+            {
+                return Err(invalid(
+                    &key("method"),
+                    format!("{:?} is not GET, POST, PUT, PATCH or DELETE", t.method),
+                ));
+            }
+            t.schema().map_err(|r| invalid(&key("parameters"), r))?;
+            if t.timeout_ms == 0 || t.timeout_ms > s.brain.turn_timeout_ms {
+                return Err(invalid(
+                    &key("timeout_ms"),
+                    format!(
+                        "{} must be between 1 and session.brain.turn_timeout_ms ({})",
+                        t.timeout_ms, s.brain.turn_timeout_ms
+                    ),
+                ));
+            }
+        }
         if !["opus", "pcm", "wav"].contains(&s.tts.format.as_str()) {
             return Err(invalid(
                 "session.tts.format",
@@ -794,6 +944,16 @@ impl Config {
         }
     }
 
+    /// The HTTP tools of `[[session.brain.tools]]`, if any are declared.
+    pub fn http_tools(&self) -> Option<std::sync::Arc<arc_models::tools::HttpTools>> {
+        let tools = &self.session.brain.tools;
+        (!tools.is_empty()).then(|| {
+            std::sync::Arc::new(arc_models::tools::HttpTools::new(
+                tools.iter().map(ToolSection::http_tool).collect(),
+            ))
+        })
+    }
+
     /// Session settings for a new conversation.
     pub fn session_config(&self) -> arc_actors::session::SessionConfig {
         use arc_actors::session::{BrainConfig, SessionConfig, SttConfig, TtsConfig};
@@ -819,11 +979,18 @@ impl Config {
                 timeout_ms: s.brain.timeout_ms,
                 fallback_text: s.brain.fallback_text.clone(),
                 context_token_budget: s.brain.context_token_budget,
+                builtin_tools: s.brain.builtin_tools.clone(),
+                max_tool_rounds: s.brain.max_tool_rounds,
+                turn_timeout_ms: s.brain.turn_timeout_ms,
             },
             tts: TtsConfig {
                 max_latency_ms: s.tts.max_latency_ms,
                 format: s.tts.format.clone(),
                 sample_rate: s.tts.sample_rate,
+            },
+            barge_in: arc_actors::session::BargeInConfig {
+                false_interruption_ms: s.barge_in.false_interruption_ms,
+                paced_playout: s.barge_in.paced_playout,
             },
             audit: arc_actors::session::AuditConfig {
                 anonymization: self.privacy.redact_pii,
@@ -939,5 +1106,70 @@ mod tests {
         ));
         let e = Config::load_with(Some(&dir.path().join("missing.toml")), env(&[])).unwrap_err();
         assert!(e.to_string().contains("missing.toml"), "{e}");
+    }
+
+    #[test]
+    fn declared_tools_are_checked_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.toml");
+        let tool = |extra: &str| {
+            format!(
+                "[session.brain]\nbuiltin_tools = [\"current_time\"]\n[[session.brain.tools]]\nname = \"weather\"\ndescription = \"d\"\nurl = \"http://h/w\"\nparameters = {{ type = \"object\" }}\n{extra}"
+            )
+        };
+        std::fs::write(&p, tool("method = \"GET\"\n")).unwrap();
+        let c = Config::load_with(Some(&p), env(&[])).unwrap();
+        assert_eq!(c.session.brain.tools[0].timeout_ms, 2000);
+        assert_eq!(c.session_config().brain.builtin_tools, ["current_time"]);
+        assert!(c.http_tools().is_some());
+        for (extra, key) in [
+            ("method = \"FETCH\"\n", "session.brain.tools[0].method"),
+            ("kind = \"grpc\"\n", "session.brain.tools[0].kind"),
+            ("timeout_ms = 0\n", "session.brain.tools[0].timeout_ms"),
+            ("timeout_ms = 60000\n", "session.brain.tools[0].timeout_ms"),
+        ] {
+            std::fs::write(&p, tool(extra)).unwrap();
+            let e = Config::load_with(Some(&p), env(&[])).unwrap_err();
+            assert!(e.to_string().contains(key), "{extra}: {e}");
+        }
+        for (bad, key) in [
+            ("url = \"http://h/w\"", "url = \"ftp://h\""),
+            (
+                "parameters = { type = \"object\" }",
+                "parameters = '{not json'",
+            ),
+            (
+                "parameters = { type = \"object\" }",
+                "parameters = { type = \"string\" }",
+            ),
+            ("name = \"weather\"", "name = \"current_time\""),
+            ("name = \"weather\"", "name = \"the weather\""),
+        ] {
+            std::fs::write(&p, tool("").replace(bad, key)).unwrap();
+            let e = Config::load_with(Some(&p), env(&[])).unwrap_err();
+            let field = key.split(' ').next().unwrap();
+            assert!(
+                e.to_string()
+                    .contains(&format!("session.brain.tools[0].{field}")),
+                "{key}: {e}"
+            );
+        }
+        std::fs::write(
+            &p,
+            "[session.brain]\nbuiltin_tools = [\"launch_rockets\"]\n",
+        )
+        .unwrap();
+        let e = Config::load_with(Some(&p), env(&[])).unwrap_err();
+        assert!(e.to_string().contains("session.brain.builtin_tools"), "{e}");
+        let e = Config::load_with(
+            None,
+            env(&[("ARC__SESSION__BARGE_IN__FALSE_INTERRUPTION_MS", "99999")]),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("session.barge_in.false_interruption_ms"),
+            "{e}"
+        );
     }
 }

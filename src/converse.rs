@@ -289,6 +289,8 @@ pub async fn run(
     let mut config = app.cfg.session_config();
     config.user_id = "converse-user".into();
     config.connection_type = "file".into();
+    // A file is written, not played: no real-time playout.
+    config.barge_in.paced_playout = false;
     config.room_name = opts
         .input
         .file_name()

@@ -8,8 +8,8 @@
 
 use crate::config::Config;
 use arc_actors::engine::{
-    CancellationToken, EngineError, Engines, LlmEngine, LlmRequest, LlmUsage, SttEngine, TtsEngine,
-    VadEngine,
+    CancellationToken, EngineError, Engines, LlmEngine, LlmRequest, LlmUsage, SttEngine,
+    ToolEngine, TtsEngine, VadEngine,
 };
 use arc_actors::node::{EngineProvider, SessionSpec};
 use arc_actors::synthetic::{EchoLlm, Endpointing, SyntheticProvider};
@@ -57,6 +57,8 @@ pub struct LocalEngines {
     /// The supervised llama-server behind a `local` brain (stopped when the
     /// last clone is dropped, and by the kernel if the node dies).
     pub llama_server: Option<Arc<LlamaServer>>,
+    /// The HTTP tools of `[[session.brain.tools]]`.
+    pub tools: Option<Arc<dyn ToolEngine>>,
 }
 
 impl std::fmt::Debug for LocalEngines {
@@ -252,6 +254,7 @@ impl LocalEngines {
             llm,
             pool,
             llama_server,
+            tools: cfg.http_tools().map(|t| t as Arc<dyn ToolEngine>),
         })
     }
 
@@ -261,6 +264,7 @@ impl LocalEngines {
             stt: self.stt.clone() as Arc<dyn SttEngine>,
             llm: self.llm.clone(),
             tts: self.tts.clone() as Arc<dyn TtsEngine>,
+            tools: self.tools.clone(),
         }
     }
 }
@@ -281,6 +285,28 @@ pub async fn provider(
             let pool = engines.pool.clone();
             Ok((Arc::new(engines), Some(pool)))
         }
-        _ => Ok((Arc::new(SyntheticProvider::default()), None)),
+        _ => Ok((
+            Arc::new(WithTools {
+                inner: SyntheticProvider::default(),
+                tools: cfg.http_tools().map(|t| t as Arc<dyn ToolEngine>),
+            }),
+            None,
+        )),
+    }
+}
+
+/// Another provider's engines with the node's declared tools.
+pub struct WithTools<P> {
+    pub inner: P,
+    pub tools: Option<Arc<dyn ToolEngine>>,
+}
+
+impl<P: EngineProvider> EngineProvider for WithTools<P> {
+    fn engines_for(&self, spec: &SessionSpec) -> Result<Engines, EngineError> {
+        let mut e = self.inner.engines_for(spec)?;
+        if self.tools.is_some() {
+            e.tools = self.tools.clone();
+        }
+        Ok(e)
     }
 }

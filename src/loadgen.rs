@@ -100,6 +100,8 @@ pub async fn run(
         let mut config = app.cfg.session_config();
         config.user_id = format!("load-user-{i}");
         config.room_name = format!("load-room-{i}");
+        // Playout at real time only when the users speak at real time too.
+        config.barge_in.paced_playout = realtime;
         let script: Vec<String> = (0..turns)
             .map(|t| format!("load test question number {t} from user {i}"))
             .collect();

@@ -60,6 +60,7 @@ pub struct Metrics {
     sla_violations: Counter,
     barge_ins: Counter,
     fallbacks: Family<Labels, Counter>,
+    tool_calls: Family<Labels, Counter>,
     actor_restarts: Family<Labels, Counter>,
     service_errors: Family<Labels, Counter>,
     lifecycle: Family<Labels, Counter>,
@@ -121,6 +122,7 @@ impl Metrics {
             sla_violations: Counter::default(),
             barge_ins: Counter::default(),
             fallbacks: Family::default(),
+            tool_calls: Family::default(),
             actor_restarts: Family::default(),
             service_errors: Family::default(),
             lifecycle: Family::default(),
@@ -198,6 +200,11 @@ impl Metrics {
             "arc_fallbacks",
             "Fallback replies, by error type",
             m.fallbacks.clone(),
+        );
+        r.register(
+            "arc_tool_calls",
+            "Tool calls the model made, by tool and outcome (ok, timeout, failed, bad_output, ...)",
+            m.tool_calls.clone(),
         );
         r.register(
             "arc_actor_restarts",
@@ -392,6 +399,17 @@ impl Metrics {
             }
             Event::SessionMetrics(m) => {
                 self.barge_ins.inc_by(m.user_experience.interruptions);
+            }
+            Event::ToolResult(t) => {
+                // A name the model made up must not become a new series.
+                let tool = if t.outcome == "unknown_tool" {
+                    "unknown"
+                } else {
+                    &t.tool
+                };
+                self.tool_calls
+                    .get_or_create(&labels(&[("tool", tool), ("outcome", &t.outcome)]))
+                    .inc();
             }
             Event::BrainError(b) => {
                 self.fallbacks

@@ -80,6 +80,7 @@ fn question(text: &str) -> LlmRequest {
         temperature: 0.7,
         trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
         seed_request: None,
+        tools: Default::default(),
     }
 }
 

@@ -17,6 +17,10 @@ pub struct Exchange {
 pub struct ConversationContext {
     system_prompt: String,
     exchanges: Vec<Exchange>,
+    /// The turn of each exchange (None when pushed without one).
+    turns: Vec<Option<u64>>,
+    /// Replies cut by a barge-in before their exchange was pushed: what was heard.
+    cuts: std::collections::HashMap<u64, String>,
     token_budget: usize,
     dropped: usize,
 }
@@ -32,15 +36,53 @@ impl ConversationContext {
         Self {
             system_prompt: system_prompt.into(),
             exchanges: Vec::new(),
+            turns: Vec::new(),
+            cuts: std::collections::HashMap::new(),
             token_budget: token_budget.max(1),
             dropped: 0,
         }
     }
 
     pub fn push(&mut self, exchange: Exchange) {
+        self.push_exchange(None, exchange);
+    }
+
+    /// Push the exchange of `turn`; if that reply was already cut by a
+    /// barge-in, only what the user heard of it is kept (nothing heard: no exchange).
+    pub fn push_turn(&mut self, turn: u64, mut exchange: Exchange) {
+        if let Some(heard) = self.cuts.remove(&turn) {
+            if heard.is_empty() {
+                return;
+            }
+            exchange.agent = heard;
+        }
+        self.push_exchange(Some(turn), exchange);
+    }
+
+    /// The reply of `turn` was interrupted after `heard`: keep only that.
+    pub fn cut_reply(&mut self, turn: u64, heard: &str) {
+        match self.turns.iter().position(|t| *t == Some(turn)) {
+            Some(i) if heard.is_empty() => {
+                self.exchanges.remove(i);
+                self.turns.remove(i);
+            }
+            Some(i) => self.exchanges[i].agent = heard.to_string(),
+            None => {
+                // A bounded map: only replies still being answered are cut.
+                if self.cuts.len() > 64 {
+                    self.cuts.clear();
+                }
+                self.cuts.insert(turn, heard.to_string());
+            }
+        }
+    }
+
+    fn push_exchange(&mut self, turn: Option<u64>, exchange: Exchange) {
         self.exchanges.push(exchange);
+        self.turns.push(turn);
         while self.history_tokens() > self.token_budget && !self.exchanges.is_empty() {
             self.exchanges.remove(0);
+            self.turns.remove(0);
             self.dropped += 1;
         }
     }
@@ -112,5 +154,26 @@ mod tests {
         let m = c.messages_for("next");
         assert_eq!(m[0].role, ChatRole::System);
         assert_eq!(m.last().unwrap().content, "next");
+    }
+
+    #[test]
+    fn a_cut_reply_keeps_only_what_was_heard() {
+        let ex = |a: &str| Exchange {
+            user: "tell me a story".into(),
+            agent: a.into(),
+        };
+        let mut c = ConversationContext::new("", 1000);
+        // cut after the exchange is in
+        c.push_turn(1, ex("Once upon a time. There was a fox. The end."));
+        c.cut_reply(1, "Once upon a time.");
+        assert_eq!(c.exchanges()[0].agent, "Once upon a time.");
+        // cut before the Brain has finished: the later push is cut too
+        c.cut_reply(2, "Hello.");
+        c.push_turn(2, ex("Hello. How are you?"));
+        assert_eq!(c.exchanges()[1].agent, "Hello.");
+        // nothing heard: no exchange
+        c.push_turn(3, ex("Unheard."));
+        c.cut_reply(3, "");
+        assert_eq!(c.exchanges().len(), 2);
     }
 }

@@ -214,6 +214,7 @@ pub fn brain_response(
     model: &str,
     tokens: u64,
     llm_latency_ms: u64,
+    tools_called: &[String],
 ) -> Event {
     Event::BrainResponse(nats::BrainResponse {
         request_id: request_id.into(),
@@ -227,14 +228,59 @@ pub fn brain_response(
         metadata: nats::BrainResponseMetadata {
             llm_model: model.into(),
             tokens_used: tokens,
-            reasoning_steps: 1,
-            tools_called: Vec::new(),
+            reasoning_steps: 1 + tools_called.len() as u64,
+            tools_called: tools_called.to_vec(),
             confidence_score: 1.0,
         },
         performance: nats::BrainPerformance {
             llm_latency_ms,
             total_processing_ms: llm_latency_ms,
         },
+    })
+}
+
+/// Which tool call of which turn (the fields `agent.brain.tool.*` share).
+pub struct ToolCallRef<'a> {
+    pub request_id: &'a str,
+    pub trace_id: &'a str,
+    pub turn: u64,
+    pub call_id: &'a str,
+    pub tool: &'a str,
+}
+
+pub fn tool_call(cfg: &SessionConfig, c: &ToolCallRef<'_>, arguments: &str) -> Event {
+    Event::ToolCall(nats::ToolCall {
+        request_id: c.request_id.into(),
+        timestamp: Utc::now(),
+        trace_id: c.trace_id.into(),
+        session_id: cfg.session_id.clone(),
+        conversation_id: cfg.conversation_id.clone(),
+        turn_index: c.turn,
+        call_id: c.call_id.into(),
+        tool: c.tool.into(),
+        arguments: arguments.into(),
+    })
+}
+
+pub fn tool_result(
+    cfg: &SessionConfig,
+    c: &ToolCallRef<'_>,
+    outcome: &str,
+    result: &str,
+    latency_ms: u64,
+) -> Event {
+    Event::ToolResult(nats::ToolResult {
+        request_id: c.request_id.into(),
+        timestamp: Utc::now(),
+        trace_id: c.trace_id.into(),
+        session_id: cfg.session_id.clone(),
+        conversation_id: cfg.conversation_id.clone(),
+        turn_index: c.turn,
+        call_id: c.call_id.into(),
+        tool: c.tool.into(),
+        outcome: outcome.into(),
+        result: result.into(),
+        latency_ms,
     })
 }
 
@@ -374,6 +420,7 @@ pub fn conversation(cfg: &SessionConfig, t: &TurnFacts) -> Event {
             trace_id: t.trace_id.clone(),
             environment: cfg.environment.clone(),
             region: cfg.region.clone(),
+            interrupted: t.interrupted,
         },
     }))
 }

@@ -111,6 +111,83 @@ pub struct LlmRequest {
     /// The seed's `agent.brain.request` for this turn, when a session made
     /// it: what an external brain tier (over NATS) is sent.
     pub seed_request: Option<std::sync::Arc<crate::events::nats::BrainRequest>>,
+    /// Tools the model may call, and this turn's calls so far with their results.
+    pub tools: ToolUse,
+}
+
+/// A function the model may call (OpenAI tool calling).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    /// JSON schema of the arguments (an `object` schema).
+    pub parameters: serde_json::Value,
+}
+
+/// One call the model asked for; `arguments` is the JSON text it wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
+}
+
+/// One round of tool use in a turn: the model's calls (and any words it said
+/// with them) and the result of each, in the same order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ToolRound {
+    pub text: String,
+    pub calls: Vec<ToolCall>,
+    pub results: Vec<String>,
+}
+
+/// The tools of a request: what may be called, and what was called so far.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ToolUse {
+    pub specs: Vec<ToolSpec>,
+    pub rounds: Vec<ToolRound>,
+}
+
+/// Why a tool gave no usable result. The model is told (an error result), the turn goes on.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum ToolError {
+    #[error("tool {tool} timed out after {after_ms} ms")]
+    Timeout { tool: String, after_ms: u64 },
+    #[error("tool {tool} failed: {message}")]
+    Failed { tool: String, message: String },
+    #[error("tool {tool} returned output that is not JSON: {message}")]
+    BadOutput { tool: String, message: String },
+    #[error("tool {tool} was called with arguments that are not a JSON object: {message}")]
+    BadArguments { tool: String, message: String },
+    #[error("no tool is named {tool}")]
+    Unknown { tool: String },
+}
+
+impl ToolError {
+    /// Label for events and metrics (`outcome`).
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            ToolError::Timeout { .. } => "timeout",
+            ToolError::Failed { .. } => "failed",
+            ToolError::BadOutput { .. } => "bad_output",
+            ToolError::BadArguments { .. } => "bad_arguments",
+            ToolError::Unknown { .. } => "unknown_tool",
+        }
+    }
+}
+
+/// Tools that live outside the session (HTTP endpoints); the Brain runs the
+/// built-in ones itself.
+#[async_trait]
+pub trait ToolEngine: Send + Sync {
+    fn specs(&self) -> Vec<ToolSpec>;
+    /// Run one call; `Ok` is the JSON text the model is given. Ends within `timeout`.
+    async fn call(
+        &self,
+        call: &ToolCall,
+        timeout: std::time::Duration,
+        cancel: CancellationToken,
+    ) -> Result<String, ToolError>;
 }
 
 /// What a finished LLM stream reports.
@@ -120,6 +197,8 @@ pub struct LlmUsage {
     pub prompt_tokens: u64,
     /// The reply was cut at max_tokens: its unfinished last sentence is not spoken.
     pub truncated: bool,
+    /// The model ended by asking for these calls (OpenAI `finish_reason = tool_calls`).
+    pub tool_calls: Vec<ToolCall>,
 }
 
 #[async_trait]
@@ -163,6 +242,8 @@ pub struct Engines {
     pub stt: Arc<dyn SttEngine>,
     pub llm: Arc<dyn LlmEngine>,
     pub tts: Arc<dyn TtsEngine>,
+    /// The session's external tools (declared in config), if any.
+    pub tools: Option<Arc<dyn ToolEngine>>,
 }
 
 impl std::fmt::Debug for Engines {

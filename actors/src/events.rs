@@ -109,6 +109,9 @@ pub mod nats {
         ServiceError::SUBJECT,
     ];
 
+    /// Subjects ARC adds to the seed's (tool use; the seeds name none).
+    pub const EXTENSION_SUBJECTS: [&str; 2] = [ToolCall::SUBJECT, ToolResult::SUBJECT];
+
     /// `agent.voice.track.published`: a participant's track was published in a
     /// LiveKit room (user starts speaking).
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -315,6 +318,52 @@ pub mod nats {
     impl BrainError {
         pub const SUBJECT: &'static str = "agent.brain.error";
         pub const ERROR_TYPE_TIMEOUT: &'static str = "timeout";
+    }
+
+    /// `agent.brain.tool.call` (ARC extension; the seeds name no tool subject):
+    /// the model asked for a tool during a turn.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct ToolCall {
+        /// The turn's `agent.brain.request` id.
+        pub request_id: String,
+        #[serde(with = "ts")]
+        pub timestamp: DateTime<Utc>,
+        pub trace_id: String,
+        pub session_id: String,
+        pub conversation_id: String,
+        pub turn_index: u64,
+        pub call_id: String,
+        pub tool: String,
+        /// The JSON text the model wrote (not necessarily valid JSON).
+        pub arguments: String,
+    }
+
+    impl ToolCall {
+        pub const SUBJECT: &'static str = "agent.brain.tool.call";
+    }
+
+    /// `agent.brain.tool.result` (ARC extension): what the model was given back.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct ToolResult {
+        pub request_id: String,
+        #[serde(with = "ts")]
+        pub timestamp: DateTime<Utc>,
+        pub trace_id: String,
+        pub session_id: String,
+        pub conversation_id: String,
+        pub turn_index: u64,
+        pub call_id: String,
+        pub tool: String,
+        /// "ok", or why not: "timeout", "failed", "bad_output", "bad_arguments", "unknown_tool".
+        pub outcome: String,
+        /// The JSON text the model got (`{"error": "..."}` when the outcome is not "ok").
+        pub result: String,
+        pub latency_ms: u64,
+    }
+
+    impl ToolResult {
+        pub const SUBJECT: &'static str = "agent.brain.tool.result";
+        pub const OUTCOME_OK: &'static str = "ok";
     }
 
     /// `agent.tts.request`: text to synthesise into the target room.
@@ -529,6 +578,10 @@ pub mod pulsar {
         pub trace_id: String,
         pub environment: String,
         pub region: String,
+        /// Not in the seed (ARC extension): the user spoke over this reply, and
+        /// `agent_response.text` is what they heard of it. Written only when true.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        pub interrupted: bool,
     }
 
     // ---------------------------------------------------------------------
@@ -1085,6 +1138,8 @@ pub enum Event {
     TtsCompleted(nats::TtsCompleted),
     Heartbeat(nats::Heartbeat),
     ServiceError(nats::ServiceError),
+    ToolCall(nats::ToolCall),
+    ToolResult(nats::ToolResult),
     Conversation(Box<pulsar::Conversation>),
     AgentLifecycle(pulsar::AgentLifecycle),
     LivekitWebhook(Box<pulsar::LivekitWebhook>),
@@ -1108,6 +1163,8 @@ macro_rules! with_payload {
             Event::TtsCompleted($p) => $body,
             Event::Heartbeat($p) => $body,
             Event::ServiceError($p) => $body,
+            Event::ToolCall($p) => $body,
+            Event::ToolResult($p) => $body,
             Event::Conversation($p) => $body,
             Event::AgentLifecycle($p) => $body,
             Event::LivekitWebhook($p) => $body,
@@ -1133,6 +1190,8 @@ impl Event {
             Event::TtsCompleted(_) => "tts_completed",
             Event::Heartbeat(_) => "heartbeat",
             Event::ServiceError(_) => "service_error",
+            Event::ToolCall(_) => "tool_call",
+            Event::ToolResult(_) => "tool_result",
             Event::Conversation(_) => "conversation",
             Event::AgentLifecycle(_) => "agent_lifecycle",
             Event::LivekitWebhook(_) => "livekit_webhook",
@@ -1156,6 +1215,8 @@ impl Event {
             Event::TtsCompleted(_) => nats::TtsCompleted::SUBJECT,
             Event::Heartbeat(_) => nats::Heartbeat::SUBJECT,
             Event::ServiceError(_) => nats::ServiceError::SUBJECT,
+            Event::ToolCall(_) => nats::ToolCall::SUBJECT,
+            Event::ToolResult(_) => nats::ToolResult::SUBJECT,
             _ => return None,
         })
     }
@@ -1224,6 +1285,8 @@ impl Event {
             Event::TtsCompleted(e) => &e.trace_id,
             Event::Heartbeat(e) => &e.trace_id,
             Event::ServiceError(e) => &e.trace_id,
+            Event::ToolCall(e) => &e.trace_id,
+            Event::ToolResult(e) => &e.trace_id,
             Event::AgentLifecycle(e) => &e.trace_id,
             Event::LivekitWebhook(e) => &e.trace_id,
             Event::SessionMetrics(e) => &e.trace_id,
@@ -1256,6 +1319,8 @@ impl Event {
             nats::TtsCompleted::SUBJECT => Event::TtsCompleted(from_slice(payload)?),
             nats::Heartbeat::SUBJECT => Event::Heartbeat(from_slice(payload)?),
             nats::ServiceError::SUBJECT => Event::ServiceError(from_slice(payload)?),
+            nats::ToolCall::SUBJECT => Event::ToolCall(from_slice(payload)?),
+            nats::ToolResult::SUBJECT => Event::ToolResult(from_slice(payload)?),
             other => return Err(DecodeError::UnknownSubject(other.to_owned())),
         })
     }
@@ -1318,6 +1383,8 @@ impl_from!(
     TtsCompleted(nats::TtsCompleted),
     Heartbeat(nats::Heartbeat),
     ServiceError(nats::ServiceError),
+    ToolCall(nats::ToolCall),
+    ToolResult(nats::ToolResult),
     AgentLifecycle(pulsar::AgentLifecycle),
     AgentPerformance(pulsar::AgentPerformance),
     ComplianceAudit(pulsar::ComplianceAudit),

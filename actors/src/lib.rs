@@ -45,3 +45,4 @@ pub mod session;
 pub mod sink;
 pub mod synthetic;
 pub mod telemetry;
+pub mod tools;

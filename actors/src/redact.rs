@@ -177,6 +177,8 @@ impl Redactor {
             Event::BrainRequest(_)
             | Event::BrainResponse(_)
             | Event::TtsRequest(_)
+            | Event::ToolCall(_)
+            | Event::ToolResult(_)
             | Event::Conversation(_) => event.clone(),
             _ => return None,
         };
@@ -190,6 +192,9 @@ impl Redactor {
             }
             Event::BrainResponse(r) => self.agent(&mut r.agent_response),
             Event::TtsRequest(r) => self.agent(&mut r.text),
+            // Arguments and results carry what the user said (a phone number to look up).
+            Event::ToolCall(t) => self.user(&mut t.arguments),
+            Event::ToolResult(t) => self.user(&mut t.result),
             Event::Conversation(c) => {
                 self.user(&mut c.user_message.text);
                 self.agent(&mut c.agent_response.text);

@@ -246,6 +246,7 @@ impl LlmEngine for EchoLlm {
                 .map(|m| crate::context::estimate_tokens(&m.content) as u64)
                 .sum(),
             truncated: n >= request.max_tokens as u64,
+            ..Default::default()
         })
     }
 }
@@ -347,6 +348,7 @@ impl EngineProvider for SyntheticProvider {
             stt: Arc::new(ScriptedStt::new(spec.script.clone())),
             llm: Arc::new(self.llm.clone()),
             tts: Arc::new(self.tts.clone()),
+            tools: None,
         })
     }
 }
@@ -543,6 +545,7 @@ mod tests {
             temperature: 0.7,
             trace_id: "t".into(),
             seed_request: None,
+            tools: Default::default(),
         };
         let usage = EchoLlm::default()
             .stream(req, tx, CancellationToken::new())

@@ -20,5 +20,6 @@ pub mod opus;
 pub mod piper;
 pub mod pool;
 pub mod silero;
+pub mod tools;
 pub mod wer;
 pub mod whisper;

@@ -20,6 +20,8 @@ struct TurnParts {
     spoken: Option<SpokenRecord>,
     first_audio: Option<Instant>,
     interrupted: bool,
+    /// What the user heard, once the turn's audio is over.
+    played: Option<(String, bool)>,
 }
 
 /// Running totals of a session (kept in [`Shared`]).
@@ -94,6 +96,14 @@ impl Actor for ArchiverActor {
                 st.turns.entry(turn).or_default().spoken = Some(s);
                 st.try_complete(turn);
             }
+            ArchiverMsg::Played {
+                turn,
+                text,
+                interrupted,
+            } => {
+                st.turns.entry(turn).or_default().played = Some((text, interrupted));
+                st.try_complete(turn);
+            }
             ArchiverMsg::Interrupted { turn } => {
                 st.turns.entry(turn).or_default().interrupted = true;
                 st.shared.with_stats(|s| s.interruptions += 1);
@@ -134,7 +144,10 @@ impl ArchiverState {
                     .as_ref()
                     .is_some_and(|s| s.audio_ms > 0 && !s.interrupted)
                 && !p.interrupted;
-            p.user.is_some() && p.agent.is_some() && p.spoken.is_some() && (force || !audio_pending)
+            p.user.is_some()
+                && p.agent.is_some()
+                && p.spoken.is_some()
+                && (force || (!audio_pending && p.played.is_some()))
         });
         if !done {
             return;
@@ -149,7 +162,13 @@ impl ArchiverState {
             .first_audio
             .map(|a| a.saturating_duration_since(user.eos_at).as_millis() as u64)
             .unwrap_or(0);
-        let interrupted = p.interrupted || spoken.interrupted;
+        let interrupted =
+            p.interrupted || spoken.interrupted || p.played.as_ref().is_some_and(|(_, i)| *i);
+        // An interrupted reply is archived as far as the user heard it.
+        let agent_text = match &p.played {
+            Some((heard, true)) => heard.clone(),
+            _ => agent.text.clone(),
+        };
         let network_overhead_ms = total_latency_ms
             .saturating_sub(user.stt_latency_ms + agent.first_sentence_ms + spoken.tts_latency_ms);
         let facts = TurnFacts {
@@ -160,7 +179,7 @@ impl ArchiverState {
             stt_model: user.stt_model.clone(),
             stt_confidence: user.confidence,
             stt_latency_ms: user.stt_latency_ms,
-            agent_text: agent.text.clone(),
+            agent_text: agent_text.clone(),
             llm_model: agent.llm_model.clone(),
             llm_tokens: agent.tokens,
             llm_latency_ms: agent.llm_latency_ms,
@@ -196,11 +215,11 @@ impl ArchiverState {
         self.shared.with_stats(|s| {
             s.turns += 1;
             s.user_messages += 1;
-            if !agent.text.is_empty() {
+            if !agent_text.is_empty() {
                 s.agent_messages += 1;
             }
             s.words += user.text.split_whitespace().count() as u64
-                + agent.text.split_whitespace().count() as u64;
+                + agent_text.split_whitespace().count() as u64;
             s.tokens += agent.tokens;
             if p.first_audio.is_some() {
                 s.latencies_ms.push(total_latency_ms);

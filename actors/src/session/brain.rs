@@ -10,7 +10,10 @@ use super::messages::{
 use super::shared::Shared;
 use crate::context::Exchange;
 use crate::emit;
-use crate::engine::{CancellationToken, EngineError, LlmRequest};
+use crate::engine::{
+    CancellationToken, EngineError, LlmRequest, LlmUsage, ToolCall, ToolError, ToolRound, ToolSpec,
+    ToolUse,
+};
 use crate::sentence::SentenceSplitter;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::Arc;
@@ -87,6 +90,7 @@ impl Actor for BrainActor {
                     context_tokens: 0,
                     previous_turns: 0,
                     span: t.span.clone(),
+                    tools: Vec::new(),
                 };
                 st.current = Some((t.turn, CancellationToken::new()));
                 st.finish_turn_with_type(outcome, Some("actor_restart"));
@@ -144,6 +148,10 @@ impl BrainState {
             temperature: cfg.brain.temperature,
             trace_id: t.trace_id.clone(),
             seed_request,
+            tools: ToolUse {
+                specs: tool_specs(&self.shared),
+                rounds: Vec::new(),
+            },
         };
         let shared = self.shared.clone();
         let me = myself.clone();
@@ -192,6 +200,7 @@ impl BrainState {
                     llm.model(),
                     usage.completion_tokens,
                     outcome.latency_ms,
+                    &outcome.tools,
                 ));
                 usage.completion_tokens
             }
@@ -237,10 +246,13 @@ impl BrainState {
         self.shared.to_tts(TtsMsg::EndOfTurn { turn: outcome.turn });
         if !spoken.is_empty() {
             self.shared.with_context(|c| {
-                c.push(Exchange {
-                    user: outcome.user_text.clone(),
-                    agent: spoken.clone(),
-                })
+                c.push_turn(
+                    outcome.turn,
+                    Exchange {
+                        user: outcome.user_text.clone(),
+                        agent: spoken.clone(),
+                    },
+                )
             });
         }
         self.shared.to_archiver(ArchiverMsg::Agent(AgentRecord {
@@ -252,7 +264,7 @@ impl BrainState {
             first_sentence_ms: outcome.first_sentence_ms.unwrap_or(outcome.latency_ms),
             context_tokens: outcome.context_tokens,
             previous_turns: outcome.previous_turns,
-            tools: Vec::new(),
+            tools: outcome.tools.clone(),
         }));
         self.shared.clear_inflight(outcome.turn);
     }
@@ -261,84 +273,129 @@ impl BrainState {
 /// Words a first clause needs before it is spoken on its own.
 const FIRST_CLAUSE_MIN_WORDS: usize = 4;
 
-/// Stream one reply: sentences go to Tts as they complete; the timeout covers
-/// the wait for the first token and every gap between tokens.
-async fn run_llm(
-    shared: Arc<Shared>,
+/// The tools this session offers: its enabled built-ins, then the declared ones.
+fn tool_specs(shared: &Shared) -> Vec<ToolSpec> {
+    let mut specs: Vec<ToolSpec> = shared
+        .config
+        .brain
+        .builtin_tools
+        .iter()
+        .filter_map(|n| crate::tools::builtin_spec(n))
+        .collect();
+    if let Some(t) = &shared.engines.tools {
+        specs.extend(t.specs());
+    }
+    specs
+}
+
+/// What a reply has said so far; each sentence goes to Tts as it completes.
+struct Reply<'a> {
+    shared: &'a Shared,
+    turn: &'a UserTurn,
+    started: Instant,
+    splitter: SentenceSplitter,
+    spoken: String,
+    sentences: u64,
+    first_sentence_ms: Option<u64>,
+}
+
+impl Reply<'_> {
+    fn speak(&mut self, text: String) {
+        if self.first_sentence_ms.is_none() {
+            self.first_sentence_ms = Some(self.started.elapsed().as_millis() as u64);
+        }
+        self.sentences += 1;
+        if !self.spoken.is_empty() {
+            self.spoken.push(' ');
+        }
+        self.spoken.push_str(&text);
+        self.shared
+            .to_transport(TransportMsg::Notice(SessionNotice::AgentSentence {
+                turn: self.turn.turn,
+                text: text.clone(),
+            }));
+        self.shared.to_tts(TtsMsg::Speak {
+            turn: self.turn.turn,
+            trace_id: self.turn.trace_id.clone(),
+            text,
+            span: self.turn.span.clone(),
+        });
+    }
+
+    fn push(&mut self, token: &str) {
+        for s in self.splitter.push(token) {
+            self.speak(s);
+        }
+        // The first words go to TTS at the first clause break, not the end
+        // of a long first sentence: first audio sooner.
+        if self.sentences == 0 {
+            if let Some(clause) = self.splitter.take_clause(FIRST_CLAUSE_MIN_WORDS) {
+                self.speak(clause);
+            }
+        }
+    }
+
+    /// Speak what is left unfinished (a reply cut at max_tokens ends on its
+    /// last whole sentence, unless that would leave nothing to say).
+    fn finish(&mut self, truncated: bool) {
+        if let Some(rest) = self.splitter.finish() {
+            if !(truncated && self.sentences > 0) {
+                self.speak(rest);
+            }
+        }
+    }
+}
+
+/// One model call: tokens into `reply`; the timeout covers the wait for the
+/// first token and every gap between tokens, and `turn_deadline` the whole turn.
+async fn stream_once(
+    shared: &Shared,
     request: LlmRequest,
-    cancel: CancellationToken,
-    turn: UserTurn,
-    request_id: String,
-    context_tokens: u64,
-    previous_turns: u64,
-) -> LlmOutcome {
-    let started = Instant::now();
+    cancel: &CancellationToken,
+    turn_deadline: tokio::time::Instant,
+    turn_timeout_ms: u64,
+    reply: &mut Reply<'_>,
+) -> Result<LlmUsage, EngineError> {
     let timeout = Duration::from_millis(shared.config.brain.timeout_ms.max(1));
     let (tx, mut rx) = mpsc::channel::<String>(64);
     let llm = shared.engines.llm.clone();
     let engine_cancel = cancel.child_token();
     let stream = llm.stream(request, tx, engine_cancel.clone());
     tokio::pin!(stream);
-    let mut splitter = SentenceSplitter::new();
-    let mut spoken = String::new();
-    let mut sentences = 0u64;
-    let mut first_sentence_ms = None;
-    let mut engine_result: Option<Result<crate::engine::LlmUsage, EngineError>> = None;
-    let mut deadline = tokio::time::Instant::now() + timeout;
-    let mut speak = |text: String, spoken: &mut String, sentences: &mut u64| {
-        if first_sentence_ms.is_none() {
-            first_sentence_ms = Some(started.elapsed().as_millis() as u64);
-        }
-        *sentences += 1;
-        if !spoken.is_empty() {
-            spoken.push(' ');
-        }
-        spoken.push_str(&text);
-        shared.to_transport(TransportMsg::Notice(SessionNotice::AgentSentence {
-            turn: turn.turn,
-            text: text.clone(),
-        }));
-        shared.to_tts(TtsMsg::Speak {
-            turn: turn.turn,
-            trace_id: turn.trace_id.clone(),
-            text,
-            span: turn.span.clone(),
-        });
+    let mut engine_result: Option<Result<LlmUsage, EngineError>> = None;
+    let timeout_err = |at: tokio::time::Instant| EngineError::Timeout {
+        engine: "llm",
+        after_ms: if at >= turn_deadline {
+            turn_timeout_ms
+        } else {
+            timeout.as_millis() as u64
+        },
     };
-    let result = loop {
+    let mut deadline = (tokio::time::Instant::now() + timeout).min(turn_deadline);
+    loop {
         tokio::select! {
             _ = cancel.cancelled() => {
                 engine_cancel.cancel();
-                break Err(EngineError::Cancelled);
+                return Err(EngineError::Cancelled);
             }
             _ = tokio::time::sleep_until(deadline) => {
                 engine_cancel.cancel();
-                break Err(EngineError::Timeout { engine: "llm", after_ms: timeout.as_millis() as u64 });
+                return Err(timeout_err(deadline));
             }
             token = rx.recv() => match token {
                 Some(tok) => {
-                    deadline = tokio::time::Instant::now() + timeout;
-                    for s in splitter.push(&tok) {
-                        speak(s, &mut spoken, &mut sentences);
-                    }
-                    // The first words go to TTS at the first clause break,
-                    // not the end of a long first sentence: first audio sooner.
-                    if sentences == 0 {
-                        if let Some(clause) = splitter.take_clause(FIRST_CLAUSE_MIN_WORDS) {
-                            speak(clause, &mut spoken, &mut sentences);
-                        }
-                    }
+                    deadline = (tokio::time::Instant::now() + timeout).min(turn_deadline);
+                    reply.push(&tok);
                 }
                 None => {
                     // The engine dropped its sender: its result is ready or about to be.
-                    let r = match engine_result.take() {
+                    return match engine_result.take() {
                         Some(r) => r,
                         None => tokio::select! {
                             r = &mut stream => r,
-                            _ = tokio::time::sleep_until(deadline) => Err(EngineError::Timeout { engine: "llm", after_ms: timeout.as_millis() as u64 }),
+                            _ = tokio::time::sleep_until(deadline) => Err(timeout_err(deadline)),
                         },
                     };
-                    break r;
                 }
             },
             r = &mut stream, if engine_result.is_none() => {
@@ -346,28 +403,188 @@ async fn run_llm(
                 engine_result = Some(r);
             }
         }
-    };
-    if let Ok(usage) = &result {
-        // A reply cut at max_tokens ends on its last whole sentence, unless
-        // that would leave nothing to say.
-        if let Some(rest) = splitter.finish() {
-            if !(usage.truncated && sentences > 0) {
-                speak(rest, &mut spoken, &mut sentences);
+    }
+}
+
+/// Run one tool call (a built-in here, a declared one on the tool engine),
+/// within `budget`. Every failure becomes an error result for the model.
+async fn run_tool(
+    shared: &Shared,
+    turn: u64,
+    call: &ToolCall,
+    budget: Duration,
+    cancel: &CancellationToken,
+) -> (&'static str, String) {
+    let builtin = shared.config.brain.builtin_tools.contains(&call.name);
+    let result: Result<String, ToolError> = if builtin && call.name == crate::tools::CURRENT_TIME {
+        Ok(crate::tools::current_time(chrono::Utc::now()))
+    } else if builtin && call.name == crate::tools::END_CALL {
+        shared.end_after(turn);
+        Ok(serde_json::json!({"ok": true, "note": "the call ends after your reply"}).to_string())
+    } else {
+        match &shared.engines.tools {
+            Some(engine) if engine.specs().iter().any(|s| s.name == call.name) => {
+                match serde_json::from_str::<serde_json::Value>(
+                    if call.arguments.trim().is_empty() {
+                        "{}"
+                    } else {
+                        &call.arguments
+                    },
+                ) {
+                    Ok(serde_json::Value::Object(_)) => {
+                        // The engine keeps to its own timeout; this bounds it by the turn too.
+                        match tokio::time::timeout(
+                            budget,
+                            engine.call(call, budget, cancel.child_token()),
+                        )
+                        .await
+                        {
+                            Ok(r) => r,
+                            Err(_) => Err(ToolError::Timeout {
+                                tool: call.name.clone(),
+                                after_ms: budget.as_millis() as u64,
+                            }),
+                        }
+                    }
+                    Ok(other) => Err(ToolError::BadArguments {
+                        tool: call.name.clone(),
+                        message: format!("expected an object, got {other}"),
+                    }),
+                    Err(e) => Err(ToolError::BadArguments {
+                        tool: call.name.clone(),
+                        message: e.to_string(),
+                    }),
+                }
             }
+            _ => Err(ToolError::Unknown {
+                tool: call.name.clone(),
+            }),
+        }
+    };
+    match result {
+        Ok(r) => (crate::events::nats::ToolResult::OUTCOME_OK, r),
+        Err(e) => {
+            tracing::warn!(session_id = %shared.config.session_id, turn, tool = %call.name, error = %e, "tool call failed: the model gets an error result");
+            (e.outcome(), crate::tools::error_result(&e.to_string()))
         }
     }
+}
+
+/// Stream one reply: sentences go to Tts as they complete. When the model
+/// asks for tools, they are run, their results given back, and the model
+/// asked again (up to `max_tool_rounds`), all within the turn's deadline.
+async fn run_llm(
+    shared: Arc<Shared>,
+    mut request: LlmRequest,
+    cancel: CancellationToken,
+    turn: UserTurn,
+    request_id: String,
+    context_tokens: u64,
+    previous_turns: u64,
+) -> LlmOutcome {
+    let started = Instant::now();
+    let brain = &shared.config.brain;
+    let turn_timeout_ms = brain.turn_timeout_ms.max(1);
+    let turn_deadline = tokio::time::Instant::now() + Duration::from_millis(turn_timeout_ms);
+    let mut reply = Reply {
+        shared: &shared,
+        turn: &turn,
+        started,
+        splitter: SentenceSplitter::new(),
+        spoken: String::new(),
+        sentences: 0,
+        first_sentence_ms: None,
+    };
+    let mut tools_used = Vec::new();
+    let mut tokens = 0u64;
+    let mut rounds = 0u32;
+    let result = loop {
+        let said_before = reply.spoken.len();
+        let r = stream_once(
+            &shared,
+            request.clone(),
+            &cancel,
+            turn_deadline,
+            turn_timeout_ms,
+            &mut reply,
+        )
+        .await;
+        let mut usage = match r {
+            Ok(u) => u,
+            Err(e) => break Err(e),
+        };
+        tokens += usage.completion_tokens;
+        if usage.tool_calls.is_empty() {
+            usage.completion_tokens = tokens;
+            reply.finish(usage.truncated);
+            break Ok(usage);
+        }
+        // Words said with the calls are spoken now, before the tools run.
+        reply.finish(false);
+        if rounds >= brain.max_tool_rounds {
+            tracing::warn!(session_id = %shared.config.session_id, turn = turn.turn, rounds, "the model still asks for tools after the last round");
+            if reply.sentences > 0 {
+                usage.completion_tokens = tokens;
+                usage.tool_calls.clear();
+                break Ok(usage);
+            }
+            break Err(EngineError::Failed {
+                engine: "brain",
+                message: format!("the model asked for tools after {rounds} rounds"),
+            });
+        }
+        rounds += 1;
+        let text = reply.spoken[said_before..].trim().to_string();
+        let mut results = Vec::with_capacity(usage.tool_calls.len());
+        for call in &usage.tool_calls {
+            let r = emit::ToolCallRef {
+                request_id: &request_id,
+                trace_id: &turn.trace_id,
+                turn: turn.turn,
+                call_id: &call.id,
+                tool: &call.name,
+            };
+            shared
+                .sink
+                .emit(emit::tool_call(&shared.config, &r, &call.arguments));
+            tools_used.push(call.name.clone());
+            let t0 = Instant::now();
+            let budget = turn_deadline.saturating_duration_since(tokio::time::Instant::now());
+            let (outcome, result) = tokio::select! {
+                _ = cancel.cancelled() => ("cancelled", crate::tools::error_result("cancelled")),
+                r = run_tool(&shared, turn.turn, call, budget, &cancel) => r,
+            };
+            shared.sink.emit(emit::tool_result(
+                &shared.config,
+                &r,
+                outcome,
+                &result,
+                t0.elapsed().as_millis() as u64,
+            ));
+            results.push(result);
+        }
+        if cancel.is_cancelled() {
+            break Err(EngineError::Cancelled);
+        }
+        request.tools.rounds.push(ToolRound {
+            text,
+            calls: usage.tool_calls,
+            results,
+        });
+    };
     LlmOutcome {
         turn: turn.turn,
-        trace_id: turn.trace_id,
+        trace_id: turn.trace_id.clone(),
         request_id,
-        user_text: turn.text,
-        spoken,
-        sentences,
-        first_sentence_ms,
+        user_text: turn.text.clone(),
+        spoken: reply.spoken,
+        sentences: reply.sentences,
+        first_sentence_ms: reply.first_sentence_ms,
         latency_ms: started.elapsed().as_millis() as u64,
         result,
         context_tokens,
         previous_turns,
-        span: turn.span,
+        span: turn.span.clone(),
+        tools: tools_used,
     }
 }

@@ -32,7 +32,32 @@ pub struct SessionConfig {
     pub stt: SttConfig,
     pub brain: BrainConfig,
     pub tts: TtsConfig,
+    pub barge_in: BargeInConfig,
     pub audit: AuditConfig,
+}
+
+/// What user speech over the agent does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BargeInConfig {
+    /// When the VAD fires over the agent, its audio pauses at once; if no
+    /// words are transcribed by this long after the user stops, it was a
+    /// false interruption (a cough, a door) and the reply resumes where it
+    /// paused. 0 = no resume: any speech interrupts at once.
+    pub false_interruption_ms: u64,
+    /// The session releases agent audio to the transport at real-time pace
+    /// (one frame per frame duration), so a barge-in drops what is not yet
+    /// played and knows exactly which words were heard. Off for outputs that
+    /// are not played live (files, load tests).
+    pub paced_playout: bool,
+}
+
+impl Default for BargeInConfig {
+    fn default() -> Self {
+        Self {
+            false_interruption_ms: 1500,
+            paced_playout: false,
+        }
+    }
 }
 
 /// The compliance facts stamped on audit events (compliance-audit-v1).
@@ -79,6 +104,13 @@ pub struct BrainConfig {
     pub fallback_text: String,
     /// Tokens of history kept in the prompt; older turns are dropped.
     pub context_token_budget: usize,
+    /// Built-in tools offered to the model (see [`crate::tools::BUILTINS`]).
+    pub builtin_tools: Vec<String>,
+    /// Most model → tools → model rounds in one turn.
+    pub max_tool_rounds: u32,
+    /// The whole turn (every model call and tool call) must end within this;
+    /// past it the turn ends like a timeout (fallback when nothing was said).
+    pub turn_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -115,6 +147,7 @@ impl Default for SessionConfig {
             stt: SttConfig::default(),
             brain: BrainConfig::default(),
             tts: TtsConfig::default(),
+            barge_in: BargeInConfig::default(),
             audit: AuditConfig::default(),
         }
     }
@@ -141,6 +174,9 @@ impl Default for BrainConfig {
             timeout_ms: 2000,
             fallback_text: "I'm having trouble processing that. Could you rephrase?".into(),
             context_token_budget: 1024,
+            builtin_tools: Vec::new(),
+            max_tool_rounds: 3,
+            turn_timeout_ms: 10_000,
         }
     }
 }

@@ -102,8 +102,30 @@ pub(crate) struct SpokenRecord {
 }
 
 pub(crate) enum TransportMsg {
-    Play { turn: u64, frame: AudioFrame },
-    Flush,
+    Play {
+        turn: u64,
+        frame: AudioFrame,
+    },
+    /// The frames that follow (until the next one) speak this sentence.
+    Sentence {
+        turn: u64,
+        text: String,
+    },
+    /// Tts has sent all of `turn`'s audio (or abandoned it).
+    TurnEnd {
+        turn: u64,
+        interrupted: bool,
+    },
+    /// Barge-in confirmed: drop every frame of turns up to `turn` not yet played.
+    Flush {
+        turn: u64,
+    },
+    /// The user may be talking: hold the agent's audio (it may resume).
+    Pause,
+    /// A false interruption: go on from where the audio paused.
+    Resume,
+    /// Release the next frame (paced playout).
+    Tick,
     Notice(SessionNotice),
     Fault,
 }
@@ -124,6 +146,10 @@ pub(crate) enum SttMsg {
         latency_ms: u64,
         span: tracing::Span,
     },
+    /// The false-interruption window after barge-in `id` has passed.
+    BargeInWindow {
+        id: u64,
+    },
     Fault,
 }
 
@@ -141,6 +167,8 @@ pub(crate) struct LlmOutcome {
     pub(crate) context_tokens: u64,
     pub(crate) previous_turns: u64,
     pub(crate) span: tracing::Span,
+    /// Names of the tools called in this turn, in order.
+    pub(crate) tools: Vec<String>,
 }
 
 pub(crate) enum BrainMsg {
@@ -176,9 +204,20 @@ pub(crate) enum TtsMsg {
 pub(crate) enum ArchiverMsg {
     User(UserRecord),
     Agent(AgentRecord),
-    FirstAudio { turn: u64, at: Instant },
+    FirstAudio {
+        turn: u64,
+        at: Instant,
+    },
     Spoken(SpokenRecord),
-    Interrupted { turn: u64 },
+    Interrupted {
+        turn: u64,
+    },
+    /// The turn's audio is over: what the user heard of it.
+    Played {
+        turn: u64,
+        text: String,
+        interrupted: bool,
+    },
     Finish(DateTime<Utc>, RpcReplyPort<SessionSummary>),
     Fault,
 }

@@ -16,7 +16,7 @@ mod transport;
 mod tts;
 
 pub(crate) use archiver::SessionStats;
-pub use config::{AuditConfig, BrainConfig, SessionConfig, SttConfig, TtsConfig};
+pub use config::{AuditConfig, BargeInConfig, BrainConfig, SessionConfig, SttConfig, TtsConfig};
 pub use messages::{AudioOutput, SessionNotice, SessionSummary};
 pub use supervisor::{SessionArgs, SessionHandle, SessionMsg, SessionSupervisor};
 

@@ -38,9 +38,18 @@ pub(crate) struct Shared {
     inflight: Mutex<Option<UserTurn>>,
     /// The turn whose reply is being spoken, if any.
     speaking: Mutex<Option<u64>>,
+    /// The turn whose audio the transport is still playing out, if any.
+    playing: Mutex<Option<u64>>,
+    /// Per turn, what of its audio was queued and played (the Transport
+    /// writes it; a barge-in reads what was heard).
+    playout: Mutex<std::collections::BTreeMap<u64, super::transport::Playout>>,
     stats: Mutex<super::archiver::SessionStats>,
     /// Messages that found no live child (lost during a restart).
     pub(crate) undelivered: AtomicU64,
+    /// The session's supervisor (children ask it to end the session).
+    pub(crate) supervisor: std::sync::OnceLock<ActorRef<super::supervisor::SessionMsg>>,
+    /// The model called `end_call` in this turn: end once its reply is spoken.
+    end_after: Mutex<Option<u64>>,
 }
 
 fn send<M: Send + 'static>(slot: &RwLock<Option<ActorRef<M>>>, msg: M, lost: &AtomicU64) -> bool {
@@ -84,8 +93,12 @@ impl Shared {
             turn_seq: AtomicU64::new(0),
             inflight: Mutex::new(None),
             speaking: Mutex::new(None),
+            playing: Mutex::new(None),
+            playout: Mutex::default(),
             stats: Mutex::default(),
             undelivered: AtomicU64::new(0),
+            supervisor: std::sync::OnceLock::new(),
+            end_after: Mutex::new(None),
         }
     }
 
@@ -135,9 +148,53 @@ impl Shared {
         *lock(&self.speaking)
     }
 
-    /// The agent is answering or speaking: user speech now is a barge-in.
+    pub(crate) fn with_playout<R>(
+        &self,
+        f: impl FnOnce(&mut std::collections::BTreeMap<u64, super::transport::Playout>) -> R,
+    ) -> R {
+        f(&mut lock(&self.playout))
+    }
+
+    /// The reply of `turn` was interrupted: the history keeps what was heard of it.
+    pub(crate) fn cut_reply(&self, turn: u64) {
+        let heard = self.with_playout(|t| t.get(&turn).map(|p| p.heard()).unwrap_or_default());
+        self.with_context(|c| c.cut_reply(turn, &heard));
+    }
+
+    pub(crate) fn set_playing(&self, turn: Option<u64>) {
+        *lock(&self.playing) = turn;
+    }
+
+    /// The agent is answering, speaking or still being heard: user speech
+    /// now is a barge-in.
     pub(crate) fn agent_busy(&self) -> Option<u64> {
-        self.speaking().or_else(|| self.inflight().map(|t| t.turn))
+        self.speaking()
+            .or(*lock(&self.playing))
+            .or_else(|| self.inflight().map(|t| t.turn))
+    }
+
+    /// End the session once `turn`'s reply has been spoken.
+    pub(crate) fn end_after(&self, turn: u64) {
+        *lock(&self.end_after) = Some(turn);
+    }
+
+    /// `turn`'s reply is over: end the session if the agent asked to.
+    /// An interrupted reply cancels that (the user is still talking).
+    pub(crate) fn reply_done(&self, turn: u64, interrupted: bool) {
+        let mut g = lock(&self.end_after);
+        if *g != Some(turn) {
+            return;
+        }
+        *g = None;
+        if interrupted {
+            return;
+        }
+        if let Some(s) = self.supervisor.get() {
+            tracing::info!(session_id = %self.config.session_id, turn, "the agent ended the call");
+            let _ = s.cast(super::supervisor::SessionMsg::End(super::EndReason::Other(
+                crate::tools::AGENT_ENDED_CALL.into(),
+            )));
+        }
     }
 
     pub(crate) fn with_stats<R>(

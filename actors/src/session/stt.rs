@@ -19,6 +19,33 @@ use tracing::Instrument;
 
 pub(crate) struct SttActor;
 
+/// Sounds people make over a speaker without taking the turn (hesitations,
+/// backchannels): not words that interrupt.
+const FILLERS: [&str; 16] = [
+    "a", "ah", "ahh", "eh", "er", "erm", "hm", "hmm", "huh", "mhm", "mm", "mmm", "uh", "uhm", "um",
+    "mm-hmm",
+];
+
+/// A transcript that says something: whisper writes non-speech as
+/// "[BLANK_AUDIO]" or "(static)", and a hum or a hesitation as "Hmm", "uh"
+/// or "A...": none of those are words.
+fn has_words(text: &str) -> bool {
+    let mut depth = 0i32;
+    let mut outside = String::new();
+    for c in text.chars() {
+        match c {
+            '[' | '(' => depth += 1,
+            ']' | ')' => depth -= 1,
+            c if depth <= 0 => outside.push(c),
+            _ => {}
+        }
+    }
+    outside
+        .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\''))
+        .map(|w| w.trim_matches('-').to_lowercase())
+        .any(|w| !w.is_empty() && !FILLERS.contains(&w.as_str()))
+}
+
 struct Utterance {
     samples: Vec<f32>,
     since_partial_ms: u64,
@@ -32,8 +59,20 @@ pub(crate) struct SttState {
     partial_seq: u64,
     partial_inflight: bool,
     warned_rate: bool,
+    /// The user spoke over the agent and the agent's audio is paused until
+    /// words confirm the interruption or the false-interruption window passes.
+    barge: Option<PendingBargeIn>,
+    barge_seq: u64,
     /// Cancels the pump and in-flight transcriptions when this actor dies.
     cancel: CancellationToken,
+}
+
+struct PendingBargeIn {
+    /// The agent turn that was paused.
+    turn: u64,
+    id: u64,
+    /// The user's speech has ended (the window runs from then).
+    speech_ended: bool,
 }
 
 impl Drop for SttState {
@@ -79,6 +118,8 @@ impl Actor for SttActor {
             partial_seq: 0,
             partial_inflight: false,
             warned_rate: false,
+            barge: None,
+            barge_seq: 0,
             cancel,
         })
     }
@@ -93,7 +134,8 @@ impl Actor for SttActor {
             SttMsg::Frame(frame, _permit) => st.on_frame(&myself, frame).await,
             SttMsg::Partial { seq, text } => {
                 st.partial_inflight = false;
-                if seq == st.partial_seq && st.utterance.is_some() && !text.is_empty() {
+                if seq == st.partial_seq && st.utterance.is_some() && has_words(&text) {
+                    st.confirm_barge_in();
                     let turn = st.shared.peek_next_turn();
                     st.shared.to_transport(TransportMsg::Notice(
                         SessionNotice::PartialTranscript { turn, text },
@@ -109,7 +151,8 @@ impl Actor for SttActor {
                 latency_ms,
                 span,
             } => match result {
-                Ok(t) if !t.text.trim().is_empty() => {
+                Ok(t) if has_words(&t.text) => {
+                    st.confirm_barge_in();
                     let text = t.text.trim().to_string();
                     st.shared
                         .to_transport(TransportMsg::Notice(SessionNotice::FinalTranscript {
@@ -135,8 +178,10 @@ impl Actor for SttActor {
                 }
                 Ok(_) => {
                     tracing::debug!(session_id = %st.shared.config.session_id, turn, "utterance had no words");
+                    st.false_interruption();
                 }
                 Err(e) => {
+                    st.false_interruption();
                     tracing::warn!(session_id = %st.shared.config.session_id, %trace_id, turn, error = %e, "transcription failed");
                     st.shared.sink.emit(crate::emit::service_error(
                         &st.shared.identity,
@@ -148,6 +193,15 @@ impl Actor for SttActor {
                     ));
                 }
             },
+            SttMsg::BargeInWindow { id } => {
+                if st
+                    .barge
+                    .as_ref()
+                    .is_some_and(|b| b.id == id && b.speech_ended)
+                {
+                    st.false_interruption();
+                }
+            }
             SttMsg::Fault => panic!("fault injected into stt"),
         }
         Ok(())
@@ -224,16 +278,71 @@ impl SttState {
     fn on_speech_start(&mut self) {
         self.shared
             .to_transport(TransportMsg::Notice(SessionNotice::SpeechStarted));
-        if let Some(turn) = self.shared.agent_busy() {
-            // The user talks over the agent: stop thinking and speaking at once.
-            tracing::info!(session_id = %self.shared.config.session_id, turn, "barge-in");
-            self.shared.to_brain(BrainMsg::BargeIn);
-            self.shared.to_tts(TtsMsg::Cancel);
-            self.shared.to_transport(TransportMsg::Flush);
-            self.shared
-                .to_transport(TransportMsg::Notice(SessionNotice::BargeIn { turn }));
-            self.shared.to_archiver(ArchiverMsg::Interrupted { turn });
+        if let Some(b) = self.barge.as_mut() {
+            // Still undecided: the window starts again when this speech ends.
+            b.speech_ended = false;
+            self.barge_seq += 1;
+            b.id = self.barge_seq;
+            return;
         }
+        let Some(turn) = self.shared.agent_busy() else {
+            return;
+        };
+        if self.shared.config.barge_in.false_interruption_ms == 0 {
+            self.interrupt(turn);
+            return;
+        }
+        // Silence the agent within a frame, but keep its reply: a cough is
+        // not an interruption. Words decide (see `confirm_barge_in`).
+        tracing::debug!(session_id = %self.shared.config.session_id, turn, "user speech over the agent: audio paused");
+        self.barge_seq += 1;
+        self.barge = Some(PendingBargeIn {
+            turn,
+            id: self.barge_seq,
+            speech_ended: false,
+        });
+        self.shared.to_transport(TransportMsg::Pause);
+    }
+
+    /// The user talks over the agent: stop thinking and speaking at once.
+    fn interrupt(&mut self, turn: u64) {
+        tracing::info!(session_id = %self.shared.config.session_id, turn, "barge-in");
+        // Before the user's words reach the Brain: its next prompt holds only
+        // what the user heard of this reply (the audio is paused or flushed).
+        self.shared.cut_reply(turn);
+        self.shared.to_brain(BrainMsg::BargeIn);
+        self.shared.to_tts(TtsMsg::Cancel);
+        self.shared.to_transport(TransportMsg::Flush { turn });
+        self.shared
+            .to_transport(TransportMsg::Notice(SessionNotice::BargeIn { turn }));
+        self.shared.to_archiver(ArchiverMsg::Interrupted { turn });
+    }
+
+    /// Words were heard over the paused agent: a real interruption.
+    fn confirm_barge_in(&mut self) {
+        if let Some(b) = self.barge.take() {
+            self.interrupt(b.turn);
+        }
+    }
+
+    /// No words came: the agent goes on where it paused.
+    fn false_interruption(&mut self) {
+        if let Some(b) = self.barge.take() {
+            tracing::info!(session_id = %self.shared.config.session_id, turn = b.turn, "false interruption (no words): resuming the reply");
+            self.shared.to_transport(TransportMsg::Resume);
+        }
+    }
+
+    /// The user stopped speaking: if no words come within the window, resume.
+    fn start_barge_in_window(&mut self, myself: &ActorRef<SttMsg>) {
+        let Some(b) = self.barge.as_mut() else {
+            return;
+        };
+        b.speech_ended = true;
+        let id = b.id;
+        let window =
+            std::time::Duration::from_millis(self.shared.config.barge_in.false_interruption_ms);
+        myself.send_after(window, move || SttMsg::BargeInWindow { id });
     }
 
     fn maybe_partial(&mut self, myself: &ActorRef<SttMsg>) {
@@ -264,6 +373,7 @@ impl SttState {
 
     fn finish_utterance(&mut self, myself: &ActorRef<SttMsg>, u: Utterance) {
         self.partial_seq += 1; // late partials of this utterance are stale now
+        self.start_barge_in_window(myself);
         let eos_at = Instant::now();
         let turn = self.shared.next_turn();
         let trace_id = crate::ids::new_trace_id();
@@ -289,5 +399,27 @@ impl SttState {
             }
             .instrument(stt_span),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fillers_and_non_speech_are_not_words() {
+        for t in [
+            "",
+            " [BLANK_AUDIO]",
+            "(static)",
+            "Hmm",
+            "uh",
+            "A...",
+            "Mm-hmm.",
+            "Uh, um.",
+        ] {
+            assert!(!super::has_words(t), "{t:?}");
+        }
+        for t in ["Stop.", "wait", "Uh, stop please", "I'm done", "no"] {
+            assert!(super::has_words(t), "{t:?}");
+        }
     }
 }

@@ -191,6 +191,7 @@ impl Actor for SessionSupervisor {
             args.output,
             args.frames,
         ));
+        let _ = shared.supervisor.set(myself.clone());
         let mut children = HashMap::new();
         for kind in ChildKind::ALL {
             let cell = spawn_child(kind, myself.get_cell(), &shared).await?;

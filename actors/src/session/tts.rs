@@ -2,7 +2,7 @@
 //! chunks to Transport as the engine makes them. A cancel (barge-in) stops the
 //! running synthesis between chunks and drops the queued sentences.
 
-use super::messages::{ArchiverMsg, SessionNotice, SpokenRecord, TransportMsg, TtsMsg};
+use super::messages::{ArchiverMsg, SpokenRecord, TransportMsg, TtsMsg};
 use super::shared::Shared;
 use crate::emit;
 use crate::engine::CancellationToken;
@@ -168,6 +168,7 @@ impl TtsState {
         let tts_span = tracing::info_span!(parent: &p.span, "tts", model = %tts.model(), chars = p.text.chars().count());
         tokio::spawn(async move {
             let started = Instant::now();
+            shared.to_transport(TransportMsg::Sentence { turn: p.turn, text: p.text.clone() });
             let (tx, mut rx) = mpsc::channel(8);
             let synth = tts.synthesize(&p.text, tx, cancel.clone());
             tokio::pin!(synth);
@@ -252,10 +253,8 @@ impl TtsState {
             requests: p.requests,
             interrupted,
         }));
+        // The Transport says the turn is done once its audio has played out.
         self.shared
-            .to_transport(TransportMsg::Notice(SessionNotice::AgentTurnDone {
-                turn,
-                interrupted,
-            }));
+            .to_transport(TransportMsg::TurnEnd { turn, interrupted });
     }
 }

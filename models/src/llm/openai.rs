@@ -6,12 +6,16 @@
 
 use arc_actors::engine::{
     CancellationToken, ChatMessage, ChatRole, EngineError, LlmEngine, LlmRequest, LlmUsage,
+    ToolCall, ToolUse,
 };
 use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{
-    ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
-    ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
-    ChatCompletionStreamOptions, CreateChatCompletionRequest, FinishReason,
+    ChatCompletionMessageToolCall, ChatCompletionMessageToolCallChunk,
+    ChatCompletionMessageToolCalls, ChatCompletionRequestAssistantMessage,
+    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
+    ChatCompletionRequestToolMessage, ChatCompletionRequestUserMessage,
+    ChatCompletionStreamOptions, ChatCompletionTool, ChatCompletionTools,
+    CreateChatCompletionRequest, FinishReason, FunctionCall, FunctionObject,
 };
 use async_openai::Client;
 use async_trait::async_trait;
@@ -106,13 +110,113 @@ fn to_openai(m: &ChatMessage) -> ChatCompletionRequestMessage {
     }
 }
 
+/// This turn's tool rounds as chat messages: the assistant's calls, then one
+/// `tool` message per result.
+fn tool_messages(tools: &ToolUse) -> Vec<ChatCompletionRequestMessage> {
+    let mut out = Vec::new();
+    for round in &tools.rounds {
+        out.push(ChatCompletionRequestMessage::Assistant(
+            ChatCompletionRequestAssistantMessage {
+                content: (!round.text.is_empty()).then(|| round.text.clone().into()),
+                tool_calls: Some(
+                    round
+                        .calls
+                        .iter()
+                        .map(|c| {
+                            ChatCompletionMessageToolCalls::Function(
+                                ChatCompletionMessageToolCall {
+                                    id: c.id.clone(),
+                                    function: FunctionCall {
+                                        name: c.name.clone(),
+                                        arguments: c.arguments.clone(),
+                                    },
+                                },
+                            )
+                        })
+                        .collect(),
+                ),
+                ..Default::default()
+            },
+        ));
+        for (call, result) in round.calls.iter().zip(&round.results) {
+            out.push(ChatCompletionRequestMessage::Tool(
+                ChatCompletionRequestToolMessage {
+                    content: result.clone().into(),
+                    tool_call_id: call.id.clone(),
+                },
+            ));
+        }
+    }
+    out
+}
+
+/// Streamed tool-call fragments, joined by their index (id and name come
+/// once, the arguments in pieces).
+#[derive(Default)]
+struct ToolCallParts(Vec<ToolCall>);
+
+impl ToolCallParts {
+    fn push(&mut self, chunk: ChatCompletionMessageToolCallChunk) {
+        let i = chunk.index as usize;
+        if self.0.len() <= i {
+            self.0.resize_with(i + 1, ToolCall::default);
+        }
+        let call = &mut self.0[i];
+        if let Some(id) = chunk.id.filter(|id| !id.is_empty()) {
+            call.id = id;
+        }
+        if let Some(f) = chunk.function {
+            if let Some(name) = f.name.filter(|n| !n.is_empty()) {
+                call.name = name;
+            }
+            if let Some(args) = f.arguments {
+                call.arguments.push_str(&args);
+            }
+        }
+    }
+
+    fn finish(self) -> Vec<ToolCall> {
+        self.0
+            .into_iter()
+            .enumerate()
+            .filter(|(_, c)| !c.name.is_empty())
+            .map(|(i, mut c)| {
+                if c.id.is_empty() {
+                    c.id = format!("call_{i}");
+                }
+                c
+            })
+            .collect()
+    }
+}
+
 /// The request the seed's constraints make (max_tokens, temperature), streamed
-/// with a final usage chunk.
+/// with a final usage chunk; the tools, when the session has any.
 #[allow(deprecated)] // `max_tokens`: what llama.cpp, vLLM and Ollama read
 pub fn chat_request(model: &str, request: &LlmRequest) -> CreateChatCompletionRequest {
+    let tools = (!request.tools.specs.is_empty()).then(|| {
+        request
+            .tools
+            .specs
+            .iter()
+            .map(|t| {
+                ChatCompletionTools::Function(ChatCompletionTool {
+                    function: FunctionObject {
+                        name: t.name.clone(),
+                        description: Some(t.description.clone()),
+                        parameters: Some(t.parameters.clone()),
+                        strict: None,
+                    },
+                })
+            })
+            .collect()
+    });
+    let mut messages: Vec<_> = request.messages.iter().map(to_openai).collect();
+    messages.extend(tool_messages(&request.tools));
     CreateChatCompletionRequest {
         model: model.to_string(),
-        messages: request.messages.iter().map(to_openai).collect(),
+        messages,
+        tools,
         max_tokens: Some(request.max_tokens),
         temperature: Some(request.temperature as f32),
         stream: Some(true),
@@ -144,6 +248,7 @@ impl LlmEngine for OpenAiLlm {
         };
         let mut usage = LlmUsage::default();
         let mut pieces = 0u64;
+        let mut calls = ToolCallParts::default();
         loop {
             let item = tokio::select! {
                 _ = cancel.cancelled() => return Err(EngineError::Cancelled),
@@ -162,6 +267,9 @@ impl LlmEngine for OpenAiLlm {
                 if choice.finish_reason == Some(FinishReason::Length) {
                     usage.truncated = true;
                 }
+                for chunk in choice.delta.tool_calls.into_iter().flatten() {
+                    calls.push(chunk);
+                }
                 if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
                     pieces += 1;
                     if tokens.send(text).await.is_err() {
@@ -174,6 +282,7 @@ impl LlmEngine for OpenAiLlm {
             // Servers that send no usage chunk: each streamed piece is a token.
             usage.completion_tokens = pieces;
         }
+        usage.tool_calls = calls.finish();
         Ok(usage)
     }
 }
@@ -199,6 +308,7 @@ mod tests {
             temperature: 0.7,
             trace_id: "t".into(),
             seed_request: None,
+            tools: Default::default(),
         };
         let json = serde_json::to_value(chat_request("m", &req)).unwrap();
         assert_eq!(json["max_tokens"], 150);
@@ -207,6 +317,69 @@ mod tests {
         assert_eq!(json["stream_options"]["include_usage"], true);
         assert_eq!(json["messages"][0]["role"], "system");
         assert_eq!(json["messages"][1]["content"], "hi");
+    }
+
+    #[test]
+    fn tools_and_their_rounds_go_into_the_request() {
+        use arc_actors::engine::{ToolRound, ToolSpec};
+        let req = LlmRequest {
+            messages: vec![ChatMessage {
+                role: ChatRole::User,
+                content: "weather?".into(),
+            }],
+            max_tokens: 150,
+            temperature: 0.7,
+            trace_id: "t".into(),
+            seed_request: None,
+            tools: ToolUse {
+                specs: vec![ToolSpec {
+                    name: "weather".into(),
+                    description: "the weather in a city".into(),
+                    parameters: serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+                }],
+                rounds: vec![ToolRound {
+                    text: String::new(),
+                    calls: vec![ToolCall {
+                        id: "c1".into(),
+                        name: "weather".into(),
+                        arguments: r#"{"city":"Paris"}"#.into(),
+                    }],
+                    results: vec![r#"{"temp":20}"#.into()],
+                }],
+            },
+        };
+        let json = serde_json::to_value(chat_request("m", &req)).unwrap();
+        assert_eq!(json["tools"][0]["type"], "function");
+        assert_eq!(json["tools"][0]["function"]["name"], "weather");
+        assert_eq!(json["tools"][0]["function"]["parameters"]["type"], "object");
+        let m = &json["messages"];
+        assert_eq!(m[1]["role"], "assistant");
+        assert_eq!(m[1]["tool_calls"][0]["id"], "c1");
+        assert_eq!(
+            m[1]["tool_calls"][0]["function"]["arguments"],
+            r#"{"city":"Paris"}"#
+        );
+        assert_eq!(m[2]["role"], "tool");
+        assert_eq!(m[2]["tool_call_id"], "c1");
+        assert_eq!(m[2]["content"], r#"{"temp":20}"#);
+    }
+
+    #[test]
+    fn streamed_tool_call_fragments_are_joined_by_index() {
+        let mut parts = ToolCallParts::default();
+        for raw in [
+            r#"{"index":0,"id":"a","type":"function","function":{"name":"weather","arguments":""}}"#,
+            r#"{"index":1,"id":"b","type":"function","function":{"name":"current_time","arguments":"{}"}}"#,
+            r#"{"index":0,"function":{"arguments":"{\"city\":"}}"#,
+            r#"{"index":0,"function":{"arguments":"\"Paris\"}"}}"#,
+        ] {
+            parts.push(serde_json::from_str(raw).unwrap());
+        }
+        let calls = parts.finish();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0].name, "weather");
+        assert_eq!(calls[0].arguments, r#"{"city":"Paris"}"#);
+        assert_eq!(calls[1].id, "b");
     }
 
     #[test]
