@@ -10,6 +10,7 @@
 #     libsonic instead of cloning it, and reads espeak-ng's data at run time
 #   - espeak-ng, sox: the speech tests make their test utterances with them
 #   - prometheus: promtool checks the operator files
+#   - chromium, chromium-driver: tests/browser.rs drives the demo page in headless Chromium
 #   - onnxruntime: the PyPI wheel's libonnxruntime.so, unpacked to .cache/onnxruntime
 #     (ort would otherwise download it at build time, which fails here)
 # Then the model files (`arc-agent models fetch`) and llama.cpp's server
@@ -23,7 +24,7 @@ PULSAR_CLIENT_VERSION=3.13.0
 need_apt=()
 command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
 [ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
-for pkg in cmake clang libclang-dev libsonic-dev espeak-ng espeak-ng-data sox prometheus; do
+for pkg in cmake clang libclang-dev libsonic-dev espeak-ng espeak-ng-data sox prometheus chromium chromium-driver; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -8,6 +8,8 @@
 //! - `GET /v1/sessions`, `DELETE /v1/sessions/{id}`.
 //! - `POST /v1/sessions/{id}/fault/{child}`: make a child panic (only with
 //!   `http.fault_injection = true`).
+//! - `GET /ws`, `GET /` (and `/demo`): the browser transport and its demo
+//!   page ([`crate::ws`]).
 
 use crate::config::Config;
 use crate::metrics::{Metrics, ScrapeSources};
@@ -45,6 +47,9 @@ pub fn router(state: HttpState) -> Router {
         .route("/v1/sessions", post(create_session).get(list_sessions))
         .route("/v1/sessions/{id}", axum::routing::delete(end_session))
         .route("/v1/sessions/{id}/fault/{child}", post(inject_fault))
+        .route("/", get(crate::ws::index))
+        .route("/demo", get(crate::ws::index))
+        .route("/ws", get(crate::ws::upgrade))
         .with_state(state)
 }
 

@@ -21,3 +21,4 @@ pub mod mirror;
 pub mod procinfo;
 pub mod spool;
 pub mod telemetry;
+pub mod ws;
