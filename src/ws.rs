@@ -31,7 +31,9 @@
 //!   message, a bad rate): the session goes on.
 //!
 //! When the session ends the socket is closed with the end reason; when the
-//! socket closes the session ends. Agent audio goes to the socket through a
+//! socket closes the session ends (`user_left`), and a socket silent for
+//! `http.ws_idle_timeout_ms` (the node pings every 15 s; a live browser
+//! answers) ends it with `timeout`. A message over 1 MiB drops the socket. Agent audio goes to the socket through a
 //! bounded queue (at most [`MAX_QUEUED_AUDIO_MS`] of audio; past that it is
 //! dropped and counted), so a slow browser never blocks the session's actors.
 
@@ -69,6 +71,9 @@ const CONTROL_QUEUE: usize = 1024;
 const INPUT_RATES: std::ops::RangeInclusive<u32> = 8_000..=192_000;
 /// Longest allowed query-parameter identifier.
 const MAX_ID_LEN: usize = 128;
+/// How often the node pings the browser (a live one answers, which keeps the
+/// socket from looking idle while the microphone is off).
+const PING_EVERY: Duration = Duration::from_secs(15);
 
 /// `GET /` and `GET /demo`: the demo page.
 pub async fn index() -> Response {
@@ -125,6 +130,7 @@ enum Outgoing {
         code: u16,
         reason: String,
     },
+    Ping,
 }
 
 const STATE_LISTENING: u8 = 0;
@@ -538,20 +544,25 @@ async fn serve_socket(socket: WebSocket, st: HttpState, q: WsQuery) {
     let mut inbound = Inbound::new();
     let done = session.wait();
     tokio::pin!(done);
+    let idle = Duration::from_millis(st.cfg.http.ws_idle_timeout_ms);
     let mut refusals = 0u64;
-    let left = loop {
+    // Why the socket side ended the session (None: the session ended itself).
+    let ended_by = loop {
         let msg = tokio::select! {
-            _ = &mut done => break false,
-            m = stream.next() => m,
+            _ = &mut done => break None,
+            m = tokio::time::timeout(idle, stream.next()) => match m {
+                Ok(m) => m,
+                Err(_) => break Some(EndReason::Timeout),
+            },
         };
         let result = match msg {
-            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break true,
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break Some(EndReason::UserLeft),
             Some(Ok(Message::Text(t))) => match inbound.text(t.as_str()) {
                 Ok(Control::Started) => {
                     tracing::debug!(session_id = %session_id, rate = inbound.rate, "microphone started");
                     Ok(())
                 }
-                Ok(Control::Stop) => break true,
+                Ok(Control::Stop) => break Some(EndReason::UserLeft),
                 Err(e) => Err(e),
             },
             Some(Ok(Message::Binary(b))) => inbound.audio(&b, &session),
@@ -565,15 +576,16 @@ async fn serve_socket(socket: WebSocket, st: HttpState, q: WsQuery) {
             }
         }
     };
-    if left {
-        session.end(EndReason::UserLeft);
+    let reason = ended_by.as_ref().map(|r| r.as_str().to_string());
+    if let Some(r) = ended_by {
+        session.end(r);
     }
     // The session's `ended` notice closes the socket (wait for it briefly);
     // this close is for a session that stopped without one.
     let _ = tokio::time::timeout(Duration::from_secs(5), &mut done).await;
     queue.close(
         1000,
-        if left { "user_left" } else { "session_ended" }.into(),
+        reason.clone().unwrap_or_else(|| "session_ended".into()),
     );
     drop(output);
     let abort = writer.abort_handle();
@@ -585,7 +597,7 @@ async fn serve_socket(socket: WebSocket, st: HttpState, q: WsQuery) {
     }
     tracing::info!(
         session_id = %session_id,
-        user_left = left,
+        ended_by = reason.as_deref().unwrap_or("session"),
         agent_samples_sent = sent_samples.load(Ordering::Relaxed),
         "browser disconnected"
     );
@@ -601,8 +613,17 @@ async fn write_loop(
     sent_samples: Arc<AtomicU64>,
 ) {
     let mut rate = announced_rate;
-    while let Some(out) = rx.recv().await {
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    loop {
+        let out = tokio::select! {
+            o = rx.recv() => match o {
+                Some(o) => o,
+                None => break,
+            },
+            _ = ping.tick() => Outgoing::Ping,
+        };
         let msg = match out {
+            Outgoing::Ping => Message::Ping(Default::default()),
             Outgoing::Text(t) => {
                 queued_texts.fetch_sub(1, Ordering::Relaxed);
                 Message::Text(t.into())

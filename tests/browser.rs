@@ -11,6 +11,7 @@
 
 mod common;
 
+use arc_models::wer::word_error_rate;
 use base64::Engine as _;
 use common::{espeak_wav, free_port, http};
 use serde_json::{json, Value};
@@ -21,6 +22,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
+/// What the fake microphone says.
+const QUESTION: &str = "Hello there. What is the capital of France?";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// Kills the child on drop (the node, the driver).
@@ -225,12 +228,7 @@ fn the_demo_page_hears_the_user_and_plays_the_agent() {
     let wav = dir.path().join("question.wav");
     // Silence after the question, so the fake microphone is quiet while the
     // agent answers (no barge-in by the test's own voice).
-    espeak_wav(
-        "Hello there. What is the capital of France?",
-        &wav,
-        1.0,
-        20.0,
-    );
+    espeak_wav(QUESTION, &wav, 1.0, 20.0);
 
     let port = free_port();
     let t_node = Instant::now();
@@ -303,8 +301,14 @@ fn the_demo_page_hears_the_user_and_plays_the_agent() {
     browser.screenshot(&shot);
     let node_log = log_tail(dir.path());
     let s = &last["stats"];
+    let heard: Vec<&str> = last["user"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let wer = word_error_rate(QUESTION, &heard.join(" "));
     eprintln!(
-        "browser: node ready in {node_ready_ms} ms; user heard {heard_ms:?} ms and first agent audio played {first_audio_ms:?} ms after Start; stats {s}; transcript {:?}; screenshot {}",
+        "browser: node ready in {node_ready_ms} ms; user heard {heard_ms:?} ms and first agent audio played {first_audio_ms:?} ms after Start; WER {:.0} %; stats {s}; transcript {:?}; screenshot {}",
+        wer * 100.0,
         last["text"],
         shot.display()
     );
@@ -343,4 +347,18 @@ fn the_demo_page_hears_the_user_and_plays_the_agent() {
         s["errors"].as_array().is_some_and(|e| e.is_empty()),
         "no protocol errors: {s}"
     );
+
+    // Stop: the page says so, the node ends the session as user_left.
+    browser.click("#stop");
+    let ended = common::eventually(Duration::from_secs(10), || {
+        let e = browser.script("return window.arcStats.ended;");
+        e.as_str().map(str::to_string)
+    });
+    assert_eq!(ended.as_deref(), Some("user_left"));
+    let id = s["sessionId"].as_str().unwrap_or("?");
+    let gone = common::eventually(Duration::from_secs(5), || {
+        let (_, list) = http("GET", &format!("http://127.0.0.1:{port}/v1/sessions"), None);
+        (!list.contains(id)).then_some(())
+    });
+    assert!(gone.is_some(), "the session {id} is gone from the node");
 }

@@ -39,7 +39,11 @@ impl EngineProvider for Ears {
     }
 }
 
-async fn node(dir: &std::path::Path, max_sessions: usize) -> (App, mpsc::Receiver<Arc<Event>>) {
+async fn node(
+    dir: &std::path::Path,
+    max_sessions: usize,
+    idle_timeout_ms: u64,
+) -> (App, mpsc::Receiver<Arc<Event>>) {
     let cfg = config(
         [
             ("ARC__NATS__ENABLED", "false".to_string()),
@@ -47,6 +51,7 @@ async fn node(dir: &std::path::Path, max_sessions: usize) -> (App, mpsc::Receive
             ("ARC__HTTP__LISTEN", "127.0.0.1:0".to_string()),
             ("ARC__NODE__DATA_DIR", dir.display().to_string()),
             ("ARC__NODE__MAX_SESSIONS", max_sessions.to_string()),
+            ("ARC__HTTP__WS_IDLE_TIMEOUT_MS", idle_timeout_ms.to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -123,7 +128,7 @@ fn pcm48(ms: usize, loud: bool) -> Vec<Vec<u8>> {
 async fn a_spoken_turn_over_the_socket_and_bad_messages_answered() {
     common::init_logs();
     let dir = tempfile::tempdir().unwrap();
-    let (app, mut events) = node(dir.path(), 10).await;
+    let (app, mut events) = node(dir.path(), 10, 60_000).await;
     let mut ws = connect(&app, "?user_id=browser-user&agent_id=agent-7").await;
     let mut audio = 0usize;
     let mut seen = Vec::new();
@@ -250,7 +255,7 @@ async fn a_spoken_turn_over_the_socket_and_bad_messages_answered() {
 async fn the_session_ending_closes_the_socket_and_a_full_node_refuses() {
     common::init_logs();
     let dir = tempfile::tempdir().unwrap();
-    let (app, _events) = node(dir.path(), 1).await;
+    let (app, _events) = node(dir.path(), 1, 60_000).await;
     let mut first = connect(&app, "").await;
     let mut audio = 0;
     let mut seen = Vec::new();
@@ -297,5 +302,39 @@ async fn the_session_ending_closes_the_socket_and_a_full_node_refuses() {
         assert_eq!(code, 200, "{path}");
         assert!(body.contains("ARC voice agent") && body.contains("/ws"));
     }
+    app.shutdown("test over").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_socket_times_out() {
+    common::init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _events) = node(dir.path(), 10, 600).await;
+    let mut ws = connect(&app, "").await;
+    let mut audio = 0;
+    let mut seen = Vec::new();
+    until(&mut ws, "session", &mut seen, &mut audio).await;
+    // Audio keeps it alive past the idle timeout...
+    ws.send(Message::Text(
+        r#"{"type":"start","sample_rate":16000}"#.into(),
+    ))
+    .await
+    .unwrap();
+    for _ in 0..50 {
+        ws.send(Message::Binary(vec![0u8; 640].into()))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.node.active_sessions(), 1, "alive while audio flows");
+    // ...silence ends it.
+    let t = std::time::Instant::now();
+    let ended = until(&mut ws, "ended", &mut seen, &mut audio).await;
+    assert_eq!(ended["reason"], "timeout");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert!(
+        !seen.iter().any(|m| m["type"] == "error"),
+        "16 kHz needs no resampling and is taken as is: {seen:?}"
+    );
     app.shutdown("test over").await;
 }
