@@ -579,10 +579,10 @@ async fn serve_socket(socket: WebSocket, st: HttpState, q: WsQuery) {
     let reason = ended_by.as_ref().map(|r| r.as_str().to_string());
     if let Some(r) = ended_by {
         session.end(r);
+        // The session's `ended` notice closes the socket; wait for it briefly.
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut done).await;
     }
-    // The session's `ended` notice closes the socket (wait for it briefly);
-    // this close is for a session that stopped without one.
-    let _ = tokio::time::timeout(Duration::from_secs(5), &mut done).await;
+    // For a session that stopped without an `ended` notice (a no-op otherwise).
     queue.close(
         1000,
         reason.clone().unwrap_or_else(|| "session_ended".into()),

@@ -338,3 +338,34 @@ async fn a_silent_socket_times_out() {
     );
     app.shutdown("test over").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_shutdown_closes_open_sockets() {
+    common::init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _events) = node(dir.path(), 10, 60_000).await;
+    let mut ws = connect(&app, "").await;
+    let mut audio = 0;
+    let mut seen = Vec::new();
+    until(&mut ws, "session", &mut seen, &mut audio).await;
+    let reader = tokio::spawn(async move {
+        let ended = until(&mut ws, "ended", &mut seen, &mut audio).await;
+        // Then at most the final `state`, and the socket closes.
+        let mut closed = false;
+        for _ in 0..3 {
+            if next_json(&mut ws, &mut audio).await.is_none() {
+                closed = true;
+                break;
+            }
+        }
+        (ended, closed)
+    });
+    let t = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(20), app.shutdown("test over"))
+        .await
+        .expect("the node shuts down with a browser connected");
+    let (ended, closed) = reader.await.unwrap();
+    assert_eq!(ended["reason"], "node_shutdown");
+    assert!(closed, "the socket is closed after `ended`");
+    eprintln!("shutdown with an open socket took {:?}", t.elapsed());
+}
