@@ -33,9 +33,12 @@
 //! When the session ends the socket is closed with the end reason; when the
 //! socket closes the session ends (`user_left`), and a socket silent for
 //! `http.ws_idle_timeout_ms` (the node pings every 15 s; a live browser
-//! answers) ends it with `timeout`. A message over 1 MiB drops the socket. Agent audio goes to the socket through a
-//! bounded queue (at most [`MAX_QUEUED_AUDIO_MS`] of audio; past that it is
-//! dropped and counted), so a slow browser never blocks the session's actors.
+//! answers) ends it with `timeout`. A message over 1 MiB drops the socket.
+//!
+//! Audio and notices go to the socket in order through one queue bounded by
+//! what it holds (at most [`MAX_QUEUED_AUDIO_MS`] of audio; past that new
+//! audio is dropped and logged), so a slow browser never blocks the
+//! session's actors.
 
 use crate::http::HttpState;
 use arc_actors::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
@@ -307,6 +310,16 @@ fn close_code(reason: &str) -> u16 {
         "node_shutdown" => 1001,
         _ => 1000,
     }
+}
+
+/// A close frame's reason holds at most 123 bytes.
+fn close_reason(mut reason: String) -> String {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason.truncate(end);
+    reason
 }
 
 /// f32 samples as PCM 16-bit little-endian (clamped; NaN becomes 0).
@@ -656,7 +669,7 @@ async fn write_loop(
                 let _ = sink
                     .send(Message::Close(Some(CloseFrame {
                         code,
-                        reason: reason.into(),
+                        reason: close_reason(reason).into(),
                     })))
                     .await;
                 break;
@@ -717,6 +730,13 @@ mod tests {
             i.text(&long).err().map(|r| r.code),
             Some("message_too_large")
         );
+    }
+
+    #[test]
+    fn close_reasons_fit_a_frame() {
+        assert_eq!(close_reason("user_left".into()), "user_left");
+        let long = close_reason("é".repeat(100));
+        assert!(long.len() <= 123 && long.chars().all(|c| c == 'é'));
     }
 
     #[test]

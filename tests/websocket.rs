@@ -43,6 +43,7 @@ async fn node(
     dir: &std::path::Path,
     max_sessions: usize,
     idle_timeout_ms: u64,
+    heard: &[&str],
 ) -> (App, mpsc::Receiver<Arc<Event>>) {
     let cfg = config(
         [
@@ -61,7 +62,7 @@ async fn node(
     let app = App::start_with_provider(
         cfg,
         vec![tap],
-        Arc::new(Ears(vec!["hello there".into()])),
+        Arc::new(Ears(heard.iter().map(|l| l.to_string()).collect())),
         None,
     )
     .await
@@ -128,7 +129,7 @@ fn pcm48(ms: usize, loud: bool) -> Vec<Vec<u8>> {
 async fn a_spoken_turn_over_the_socket_and_bad_messages_answered() {
     common::init_logs();
     let dir = tempfile::tempdir().unwrap();
-    let (app, mut events) = node(dir.path(), 10, 60_000).await;
+    let (app, mut events) = node(dir.path(), 10, 60_000, &["hello there"]).await;
     let mut ws = connect(&app, "?user_id=browser-user&agent_id=agent-7").await;
     let mut audio = 0usize;
     let mut seen = Vec::new();
@@ -255,7 +256,7 @@ async fn a_spoken_turn_over_the_socket_and_bad_messages_answered() {
 async fn the_session_ending_closes_the_socket_and_a_full_node_refuses() {
     common::init_logs();
     let dir = tempfile::tempdir().unwrap();
-    let (app, _events) = node(dir.path(), 1, 60_000).await;
+    let (app, _events) = node(dir.path(), 1, 60_000, &[]).await;
     let mut first = connect(&app, "").await;
     let mut audio = 0;
     let mut seen = Vec::new();
@@ -309,7 +310,7 @@ async fn the_session_ending_closes_the_socket_and_a_full_node_refuses() {
 async fn a_silent_socket_times_out() {
     common::init_logs();
     let dir = tempfile::tempdir().unwrap();
-    let (app, _events) = node(dir.path(), 10, 600).await;
+    let (app, _events) = node(dir.path(), 10, 600, &[]).await;
     let mut ws = connect(&app, "").await;
     let mut audio = 0;
     let mut seen = Vec::new();
@@ -343,7 +344,7 @@ async fn a_silent_socket_times_out() {
 async fn node_shutdown_closes_open_sockets() {
     common::init_logs();
     let dir = tempfile::tempdir().unwrap();
-    let (app, _events) = node(dir.path(), 10, 60_000).await;
+    let (app, _events) = node(dir.path(), 10, 60_000, &["hello there"]).await;
     let mut ws = connect(&app, "").await;
     let mut audio = 0;
     let mut seen = Vec::new();
@@ -368,4 +369,52 @@ async fn node_shutdown_closes_open_sockets() {
     assert_eq!(ended["reason"], "node_shutdown");
     assert!(closed, "the socket is closed after `ended`");
     eprintln!("shutdown with an open socket took {:?}", t.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn talking_over_the_agent_is_a_barge_in() {
+    common::init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    // `[slow]` makes the echo brain crawl (400 ms a word): the agent is still
+    // answering when the user speaks again.
+    let (app, _events) = node(dir.path(), 10, 60_000, &["[slow] one two three", "again"]).await;
+    let mut ws = connect(&app, "").await;
+    let mut audio = 0;
+    let mut seen = Vec::new();
+    until(&mut ws, "session", &mut seen, &mut audio).await;
+    ws.send(Message::Text(
+        r#"{"type":"start","sample_rate":48000}"#.into(),
+    ))
+    .await
+    .unwrap();
+    speak(&mut ws).await;
+    let first = until(&mut ws, "agent_sentence", &mut seen, &mut audio).await;
+    assert_eq!(first["turn"], 1);
+    speak(&mut ws).await;
+    seen.clear();
+    let barge = until(&mut ws, "barge_in", &mut seen, &mut audio).await;
+    assert_eq!(barge["turn"], 1);
+    audio = 0;
+    seen.clear();
+    let fin = until(&mut ws, "final_transcript", &mut seen, &mut audio).await;
+    assert_eq!(fin["text"], "again");
+    // If the interrupted turn reports done, it says it was interrupted.
+    for m in seen.iter().filter(|m| m["type"] == "agent_turn_done") {
+        assert_eq!(m["turn"], 1, "{seen:?}");
+        assert_eq!(m["interrupted"], true, "{seen:?}");
+    }
+    assert_eq!(audio, 0, "no audio of the interrupted turn after barge_in");
+    assert!(
+        seen.iter()
+            .all(|m| m["type"] != "agent_sentence" || m["turn"] != 1),
+        "the interrupted turn says no more: {seen:?}"
+    );
+    app.shutdown("test over").await;
+}
+
+/// One utterance for the energy VAD: 600 ms of tone, then enough silence to end it.
+async fn speak(ws: &mut Socket) {
+    for c in pcm48(600, true).into_iter().chain(pcm48(800, false)) {
+        ws.send(Message::Binary(c.into())).await.unwrap();
+    }
 }
