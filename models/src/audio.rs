@@ -11,7 +11,7 @@
 
 use arc_actors::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Resampler, WindowFunction};
+use rubato::{Fft, FixedSync, Indexing, Resampler, WindowFunction};
 use std::io::{self, Cursor, Read};
 use std::path::{Path, PathBuf};
 
@@ -713,6 +713,150 @@ pub fn resample(samples: &[f32], from_hz: u32, to_hz: u32) -> Result<Vec<f32>, A
     Ok(out)
 }
 
+/// A resampler fed piece by piece that behaves like one pass over the whole
+/// stream: its delay is trimmed from the start, and `finish` flushes the tail
+/// so the output has `round(input * to / from)` samples. For streams cut into
+/// pieces (TTS sentences, a browser's microphone packets), where [`resample`]
+/// per piece would add edge effects at every join.
+pub struct StreamResampler {
+    fft: Option<Fft<f32>>,
+    from: u32,
+    to: u32,
+    input: Vec<f32>,
+    /// Output samples still to drop (the resampler's delay).
+    skip: usize,
+    fed: u64,
+    pub(crate) produced: u64,
+    block: Vec<f32>,
+}
+
+impl StreamResampler {
+    pub fn new(from: u32, to: u32) -> Result<Self, String> {
+        let fft = if from == to {
+            None
+        } else {
+            Some(
+                Fft::<f32>::new_custom(
+                    from as usize,
+                    to as usize,
+                    RESAMPLE_CHUNK,
+                    1,
+                    1,
+                    WindowFunction::BlackmanHarris2,
+                    FixedSync::Both,
+                )
+                .map_err(|e| format!("resampler {from} Hz -> {to} Hz: {e}"))?,
+            )
+        };
+        let skip = fft.as_ref().map_or(0, |f| f.output_delay());
+        Ok(Self {
+            fft,
+            from,
+            to,
+            input: Vec::new(),
+            skip,
+            fed: 0,
+            produced: 0,
+            block: Vec::new(),
+        })
+    }
+
+    pub fn push(&mut self, samples: &[f32], out: &mut Vec<f32>) -> Result<(), String> {
+        self.fed += samples.len() as u64;
+        let Some(fft) = self.fft.as_mut() else {
+            out.extend_from_slice(samples);
+            self.produced += samples.len() as u64;
+            return Ok(());
+        };
+        self.input.extend_from_slice(samples);
+        let need = fft.input_frames_next();
+        let mut used = 0;
+        while self.input.len() - used >= need {
+            let block = &self.input[used..used + need];
+            Self::process(fft, block, None, &mut self.block)?;
+            used += need;
+            Self::emit(&self.block, &mut self.skip, &mut self.produced, None, out);
+        }
+        self.input.drain(..used);
+        Ok(())
+    }
+
+    /// Flushes what the resampler still holds; the stream is over after this.
+    pub fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), String> {
+        let target = self.target_len();
+        let Some(fft) = self.fft.as_mut() else {
+            return Ok(());
+        };
+        let need = fft.input_frames_next();
+        // The delay plus one partial block is flushed after a bounded number of blocks.
+        let max_blocks = fft.output_delay() / fft.output_frames_next().max(1) + 3;
+        for _ in 0..max_blocks {
+            if self.produced >= target {
+                break;
+            }
+            let partial = self.input.len().min(need);
+            let mut block = std::mem::take(&mut self.input);
+            block.resize(need, 0.0);
+            let indexing = Indexing {
+                partial_len: Some(partial),
+                ..Indexing::default()
+            };
+            Self::process(fft, &block, Some(&indexing), &mut self.block)?;
+            Self::emit(
+                &self.block,
+                &mut self.skip,
+                &mut self.produced,
+                Some(target),
+                out,
+            );
+        }
+        Ok(())
+    }
+
+    pub(crate) fn target_len(&self) -> u64 {
+        let num = u128::from(self.fed) * u128::from(self.to);
+        let from = u128::from(self.from);
+        u64::try_from((2 * num + from) / (2 * from)).unwrap_or(u64::MAX)
+    }
+
+    fn process(
+        fft: &mut Fft<f32>,
+        block: &[f32],
+        indexing: Option<&Indexing>,
+        out: &mut Vec<f32>,
+    ) -> Result<(), String> {
+        let n_out = fft.output_frames_next();
+        out.clear();
+        out.resize(n_out, 0.0);
+        let input = InterleavedSlice::new(block, 1, block.len()).map_err(|e| e.to_string())?;
+        let mut output =
+            InterleavedSlice::new_mut(&mut out[..], 1, n_out).map_err(|e| e.to_string())?;
+        let (_, written) = fft
+            .process_into_buffer(&input, &mut output, indexing)
+            .map_err(|e| e.to_string())?;
+        out.truncate(written);
+        Ok(())
+    }
+
+    fn emit(
+        block: &[f32],
+        skip: &mut usize,
+        produced: &mut u64,
+        limit: Option<u64>,
+        out: &mut Vec<f32>,
+    ) {
+        let dropped = (*skip).min(block.len());
+        *skip -= dropped;
+        let mut rest = &block[dropped..];
+        if let Some(limit) = limit {
+            let room = usize::try_from(limit.saturating_sub(*produced)).unwrap_or(usize::MAX);
+            rest = &rest[..rest.len().min(room)];
+        }
+        out.extend(rest.iter().map(|s| s.clamp(-1.0, 1.0)));
+        *produced += rest.len() as u64;
+    }
+}
+
 /// `round(len * to / from)` without overflow.
 fn resampled_len(len: usize, from_hz: u32, to_hz: u32) -> usize {
     let num = len as u128 * u128::from(to_hz);
@@ -1401,5 +1545,33 @@ mod tests {
         eprintln!("resampled 60 s 48k -> 16k in {took:?}");
         assert_eq!(out.len(), 16_000 * 60);
         assert!(took.as_secs() < 20, "took {took:?}");
+    }
+
+    #[test]
+    fn stream_resampler_is_seamless_across_pieces() {
+        let from = 22_050;
+        let to = 24_000;
+        let tone: Vec<f32> = (0..from as usize)
+            .map(|i| (2.0 * std::f32::consts::PI * 440.0 * i as f32 / from as f32).sin() * 0.5)
+            .collect();
+        let mut r = StreamResampler::new(from, to).unwrap();
+        let mut out = Vec::new();
+        // Uneven pieces, as sentences come.
+        for piece in tone.chunks(3001) {
+            r.push(piece, &mut out).unwrap();
+        }
+        r.finish(&mut out).unwrap();
+        // Same as resampling the whole clip in one go: no seams at the pieces.
+        let whole = resample(&tone, from, to).unwrap();
+        assert_eq!(out.len(), whole.len());
+        let worst = out
+            .iter()
+            .zip(&whole)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst < 1e-4,
+            "worst difference from one-pass resampling {worst}"
+        );
     }
 }

@@ -444,3 +444,24 @@ impl arc_actors::node::EngineProvider for WithLlm {
         Ok(e)
     }
 }
+
+/// A WAV of espeak-ng saying `text`, with `lead_s` seconds of silence before
+/// and `trail_s` after (sox pads it), e.g. for a browser's fake microphone.
+pub fn espeak_wav(text: &str, out: &Path, lead_s: f32, trail_s: f32) {
+    let raw = out.with_extension("raw.wav");
+    let status = Command::new("espeak-ng")
+        .args(["-s", "150", "-w"])
+        .arg(&raw)
+        .arg(text)
+        .status()
+        .expect("espeak-ng must be installed (scripts/setup.sh installs it)");
+    assert!(status.success(), "espeak-ng failed");
+    let status = Command::new("sox")
+        .arg(&raw)
+        .arg(out)
+        .args(["pad", &lead_s.to_string(), &trail_s.to_string()])
+        .status()
+        .expect("sox must be installed (scripts/setup.sh installs it)");
+    assert!(status.success(), "sox failed");
+    let _ = std::fs::remove_file(raw);
+}
