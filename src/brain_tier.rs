@@ -252,6 +252,7 @@ async fn answer(llm: Arc<dyn LlmEngine>, payload: &[u8], cfg: &Config) -> (Vec<u
             performance: BrainPerformance {
                 llm_latency_ms: llm_ms,
                 total_processing_ms: started.elapsed().as_millis() as u64,
+                time_to_first_token_ms: None,
             },
         })
         .unwrap_or_default(),

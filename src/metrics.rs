@@ -183,7 +183,7 @@ impl Metrics {
         );
         r.register(
             "arc_stage_latency_seconds",
-            "Latency per stage (stt, llm, tts_first_chunk)",
+            "Latency per stage (stt, llm_first_token, llm, tts_first_chunk)",
             m.stage_latency.clone(),
         );
         r.register(
@@ -410,6 +410,13 @@ impl Metrics {
                 self.tool_calls
                     .get_or_create(&labels(&[("tool", tool), ("outcome", &t.outcome)]))
                     .inc();
+            }
+            Event::BrainResponse(b) => {
+                if let Some(ms) = b.performance.time_to_first_token_ms {
+                    self.stage_latency
+                        .get_or_create(&labels(&[("stage", "llm_first_token")]))
+                        .observe(ms as f64 / 1000.0);
+                }
             }
             Event::BrainError(b) => {
                 self.fallbacks

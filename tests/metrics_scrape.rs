@@ -50,6 +50,13 @@ fn metrics_move_with_what_happens() {
             "arc_stage_latency_seconds_count{stage=\"llm\"}"
         ) >= 3.0
     );
+    // The LLM's first token is a stage of its own (the stalled turn has none).
+    assert!(
+        value(
+            &after_turns,
+            "arc_stage_latency_seconds_count{stage=\"llm_first_token\"}"
+        ) >= 2.0
+    );
     assert_eq!(
         value(&before, "arc_fallbacks_total{error_type=\"timeout\"}"),
         0.0

@@ -214,6 +214,7 @@ pub fn brain_response(
     model: &str,
     tokens: u64,
     llm_latency_ms: u64,
+    first_token_ms: Option<u64>,
     tools_called: &[String],
 ) -> Event {
     Event::BrainResponse(nats::BrainResponse {
@@ -235,6 +236,7 @@ pub fn brain_response(
         performance: nats::BrainPerformance {
             llm_latency_ms,
             total_processing_ms: llm_latency_ms,
+            time_to_first_token_ms: first_token_ms,
         },
     })
 }

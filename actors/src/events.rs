@@ -297,6 +297,10 @@ pub mod nats {
     pub struct BrainPerformance {
         pub llm_latency_ms: u64,
         pub total_processing_ms: u64,
+        /// Not in the seed: request to the first streamed token (the LLM
+        /// first-token stage of the dashboard). Left out when unknown.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub time_to_first_token_ms: Option<u64>,
     }
 
     /// `agent.brain.error`: the LLM call failed or timed out.

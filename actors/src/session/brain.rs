@@ -82,6 +82,7 @@ impl Actor for BrainActor {
                     spoken: String::new(),
                     sentences: 0,
                     first_sentence_ms: None,
+                    first_token_ms: None,
                     latency_ms: 0,
                     result: Err(EngineError::Failed {
                         engine: "brain",
@@ -200,6 +201,7 @@ impl BrainState {
                     llm.model(),
                     usage.completion_tokens,
                     outcome.latency_ms,
+                    outcome.first_token_ms,
                     &outcome.tools,
                 ));
                 usage.completion_tokens
@@ -297,6 +299,7 @@ struct Reply<'a> {
     spoken: String,
     sentences: u64,
     first_sentence_ms: Option<u64>,
+    first_token_ms: Option<u64>,
 }
 
 impl Reply<'_> {
@@ -323,6 +326,9 @@ impl Reply<'_> {
     }
 
     fn push(&mut self, token: &str) {
+        if self.first_token_ms.is_none() {
+            self.first_token_ms = Some(self.started.elapsed().as_millis() as u64);
+        }
         for s in self.splitter.push(token) {
             self.speak(s);
         }
@@ -494,6 +500,7 @@ async fn run_llm(
         spoken: String::new(),
         sentences: 0,
         first_sentence_ms: None,
+        first_token_ms: None,
     };
     let mut tools_used = Vec::new();
     let mut tokens = 0u64;
@@ -580,6 +587,7 @@ async fn run_llm(
         spoken: reply.spoken,
         sentences: reply.sentences,
         first_sentence_ms: reply.first_sentence_ms,
+        first_token_ms: reply.first_token_ms,
         latency_ms: started.elapsed().as_millis() as u64,
         result,
         context_tokens,

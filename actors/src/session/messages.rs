@@ -162,6 +162,8 @@ pub(crate) struct LlmOutcome {
     pub(crate) spoken: String,
     pub(crate) sentences: u64,
     pub(crate) first_sentence_ms: Option<u64>,
+    /// Request to the first token of the reply.
+    pub(crate) first_token_ms: Option<u64>,
     pub(crate) latency_ms: u64,
     pub(crate) result: Result<crate::engine::LlmUsage, crate::engine::EngineError>,
     pub(crate) context_tokens: u64,
