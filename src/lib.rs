@@ -19,5 +19,6 @@ pub mod loadgen;
 pub mod metrics;
 pub mod mirror;
 pub mod procinfo;
+pub mod room_transport;
 pub mod spool;
 pub mod telemetry;

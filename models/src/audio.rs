@@ -11,7 +11,7 @@
 
 use arc_actors::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Resampler, WindowFunction};
+use rubato::{Fft, FixedSync, Indexing, Resampler, WindowFunction};
 use std::io::{self, Cursor, Read};
 use std::path::{Path, PathBuf};
 
@@ -711,6 +711,160 @@ pub fn resample(samples: &[f32], from_hz: u32, to_hz: u32) -> Result<Vec<f32>, A
     // rubato returns ceil(len * ratio); the contract here is round().
     out.resize(out_len, 0.0);
     Ok(out)
+}
+
+/// A resampler fed piece by piece that behaves like one pass over the whole
+/// stream: its delay is trimmed from the start, and `finish` flushes the tail
+/// so the output has `round(input * to / from)` samples. The TTS uses it for
+/// the voice's rate, the LiveKit room transport for 48 kHz room audio.
+pub struct StreamResampler {
+    fft: Option<Fft<f32>>,
+    from: u32,
+    to: u32,
+    input: Vec<f32>,
+    /// Output samples still to drop (the resampler's delay).
+    skip: usize,
+    fed: u64,
+    produced: u64,
+    block: Vec<f32>,
+}
+
+impl StreamResampler {
+    pub fn new(from: u32, to: u32) -> Result<Self, String> {
+        Self::with_chunk(from, to, RESAMPLE_CHUNK)
+    }
+
+    /// Like [`StreamResampler::new`] with `chunk` input frames per block:
+    /// smaller blocks give output sooner (live audio), larger ones a sharper filter.
+    pub fn with_chunk(from: u32, to: u32, chunk: usize) -> Result<Self, String> {
+        let fft = if from == to {
+            None
+        } else {
+            Some(
+                Fft::<f32>::new_custom(
+                    from as usize,
+                    to as usize,
+                    chunk.max(1),
+                    1,
+                    1,
+                    WindowFunction::BlackmanHarris2,
+                    FixedSync::Both,
+                )
+                .map_err(|e| format!("resampler {from} Hz -> {to} Hz: {e}"))?,
+            )
+        };
+        let skip = fft.as_ref().map_or(0, |f| f.output_delay());
+        Ok(Self {
+            fft,
+            from,
+            to,
+            input: Vec::new(),
+            skip,
+            fed: 0,
+            produced: 0,
+            block: Vec::new(),
+        })
+    }
+
+    pub fn push(&mut self, samples: &[f32], out: &mut Vec<f32>) -> Result<(), String> {
+        self.fed += samples.len() as u64;
+        let Some(fft) = self.fft.as_mut() else {
+            out.extend_from_slice(samples);
+            self.produced += samples.len() as u64;
+            return Ok(());
+        };
+        self.input.extend_from_slice(samples);
+        let need = fft.input_frames_next();
+        let mut used = 0;
+        while self.input.len() - used >= need {
+            let block = &self.input[used..used + need];
+            Self::process(fft, block, None, &mut self.block)?;
+            used += need;
+            Self::emit(&self.block, &mut self.skip, &mut self.produced, None, out);
+        }
+        self.input.drain(..used);
+        Ok(())
+    }
+
+    /// Flushes what the resampler still holds; the stream is over after this.
+    pub fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), String> {
+        let target = self.target_len();
+        let Some(fft) = self.fft.as_mut() else {
+            return Ok(());
+        };
+        let need = fft.input_frames_next();
+        // The delay plus one partial block is flushed after a bounded number of blocks.
+        let max_blocks = fft.output_delay() / fft.output_frames_next().max(1) + 3;
+        for _ in 0..max_blocks {
+            if self.produced >= target {
+                break;
+            }
+            let partial = self.input.len().min(need);
+            let mut block = std::mem::take(&mut self.input);
+            block.resize(need, 0.0);
+            let indexing = Indexing {
+                partial_len: Some(partial),
+                ..Indexing::default()
+            };
+            Self::process(fft, &block, Some(&indexing), &mut self.block)?;
+            Self::emit(
+                &self.block,
+                &mut self.skip,
+                &mut self.produced,
+                Some(target),
+                out,
+            );
+        }
+        Ok(())
+    }
+
+    /// Output still owed by [`StreamResampler::finish`] (the delay and the last block).
+    pub fn has_tail(&self) -> bool {
+        self.produced < self.target_len()
+    }
+
+    fn target_len(&self) -> u64 {
+        let num = u128::from(self.fed) * u128::from(self.to);
+        let from = u128::from(self.from);
+        u64::try_from((2 * num + from) / (2 * from)).unwrap_or(u64::MAX)
+    }
+
+    fn process(
+        fft: &mut Fft<f32>,
+        block: &[f32],
+        indexing: Option<&Indexing>,
+        out: &mut Vec<f32>,
+    ) -> Result<(), String> {
+        let n_out = fft.output_frames_next();
+        out.clear();
+        out.resize(n_out, 0.0);
+        let input = InterleavedSlice::new(block, 1, block.len()).map_err(|e| e.to_string())?;
+        let mut output =
+            InterleavedSlice::new_mut(&mut out[..], 1, n_out).map_err(|e| e.to_string())?;
+        let (_, written) = fft
+            .process_into_buffer(&input, &mut output, indexing)
+            .map_err(|e| e.to_string())?;
+        out.truncate(written);
+        Ok(())
+    }
+
+    fn emit(
+        block: &[f32],
+        skip: &mut usize,
+        produced: &mut u64,
+        limit: Option<u64>,
+        out: &mut Vec<f32>,
+    ) {
+        let dropped = (*skip).min(block.len());
+        *skip -= dropped;
+        let mut rest = &block[dropped..];
+        if let Some(limit) = limit {
+            let room = usize::try_from(limit.saturating_sub(*produced)).unwrap_or(usize::MAX);
+            rest = &rest[..rest.len().min(room)];
+        }
+        out.extend(rest.iter().map(|s| s.clamp(-1.0, 1.0)));
+        *produced += rest.len() as u64;
+    }
 }
 
 /// `round(len * to / from)` without overflow.

@@ -14,6 +14,7 @@
 //! `piper-rs`'s `ModelConfig`): that gives control over threads per instance
 //! and lets a run be terminated on barge-in.
 
+use crate::audio::StreamResampler;
 use crate::pool::InferencePool;
 use arc_actors::audio::AudioFrame;
 use arc_actors::engine::{CancellationToken, EngineError, TtsEngine, TtsOutcome};
@@ -22,8 +23,6 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::{RunOptions, Session};
 use ort::value::Tensor;
 use piper_rs::ModelConfig;
-use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Indexing, Resampler, WindowFunction};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
@@ -42,8 +41,6 @@ const ESPEAK_DIRS: [&str; 6] = [
     "/usr/local/share",
     "/usr/local/lib",
 ];
-/// Input frames per resampler block (rounded up to the rate ratio's period).
-const RESAMPLE_CHUNK: usize = 1024;
 
 /// espeak-ng keeps global state and is not thread-safe: every call into it
 /// (phonemization, and its one-time initialization) holds this lock.
@@ -668,148 +665,6 @@ impl Drop for SessionGuard<'_> {
     }
 }
 
-/// A resampler fed piece by piece that behaves like one pass over the whole
-/// stream: its delay is trimmed from the start, and `finish` flushes the tail
-/// so the output has `round(input * to / from)` samples.
-struct StreamResampler {
-    fft: Option<Fft<f32>>,
-    from: u32,
-    to: u32,
-    input: Vec<f32>,
-    /// Output samples still to drop (the resampler's delay).
-    skip: usize,
-    fed: u64,
-    produced: u64,
-    block: Vec<f32>,
-}
-
-impl StreamResampler {
-    fn new(from: u32, to: u32) -> Result<Self, String> {
-        let fft = if from == to {
-            None
-        } else {
-            Some(
-                Fft::<f32>::new_custom(
-                    from as usize,
-                    to as usize,
-                    RESAMPLE_CHUNK,
-                    1,
-                    1,
-                    WindowFunction::BlackmanHarris2,
-                    FixedSync::Both,
-                )
-                .map_err(|e| format!("resampler {from} Hz -> {to} Hz: {e}"))?,
-            )
-        };
-        let skip = fft.as_ref().map_or(0, |f| f.output_delay());
-        Ok(Self {
-            fft,
-            from,
-            to,
-            input: Vec::new(),
-            skip,
-            fed: 0,
-            produced: 0,
-            block: Vec::new(),
-        })
-    }
-
-    fn push(&mut self, samples: &[f32], out: &mut Vec<f32>) -> Result<(), String> {
-        self.fed += samples.len() as u64;
-        let Some(fft) = self.fft.as_mut() else {
-            out.extend_from_slice(samples);
-            self.produced += samples.len() as u64;
-            return Ok(());
-        };
-        self.input.extend_from_slice(samples);
-        let need = fft.input_frames_next();
-        let mut used = 0;
-        while self.input.len() - used >= need {
-            let block = &self.input[used..used + need];
-            Self::process(fft, block, None, &mut self.block)?;
-            used += need;
-            Self::emit(&self.block, &mut self.skip, &mut self.produced, None, out);
-        }
-        self.input.drain(..used);
-        Ok(())
-    }
-
-    /// Flushes what the resampler still holds; the stream is over after this.
-    fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), String> {
-        let target = self.target_len();
-        let Some(fft) = self.fft.as_mut() else {
-            return Ok(());
-        };
-        let need = fft.input_frames_next();
-        // The delay plus one partial block is flushed after a bounded number of blocks.
-        let max_blocks = fft.output_delay() / fft.output_frames_next().max(1) + 3;
-        for _ in 0..max_blocks {
-            if self.produced >= target {
-                break;
-            }
-            let partial = self.input.len().min(need);
-            let mut block = std::mem::take(&mut self.input);
-            block.resize(need, 0.0);
-            let indexing = Indexing {
-                partial_len: Some(partial),
-                ..Indexing::default()
-            };
-            Self::process(fft, &block, Some(&indexing), &mut self.block)?;
-            Self::emit(
-                &self.block,
-                &mut self.skip,
-                &mut self.produced,
-                Some(target),
-                out,
-            );
-        }
-        Ok(())
-    }
-
-    fn target_len(&self) -> u64 {
-        let num = u128::from(self.fed) * u128::from(self.to);
-        let from = u128::from(self.from);
-        u64::try_from((2 * num + from) / (2 * from)).unwrap_or(u64::MAX)
-    }
-
-    fn process(
-        fft: &mut Fft<f32>,
-        block: &[f32],
-        indexing: Option<&Indexing>,
-        out: &mut Vec<f32>,
-    ) -> Result<(), String> {
-        let n_out = fft.output_frames_next();
-        out.clear();
-        out.resize(n_out, 0.0);
-        let input = InterleavedSlice::new(block, 1, block.len()).map_err(|e| e.to_string())?;
-        let mut output =
-            InterleavedSlice::new_mut(&mut out[..], 1, n_out).map_err(|e| e.to_string())?;
-        let (_, written) = fft
-            .process_into_buffer(&input, &mut output, indexing)
-            .map_err(|e| e.to_string())?;
-        out.truncate(written);
-        Ok(())
-    }
-
-    fn emit(
-        block: &[f32],
-        skip: &mut usize,
-        produced: &mut u64,
-        limit: Option<u64>,
-        out: &mut Vec<f32>,
-    ) {
-        let dropped = (*skip).min(block.len());
-        *skip -= dropped;
-        let mut rest = &block[dropped..];
-        if let Some(limit) = limit {
-            let room = usize::try_from(limit.saturating_sub(*produced)).unwrap_or(usize::MAX);
-            rest = &rest[..rest.len().min(room)];
-        }
-        out.extend(rest.iter().map(|s| s.clamp(-1.0, 1.0)));
-        *produced += rest.len() as u64;
-    }
-}
-
 /// One sentence's pool job: synthesize, add the pause after it, resample.
 struct SentenceJob {
     phonemes: String,
@@ -1008,7 +863,7 @@ impl TtsEngine for PiperTts {
         }
         // When the text ended in pieces without speech, the last sentence was
         // not known to be last: flush the resampler's tail now.
-        if let Some(mut r) = resampler.filter(|r| fed && r.produced < r.target_len()) {
+        if let Some(mut r) = resampler.filter(|r| fed && r.has_tail()) {
             let tail = self
                 .inner
                 .pool
