@@ -23,7 +23,8 @@ RUN ARC_SKIP_MODELS=1 bash scripts/setup.sh \
  && target/release/arc-agent models fetch --quiet \
  && bash scripts/build-llama-server.sh \
  && mkdir -p /opt/arc/lib \
- && cp -L .cache/onnxruntime/libonnxruntime.so.1 /opt/arc/lib/
+ && cp -L .cache/onnxruntime/libonnxruntime.so.1 /opt/arc/lib/ \
+ && cp .cache/livekit/liblivekit_ffi.so /opt/arc/lib/
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -34,6 +35,9 @@ RUN apt-get update \
  && chown arc:arc /var/lib/arc
 # The binary finds onnxruntime through its rpath ($ORIGIN/../lib).
 COPY --from=build /opt/arc/lib/libonnxruntime.so.1 /usr/local/lib/libonnxruntime.so.1
+# LiveKit rooms: LiveKit's FFI library, loaded at run time (README "Rooms (LiveKit)").
+COPY --from=build /opt/arc/lib/liblivekit_ffi.so /usr/local/lib/liblivekit_ffi.so
+ENV LIVEKIT_LIB_PATH=/usr/local/lib/liblivekit_ffi.so
 COPY --from=build /src/target/release/arc-agent /usr/local/bin/arc-agent
 COPY --from=build /opt/arc/models /opt/arc/models
 COPY --from=build /opt/arc/tools /opt/arc/tools

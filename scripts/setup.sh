@@ -17,6 +17,9 @@
 #     drives the demo page in headless Chromium
 #   - onnxruntime: the PyPI wheel's libonnxruntime.so, unpacked to .cache/onnxruntime
 #     (ort would otherwise download it at build time, which fails here)
+#   - livekit: the official LiveKit Python SDK wheel's liblivekit_ffi.so and its FFI
+#     protocol (a FileDescriptorSet for prost), unpacked to .cache/livekit by
+#     scripts/livekit-ffi.py (the `livekit` crate cannot build offline)
 # Then the model files (`arc-agent models fetch`) and llama.cpp's server
 # (scripts/build-llama-server.sh), both cached outside the repository.
 set -euo pipefail
@@ -76,6 +79,21 @@ PY
 fi
 ln -sf "libonnxruntime.so.$ORT_VERSION" "$ORT_DIR/libonnxruntime.so.1"
 ln -sf "libonnxruntime.so.$ORT_VERSION" "$ORT_DIR/libonnxruntime.so"
+
+# LiveKit's FFI library and protocol from the official `livekit` wheel (rooms/
+# builds its protocol types from livekit_ffi.fds; the node loads the library).
+LIVEKIT_VERSION=1.2.1
+LK_DIR=.cache/livekit
+if [ "$(cat "$LK_DIR/version" 2>/dev/null)" != "$LIVEKIT_VERSION" ] \
+  || [ ! -e "$LK_DIR/liblivekit_ffi.so" ] || [ ! -e "$LK_DIR/livekit_ffi.fds" ]; then
+  echo "setup: liblivekit_ffi.so and its protocol from the livekit $LIVEKIT_VERSION wheel into $LK_DIR"
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    -d "$tmp" "livekit==$LIVEKIT_VERSION"
+  python3 scripts/livekit-ffi.py "$tmp"/livekit-"$LIVEKIT_VERSION"-*.whl "$LK_DIR"
+  echo "$LIVEKIT_VERSION" >"$LK_DIR/version"
+  rm -rf "$tmp"
+fi
 
 # The shared NATS (with JetStream) the tests use runs at 127.0.0.1:4222 on these
 # machines; start one if it is not there (e.g. on a laptop).

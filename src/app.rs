@@ -215,6 +215,7 @@ impl App {
 
         let draining = Arc::new(AtomicBool::new(false));
         let dispatch = Dispatcher::new(
+            (!cfg.livekit.url.is_empty()).then(|| cfg.clone()),
             cfg.dispatch.clone(),
             cfg.node.max_sessions,
             identity.instance_id.clone(),

@@ -50,34 +50,6 @@ pub struct Config {
     pub dispatch: DispatchSection,
 }
 
-/// The LiveKit server and its API key pair (also from `LIVEKIT_URL`,
-/// `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET`).
-#[derive(Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct LivekitSection {
-    pub url: String,
-    pub api_key: String,
-    pub api_secret: String,
-}
-
-impl std::fmt::Debug for LivekitSection {
-    /// The secret never reaches a log line or `arc-agent config`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LivekitSection")
-            .field("url", &self.url)
-            .field("api_key", &self.api_key)
-            .field(
-                "api_secret",
-                &if self.api_secret.is_empty() {
-                    ""
-                } else {
-                    "<redacted>"
-                },
-            )
-            .finish()
-    }
-}
-
 impl LivekitSection {
     /// Both halves of the API key pair are set.
     pub fn has_credentials(&self) -> bool {
@@ -110,6 +82,57 @@ pub struct DispatchSection {
     pub max_offers: u32,
     pub retry_backoff_ms: u64,
 }
+
+/// LiveKit rooms: the server, the key pair tokens are minted with, the FFI
+/// library, and how hard to try to join.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LivekitSection {
+    pub url: String,
+    pub api_key: String,
+    pub api_secret: String,
+    pub ffi_library: String,
+    pub agent_identity: String,
+    pub agent_name: String,
+    pub token_ttl_s: u64,
+    pub connect_timeout_ms: u64,
+    pub max_connect_attempts: u32,
+    pub retry_backoff_ms: u64,
+    pub max_retry_backoff_ms: u64,
+    pub user_join_timeout_ms: u64,
+    pub output_queue_ms: u64,
+}
+
+impl std::fmt::Debug for LivekitSection {
+    /// The secret never reaches a log line or `arc-agent config`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LivekitSection")
+            .field("url", &self.url)
+            .field("api_key", &self.api_key)
+            .field(
+                "api_secret",
+                &if self.api_secret.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
+            .field("ffi_library", &self.ffi_library)
+            .field("agent_identity", &self.agent_identity)
+            .field("agent_name", &self.agent_name)
+            .field("token_ttl_s", &self.token_ttl_s)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("max_connect_attempts", &self.max_connect_attempts)
+            .field("retry_backoff_ms", &self.retry_backoff_ms)
+            .field("max_retry_backoff_ms", &self.max_retry_backoff_ms)
+            .field("user_join_timeout_ms", &self.user_join_timeout_ms)
+            .field("output_queue_ms", &self.output_queue_ms)
+            .finish()
+    }
+}
+
+/// Where the LiveKit server is when neither the config nor LIVEKIT_URL says.
+pub const LIVEKIT_DEFAULT_URL: &str = "ws://127.0.0.1:7880";
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -935,7 +958,87 @@ impl Config {
                 format!("{:?} is not text or json", self.log.format),
             ));
         }
+        self.validate_livekit()?;
         Ok(())
+    }
+
+    fn validate_livekit(&self) -> Result<(), ConfigError> {
+        let lk = &self.livekit;
+        let url = lk.url.trim();
+        if !url.is_empty()
+            && !["ws://", "wss://", "http://", "https://"]
+                .iter()
+                .any(|p| url.starts_with(p))
+        {
+            return Err(invalid(
+                "livekit.url",
+                format!("{url:?} must start with ws://, wss://, http:// or https:// (or be empty)"),
+            ));
+        }
+        if lk.agent_identity.trim().is_empty() {
+            return Err(invalid("livekit.agent_identity", "must not be empty"));
+        }
+        for (key, v) in [
+            ("livekit.token_ttl_s", lk.token_ttl_s),
+            ("livekit.connect_timeout_ms", lk.connect_timeout_ms),
+            ("livekit.user_join_timeout_ms", lk.user_join_timeout_ms),
+        ] {
+            if v == 0 {
+                return Err(invalid(key, "must be greater than 0"));
+            }
+        }
+        if !(1..=100).contains(&lk.max_connect_attempts) {
+            return Err(invalid(
+                "livekit.max_connect_attempts",
+                format!("{} is outside 1..=100", lk.max_connect_attempts),
+            ));
+        }
+        if lk.retry_backoff_ms > lk.max_retry_backoff_ms {
+            return Err(invalid(
+                "livekit.retry_backoff_ms",
+                format!(
+                    "{} is above livekit.max_retry_backoff_ms ({})",
+                    lk.retry_backoff_ms, lk.max_retry_backoff_ms
+                ),
+            ));
+        }
+        if !(10..=10_000).contains(&lk.output_queue_ms) {
+            return Err(invalid(
+                "livekit.output_queue_ms",
+                format!("{} is outside 10..=10000", lk.output_queue_ms),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The LiveKit server and key pair: the config's values, else LiveKit's
+    /// own LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET, else (url only)
+    /// [`LIVEKIT_DEFAULT_URL`].
+    pub fn livekit_credentials(&self) -> arc_rooms::Credentials {
+        self.livekit_credentials_from(|k| std::env::var(k).ok())
+    }
+
+    /// [`Config::livekit_credentials`] with the environment given.
+    pub fn livekit_credentials_from(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> arc_rooms::Credentials {
+        let pick = |configured: &str, var: &str| {
+            let c = configured.trim();
+            if !c.is_empty() {
+                return c.to_string();
+            }
+            env(var).map(|v| v.trim().to_string()).unwrap_or_default()
+        };
+        let mut url = pick(&self.livekit.url, "LIVEKIT_URL");
+        if url.is_empty() {
+            url = LIVEKIT_DEFAULT_URL.to_string();
+        }
+        arc_rooms::Credentials {
+            url,
+            api_key: pick(&self.livekit.api_key, "LIVEKIT_API_KEY"),
+            api_secret: pick(&self.livekit.api_secret, "LIVEKIT_API_SECRET"),
+        }
     }
 
     /// The spool directory (explicit, or `<data_dir>/spool`).

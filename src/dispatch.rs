@@ -83,12 +83,19 @@ pub struct Dispatcher {
     draining: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
     /// Sessions this node holds, by track sid.
-    tracks: Mutex<HashMap<String, SessionHandle>>,
+    tracks: Arc<Mutex<HashMap<String, SessionHandle>>>,
+    /// With a LiveKit server configured: the node joins each taken track's
+    /// room (`room_transport`); without one, the track is held as a session
+    /// without room audio.
+    rooms: Option<Arc<crate::config::Config>>,
+    /// Room joins under way (they count against the session limit).
+    joining: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Dispatcher {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
+        rooms: Option<Arc<crate::config::Config>>,
         cfg: DispatchSection,
         node_max_sessions: usize,
         instance_id: String,
@@ -111,7 +118,9 @@ impl Dispatcher {
             defaults,
             draining,
             metrics,
-            tracks: Mutex::new(HashMap::new()),
+            tracks: Arc::new(Mutex::new(HashMap::new())),
+            rooms,
+            joining: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         })
     }
 
@@ -217,7 +226,7 @@ impl Dispatcher {
         {
             return Ok(h.session_id.clone());
         }
-        let active = self.node.active_sessions();
+        let active = self.node.active_sessions() + self.joining.load(Ordering::Relaxed);
         if active >= self.max_sessions {
             return Err(format!(
                 "at its session limit ({active}/{} sessions)",
@@ -240,6 +249,9 @@ impl Dispatcher {
         config.room_sid = track.room_sid.clone();
         config.participant_sid = track.participant_sid.clone();
         config.connection_type = "udp".into();
+        if let Some(cfg) = self.rooms.clone() {
+            return Ok(self.join(cfg, track, config.session_id));
+        }
         let handle = self
             .node
             .start_session(SessionSpec {
@@ -256,6 +268,50 @@ impl Dispatcher {
             .insert(track.track_sid.clone(), handle.clone());
         self.metrics.dispatch("taken");
         Ok(session_id)
+    }
+
+    /// Joins the track's room in the background (a join may take seconds of
+    /// connect attempts; the queue goes on meanwhile).
+    fn join(
+        &self,
+        cfg: Arc<crate::config::Config>,
+        track: TrackPublished,
+        session_id: String,
+    ) -> String {
+        let joining = self.joining.clone();
+        joining.fetch_add(1, Ordering::Relaxed);
+        let node = self.node.clone();
+        let metrics = self.metrics.clone();
+        let req = crate::room_transport::JoinRequest {
+            room_name: track.room_name.clone(),
+            user_identity: Some(track.participant_identity.clone()).filter(|s| !s.is_empty()),
+            url: None,
+            session_id: Some(session_id.clone()),
+        };
+        let tracks = self.track_map();
+        tokio::spawn(async move {
+            let r = crate::room_transport::join_room_on(&cfg, &node, &metrics, req).await;
+            joining.fetch_sub(1, Ordering::Relaxed);
+            match r {
+                Ok(room) => {
+                    tracing::info!(track_sid = %track.track_sid, session_id = %room.session.session_id, room = %room.room_name, "joined the track's room");
+                    if let Ok(mut t) = tracks.lock() {
+                        t.insert(track.track_sid.clone(), room.session.clone());
+                    }
+                    let reason = room.wait().await;
+                    tracing::info!(track_sid = %track.track_sid, reason = reason.as_str(), "room session over");
+                }
+                Err(e) => {
+                    tracing::error!(track_sid = %track.track_sid, room = %track.room_name, error = %e, "taken track's room could not be joined")
+                }
+            }
+        });
+        self.metrics.dispatch("taken");
+        session_id
+    }
+
+    fn track_map(&self) -> Arc<Mutex<HashMap<String, SessionHandle>>> {
+        self.tracks.clone()
     }
 
     /// Ends the session of `track_sid` if this node holds it.

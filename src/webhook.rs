@@ -297,18 +297,13 @@ mod tests {
     use sha2::Digest;
 
     fn cfg() -> (LivekitSection, WebhookSection) {
-        (
-            LivekitSection {
-                url: String::new(),
-                api_key: "devkey".into(),
-                api_secret: "a-long-enough-development-secret".into(),
-            },
-            WebhookSection {
-                dedup_window_s: 600,
-                dedup_capacity: 3,
-                max_body_bytes: 1 << 20,
-            },
-        )
+        let defaults = crate::config::Config::load_with(None, Vec::new()).unwrap();
+        let mut lk = defaults.livekit;
+        lk.api_key = "devkey".into();
+        lk.api_secret = "a-long-enough-development-secret".into();
+        let mut wh = defaults.webhook;
+        wh.dedup_capacity = 3;
+        (lk, wh)
     }
 
     fn sign(body: &str, secret: &str) -> String {

@@ -716,8 +716,8 @@ pub fn resample(samples: &[f32], from_hz: u32, to_hz: u32) -> Result<Vec<f32>, A
 /// A resampler fed piece by piece that behaves like one pass over the whole
 /// stream: its delay is trimmed from the start, and `finish` flushes the tail
 /// so the output has `round(input * to / from)` samples. For streams cut into
-/// pieces (TTS sentences, a browser's microphone packets), where [`resample`]
-/// per piece would add edge effects at every join.
+/// pieces (TTS sentences, a browser's microphone packets, 48 kHz LiveKit room
+/// audio), where [`resample`] per piece would add edge effects at every join.
 pub struct StreamResampler {
     fft: Option<Fft<f32>>,
     from: u32,
@@ -732,6 +732,12 @@ pub struct StreamResampler {
 
 impl StreamResampler {
     pub fn new(from: u32, to: u32) -> Result<Self, String> {
+        Self::with_chunk(from, to, RESAMPLE_CHUNK)
+    }
+
+    /// Like [`StreamResampler::new`] with `chunk` input frames per block:
+    /// smaller blocks give output sooner (live audio), larger ones a sharper filter.
+    pub fn with_chunk(from: u32, to: u32, chunk: usize) -> Result<Self, String> {
         let fft = if from == to {
             None
         } else {
@@ -739,7 +745,7 @@ impl StreamResampler {
                 Fft::<f32>::new_custom(
                     from as usize,
                     to as usize,
-                    RESAMPLE_CHUNK,
+                    chunk.max(1),
                     1,
                     1,
                     WindowFunction::BlackmanHarris2,
@@ -811,6 +817,11 @@ impl StreamResampler {
             );
         }
         Ok(())
+    }
+
+    /// Output still owed by [`StreamResampler::finish`] (the delay and the last block).
+    pub fn has_tail(&self) -> bool {
+        self.produced < self.target_len()
     }
 
     pub(crate) fn target_len(&self) -> u64 {

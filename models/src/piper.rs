@@ -863,7 +863,7 @@ impl TtsEngine for PiperTts {
         }
         // When the text ended in pieces without speech, the last sentence was
         // not known to be last: flush the resampler's tail now.
-        if let Some(mut r) = resampler.filter(|r| fed && r.produced < r.target_len()) {
+        if let Some(mut r) = resampler.filter(|r| fed && r.has_tail()) {
             let tail = self
                 .inner
                 .pool
