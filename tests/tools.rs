@@ -8,7 +8,10 @@
 //! protocol test only. Everything else is real: the `openai` engine
 //! (async-openai) parses the stream, the session runs the tools (a real HTTP
 //! endpoint, also served here, and the built-ins), gives the results back in
-//! the next request, and the events reach NATS.
+//! the next request, and the events reach NATS. (Exact checks read the
+//! node's events from an in-process tap, what its mirrors are handed; the
+//! machine's NATS is shared and at-most-once, so the NATS checks are that the
+//! tool subjects arrive, field for field, for the HTTP tool case.)
 //!
 //! - an HTTP tool is called with the model's arguments, its JSON goes back to
 //!   the model as a `tool` message, and the spoken reply is the second answer;
@@ -206,6 +209,12 @@ struct Run {
     out: Arc<RecordingOutput>,
     /// This session's events as NATS delivered them.
     nats: Vec<(String, Event)>,
+    /// Every event of the node, as its mirrors got them (an in-process tap):
+    /// NATS is at-most-once and the machine's NATS is shared, so exact
+    /// checks read these, and the NATS checks that the subjects arrive.
+    events: Vec<Event>,
+    /// The node's /metrics at the end.
+    metrics: String,
     ended: bool,
 }
 
@@ -214,7 +223,7 @@ impl Run {
     fn turn_took(&self) -> Duration {
         let mut start = None;
         let mut end = None;
-        for (_, e) in &self.nats {
+        for e in &self.events {
             match e {
                 Event::BrainRequest(b) => start = Some(b.timestamp),
                 Event::BrainResponse(b) => end = Some(b.timestamp),
@@ -223,7 +232,7 @@ impl Run {
             }
         }
         let (Some(s), Some(e)) = (start, end) else {
-            panic!("no brain request and answer on NATS: {:?}", self.nats);
+            panic!("no brain request and answer: {:?}", self.events);
         };
         (e - s).to_std().unwrap_or_default()
     }
@@ -269,12 +278,12 @@ async fn run(steps: Vec<Step>, line: &str, turn_timeout_ms: u64, slow_timeout_ms
         inner: WithLlm(Arc::new(llm)),
         tools: Some(declared as Arc<dyn ToolEngine>),
     });
-    let app = App::start_with_provider(cfg, Vec::new(), provider, None)
+    let (tap, mut tap_rx) =
+        arc_actors::sink::MirrorInput::new("test", arc_actors::sink::MirrorFilter::All, 1 << 16);
+    let app = App::start_with_provider(cfg, vec![tap], provider, None)
         .await
         .unwrap();
     let nats = async_nats::connect(SHARED_NATS).await.unwrap();
-    let mut sub = nats.subscribe("agent.>").await.unwrap();
-    nats.flush().await.unwrap();
     // NATS is at-most-once: wait until the node's mirror is connected.
     let ready = format!("http://{}/readyz", app.local_addr());
     let connected = tokio::task::spawn_blocking(move || {
@@ -292,6 +301,61 @@ async fn run(steps: Vec<Step>, line: &str, turn_timeout_ms: u64, slow_timeout_ms
     );
 
     let sc = app.cfg.session_config();
+    // Only the subjects this test reads, read while the session runs: the
+    // shared NATS also carries other tests' traffic.
+    let mut subs = Vec::new();
+    for subject in [
+        "agent.voice.session.ended",
+        "agent.brain.request",
+        "agent.brain.response",
+        "agent.brain.error",
+        "agent.brain.tool.call",
+        "agent.brain.tool.result",
+    ] {
+        subs.push(nats.subscribe(subject).await.unwrap());
+    }
+    nats.flush().await.unwrap();
+    let mut sub = futures::stream::select_all(subs);
+    let session_id = sc.session_id.clone();
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let collector = tokio::spawn(async move {
+        let mut events: Vec<(String, Event)> = Vec::new();
+        let mut stopping: Option<tokio::time::Instant> = None;
+        loop {
+            let m = tokio::select! {
+                _ = &mut stop_rx, if stopping.is_none() => {
+                    stopping = Some(tokio::time::Instant::now() + Duration::from_secs(5));
+                    continue;
+                }
+                m = tokio::time::timeout(Duration::from_millis(200), sub.next()) => m,
+            };
+            match m {
+                Ok(Some(m)) => {
+                    let ev = Event::from_nats(&m.subject, &m.payload)
+                        .unwrap_or_else(|e| panic!("{} does not parse: {e}", m.subject));
+                    let mine = match &ev {
+                        Event::SessionEnded(s) => s.session_id == session_id,
+                        Event::BrainResponse(b) => b.session_id == session_id,
+                        Event::BrainRequest(b) => b.session_id == session_id,
+                        // No session id in the seed's error: matched by trace id below.
+                        Event::BrainError(_) => true,
+                        Event::ToolCall(c) => c.session_id == session_id,
+                        Event::ToolResult(r) => r.session_id == session_id,
+                        _ => false,
+                    };
+                    if mine {
+                        events.push((m.subject.to_string(), ev));
+                    }
+                }
+                _ => {
+                    let done = events.iter().any(|(s, _)| s == "agent.voice.session.ended");
+                    if stopping.is_some_and(|t| done || tokio::time::Instant::now() > t) {
+                        return events;
+                    }
+                }
+            }
+        }
+    });
     let out = Arc::new(RecordingOutput::default());
     let script = vec![line.to_string()];
     let session = app
@@ -312,34 +376,12 @@ async fn run(steps: Vec<Step>, line: &str, turn_timeout_ms: u64, slow_timeout_ms
         session.end(EndReason::UserLeft);
         session.wait().await;
     }
-    let mut events = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while tokio::time::Instant::now() < deadline {
-        match tokio::time::timeout(Duration::from_millis(300), sub.next()).await {
-            Ok(Some(m)) => {
-                let ev = Event::from_nats(&m.subject, &m.payload)
-                    .unwrap_or_else(|e| panic!("{} does not parse: {e}", m.subject));
-                let mine = match &ev {
-                    Event::SessionEnded(s) => s.session_id == sc.session_id,
-                    Event::BrainResponse(b) => b.session_id == sc.session_id,
-                    Event::BrainRequest(b) => b.session_id == sc.session_id,
-                    // No session id in the seed's error: matched by trace id below.
-                    Event::BrainError(_) => true,
-                    Event::ToolCall(c) => c.session_id == sc.session_id,
-                    Event::ToolResult(r) => r.session_id == sc.session_id,
-                    _ => false,
-                };
-                if mine {
-                    events.push((m.subject.to_string(), ev));
-                }
-            }
-            _ => {
-                if events.iter().any(|(s, _)| s == "agent.voice.session.ended") {
-                    break;
-                }
-            }
-        }
-    }
+    let _ = stop_tx.send(());
+    let mut events = collector.await.unwrap();
+    let metrics_url = format!("http://{}/metrics", app.local_addr());
+    let (_, metrics) = tokio::task::spawn_blocking(move || http("GET", &metrics_url, None))
+        .await
+        .unwrap();
     let traces: Vec<String> = events
         .iter()
         .filter_map(|(_, e)| match e {
@@ -349,11 +391,17 @@ async fn run(steps: Vec<Step>, line: &str, turn_timeout_ms: u64, slow_timeout_ms
         .collect();
     events.retain(|(_, e)| !matches!(e, Event::BrainError(b) if !traces.contains(&b.trace_id)));
     app.shutdown("test_done").await;
+    let mut tapped = Vec::new();
+    while let Ok(e) = tap_rx.try_recv() {
+        tapped.push((*e).clone());
+    }
     Run {
         responder,
         tools,
         out,
         nats: events,
+        events: tapped,
+        metrics,
         ended,
     }
 }
@@ -369,9 +417,9 @@ fn spoken(out: &RecordingOutput) -> Vec<String> {
 }
 
 fn tool_results(r: &Run) -> Vec<&arc_actors::events::nats::ToolResult> {
-    r.nats
+    r.events
         .iter()
-        .filter_map(|(_, e)| match e {
+        .filter_map(|e| match e {
             Event::ToolResult(t) => Some(t),
             _ => None,
         })
@@ -452,15 +500,15 @@ async fn an_http_tool_is_called_with_the_models_arguments_and_its_answer_spoken(
     );
     // What was spoken is the second answer.
     assert_eq!(spoken(&r.out), ["It is sunny and 21 degrees in Paris."]);
-    // The call and its result are events on NATS; the response names the tool.
+    // The call and its result are events; the response names the tool.
     let call_ev = r
-        .nats
+        .events
         .iter()
-        .find_map(|(s, e)| match e {
-            Event::ToolCall(c) if s == "agent.brain.tool.call" => Some(c),
+        .find_map(|e| match e {
+            Event::ToolCall(c) => Some(c),
             _ => None,
         })
-        .expect("agent.brain.tool.call on NATS");
+        .expect("agent.brain.tool.call");
     assert_eq!(call_ev.tool, "weather");
     assert_eq!(call_ev.call_id, "call_w");
     assert_eq!(call_ev.arguments, r#"{"city": "Paris"}"#);
@@ -470,15 +518,25 @@ async fn an_http_tool_is_called_with_the_models_arguments_and_its_answer_spoken(
     assert_eq!(results[0].outcome, "ok");
     assert_eq!(results[0].request_id, call_ev.request_id);
     let resp = r
-        .nats
+        .events
         .iter()
-        .find_map(|(_, e)| match e {
+        .find_map(|e| match e {
             Event::BrainResponse(b) => Some(b),
             _ => None,
         })
         .expect("agent.brain.response");
     assert_eq!(resp.metadata.tools_called, ["weather"]);
     assert_eq!(resp.agent_response, "It is sunny and 21 degrees in Paris.");
+    // On the real NATS, on their subjects, as the node sent them.
+    let on_nats = |subject: &str| r.nats.iter().filter(|(s, _)| s == subject).count();
+    assert_eq!(on_nats("agent.brain.tool.call"), 1, "{:?}", r.nats);
+    assert_eq!(on_nats("agent.brain.tool.result"), 1, "{:?}", r.nats);
+    let from_nats = r.nats.iter().find_map(|(_, e)| match e {
+        Event::ToolCall(c) => Some(serde_json::to_value(c).unwrap()),
+        _ => None,
+    });
+    // Field for field as sent (the wire has millisecond timestamps).
+    assert_eq!(from_nats, Some(serde_json::to_value(call_ev).unwrap()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -532,6 +590,22 @@ async fn a_timeout_and_garbage_give_the_model_errors_and_the_turn_ends_in_time()
         .map(|t| t.outcome.as_str())
         .collect();
     assert_eq!(outcomes, ["timeout", "bad_output", "unknown_tool"]);
+    for (series, n) in [
+        (
+            r#"arc_tool_calls_total{tool="slow",outcome="timeout"}"#,
+            1.0,
+        ),
+        (
+            r#"arc_tool_calls_total{tool="garbage",outcome="bad_output"}"#,
+            1.0,
+        ),
+        (
+            r#"arc_tool_calls_total{tool="unknown",outcome="unknown_tool"}"#,
+            1.0,
+        ),
+    ] {
+        assert_eq!(metric(&r.metrics, series), Some(n), "{series}");
+    }
     let slow = tool_results(&r)[0].latency_ms;
     assert!(
         (450..2000).contains(&slow),
@@ -617,13 +691,13 @@ async fn end_call_ends_the_session_after_the_goodbye() {
     assert!(said < ended);
     assert_eq!(spoken(&r.out), ["Goodbye, have a nice day!"]);
     let ev = r
-        .nats
+        .events
         .iter()
-        .find_map(|(_, e)| match e {
+        .find_map(|e| match e {
             Event::SessionEnded(s) => Some(s),
             _ => None,
         })
-        .expect("session.ended on NATS");
+        .expect("session.ended");
     assert_eq!(ev.reason, "agent_ended_call");
     assert_eq!(ev.final_status, "completed");
 }

@@ -26,10 +26,10 @@ const FILLERS: [&str; 16] = [
     "mm-hmm",
 ];
 
-/// A transcript that says something: whisper writes non-speech as
-/// "[BLANK_AUDIO]" or "(static)", and a hum or a hesitation as "Hmm", "uh"
-/// or "A...": none of those are words.
-fn has_words(text: &str) -> bool {
+/// Words of a transcript: whisper writes non-speech as "[BLANK_AUDIO]" or
+/// "(static)", and a hum or a hesitation as "Hmm", "uh" or "A...": none of
+/// those are words.
+fn word_count(text: &str) -> usize {
     let mut depth = 0i32;
     let mut outside = String::new();
     for c in text.chars() {
@@ -43,8 +43,18 @@ fn has_words(text: &str) -> bool {
     outside
         .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\''))
         .map(|w| w.trim_matches('-').to_lowercase())
-        .any(|w| !w.is_empty() && !FILLERS.contains(&w.as_str()))
+        .filter(|w| !w.is_empty() && !FILLERS.contains(&w.as_str()))
+        .count()
 }
+
+fn has_words(text: &str) -> bool {
+    word_count(text) > 0
+}
+
+/// Words a partial transcript needs to confirm a barge-in while the user is
+/// still speaking: whisper guesses a word or two on the first half second of
+/// a hum or a cough ("Then...", "You"); the final transcript decides those.
+const PARTIAL_CONFIRM_WORDS: usize = 3;
 
 struct Utterance {
     samples: Vec<f32>,
@@ -135,7 +145,9 @@ impl Actor for SttActor {
             SttMsg::Partial { seq, text } => {
                 st.partial_inflight = false;
                 if seq == st.partial_seq && st.utterance.is_some() && has_words(&text) {
-                    st.confirm_barge_in();
+                    if word_count(&text) >= PARTIAL_CONFIRM_WORDS {
+                        st.confirm_barge_in();
+                    }
                     let turn = st.shared.peek_next_turn();
                     st.shared.to_transport(TransportMsg::Notice(
                         SessionNotice::PartialTranscript { turn, text },
@@ -421,5 +433,6 @@ mod tests {
         for t in ["Stop.", "wait", "Uh, stop please", "I'm done", "no"] {
             assert!(super::has_words(t), "{t:?}");
         }
+        assert_eq!(super::word_count("Uh, stop [noise] right now"), 3);
     }
 }

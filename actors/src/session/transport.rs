@@ -164,8 +164,12 @@ impl Actor for TransportActor {
             TransportMsg::Pause => {
                 if !st.paused {
                     st.paused = true;
-                    // The output holds at most the frame being played.
-                    st.shared.output.flush();
+                    // Paced, the output holds at most the frame being played:
+                    // drop it. Unpaced, it holds audio that could not be
+                    // resumed: only a confirmed barge-in flushes it.
+                    if st.paced {
+                        st.shared.output.flush();
+                    }
                 }
             }
             TransportMsg::Resume => {
