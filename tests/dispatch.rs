@@ -12,63 +12,15 @@ use common::*;
 use futures::StreamExt;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const SECRET: &str = "a-long-enough-development-secret";
 
 fn signed(specs: &Value) -> Vec<(String, String)> {
-    let mut child = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/livekit_sign.py"
-        ))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(specs.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "livekit_sign.py: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    v.into_iter()
-        .map(|w| {
-            (
-                w["body"].as_str().unwrap().to_string(),
-                w["authorization"].as_str().unwrap().to_string(),
-            )
-        })
+    livekit_signed(specs)
+        .into_iter()
+        .map(|(b, a)| (b, a.expect("signed")))
         .collect()
-}
-
-fn post_webhook(port: u16, body: &str, auth: &str) -> u16 {
-    use std::io::Read;
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return 0;
-    };
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    let _ = write!(
-        s,
-        "POST /livekit/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/webhook+json\r\nAuthorization: {auth}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut resp = String::new();
-    let _ = s.read_to_string(&mut resp);
-    resp.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
 }
 
 fn track_specs(run: &str, from: usize, to: usize) -> Value {
@@ -149,7 +101,11 @@ fn send(c: &Cluster, hooks: &[(String, String)]) {
     let ports: Vec<u16> = c.nodes.iter().flatten().map(|n| n.http_port).collect();
     for (i, (body, auth)) in hooks.iter().enumerate() {
         let port = ports[i % ports.len()];
-        assert_eq!(post_webhook(port, body, auth), 200, "webhook {i} to {port}");
+        assert_eq!(
+            post_webhook(port, body, Some(auth)).0,
+            200,
+            "webhook {i} to {port}"
+        );
     }
 }
 

@@ -15,73 +15,12 @@ mod common;
 use common::*;
 use futures::StreamExt;
 use serde_json::{json, Value};
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const SECRET: &str = "a-long-enough-development-secret";
 
-/// Signed webhooks for `specs`, as (body, Authorization) pairs.
 fn signed(specs: &Value) -> Vec<(String, Option<String>)> {
-    let mut child = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/livekit_sign.py"
-        ))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(specs.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "livekit_sign.py failed (run scripts/setup.sh for livekit-api): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    v.into_iter()
-        .map(|w| {
-            (
-                w["body"].as_str().unwrap().to_string(),
-                w["authorization"].as_str().map(str::to_string),
-            )
-        })
-        .collect()
-}
-
-/// POST a webhook the way LiveKit does (`Authorization: <jwt>`, JSON body).
-fn post_webhook(port: u16, body: &str, auth: Option<&str>) -> (u16, String) {
-    use std::io::Read;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    let auth = auth
-        .map(|a| format!("Authorization: {a}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "POST /livekit/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/webhook+json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut resp = String::new();
-    let _ = s.read_to_string(&mut resp);
-    let code = resp
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (code, body)
+    livekit_signed(specs)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -339,21 +339,35 @@ impl Drop for NodeProcess {
 
 /// Minimal HTTP/1.1 client over a TcpStream (keeps the test deps small).
 pub fn http(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
+    http_with(
+        method,
+        url,
+        &[("Content-Type", "application/json")],
+        body.unwrap_or(""),
+    )
+}
+
+/// [`http`] with headers of the caller's; (0, "") when nothing listens.
+pub fn http_with(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").expect("http url");
     let (host, path) = rest
         .split_once('/')
         .map(|(h, p)| (h, format!("/{p}")))
         .unwrap_or((rest, "/".into()));
-    let mut s = std::net::TcpStream::connect(host).expect("connect");
+    let Ok(mut s) = std::net::TcpStream::connect(host) else {
+        return (0, String::new());
+    };
     s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    let body = body.unwrap_or("");
-    write!(
+    let headers: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    let _ = write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    )
-    .expect("write");
+    );
     let mut resp = String::new();
     let _ = s.read_to_string(&mut resp);
     let status = resp
@@ -366,6 +380,57 @@ pub fn http(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     (status, body)
+}
+
+/// LiveKit webhooks for `specs`, made by LiveKit's own Python packages
+/// (tests/support/livekit_sign.py): (body, Authorization) pairs.
+pub fn livekit_signed(specs: &Value) -> Vec<(String, Option<String>)> {
+    use std::io::Write;
+    let mut child = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/livekit_sign.py"
+        ))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(specs.to_string().as_bytes())
+        .expect("specs written");
+    let out = child.wait_with_output().expect("livekit_sign.py ran");
+    assert!(
+        out.status.success(),
+        "livekit_sign.py failed (run scripts/setup.sh for livekit-api): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Vec<Value> = serde_json::from_slice(&out.stdout).expect("signed webhooks");
+    v.into_iter()
+        .map(|w| {
+            (
+                w["body"].as_str().unwrap_or_default().to_string(),
+                w["authorization"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+/// POST a webhook the way LiveKit does (`Authorization: <jwt>`, JSON body).
+pub fn post_webhook(port: u16, body: &str, auth: Option<&str>) -> (u16, String) {
+    let mut headers = vec![("Content-Type", "application/webhook+json")];
+    if let Some(a) = auth {
+        headers.push(("Authorization", a));
+    }
+    http_with(
+        "POST",
+        &format!("http://127.0.0.1:{port}/livekit/webhook"),
+        &headers,
+        body,
+    )
 }
 
 /// The value of a metric line (first sample whose name and labels start with `prefix`).
