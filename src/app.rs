@@ -2,6 +2,7 @@
 //! so that nothing emitted before shutdown is lost (sessions drain, their last
 //! events reach the mirrors, the spool is flushed).
 
+use crate::agent_worker::AgentWorker;
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::heartbeat::{self, HeartbeatSources};
@@ -62,6 +63,7 @@ pub struct App {
     pub dispatch: Arc<Dispatcher>,
     dispatch_stop: CancellationToken,
     dispatch_task: Option<JoinHandle<()>>,
+    worker_task: Option<JoinHandle<()>>,
     nats: Option<JoinHandle<()>>,
     pulsar: Option<mirror::pulsar::PulsarMirror>,
     observer: JoinHandle<()>,
@@ -203,10 +205,7 @@ impl App {
                 identity: identity.clone(),
                 sink: sink.clone(),
                 node: node_stats.clone(),
-                max_sessions: match cfg.dispatch.max_sessions {
-                    0 => cfg.node.max_sessions,
-                    n => n.min(cfg.node.max_sessions),
-                },
+                max_sessions: cfg.dispatch_max_sessions(),
                 mirrors: health_mirrors,
             },
             Duration::from_millis(cfg.heartbeat.interval_ms),
@@ -233,6 +232,18 @@ impl App {
                 tracing::error!(error = %e, "not taking tracks from the cluster");
                 None
             }
+        };
+        let worker_task = if cfg.dispatch.livekit_worker {
+            let worker = AgentWorker::new(
+                cfg.clone(),
+                node.clone(),
+                metrics.clone(),
+                draining.clone(),
+                cfg.dispatch_max_sessions(),
+            );
+            Some(tokio::spawn(worker.run(dispatch_stop.clone())))
+        } else {
+            None
         };
         let listener = tokio::net::TcpListener::bind(&cfg.http.listen)
             .await
@@ -301,6 +312,7 @@ impl App {
             dispatch,
             dispatch_stop,
             dispatch_task,
+            worker_task,
             nats,
             pulsar,
             observer,
@@ -322,6 +334,9 @@ impl App {
         // Leave the dispatch queue group first: new tracks go to other nodes.
         self.dispatch_stop.cancel();
         if let Some(t) = self.dispatch_task {
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
+        if let Some(t) = self.worker_task {
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
         }
         let drain = Duration::from_millis(self.cfg.node.drain_timeout_ms);

@@ -81,6 +81,8 @@ pub struct DispatchSection {
     pub offer_timeout_ms: u64,
     pub max_offers: u32,
     pub retry_backoff_ms: u64,
+    pub livekit_worker: bool,
+    pub livekit_agent_name: String,
 }
 
 /// LiveKit rooms: the server, the key pair tokens are minted with, the FFI
@@ -1032,6 +1034,14 @@ impl Config {
             url,
             api_key: pick(&self.livekit.api_key, "LIVEKIT_API_KEY"),
             api_secret: pick(&self.livekit.api_secret, "LIVEKIT_API_SECRET"),
+        }
+    }
+
+    /// Sessions above which this node takes no new work (dispatch, LiveKit jobs).
+    pub fn dispatch_max_sessions(&self) -> usize {
+        match self.dispatch.max_sessions {
+            0 => self.node.max_sessions,
+            n => n.min(self.node.max_sessions),
         }
     }
 

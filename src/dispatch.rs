@@ -11,6 +11,11 @@
 //! no track is lost while any node has room, and none is taken twice unless an
 //! answer is lost after the session started.
 //!
+//! What a taker starts: with a LiveKit server configured (`livekit.url` or
+//! `LIVEKIT_URL`), it joins the track's room as the agent
+//! ([`crate::room_transport`]); without one, the track is held as a session
+//! without room audio.
+//!
 //! Plain publications on the subject (another producer, `nats pub`) are taken
 //! the same way, without an answer. With no NATS reachable the node takes the
 //! track itself: one node keeps working on its own.
@@ -287,8 +292,9 @@ impl Dispatcher {
             user_identity: Some(track.participant_identity.clone()).filter(|s| !s.is_empty()),
             url: None,
             session_id: Some(session_id.clone()),
+            token: None,
         };
-        let tracks = self.track_map();
+        let tracks = self.tracks.clone();
         tokio::spawn(async move {
             let r = crate::room_transport::join_room_on(&cfg, &node, &metrics, req).await;
             joining.fetch_sub(1, Ordering::Relaxed);
@@ -308,10 +314,6 @@ impl Dispatcher {
         });
         self.metrics.dispatch("taken");
         session_id
-    }
-
-    fn track_map(&self) -> Arc<Mutex<HashMap<String, SessionHandle>>> {
-        self.tracks.clone()
     }
 
     /// Ends the session of `track_sid` if this node holds it.

@@ -286,6 +286,10 @@ async fn livekit_webhook(State(st): State<HttpState>, headers: HeaderMap, body: 
             accepted.event,
         )));
     match accepted.action {
+        WebhookAction::TrackPublished(track) if st.cfg.dispatch.livekit_worker => {
+            // LiveKit assigns rooms to its agent workers itself: only observe.
+            tracing::debug!(track_sid = %track.track_sid, "track published: LiveKit agent dispatch assigns the room");
+        }
         WebhookAction::TrackPublished(track) => {
             // Answer LiveKit at once; the offer may take a few tries.
             let dispatch = st.dispatch.clone();

@@ -8,6 +8,7 @@
 //! wires it together and shuts it down in order on SIGTERM.
 #![deny(unreachable_pub)]
 
+pub mod agent_worker;
 pub mod app;
 pub mod brain_tier;
 pub mod config;

@@ -288,6 +288,7 @@ async fn main() -> anyhow::Result<()> {
                 user_identity: user,
                 url,
                 session_id: None,
+                token: None,
             };
             let joined = match arc_agent::room_transport::join_room(&app, req).await {
                 Ok(j) => j,

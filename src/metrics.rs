@@ -40,11 +40,18 @@ fn latency_histogram() -> Histogram {
 
 /// Outcomes of `arc_webhooks_total`.
 pub const WEBHOOK_OUTCOMES: [&str; 4] = ["accepted", "duplicate", "rejected", "malformed"];
-/// Outcomes of `arc_dispatch_total`: offers this node made, tracks it took or
-/// declined, tracks no node took, and tracks taken here because no cluster
-/// was reachable.
-pub const DISPATCH_OUTCOMES: [&str; 5] =
-    ["offered", "taken", "declined", "not_taken", "taken_locally"];
+/// Outcomes of `arc_dispatch_total`: offers this node made, tracks (or
+/// LiveKit jobs) it took or declined, tracks no node took, tracks taken here
+/// because no cluster was reachable, and registrations with LiveKit as an
+/// agent worker.
+pub const DISPATCH_OUTCOMES: [&str; 6] = [
+    "offered",
+    "taken",
+    "declined",
+    "not_taken",
+    "taken_locally",
+    "livekit_registered",
+];
 
 /// Everything `/metrics` exports.
 pub struct Metrics {

@@ -60,6 +60,8 @@ pub struct JoinRequest {
     pub url: Option<String>,
     /// The session's id (a dispatched track's); `None`: a new one.
     pub session_id: Option<String>,
+    /// A join token LiveKit gave (an agent job's); `None`: the node mints one.
+    pub token: Option<String>,
 }
 
 /// A running room session.
@@ -133,7 +135,10 @@ pub async fn join_room_on(
         name: lk.agent_name.clone(),
         ttl: Duration::from_secs(lk.token_ttl_s),
     };
-    let token = arc_rooms::mint_agent_token(&creds, &req.room_name, &agent)?;
+    let token = match &req.token {
+        Some(t) => t.clone(),
+        None => arc_rooms::mint_agent_token(&creds, &req.room_name, &agent)?,
+    };
     let room = match Room::connect(&ffi, &creds.url, &token, &connect_options(lk)).await {
         Ok(room) => {
             metrics.livekit_join(true, room.attempts);

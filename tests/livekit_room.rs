@@ -271,6 +271,7 @@ async fn an_unreachable_room_fails_clearly_and_other_sessions_keep_talking() {
                     user_identity: Some("user-123".into()),
                     url: Some(url.clone()),
                     session_id: None,
+                    token: None,
                 },
             )
             .await;
