@@ -83,6 +83,7 @@ pub struct DispatchSection {
     pub retry_backoff_ms: u64,
     pub livekit_worker: bool,
     pub livekit_agent_name: String,
+    pub load_subject: String,
 }
 
 /// LiveKit rooms: the server, the key pair tokens are minted with, the FFI
@@ -702,6 +703,14 @@ impl Config {
         }
         positive("webhook.dedup_capacity", self.webhook.dedup_capacity as u64)?;
         positive("webhook.max_body_bytes", self.webhook.max_body_bytes as u64)?;
+        if self.dispatch.load_subject.trim().is_empty()
+            || self.dispatch.load_subject.contains(['*', '>', ' '])
+        {
+            return Err(invalid(
+                "dispatch.load_subject",
+                "must be a plain NATS subject (no wildcards, no spaces)",
+            ));
+        }
         if self.dispatch.queue_group.trim().is_empty() {
             return Err(invalid("dispatch.queue_group", "must not be empty"));
         }

@@ -11,6 +11,12 @@
 //! no track is lost while any node has room, and none is taken twice unless an
 //! answer is lost after the session started.
 //!
+//! Random choice alone lets a node fall behind in a burst (it joined late, or
+//! was slow), so nodes also publish their load on `dispatch.load_subject`
+//! every second and after each take; a node clearly busier than the least
+//! busy peer declines the first half of a track's offers, which then go
+//! elsewhere.
+//!
 //! What a taker starts: with a LiveKit server configured (`livekit.url` or
 //! `LIVEKIT_URL`), it joins the track's room as the agent
 //! ([`crate::room_transport`]); without one, the track is held as a session
@@ -95,7 +101,24 @@ pub struct Dispatcher {
     rooms: Option<Arc<crate::config::Config>>,
     /// Room joins under way (they count against the session limit).
     joining: Arc<std::sync::atomic::AtomicUsize>,
+    /// The other nodes' loads as they last reported them on
+    /// `dispatch.load_subject`: instance → (sessions, when heard).
+    peers: Mutex<HashMap<String, (usize, std::time::Instant)>>,
 }
+
+/// What a node says of its load on `dispatch.load_subject`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadReport {
+    pub instance_id: String,
+    pub active_sessions: usize,
+    pub max_sessions: usize,
+}
+
+/// The header that tells a taker which offer of a track this is.
+pub const OFFER_ATTEMPT_HEADER: &str = "Arc-Offer-Attempt";
+
+/// A peer report older than this is not used for balancing.
+const PEER_FRESH: Duration = Duration::from_secs(3);
 
 impl Dispatcher {
     #[allow(clippy::too_many_arguments)]
@@ -126,6 +149,7 @@ impl Dispatcher {
             tracks: Arc::new(Mutex::new(HashMap::new())),
             rooms,
             joining: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            peers: Mutex::new(HashMap::new()),
         })
     }
 
@@ -169,8 +193,11 @@ impl Dispatcher {
         let timeout = Duration::from_millis(self.cfg.offer_timeout_ms);
         let mut last = String::from("no answer");
         for attempt in 1..=self.cfg.max_offers {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(OFFER_ATTEMPT_HEADER, attempt.to_string().as_str());
             let request = async_nats::Request::new()
                 .payload(payload.clone())
+                .headers(headers)
                 .timeout(Some(timeout));
             match client.send_request(TrackPublished::SUBJECT, request).await {
                 Ok(msg) => match serde_json::from_slice::<TakeReply>(&msg.payload) {
@@ -212,8 +239,78 @@ impl Dispatcher {
         })
     }
 
+    /// This node's sessions, joins under way included.
+    fn load(&self) -> usize {
+        self.node.active_sessions() + self.joining.load(Ordering::Relaxed)
+    }
+
+    /// Declines an early offer when this node is clearly busier than the
+    /// least busy peer that reported lately, so that the offer goes to
+    /// another node; from half of `max_offers` on, only the limit counts.
+    fn balanced(&self, attempt: u32) -> Result<(), String> {
+        if attempt >= self.cfg.max_offers.div_ceil(2) {
+            return Ok(());
+        }
+        let now = std::time::Instant::now();
+        let least = self
+            .peers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(id, (_, at))| {
+                **id != self.instance_id && now.duration_since(*at) < PEER_FRESH
+            })
+            .map(|(id, (n, _))| (*n, id.clone()))
+            .min();
+        let mine = self.load();
+        match least {
+            Some((n, peer)) if mine > n + (n / 10).max(2) => {
+                Err(format!("busier than {peer} ({mine} sessions against {n})"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Records a peer's load report.
+    fn heard(&self, r: LoadReport) {
+        if r.instance_id != self.instance_id {
+            self.peers.lock().unwrap_or_else(|p| p.into_inner()).insert(
+                r.instance_id,
+                (r.active_sessions, std::time::Instant::now()),
+            );
+        }
+    }
+
+    fn report(&self) -> LoadReport {
+        LoadReport {
+            instance_id: self.instance_id.clone(),
+            active_sessions: self.load(),
+            max_sessions: self.max_sessions,
+        }
+    }
+
+    /// `<dispatch.load_subject>.<queue_group>`: nodes of one queue group
+    /// balance among themselves only.
+    fn load_subject(&self) -> String {
+        format!("{}.{}", self.cfg.load_subject, self.cfg.queue_group)
+    }
+
+    /// Tells the other nodes this node's load (at most-once, like all NATS).
+    async fn publish_load(&self, client: &async_nats::Client) {
+        if let Ok(body) = serde_json::to_vec(&self.report()) {
+            if let Err(e) = client.publish(self.load_subject(), body.into()).await {
+                tracing::debug!(error = %e, "load report not sent");
+            }
+        }
+    }
+
     /// Starts this node's session for `track`, or says why not.
     pub async fn take(&self, track: TrackPublished) -> Result<String, String> {
+        self.take_offer(track, u32::MAX).await
+    }
+
+    /// [`Dispatcher::take`] for the `attempt`-th offer of the track.
+    async fn take_offer(&self, track: TrackPublished, attempt: u32) -> Result<String, String> {
         if self.draining.load(Ordering::Relaxed) {
             return Err("node is draining".into());
         }
@@ -231,13 +328,14 @@ impl Dispatcher {
         {
             return Ok(h.session_id.clone());
         }
-        let active = self.node.active_sessions() + self.joining.load(Ordering::Relaxed);
+        let active = self.load();
         if active >= self.max_sessions {
             return Err(format!(
                 "at its session limit ({active}/{} sessions)",
                 self.max_sessions
             ));
         }
+        self.balanced(attempt)?;
         let mut config = self.defaults.clone();
         config.session_id = if track.metadata.session_id.is_empty() {
             arc_actors::ids::prefixed("sess")
@@ -373,7 +471,19 @@ impl Dispatcher {
             }
         };
         let track_sid = track.track_sid.clone();
-        match self.take(track).await {
+        // A plain publication (no answer possible) is taken if there is room.
+        let attempt = msg
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(OFFER_ATTEMPT_HEADER))
+            .and_then(|v| v.as_str().parse().ok())
+            .filter(|_| msg.reply.is_some())
+            .unwrap_or(u32::MAX);
+        let took = self.take_offer(track, attempt).await;
+        if took.is_ok() {
+            self.publish_load(client).await;
+        }
+        match took {
             Ok(session_id) => {
                 tracing::info!(%track_sid, %session_id, "took a published track");
                 reply(TakeReply {
@@ -423,12 +533,29 @@ impl Dispatcher {
                     subject: TrackUnpublished::SUBJECT,
                     source,
                 })?;
+        let mut loads = client
+            .subscribe(self.load_subject())
+            .await
+            .map_err(|source| DispatchError::Subscribe {
+                subject: "dispatch.load_subject",
+                source,
+            })?;
         let me = self.clone();
         tracing::info!(queue = %me.cfg.queue_group, max_sessions = me.max_sessions, "taking published tracks from the cluster");
         Ok(Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(1000));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => break,
+                    _ = tick.tick() => me.publish_load(&client).await,
+                    m = loads.next() => match m {
+                        Some(m) => match serde_json::from_slice::<LoadReport>(&m.payload) {
+                            Ok(r) => me.heard(r),
+                            Err(e) => tracing::debug!(error = %e, "unreadable load report: ignored"),
+                        },
+                        None => break,
+                    },
                     m = published.next() => match m {
                         Some(m) => me.on_published(&client, m).await,
                         None => break,
@@ -449,6 +576,7 @@ impl Dispatcher {
             // Leave the queue group at once, so offers go to the other nodes.
             let _ = published.unsubscribe().await;
             let _ = unpublished.unsubscribe().await;
+            let _ = loads.unsubscribe().await;
         })))
     }
 }

@@ -12,6 +12,7 @@ use common::*;
 use futures::StreamExt;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::process::Command;
 use std::time::Duration;
 
 const SECRET: &str = "a-long-enough-development-secret";
@@ -183,6 +184,35 @@ async fn three_nodes_take_each_track_once_and_survive_a_killed_node() {
         ratio(&survivors) <= 1.5,
         "survivors unbalanced: {survivors:?}"
     );
+
+    // A node stopped the clean way (SIGTERM) ends its live sessions with
+    // session.ended, reason node_shutdown, before it exits.
+    let mut ended = client.subscribe("agent.voice.session.ended").await.unwrap();
+    client.flush().await.unwrap();
+    let mut stopping = cluster.nodes[0].take().unwrap();
+    let holds = survivors[0];
+    let _ = Command::new("kill")
+        .args(["-TERM", &stopping.child.id().to_string()])
+        .status();
+    let mut shut = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while shut < holds && tokio::time::Instant::now() < deadline {
+        if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(300), ended.next()).await {
+            let v: Value = serde_json::from_slice(&m.payload).unwrap();
+            if v["reason"] == "node_shutdown" {
+                shut += 1;
+            }
+        }
+    }
+    assert_eq!(
+        shut, holds,
+        "every live session of the stopped node ended cleanly"
+    );
+    let status = tokio::task::spawn_blocking(move || stopping.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "clean exit: {status}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
