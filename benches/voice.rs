@@ -182,6 +182,8 @@ fn main() {
         .expect("node");
     let frames = espeak_frames("Hi, what should I cook for dinner tonight?");
     let silence_ms = cfg.engines.vad.silence_ms;
+    // ARC_BENCH_REALTIME=0 pushes the audio as fast as the session takes it.
+    let realtime = std::env::var("ARC_BENCH_REALTIME").map_or(true, |v| v != "0");
     let mut v2v = Vec::new();
     let mut stages: Vec<(u64, u64, u64)> = Vec::new();
     let mut g = c.benchmark_group("voice_to_voice");
@@ -202,16 +204,17 @@ fn main() {
                         .await
                         .expect("session");
                     let before = out.turns_done();
-                    for f in frames.iter().cloned() {
+                    // In real time, as a microphone sends it: the endpoint
+                    // comes `silence_ms` after the last word, not at once.
+                    let silence = (0..(silence_ms / 20 + 20))
+                        .map(|_| arc_actors::audio::AudioFrame::new(16_000, vec![0.0; 320]));
+                    let start = tokio::time::Instant::now();
+                    for (i, f) in frames.iter().cloned().chain(silence).enumerate() {
+                        if realtime {
+                            tokio::time::sleep_until(start + Duration::from_millis(20 * i as u64))
+                                .await;
+                        }
                         session.push_audio_wait(f).await;
-                    }
-                    for _ in 0..(silence_ms / 20 + 20) {
-                        session
-                            .push_audio_wait(arc_actors::audio::AudioFrame::new(
-                                16_000,
-                                vec![0.0; 320],
-                            ))
-                            .await;
                     }
                     let deadline = Instant::now() + Duration::from_secs(30);
                     while out.turns_done() <= before && Instant::now() < deadline {
@@ -259,6 +262,8 @@ fn main() {
         pct(0.5) + silence_ms
     );
 
+    println!("voice_to_voice samples (ms, sorted): {v2v:?}");
+    println!("voice_to_voice stages per turn (stt, llm, tts first chunk ms): {stages:?}");
     let med = |mut v: Vec<u64>| {
         v.sort_unstable();
         v.get(v.len() / 2).copied().unwrap_or(0)

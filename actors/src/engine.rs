@@ -55,6 +55,12 @@ pub enum VadEvent {
 pub trait VadStream: Send {
     /// Feed one 20 ms frame at 16 kHz; returns the boundaries it completes.
     async fn push(&mut self, frame: &AudioFrame) -> Result<Option<VadEvent>, EngineError>;
+
+    /// Inside a turn, the frames since the last speech are silence (the
+    /// endpoint comes if it lasts): STT starts the final decode then.
+    fn pausing(&self) -> bool {
+        false
+    }
 }
 
 /// A VAD model shared by all sessions; each session gets its own stream.

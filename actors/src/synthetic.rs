@@ -87,6 +87,11 @@ impl Endpointer {
         }
         None
     }
+
+    /// In a turn, and the last frame was silence (see [`VadStream::pausing`]).
+    pub fn pausing(&self) -> bool {
+        self.in_speech && self.silence_run_ms > 0
+    }
 }
 
 /// RMS-threshold VAD.
@@ -116,6 +121,10 @@ impl VadStream for EnergyVadStream {
         Ok(self
             .ep
             .push(frame.rms() > self.threshold, frame.duration_ms()))
+    }
+
+    fn pausing(&self) -> bool {
+        self.ep.pausing()
     }
 }
 
@@ -523,10 +532,17 @@ mod tests {
         assert_eq!(ep.push(true, 20), None);
         assert_eq!(ep.push(true, 20), None);
         assert_eq!(ep.push(true, 20), Some(VadEvent::SpeechStart { at_ms: 0 }));
+        assert!(!ep.pausing());
+        assert_eq!(ep.push(false, 20), None);
+        assert!(ep.pausing());
+        assert_eq!(ep.push(true, 20), None);
+        assert!(!ep.pausing(), "speech came back");
         for _ in 0..4 {
             assert_eq!(ep.push(false, 20), None);
+            assert!(ep.pausing());
         }
-        assert_eq!(ep.push(false, 20), Some(VadEvent::SpeechEnd { at_ms: 60 }));
+        assert_eq!(ep.push(false, 20), Some(VadEvent::SpeechEnd { at_ms: 100 }));
+        assert!(!ep.pausing(), "the turn ended");
         // a short blip is not speech
         assert_eq!(ep.push(true, 20), None);
         assert_eq!(ep.push(false, 20), None);

@@ -388,6 +388,10 @@ impl VadStream for SileroStream {
         }
         Ok(self.pending.pop_front())
     }
+
+    fn pausing(&self) -> bool {
+        self.pending.is_empty() && self.ep.pausing()
+    }
 }
 
 impl SileroStream {

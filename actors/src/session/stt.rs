@@ -3,13 +3,21 @@
 //! each utterance into partial and final transcripts. Transcription runs in
 //! spawned tasks (the engine puts the inference on its blocking pool), so the
 //! actor keeps listening, for barge-in, while a transcript is being made.
+//!
+//! The final decode starts speculatively when the user stops speaking (the
+//! VAD is [pausing](crate::engine::VadStream::pausing)), on the utterance so
+//! far: if the endpoint follows with no new speech, the trailing silence adds
+//! no words and that decode is the final, mostly done by then. Speech that
+//! comes back cancels it.
 
 use super::messages::{
     ArchiverMsg, BrainMsg, SessionNotice, SttMsg, TransportMsg, TtsMsg, UserRecord, UserTurn,
 };
 use super::shared::Shared;
 use crate::audio::{AudioFrame, STT_SAMPLE_RATE};
-use crate::engine::{CancellationToken, TranscribeKind, VadEvent, VadStream};
+use crate::engine::{
+    CancellationToken, EngineError, TranscribeKind, Transcript, VadEvent, VadStream,
+};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -61,6 +69,19 @@ struct Utterance {
     since_partial_ms: u64,
 }
 
+/// A final decode started when the user paused, not yet used or discarded.
+struct Speculation {
+    cancel: CancellationToken,
+    result: tokio::task::JoinHandle<Result<Transcript, EngineError>>,
+}
+
+impl Speculation {
+    fn discard(self) {
+        self.cancel.cancel();
+        self.result.abort();
+    }
+}
+
 pub(crate) struct SttState {
     shared: Arc<Shared>,
     vad: Box<dyn VadStream>,
@@ -68,6 +89,10 @@ pub(crate) struct SttState {
     utterance: Option<Utterance>,
     partial_seq: u64,
     partial_inflight: bool,
+    /// Cancels the partial in flight (a speculative final needs its thread).
+    partial_cancel: Option<CancellationToken>,
+    /// Only while the VAD is pausing since it started (no speech since).
+    speculation: Option<Speculation>,
     warned_rate: bool,
     /// The user spoke over the agent and the agent's audio is paused until
     /// words confirm the interruption or the false-interruption window passes.
@@ -127,6 +152,8 @@ impl Actor for SttActor {
             utterance: None,
             partial_seq: 0,
             partial_inflight: false,
+            partial_cancel: None,
+            speculation: None,
             warned_rate: false,
             barge: None,
             barge_seq: 0,
@@ -144,6 +171,7 @@ impl Actor for SttActor {
             SttMsg::Frame(frame, _permit) => st.on_frame(&myself, frame).await,
             SttMsg::Partial { seq, text } => {
                 st.partial_inflight = false;
+                st.partial_cancel = None;
                 if seq == st.partial_seq && st.utterance.is_some() && has_words(&text) {
                     if word_count(&text) >= PARTIAL_CONFIRM_WORDS {
                         st.confirm_barge_in();
@@ -220,6 +248,15 @@ impl Actor for SttActor {
     }
 }
 
+/// The user stopped speaking: decode the utterance so far as the final.
+fn speculate(shared: &Shared, cancel: CancellationToken, audio: Arc<[f32]>) -> Speculation {
+    let stt = shared.engines.stt.clone();
+    let token = cancel.clone();
+    let result =
+        tokio::spawn(async move { stt.transcribe(audio, TranscribeKind::Final, token).await });
+    Speculation { cancel, result }
+}
+
 impl SttState {
     async fn on_frame(&mut self, myself: &ActorRef<SttMsg>, mut frame: AudioFrame) {
         if frame.sample_rate != STT_SAMPLE_RATE {
@@ -248,6 +285,9 @@ impl SttState {
         let frame_ms = frame.duration_ms();
         match event {
             Some(VadEvent::SpeechStart { .. }) => {
+                if let Some(s) = self.speculation.take() {
+                    s.discard();
+                }
                 let mut samples: Vec<f32> = self.preroll.drain(..).collect();
                 samples.extend_from_slice(&frame.samples);
                 self.utterance = Some(Utterance {
@@ -266,6 +306,20 @@ impl SttState {
                 if let Some(u) = self.utterance.as_mut() {
                     u.samples.extend_from_slice(&frame.samples);
                     u.since_partial_ms += frame_ms;
+                    if !self.vad.pausing() {
+                        if let Some(s) = self.speculation.take() {
+                            // Speech came back: that audio was not the whole turn.
+                            s.discard();
+                        }
+                    } else if self.speculation.is_none() {
+                        let cancel = self.cancel.child_token();
+                        let audio = u.samples.clone().into();
+                        self.speculation = Some(speculate(&self.shared, cancel, audio));
+                        // On a small pool a preview would hold the thread it needs.
+                        if let Some(c) = self.partial_cancel.take() {
+                            c.cancel();
+                        }
+                    }
                     let max = self.shared.config.stt.max_utterance_ms;
                     if u.samples.len() as u64 * 1000 / STT_SAMPLE_RATE as u64 >= max {
                         tracing::info!(session_id = %self.shared.config.session_id, max_ms = max, "utterance reached its maximum length: transcribing it now");
@@ -362,7 +416,11 @@ impl SttState {
         let Some(u) = self.utterance.as_mut() else {
             return;
         };
-        if interval == 0 || self.partial_inflight || u.since_partial_ms < interval {
+        if interval == 0
+            || self.partial_inflight
+            || self.speculation.is_some()
+            || u.since_partial_ms < interval
+        {
             return;
         }
         u.since_partial_ms = 0;
@@ -372,6 +430,7 @@ impl SttState {
         let audio: Arc<[f32]> = u.samples.clone().into();
         let stt = self.shared.engines.stt.clone();
         let cancel = self.cancel.child_token();
+        self.partial_cancel = Some(cancel.clone());
         let me = myself.clone();
         tokio::spawn(async move {
             let text = stt
@@ -384,6 +443,8 @@ impl SttState {
     }
 
     fn finish_utterance(&mut self, myself: &ActorRef<SttMsg>, u: Utterance) {
+        // Made while the VAD paused and no speech since: it holds every word.
+        let speculated = self.speculation.take();
         self.partial_seq += 1; // late partials of this utterance are stale now
         self.start_barge_in_window(myself);
         let eos_at = Instant::now();
@@ -391,14 +452,22 @@ impl SttState {
         let trace_id = crate::ids::new_trace_id();
         let span = crate::telemetry::turn_span(&self.shared.config.session_id, &trace_id, turn);
         let audio_ms = u.samples.len() as u64 * 1000 / STT_SAMPLE_RATE as u64;
-        let stt_span = tracing::info_span!(parent: &span, "stt", audio_ms, model = %self.shared.engines.stt.model());
+        let stt_span = tracing::info_span!(parent: &span, "stt", audio_ms, model = %self.shared.engines.stt.model(), speculative = speculated.is_some());
         let audio: Arc<[f32]> = u.samples.into();
         let stt = self.shared.engines.stt.clone();
         let cancel = self.cancel.child_token();
         let me = myself.clone();
         tokio::spawn(
             async move {
-                let result = stt.transcribe(audio, TranscribeKind::Final, cancel).await;
+                let early = match speculated {
+                    Some(s) => s.result.await.ok().and_then(Result::ok),
+                    None => None,
+                };
+                // A failed speculative decode gets a fresh try on the whole turn.
+                let result = match early {
+                    Some(t) => Ok(t),
+                    None => stt.transcribe(audio, TranscribeKind::Final, cancel).await,
+                };
                 let _ = me.cast(SttMsg::Final {
                     turn,
                     trace_id,
