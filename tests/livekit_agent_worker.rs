@@ -88,6 +88,23 @@ async fn next<T>(
     }
 }
 
+/// Asks the worker whether it takes job `id` in `room`; its answer.
+async fn availability(ws: &mut Ws, id: &str, room: &str) -> proto::AvailabilityResponse {
+    send(
+        ws,
+        proto::server_message::Message::Availability(proto::AvailabilityRequest {
+            job: Some(job(id, room)),
+            resuming: false,
+        }),
+    )
+    .await;
+    next(ws, |m| match m {
+        proto::worker_message::Message::Availability(a) => Some(a),
+        _ => None,
+    })
+    .await
+}
+
 fn job(id: &str, room: &str) -> proto::Job {
     proto::Job {
         id: id.into(),
@@ -156,19 +173,7 @@ async fn registers_answers_availability_joins_assignments_and_reconnects() {
     .await;
 
     // Below its limit: available.
-    send(
-        &mut ws,
-        proto::server_message::Message::Availability(proto::AvailabilityRequest {
-            job: Some(job("AJ_1", "room-1")),
-            resuming: false,
-        }),
-    )
-    .await;
-    let avail = next(&mut ws, |m| match m {
-        proto::worker_message::Message::Availability(a) => Some(a),
-        _ => None,
-    })
-    .await;
+    let avail = availability(&mut ws, "AJ_1", "room-1").await;
     assert_eq!(avail.job_id, "AJ_1");
     assert!(avail.available);
     assert!(avail.participant_identity.contains("sess-AJ_1"));
@@ -208,19 +213,7 @@ async fn registers_answers_availability_joins_assignments_and_reconnects() {
         })
         .await
         .unwrap();
-    send(
-        &mut ws,
-        proto::server_message::Message::Availability(proto::AvailabilityRequest {
-            job: Some(job("AJ_2", "room-2")),
-            resuming: false,
-        }),
-    )
-    .await;
-    let avail = next(&mut ws, |m| match m {
-        proto::worker_message::Message::Availability(a) => Some(a),
-        _ => None,
-    })
-    .await;
+    let avail = availability(&mut ws, "AJ_2", "room-2").await;
     assert_eq!(avail.job_id, "AJ_2");
     assert!(!avail.available, "at dispatch.max_sessions");
     held.end(arc_actors::session::EndReason::UserLeft);
