@@ -83,7 +83,8 @@ impl HttpTools {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(args.to_string());
         }
-        let resp = req.send().await.map_err(|e| {
+        // A timeout is its own error; anything else says what failed (no URL).
+        let http_error = |e: reqwest::Error| {
             if e.is_timeout() {
                 ToolError::Timeout {
                     tool: tool.name.clone(),
@@ -92,18 +93,10 @@ impl HttpTools {
             } else {
                 failed(e.without_url().to_string())
             }
-        })?;
+        };
+        let resp = req.send().await.map_err(http_error)?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| {
-            if e.is_timeout() {
-                ToolError::Timeout {
-                    tool: tool.name.clone(),
-                    after_ms: timeout.as_millis() as u64,
-                }
-            } else {
-                failed(e.without_url().to_string())
-            }
-        })?;
+        let body = resp.bytes().await.map_err(http_error)?;
         if !status.is_success() {
             return Err(failed(format!("HTTP {}", status.as_u16())));
         }
