@@ -29,7 +29,8 @@
 //! - [`sentence`]: cutting a token stream into speakable sentences.
 //! - [`redact`]: PII masking of event texts before they leave the node.
 //! - [`context`]: the rolling conversation history that survives a Brain restart.
-//! - [`synthetic`]: zero-cost engines and a scripted user, for tests, benches and load.
+//! - [`synthetic`]: zero-cost engines and a simulated caller, for load, the
+//!   scripted-session API, tests and benches.
 #![deny(unreachable_pub)]
 
 pub mod audio;

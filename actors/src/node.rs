@@ -25,8 +25,6 @@ pub trait EngineProvider: Send + Sync {
 pub struct SessionSpec {
     pub config: SessionConfig,
     pub output: Arc<dyn AudioOutput>,
-    /// Lines a scripted user will say (used by the synthetic engines only).
-    pub script: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

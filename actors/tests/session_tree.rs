@@ -1,40 +1,11 @@
 //! The session tree end to end with synthetic engines and an in-memory sink:
 //! event flow, supervision (a panicking child), timeouts and barge-in.
 
-use arc_actors::emit::ServiceIdentity;
 use arc_actors::events::Event;
-use arc_actors::node::{NodeArgs, NodeHandle, NodeStats, SessionSpec};
 use arc_actors::session::{ChildKind, EndReason, SessionConfig, SessionNotice};
-use arc_actors::sink::{EventSink, EventStream};
-use arc_actors::synthetic::{run_script, RecordingOutput, SyntheticProvider};
-use std::sync::Arc;
+use arc_actors::synthetic::{silence_frames, speech_frames};
+use arc_testkit::{lines, InProcessNode};
 use std::time::Duration;
-
-async fn node(provider: SyntheticProvider) -> (NodeHandle, EventStream) {
-    let (sink, stream) = EventSink::new(10_000);
-    let (node, _) = NodeHandle::start(NodeArgs {
-        identity: ServiceIdentity::local("arc-agent"),
-        sink,
-        provider: Arc::new(provider),
-        max_sessions: 100,
-        stats: Arc::new(NodeStats::default()),
-    })
-    .await
-    .unwrap();
-    (node, stream)
-}
-
-fn drain(stream: &mut EventStream) -> Vec<Arc<Event>> {
-    let mut v = Vec::new();
-    while let Some(e) = stream.try_recv() {
-        v.push(e);
-    }
-    v
-}
-
-fn lines(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
 
 fn config(user: &str) -> SessionConfig {
     SessionConfig {
@@ -46,24 +17,15 @@ fn config(user: &str) -> SessionConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripted_session_emits_the_seed_events() {
-    let (node, mut stream) = node(SyntheticProvider::default()).await;
+    let mut node = InProcessNode::synthetic().await;
     let script = lines(&["Hello there", "What is the weather like today?"]);
-    let out = Arc::new(RecordingOutput::default());
-    let h = node
-        .start_session(SessionSpec {
-            config: config("user-1"),
-            output: out.clone(),
-            script: script.clone(),
-        })
-        .await
-        .unwrap();
-    let answered = run_script(&h, &out, &script, Duration::from_secs(5)).await;
+    let call = node.scripted(config("user-1"), script).await.unwrap();
+    let answered = call.say_all(Duration::from_secs(5)).await;
     assert_eq!(answered, 2);
-    h.end(EndReason::UserLeft);
-    let summary = h.wait().await.unwrap();
+    let summary = call.hang_up().await.unwrap();
     assert_eq!(summary.turns, 2);
 
-    let events = drain(&mut stream);
+    let events = node.drain();
     let count = |kind: &str| events.iter().filter(|e| e.kind() == kind).count();
     assert_eq!(count("session_started"), 1);
     assert_eq!(count("brain_request"), 2);
@@ -124,7 +86,7 @@ async fn scripted_session_emits_the_seed_events() {
     assert_eq!(resp_traces[1], convs[1].metadata.trace_id);
     assert_eq!(convs[0].context.previous_turn_count, 0);
     assert_eq!(convs[1].context.previous_turn_count, 1);
-    assert!(out.notices().iter().any(
+    assert!(call.out.notices().iter().any(
         |n| matches!(n, SessionNotice::FinalTranscript { text, .. } if text == "Hello there")
     ));
 }
@@ -138,27 +100,19 @@ async fn a_panicking_child_is_restarted_and_the_next_turn_completes() {
         ChildKind::Archiver,
         ChildKind::Transport,
     ] {
-        let (node, mut stream) = node(SyntheticProvider::default()).await;
+        let mut node = InProcessNode::synthetic().await;
         let script = lines(&["first question", "second question"]);
-        let out = Arc::new(RecordingOutput::default());
-        let h = node
-            .start_session(SessionSpec {
-                config: config("user-2"),
-                output: out.clone(),
-                script: script.clone(),
-            })
+        let call = node
+            .scripted(config("user-2"), script.clone())
             .await
             .unwrap();
-        assert_eq!(
-            run_script(&h, &out, &script[..1], Duration::from_secs(5)).await,
-            1
-        );
-        h.inject_fault(kind);
+        assert_eq!(call.say(&script[..1], Duration::from_secs(5)).await, 1);
+        call.session.inject_fault(kind);
         // wait for the restart to be reported
         let mut seen = Vec::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while tokio::time::Instant::now() < deadline {
-            seen.extend(drain(&mut stream));
+            seen.extend(node.drain());
             if seen.iter().any(
                 |e| matches!(&**e, Event::AgentLifecycle(l) if l.event_type == "service_recovered"),
             ) {
@@ -167,13 +121,12 @@ async fn a_panicking_child_is_restarted_and_the_next_turn_completes() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert_eq!(
-            run_script(&h, &out, &script[1..], Duration::from_secs(5)).await,
+            call.say(&script[1..], Duration::from_secs(5)).await,
             1,
             "{kind:?}"
         );
-        h.end(EndReason::UserLeft);
-        h.wait().await;
-        seen.extend(drain(&mut stream));
+        call.hang_up().await;
+        seen.extend(node.drain());
         let lifecycle: Vec<_> = seen
             .iter()
             .filter_map(|e| match &**e {
@@ -202,32 +155,17 @@ async fn a_panicking_child_is_restarted_and_the_next_turn_completes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn llm_stall_gives_fallback_within_timeout() {
-    let (node, mut stream) = node(SyntheticProvider::default()).await;
+    let mut node = InProcessNode::synthetic().await;
     let mut cfg = config("user-3");
     cfg.brain.timeout_ms = 300;
     let script = lines(&["please [stall] now", "and again"]);
-    let out = Arc::new(RecordingOutput::default());
-    let h = node
-        .start_session(SessionSpec {
-            config: cfg,
-            output: out.clone(),
-            script: script.clone(),
-        })
-        .await
-        .unwrap();
+    let call = node.scripted(cfg, script.clone()).await.unwrap();
     let started = std::time::Instant::now();
-    assert_eq!(
-        run_script(&h, &out, &script[..1], Duration::from_secs(5)).await,
-        1
-    );
+    assert_eq!(call.say(&script[..1], Duration::from_secs(5)).await, 1);
     assert!(started.elapsed() < Duration::from_secs(3));
-    assert_eq!(
-        run_script(&h, &out, &script[1..], Duration::from_secs(5)).await,
-        1
-    );
-    h.end(EndReason::UserLeft);
-    h.wait().await;
-    let events = drain(&mut stream);
+    assert_eq!(call.say(&script[1..], Duration::from_secs(5)).await, 1);
+    call.hang_up().await;
+    let events = node.drain();
     let err = events
         .iter()
         .find_map(|e| match &**e {
@@ -259,18 +197,13 @@ async fn llm_stall_gives_fallback_within_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_speech_over_the_agent_cancels_the_reply() {
-    let (node, mut stream) = node(SyntheticProvider::default()).await;
+    let mut node = InProcessNode::synthetic().await;
     let script = lines(&["tell me something [slow]", "stop"]);
-    let out = Arc::new(RecordingOutput::default());
-    let h = node
-        .start_session(SessionSpec {
-            config: config("user-4"),
-            output: out.clone(),
-            script: script.clone(),
-        })
+    let call = node
+        .scripted(config("user-4"), script.clone())
         .await
         .unwrap();
-    use arc_actors::synthetic::{silence_frames, speech_frames};
+    let (h, out) = (&call.session, &call.out);
     for f in speech_frames(&script[0])
         .into_iter()
         .chain(silence_frames(400))
@@ -306,10 +239,9 @@ async fn user_speech_over_the_agent_cancels_the_reply() {
         ))
         .await
     );
-    h.end(EndReason::UserLeft);
-    h.wait().await;
+    call.hang_up().await;
     assert!(out.flushes.load(std::sync::atomic::Ordering::Relaxed) >= 1);
-    let events = drain(&mut stream);
+    let events = node.drain();
     let metrics = events
         .iter()
         .find_map(|e| match &**e {
@@ -323,24 +255,16 @@ async fn user_speech_over_the_agent_cancels_the_reply() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_limits_and_drain() {
-    let (sink, _stream) = EventSink::new(1000);
-    let (node, _) = NodeHandle::start(NodeArgs {
-        identity: ServiceIdentity::local("arc-agent"),
-        sink,
-        provider: Arc::new(SyntheticProvider::default()),
-        max_sessions: 2,
-        stats: Arc::new(NodeStats::default()),
-    })
-    .await
-    .unwrap();
-    let mk = |u: &str| SessionSpec {
-        config: config(u),
-        output: Arc::new(RecordingOutput::default()),
-        script: vec![],
-    };
-    node.start_session(mk("a")).await.unwrap();
-    node.start_session(mk("b")).await.unwrap();
-    let err = node.start_session(mk("c")).await.unwrap_err();
+    let sessions = InProcessNode::builder()
+        .max_sessions(2)
+        .sink_capacity(1000)
+        .start()
+        .await;
+    let node = &sessions.node;
+    let mk = |u: &str| sessions.recorded_session(config(u));
+    mk("a").await.unwrap();
+    mk("b").await.unwrap();
+    let err = mk("c").await.err().unwrap();
     assert!(err.to_string().contains("session limit"), "{err}");
     assert_eq!(node.active_sessions(), 2);
     assert_eq!(
@@ -350,53 +274,31 @@ async fn node_limits_and_drain() {
     );
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(node.active_sessions(), 0);
-    assert!(node
-        .start_session(mk("d"))
+    assert!(mk("d")
         .await
-        .unwrap_err()
+        .err()
+        .unwrap()
         .to_string()
         .contains("draining"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashing_session_does_not_take_the_node_down() {
-    let (node, mut stream) = node(SyntheticProvider::default()).await;
-    let out_a = Arc::new(RecordingOutput::default());
-    let out_b = Arc::new(RecordingOutput::default());
+    let mut node = InProcessNode::synthetic().await;
     let script = lines(&["hello", "again"]);
     let a = node
-        .start_session(SessionSpec {
-            config: config("crashy"),
-            output: out_a.clone(),
-            script: script.clone(),
-        })
+        .scripted(config("crashy"), script.clone())
         .await
         .unwrap();
-    let b = node
-        .start_session(SessionSpec {
-            config: config("steady"),
-            output: out_b.clone(),
-            script: script.clone(),
-        })
-        .await
-        .unwrap();
-    a.crash();
-    a.wait().await;
+    let b = node.scripted(config("steady"), script).await.unwrap();
+    a.session.crash();
+    a.session.wait().await;
     // The other session and the node carry on.
-    assert_eq!(
-        run_script(&b, &out_b, &script, Duration::from_secs(5)).await,
-        2
-    );
-    let c = node
-        .start_session(SessionSpec {
-            config: config("after"),
-            output: Arc::new(RecordingOutput::default()),
-            script: vec![],
-        })
-        .await;
+    assert_eq!(b.say_all(Duration::from_secs(5)).await, 2);
+    let c = node.recorded_session(config("after")).await;
     assert!(c.is_ok());
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let events = drain(&mut stream);
+    let events = node.drain();
     let crashed = events.iter().find_map(|e| match &**e {
         Event::AgentLifecycle(l) if l.event_type == "service_crashed" => Some(l.clone()),
         _ => None,
@@ -415,7 +317,8 @@ async fn a_crashing_session_does_not_take_the_node_down() {
         ("error", "failed")
     );
     assert_eq!(
-        node.stats
+        node.node
+            .stats
             .sessions_crashed
             .load(std::sync::atomic::Ordering::Relaxed),
         1

@@ -4,17 +4,14 @@
 //! takes a fixed time per final decode, so which audio each decode saw, and
 //! whether it was waited for at the endpoint, show in its results.
 
-use arc_actors::emit::ServiceIdentity;
 use arc_actors::engine::{
     CancellationToken, EngineError, Engines, SttEngine, TranscribeKind, Transcript,
 };
 use arc_actors::events::Event;
-use arc_actors::node::{EngineProvider, NodeArgs, NodeHandle, NodeStats, SessionSpec};
+use arc_actors::node::{EngineProvider, SessionSpec};
 use arc_actors::session::{EndReason, SessionConfig, SessionNotice};
-use arc_actors::sink::{EventSink, EventStream};
-use arc_actors::synthetic::{
-    silence_frames, speech_frames, EchoLlm, EnergyVad, RecordingOutput, ToneTts,
-};
+use arc_actors::synthetic::{silence_frames, speech_frames, EchoLlm, EnergyVad, ToneTts};
+use arc_testkit::InProcessNode;
 use async_trait::async_trait;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -111,16 +108,11 @@ async fn talk(parts: &[(u64, u64)]) -> (Vec<String>, Vec<Event>, Vec<Call>) {
         final_delay: FINAL_DELAY,
         calls: Mutex::new(Vec::new()),
     });
-    let (sink, mut events): (_, EventStream) = EventSink::new(10_000);
-    let (node, _) = NodeHandle::start(NodeArgs {
-        identity: ServiceIdentity::local("arc-agent"),
-        sink,
-        provider: Arc::new(Provider(stt.clone())),
-        max_sessions: 10,
-        stats: Arc::new(NodeStats::default()),
-    })
-    .await
-    .unwrap();
+    let mut node = InProcessNode::builder()
+        .provider(Arc::new(Provider(stt.clone())))
+        .max_sessions(10)
+        .start()
+        .await;
     let mut config = SessionConfig {
         user_id: "user-1".into(),
         room_name: "room-1".into(),
@@ -128,15 +120,7 @@ async fn talk(parts: &[(u64, u64)]) -> (Vec<String>, Vec<Event>, Vec<Call>) {
     };
     // No previews: every call to the STT is a final decode.
     config.stt.partial_interval_ms = 0;
-    let out = Arc::new(RecordingOutput::default());
-    let session = node
-        .start_session(SessionSpec {
-            config,
-            output: out.clone(),
-            script: Vec::new(),
-        })
-        .await
-        .unwrap();
+    let (session, out) = node.recorded_session(config).await.unwrap();
     let mut frames = silence_frames(100);
     for &(speech_ms, silence_ms) in parts {
         // speech_frames makes 200 ms + 40 ms per character.
@@ -167,12 +151,12 @@ async fn talk(parts: &[(u64, u64)]) -> (Vec<String>, Vec<Event>, Vec<Call>) {
             _ => None,
         })
         .collect();
-    let mut convs = Vec::new();
-    while let Some(e) = events.try_recv() {
-        if matches!(&*e, Event::Conversation(_)) {
-            convs.push((*e).clone());
-        }
-    }
+    let convs = node
+        .drain()
+        .into_iter()
+        .filter(|e| matches!(&**e, Event::Conversation(_)))
+        .map(|e| (*e).clone())
+        .collect();
     let calls = stt.calls.lock().unwrap().clone();
     (finals, convs, calls)
 }

@@ -1,7 +1,7 @@
 //! A real Prometheus server (the Debian `prometheus` binary) for tests, and a
 //! plain-TCP client for its HTTP API.
-#![allow(dead_code)]
 
+use crate::http::split_response;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -53,17 +53,7 @@ pub fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     )?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
+    Ok(split_response(&String::from_utf8_lossy(&raw)))
 }
 
 /// A `prometheus` server on its own port and storage, killed on drop.

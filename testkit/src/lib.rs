@@ -1,0 +1,84 @@
+//! # arc-testkit: what the tests and benches of every ARC crate share
+//!
+//! A workspace crate, never published, taken as a dev-dependency by the
+//! root crate's tests and benches, by arc-actors' tests and by arc-models'
+//! tests and benches (as nats.rs keeps its test server in a crate of its
+//! own). It depends on arc-actors (and, with the `speech` feature, on
+//! arc-models), never on arc-agent: the node binary is the caller's
+//! (`env!("CARGO_BIN_EXE_arc-agent")`). Each integration test keeps only what
+//! it tests; the setup lives here, one idea per file:
+//!
+//! Processes and brokers
+//! - [`wait`]: free ports, waiting for a port, polling until something holds.
+//! - [`process`]: stopping a child (SIGTERM and a grace period, or SIGKILL).
+//! - [`nats`]: the machine's shared NATS, and a private `nats-server`.
+//! - [`pulsar`]: pulsar-lite brokers on their own port and data dir.
+//! - [`prometheus`]: a real Prometheus server and its HTTP API.
+//! - [`node`]: [`node::TestNode`], the `arc-agent` binary as a child process,
+//!   and [`node::node_env`], the settings of a node under test.
+//! - [`http`]: a minimal HTTP client; a value out of a metrics scrape.
+//!
+//! The Python witnesses (`python/*.py`, found by [`python::script`])
+//! - [`python`]: where the helpers are, and running one.
+//! - [`pulsar_read`]: what a Pulsar broker holds, read by pulsar-client.
+//! - [`livekit`]: webhooks signed by LiveKit's own packages, posted like LiveKit.
+//!
+//! Sessions in the test's process
+//! - [`in_process`]: [`in_process::InProcessNode`], a NodeSupervisor with an
+//!   in-memory event sink (synthetic engines unless the test gives others).
+//! - [`scripted`]: [`scripted::ScriptedCall`], a session whose simulated
+//!   caller says a script.
+//! - [`recording`]: [`recording::RecordingOutput`], the output that records
+//!   what a session sent.
+//! - [`with_llm`]: the synthetic engines around a real brain.
+//! - [`seeds`]: the seed documents' JSON examples.
+//! - [`logs`]: a node's logs in the test's output.
+//!
+//! Speech (feature `speech`)
+//! - [`utterance`]: speech made by espeak-ng, as a WAV, samples or frames.
+//! - [`synthesis`]: everything a TTS engine (piper) produced for a text.
+//! - [`wav`]: a WAV file as 16 kHz samples or session frames.
+//! - [`speech`]: the speech models, the known sentences, what whisper hears.
+//!
+//! What may call what: files only use the ones listed above them in their
+//! group (and `wait`, `process`, `http`); the groups go top to bottom.
+
+pub mod http;
+pub mod in_process;
+pub mod livekit;
+pub mod logs;
+pub mod nats;
+pub mod node;
+pub mod process;
+pub mod prometheus;
+pub mod pulsar;
+pub mod pulsar_read;
+pub mod python;
+pub mod recording;
+pub mod scripted;
+pub mod seeds;
+pub mod wait;
+pub mod with_llm;
+
+#[cfg(feature = "speech")]
+pub mod speech;
+#[cfg(feature = "speech")]
+pub mod synthesis;
+#[cfg(feature = "speech")]
+pub mod utterance;
+#[cfg(feature = "speech")]
+pub mod wav;
+
+pub use http::{http, http_with, metric};
+pub use in_process::InProcessNode;
+pub use livekit::{livekit_signed, post_webhook};
+pub use logs::init_logs;
+pub use nats::{NatsServer, SHARED_NATS};
+pub use node::{node_env, TestNode};
+pub use pulsar::PulsarLite;
+pub use pulsar_read::{partitions, read_pulsar, ReadMessage};
+pub use recording::RecordingOutput;
+pub use scripted::{lines, ScriptedCall};
+pub use seeds::{missing_paths, seed_example};
+pub use wait::{eventually, free_port, wait_port};
+pub use with_llm::WithLlm;

@@ -1,0 +1,39 @@
+//! LiveKit webhooks as a LiveKit server sends them: made and signed by
+//! LiveKit's own Python packages (python/livekit_sign.py), posted like LiveKit.
+
+use crate::http::http_with;
+use crate::python;
+use serde_json::Value;
+
+/// LiveKit webhooks for `specs` (see livekit_sign.py): (body, Authorization) pairs.
+pub fn livekit_signed(specs: &Value) -> Vec<(String, Option<String>)> {
+    let out = python::run("livekit_sign.py", &[], Some(specs.to_string().as_bytes()));
+    assert!(
+        out.status.success(),
+        "livekit_sign.py failed (run scripts/setup.sh for livekit-api): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Vec<Value> = serde_json::from_slice(&out.stdout).expect("signed webhooks");
+    v.into_iter()
+        .map(|w| {
+            (
+                w["body"].as_str().unwrap_or_default().to_string(),
+                w["authorization"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+/// POST a webhook the way LiveKit does (`Authorization: <jwt>`, JSON body).
+pub fn post_webhook(port: u16, body: &str, auth: Option<&str>) -> (u16, String) {
+    let mut headers = vec![("Content-Type", "application/webhook+json")];
+    if let Some(a) = auth {
+        headers.push(("Authorization", a));
+    }
+    http_with(
+        "POST",
+        &format!("http://127.0.0.1:{port}/livekit/webhook"),
+        &headers,
+        body,
+    )
+}

@@ -1,0 +1,79 @@
+//! NATS for tests: the machine's shared server, or a private `nats-server`
+//! that a test may stop, kill and restart.
+
+use crate::process;
+use crate::wait::{free_port, listening, wait_port};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The shared NATS of the machine (a JetStream server runs at 127.0.0.1:4222).
+pub const SHARED_NATS: &str = "nats://127.0.0.1:4222";
+
+/// A nats-server of the test's own on a free port, killed on drop.
+pub struct NatsServer {
+    child: Option<Child>,
+    pub port: u16,
+}
+
+impl NatsServer {
+    pub fn start() -> NatsServer {
+        let port = free_port();
+        NatsServer {
+            child: Some(spawn(port)),
+            port,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Stop it the clean way (SIGTERM), and wait until the port is free.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            process::stop(&mut c, Duration::from_secs(10));
+        }
+        self.wait_closed();
+    }
+
+    /// Kill it (SIGKILL): clients see the connection drop at once.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            process::kill(&mut c);
+        }
+        self.wait_closed();
+    }
+
+    /// Start again on the same port (after `stop` or `kill`).
+    pub fn restart(&mut self) {
+        if self.child.is_none() {
+            self.child = Some(spawn(self.port));
+        }
+    }
+
+    fn wait_closed(&self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && listening(self.port) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn spawn(port: u16) -> Child {
+    let child = Command::new("/usr/sbin/nats-server")
+        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nats-server starts");
+    assert!(wait_port(port, Duration::from_secs(10)));
+    child
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            process::kill(&mut c);
+        }
+    }
+}

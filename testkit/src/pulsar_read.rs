@@ -1,0 +1,89 @@
+//! What a Pulsar broker holds, read with the official Python client
+//! (python/pulsar_read.py, python/pulsar_partitions.py).
+
+use crate::python;
+use serde_json::Value;
+use std::time::Duration;
+
+/// How many partitions the broker reports for each topic.
+pub fn partitions(url: &str, topics: &[&str]) -> Vec<usize> {
+    let mut args = vec![url];
+    args.extend(topics);
+    let out = python::run("pulsar_partitions.py", &args, None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("json");
+            let p = v["partitions"].as_array().expect("array").len();
+            if p == 1
+                && !v["partitions"][0]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("-partition-")
+            {
+                0
+            } else {
+                p
+            }
+        })
+        .collect()
+}
+
+/// One message as the Python reader saw it.
+#[derive(Debug, Clone)]
+pub struct ReadMessage {
+    pub topic: String,
+    pub key: String,
+    pub properties: Value,
+    pub payload: Value,
+}
+
+/// Read `topics` with the Python client until `expect` messages containing
+/// `matching` arrived (then a little longer, to catch duplicates) or `timeout`.
+pub fn read_pulsar(
+    url: &str,
+    topics: &[&str],
+    matching: &str,
+    expect: usize,
+    timeout: Duration,
+) -> Vec<ReadMessage> {
+    let expect = expect.to_string();
+    let timeout = timeout.as_secs_f64().to_string();
+    let mut args = vec![
+        "--url",
+        url,
+        "--expect",
+        &expect,
+        "--timeout",
+        &timeout,
+        "--match",
+        matching,
+    ];
+    for t in topics {
+        args.extend(["--topic", t]);
+    }
+    let out = python::run("pulsar_read.py", &args, None);
+    assert!(
+        out.status.success(),
+        "reader failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("reader json");
+            ReadMessage {
+                topic: v["topic"].as_str().unwrap_or_default().to_string(),
+                key: v["key"].as_str().unwrap_or_default().to_string(),
+                properties: v["properties"].clone(),
+                payload: v["payload"].clone(),
+            }
+        })
+        .collect()
+}
