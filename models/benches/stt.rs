@@ -9,14 +9,13 @@
 //! Run: `cargo bench -p arc-models --bench stt`
 
 use arc_actors::engine::{CancellationToken, SttEngine, TranscribeKind};
-use arc_models::audio::{decode_wav, resample};
 use arc_models::pool::InferencePool;
 use arc_models::whisper::{
     convert_ct2_to_ggml, WhisperOptions, WhisperStt, TINY_EN_CT2_DIR, TINY_EN_GGML_FILE,
 };
+use arc_testkit::utterance::espeak;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -58,24 +57,10 @@ fn model_path(tmp: &tempfile::TempDir) -> PathBuf {
     out
 }
 
-fn utterance_16k(tmp: &tempfile::TempDir) -> Vec<f32> {
-    let wav = tmp.path().join("utterance.wav");
-    let status = Command::new("espeak-ng")
-        .args(["-v", "en-us", "-s", "150", "-w"])
-        .arg(&wav)
-        .arg(UTTERANCE)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run espeak-ng: {e}"));
-    assert!(status.success(), "espeak-ng failed");
-    let bytes = std::fs::read(&wav).unwrap_or_else(|e| panic!("read {}: {e}", wav.display()));
-    let audio = decode_wav(&bytes).unwrap_or_else(|e| panic!("decode: {e}"));
-    resample(&audio.samples, audio.sample_rate, 16_000).unwrap_or_else(|e| panic!("resample: {e}"))
-}
-
 fn bench_stt(c: &mut Criterion) {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
     let path = model_path(&tmp);
-    let audio: Arc<[f32]> = utterance_16k(&tmp).into();
+    let audio: Arc<[f32]> = espeak(UTTERANCE).voice("en-us").samples_16k().into();
     let audio_s = audio.len() as f64 / 16_000.0;
     let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("runtime: {e}"));
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());

@@ -10,38 +10,16 @@
 
 use arc_actors::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
 use arc_actors::engine::{CancellationToken, TtsEngine, VadEngine};
-use arc_models::piper::{PiperOptions, PiperTts};
+use arc_models::piper::PiperTts;
 use arc_models::pool::InferencePool;
-use arc_models::silero::{SileroOptions, SileroVad};
+use arc_testkit::speech;
 use criterion::{criterion_group, criterion_main, Criterion};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 const REPLY: &str = "Sure, your table for two is booked for seven tonight. \
                      Is there anything else I can help you with?";
-
-fn model_file(rel: &str) -> PathBuf {
-    let path = arc_models::manifest::default_models_dir().join(rel);
-    assert!(
-        path.is_file(),
-        "model file {} is missing; run: arc-agent models fetch",
-        path.display()
-    );
-    path
-}
-
-fn load_tts(pool: Arc<InferencePool>) -> Arc<PiperTts> {
-    let tts = PiperTts::load(
-        &model_file("piper-en_US-joe-medium/en_US-joe-medium.onnx"),
-        &model_file("piper-en_US-joe-medium/en_US-joe-medium.onnx.json"),
-        PiperOptions::default(),
-        pool,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    Arc::new(tts)
-}
 
 /// Synthesizes `text`; returns (time to first chunk, total time, audio ms).
 async fn synth(tts: &PiperTts, text: &str, stop_after_first: bool) -> (Duration, Duration, u64) {
@@ -69,7 +47,7 @@ async fn synth(tts: &PiperTts, text: &str, stop_after_first: bool) -> (Duration,
 
 fn bench_tts(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let tts = load_tts(InferencePool::per_core());
+    let tts = Arc::new(speech::piper(InferencePool::per_core()));
     let (first, total, ms) = rt.block_on(synth(&tts, REPLY, false));
     println!(
         "tts: {ms} ms of audio in {total:?}: RTF {:.3}, first chunk after {first:?}",
@@ -97,12 +75,7 @@ fn bench_tts(c: &mut Criterion) {
 
 fn bench_vad(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let vad = SileroVad::load(
-        &model_file("silero-vad/silero_vad.onnx"),
-        SileroOptions::default(),
-        InferencePool::per_core(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let vad = speech::silero(InferencePool::per_core());
     // The model's cost does not depend on the content: a voiced-like tone will do.
     let tone: Vec<f32> = (0..STT_SAMPLE_RATE as usize)
         .map(|i| {

@@ -3,61 +3,24 @@
 //! resampled to 16 kHz and transcribed; corpus WER ≤ 20 %. Both models are
 //! real (`arc-agent models fetch`; a missing one fails with that command).
 
-use arc_actors::engine::{CancellationToken, SttEngine, TranscribeKind, TtsEngine};
+use arc_actors::engine::{CancellationToken, SttEngine, TranscribeKind};
 use arc_models::audio::resample;
-use arc_models::manifest::{default_models_dir, require};
-use arc_models::piper::{PiperOptions, PiperTts};
 use arc_models::pool::InferencePool;
 use arc_models::wer::{corpus_wer, word_error_rate};
-use arc_models::whisper::{WhisperOptions, WhisperStt};
-use tokio::sync::mpsc;
-
-const SENTENCES: &[&str] = &[
-    "The quick brown fox jumps over the lazy dog.",
-    "Please call me back when you get home tonight.",
-    "I would like to book a table for two people.",
-    "What time does the train leave for the city?",
-    "The weather is nice and warm today.",
-    "Can you help me find my keys?",
-    "We need to buy some milk and bread.",
-    "Turn off the lights in the kitchen, please.",
-];
+use arc_testkit::speech::{self, SENTENCES};
+use arc_testkit::synthesis::synthesize;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn piper_speech_is_transcribed_by_whisper() {
-    let dir = default_models_dir();
-    let file = |model: &str, f: &str| require(&dir, model, f).unwrap_or_else(|e| panic!("{e}"));
     let pool = InferencePool::new(2);
-    let tts = PiperTts::load(
-        &file("piper-en_US-joe-medium", "en_US-joe-medium.onnx"),
-        &file("piper-en_US-joe-medium", "en_US-joe-medium.onnx.json"),
-        PiperOptions::default(),
-        pool.clone(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let stt = WhisperStt::load(
-        &file("whisper-tiny.en", "ggml-tiny.en.bin"),
-        WhisperOptions::default(),
-        pool,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let tts = speech::piper(pool.clone());
+    let stt = speech::whisper(pool);
 
     let mut pairs = Vec::new();
-    for sentence in SENTENCES {
-        let (tx, mut rx) = mpsc::channel::<arc_actors::audio::AudioFrame>(64);
-        let collect = tokio::spawn(async move {
-            let mut pcm = Vec::new();
-            let mut rate = 0;
-            while let Some(f) = rx.recv().await {
-                rate = f.sample_rate;
-                pcm.extend_from_slice(&f.samples);
-            }
-            (pcm, rate)
-        });
-        tts.synthesize(sentence, tx, CancellationToken::new())
-            .await
-            .expect("piper speaks");
-        let (pcm, rate) = collect.await.unwrap();
+    for sentence in &SENTENCES[..8] {
+        let spoken = synthesize(&tts, sentence, 64).await;
+        spoken.result.as_ref().expect("piper speaks");
+        let (pcm, rate) = (spoken.samples(), spoken.sample_rate());
         assert_eq!(rate, 24_000, "piper's output is the seed's 24 kHz");
         let pcm16 = resample(&pcm, rate, 16_000).unwrap();
         let heard = stt

@@ -7,38 +7,20 @@
 
 use arc_actors::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
 use arc_actors::engine::{CancellationToken, EngineError, TtsEngine, VadEngine, VadEvent};
-use arc_models::audio::{decode_wav, resample, rms};
+use arc_models::audio::{resample, rms};
 use arc_models::opus::{OpusDecoder, OpusEncoder, OpusError};
 use arc_models::piper::{split_text, PiperOptions, PiperTts, TtsLoadError};
 use arc_models::pool::InferencePool;
 use arc_models::silero::{SileroOptions, SileroVad, VadLoadError};
-use std::path::PathBuf;
-use std::process::Command;
+use arc_testkit::speech;
+use arc_testkit::synthesis::synthesize;
+use arc_testkit::utterance::espeak;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::{mpsc, OnceCell};
 
-const SILERO_FILE: &str = "silero-vad/silero_vad.onnx";
-const PIPER_MODEL: &str = "piper-en_US-joe-medium/en_US-joe-medium.onnx";
-const PIPER_CONFIG: &str = "piper-en_US-joe-medium/en_US-joe-medium.onnx.json";
 /// How far a reported boundary may be from the true one.
 const BOUNDARY_TOLERANCE_MS: i64 = 150;
-
-/// Where `arc-agent models fetch` installed the models (the same rule).
-fn models_dir() -> PathBuf {
-    arc_models::manifest::default_models_dir()
-}
-
-/// The model file, or a failure saying how to get it (never a skip).
-fn model_file(rel: &str) -> PathBuf {
-    let path = models_dir().join(rel);
-    assert!(
-        path.is_file(),
-        "model file {} is missing; run: arc-agent models fetch",
-        path.display()
-    );
-    path
-}
 
 fn pool() -> Arc<InferencePool> {
     static POOL: std::sync::OnceLock<Arc<InferencePool>> = std::sync::OnceLock::new();
@@ -48,14 +30,10 @@ fn pool() -> Arc<InferencePool> {
 async fn vad() -> Arc<SileroVad> {
     static VAD: OnceCell<Arc<SileroVad>> = OnceCell::const_new();
     VAD.get_or_init(|| async {
-        let path = model_file(SILERO_FILE);
         let t = Instant::now();
-        let vad = tokio::task::spawn_blocking(move || {
-            SileroVad::load(&path, SileroOptions::default(), pool())
-        })
-        .await
-        .expect("load task")
-        .unwrap_or_else(|e| panic!("{e}"));
+        let vad = tokio::task::spawn_blocking(|| speech::silero(pool()))
+            .await
+            .expect("load task");
         println!("silero: loaded in {:?}", t.elapsed());
         Arc::new(vad)
     })
@@ -66,15 +44,10 @@ async fn vad() -> Arc<SileroVad> {
 async fn tts() -> Arc<PiperTts> {
     static TTS: OnceCell<Arc<PiperTts>> = OnceCell::const_new();
     TTS.get_or_init(|| async {
-        let model = model_file(PIPER_MODEL);
-        let config = model_file(PIPER_CONFIG);
         let t = Instant::now();
-        let tts = tokio::task::spawn_blocking(move || {
-            PiperTts::load(&model, &config, PiperOptions::default(), pool())
-        })
-        .await
-        .expect("load task")
-        .unwrap_or_else(|e| panic!("{e}"));
+        let tts = tokio::task::spawn_blocking(|| speech::piper(pool()))
+            .await
+            .expect("load task");
         println!("piper: loaded in {:?}", t.elapsed());
         Arc::new(tts)
     })
@@ -96,18 +69,7 @@ fn noise(n: usize, seed: &mut u64) -> Vec<f32> {
 
 /// Speech from espeak-ng, at 16 kHz.
 fn espeak_16k(text: &str) -> Vec<f32> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let wav = dir.path().join("utt.wav");
-    let status = Command::new("espeak-ng")
-        .args(["-v", "en-us", "-s", "160", "-w"])
-        .arg(&wav)
-        .arg(text)
-        .status()
-        .expect("espeak-ng must be installed (scripts/setup.sh installs it)");
-    assert!(status.success(), "espeak-ng failed: {status}");
-    let bytes = std::fs::read(&wav).expect("espeak-ng wrote no WAV");
-    let audio = decode_wav(&bytes).expect("espeak-ng WAV decodes");
-    resample(&audio.samples, audio.sample_rate, STT_SAMPLE_RATE).expect("resample to 16 kHz")
+    espeak(text).voice("en-us").speed(160).samples_16k()
 }
 
 /// First and last sample of the speech in a clip: 5 ms blocks whose RMS is
@@ -303,49 +265,6 @@ fn piper_load_errors_name_the_file_and_the_fix() {
     assert!(matches!(err, TtsLoadError::BadConfig { .. }), "{err}");
 }
 
-/// Everything one synthesis produced.
-struct Synth {
-    chunks: Vec<AudioFrame>,
-    /// When each chunk arrived, from the start of the call.
-    arrivals: Vec<Duration>,
-    took: Duration,
-    result: Result<arc_actors::engine::TtsOutcome, EngineError>,
-}
-
-impl Synth {
-    fn samples(&self) -> Vec<f32> {
-        self.chunks.iter().flat_map(|c| c.samples.clone()).collect()
-    }
-}
-
-async fn synthesize(tts: &PiperTts, text: &str, capacity: usize) -> Synth {
-    let (tx, mut rx) = mpsc::channel(capacity);
-    let start = Instant::now();
-    let collect = async {
-        let mut chunks = Vec::new();
-        let mut arrivals = Vec::new();
-        while let Some(c) = rx.recv().await {
-            arrivals.push(start.elapsed());
-            chunks.push(c);
-        }
-        (chunks, arrivals)
-    };
-    let (result, (chunks, arrivals)) = tokio::join!(
-        async {
-            let r = tts.synthesize(text, tx, CancellationToken::new()).await;
-            (r, start.elapsed())
-        },
-        collect
-    );
-    let (result, took) = result;
-    Synth {
-        chunks,
-        arrivals,
-        took,
-        result,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tts_speaks_a_sentence_at_24_khz() {
     let tts = tts().await;
@@ -353,7 +272,7 @@ async fn tts_speaks_a_sentence_at_24_khz() {
     assert_eq!(tts.voice_id(), "en_US-joe-medium");
     assert_eq!(tts.sample_rate(), 24_000);
     let text = "Hello, this is a test of the Piper voice.";
-    let s = synthesize(&tts, text, 256).await;
+    let s = synthesize(&*tts, text, 256).await;
     let outcome = s.result.as_ref().expect("synthesis");
     assert!(s.chunks.iter().all(|c| c.sample_rate == 24_000));
     assert!(s
@@ -388,7 +307,7 @@ async fn tts_sends_the_first_chunk_before_the_text_is_done() {
     let text = "Sure, I can help with that. Your table for two is booked for seven \
                 o'clock tonight. You will get a confirmation message in a minute. \
                 Is there anything else I can do for you?";
-    let s = synthesize(&tts, text, 1024).await;
+    let s = synthesize(&*tts, text, 1024).await;
     let outcome = s.result.as_ref().expect("synthesis");
     let first = s.arrivals[0];
     let after_first = s.arrivals.iter().filter(|t| **t > first).count();
@@ -481,7 +400,7 @@ async fn tts_handles_5000_characters_in_bounded_clauses() {
 async fn tts_empty_text_is_zero_ms() {
     let tts = tts().await;
     for text in ["", "   \n\t "] {
-        let s = synthesize(&tts, text, 8).await;
+        let s = synthesize(&*tts, text, 8).await;
         assert_eq!(s.result.expect("empty text is fine").audio_ms, 0);
         assert!(s.chunks.is_empty());
     }
@@ -512,7 +431,7 @@ fn correlation(a: &[f32], b: &[f32]) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opus_round_trip_keeps_piper_speech() {
     let tts = tts().await;
-    let s = synthesize(&tts, "The weather is nice and warm today.", 256).await;
+    let s = synthesize(&*tts, "The weather is nice and warm today.", 256).await;
     s.result.as_ref().expect("synthesis");
     let speech = s.samples();
     let rate = 24_000;
@@ -576,7 +495,7 @@ async fn opus_round_trip_keeps_piper_speech() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn piper_speech_is_found_by_silero() {
     let (tts, vad) = tokio::join!(tts(), vad());
-    let s = synthesize(&tts, "Can you help me find my keys?", 256).await;
+    let s = synthesize(&*tts, "Can you help me find my keys?", 256).await;
     s.result.as_ref().expect("synthesis");
     let speech = resample(&s.samples(), tts.sample_rate(), STT_SAMPLE_RATE).expect("resample");
     let (a, b) = speech_extent(&speech, STT_SAMPLE_RATE);

@@ -7,29 +7,19 @@
 //! One model is shared by every test in this file (loading is the slow part).
 
 use arc_actors::engine::{CancellationToken, EngineError, SttEngine, TranscribeKind, Transcript};
-use arc_models::audio::{decode_wav, resample};
+use arc_models::audio::decode_wav;
 use arc_models::pool::InferencePool;
 use arc_models::wer::{corpus_wer, word_error_rate};
 use arc_models::whisper::{
     convert_ct2_to_ggml, ConvertSummary, WhisperOptions, WhisperStt, TINY_EN_CT2_DIR,
 };
-use std::path::{Path, PathBuf};
+use arc_testkit::speech::SENTENCES;
+use arc_testkit::utterance::{espeak, Espeak};
+use arc_testkit::wav::load_16k;
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-
-const SENTENCES: &[&str] = &[
-    "The quick brown fox jumps over the lazy dog.",
-    "Please call me back when you get home tonight.",
-    "I would like to book a table for two people.",
-    "What time does the train leave for the city?",
-    "The weather is nice and warm today.",
-    "Can you help me find my keys?",
-    "We need to buy some milk and bread.",
-    "Turn off the lights in the kitchen, please.",
-    "My favorite color is blue.",
-    "How much does this ticket cost?",
-];
 
 /// (sample rate, channels) variants. Sentence `i` is transcribed at variants
 /// `i`, `i + 2` and `i + 4` (mod 6): every rate for every sentence, mono and
@@ -48,11 +38,6 @@ struct Shared {
     summary: ConvertSummary,
     convert_time: Duration,
     load_time: Duration,
-}
-
-/// Where `arc-agent models fetch` installed the models (the same rule).
-fn models_dir() -> PathBuf {
-    arc_models::manifest::default_models_dir()
 }
 
 /// The model, converted and loaded once; every test fails with the reason
@@ -82,7 +67,7 @@ fn convert_and_load(
     pool: Arc<InferencePool>,
     options: WhisperOptions,
 ) -> Result<(WhisperStt, ConvertSummary, Duration, Duration), String> {
-    let src = models_dir().join(TINY_EN_CT2_DIR);
+    let src = arc_models::manifest::default_models_dir().join(TINY_EN_CT2_DIR);
     for file in ["model.bin", "vocabulary.txt"] {
         if !src.join(file).is_file() {
             return Err(format!(
@@ -113,12 +98,9 @@ fn run(cmd: &mut Command) {
     );
 }
 
-/// `text` spoken by espeak-ng (22.05 kHz mono), written to `path`.
-fn speak(text: &str, path: &Path) {
-    run(Command::new("espeak-ng")
-        .args(["-v", "en-us", "-s", "150", "-w"])
-        .arg(path)
-        .arg(text));
+/// `text` as espeak-ng says it here (22.05 kHz mono, en-us).
+fn speak(text: &str) -> Espeak {
+    espeak(text).voice("en-us")
 }
 
 /// `src` converted by sox to `rate` Hz and `channels` channels.
@@ -136,25 +118,9 @@ fn sox(src: &Path, rate: u32, channels: u32, dst: &Path) {
         .arg(dst));
 }
 
-/// A WAV file as 16 kHz mono, through the crate's own decoder and resampler.
-fn load_16k(path: &Path) -> Vec<f32> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    let audio = decode_wav(&bytes).unwrap_or_else(|e| panic!("decode {}: {e}", path.display()));
-    resample(&audio.samples, audio.sample_rate, 16_000)
-        .unwrap_or_else(|e| panic!("resample {}: {e}", path.display()))
-}
-
 /// Each sentence as 16 kHz mono (from espeak's own 22.05 kHz output).
-fn sentences_16k(dir: &Path) -> Vec<Vec<f32>> {
-    SENTENCES
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let wav = dir.join(format!("s{i}.wav"));
-            speak(s, &wav);
-            load_16k(&wav)
-        })
-        .collect()
+fn sentences_16k() -> Vec<Vec<f32>> {
+    SENTENCES.iter().map(|s| speak(s).samples_16k()).collect()
 }
 
 async fn transcribe(samples: Vec<f32>, kind: TranscribeKind) -> (Transcript, Duration) {
@@ -208,7 +174,7 @@ async fn espeak_sentences_at_every_rate_and_layout_transcribe_accurately() {
     let mut inputs = Vec::new();
     for (i, sentence) in SENTENCES.iter().enumerate() {
         let base = dir.path().join(format!("s{i}.wav"));
-        speak(sentence, &base);
+        speak(sentence).wav(&base);
         for k in [0, 2, 4] {
             let (rate, channels) = VARIANTS[(i + k) % VARIANTS.len()];
             let wav = dir.path().join(format!("s{i}_{rate}_{channels}.wav"));
@@ -298,10 +264,8 @@ async fn espeak_sentences_at_every_rate_and_layout_transcribe_accurately() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partial_transcripts_work_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let wav = dir.path().join("p.wav");
-    speak(SENTENCES[1], &wav);
-    let (out, took) = transcribe(load_16k(&wav), TranscribeKind::Partial).await;
+    let samples = speak(SENTENCES[1]).samples_16k();
+    let (out, took) = transcribe(samples, TranscribeKind::Partial).await;
     println!("partial in {took:?}: {:?}", out.text);
     assert!(
         word_error_rate(SENTENCES[1], &out.text) <= 0.2,
@@ -337,10 +301,7 @@ async fn silence_and_tiny_inputs_give_an_empty_transcript() {
 async fn nan_samples_do_not_panic() {
     let (out, _) = transcribe(vec![f32::NAN; 16_000], TranscribeKind::Final).await;
     assert_eq!(out.text, "");
-    let dir = tempfile::tempdir().unwrap();
-    let wav = dir.path().join("n.wav");
-    speak(SENTENCES[4], &wav);
-    let mut samples = load_16k(&wav);
+    let mut samples = speak(SENTENCES[4]).samples_16k();
     for s in samples.iter_mut().step_by(97) {
         *s = f32::NAN;
     }
@@ -375,8 +336,7 @@ async fn sixty_seconds_of_speech_transcribe_and_cancel_early() {
     };
     let (stt, ..) =
         convert_and_load(InferencePool::new(1), options).unwrap_or_else(|e| panic!("{e}"));
-    let dir = tempfile::tempdir().unwrap();
-    let sentences = sentences_16k(dir.path());
+    let sentences = sentences_16k();
     let gap = vec![0.0f32; 16_000 * 3 / 10];
     let (mut audio, mut reference) = (Vec::new(), Vec::new());
     let mut i = 0;
@@ -427,11 +387,9 @@ async fn sixty_seconds_of_speech_transcribe_and_cancel_early() {
         "cancelled decode took {cancelled:?}, the whole one {full:?}"
     );
 
-    let wav = dir.path().join("after.wav");
-    speak(SENTENCES[5], &wav);
     let after = stt
         .transcribe(
-            load_16k(&wav).into(),
+            speak(SENTENCES[5]).samples_16k().into(),
             TranscribeKind::Final,
             CancellationToken::new(),
         )
