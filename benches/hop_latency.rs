@@ -10,11 +10,10 @@
 //!   and wait until it has stopped (session-metrics and session.ended emitted).
 
 use arc_actors::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
-use arc_actors::emit::ServiceIdentity;
-use arc_actors::node::{NodeArgs, NodeHandle, NodeStats, SessionSpec};
+use arc_actors::node::SessionSpec;
 use arc_actors::session::{EndReason, SessionConfig, SessionNotice};
-use arc_actors::sink::EventSink;
-use arc_actors::synthetic::{Endpointing, EnergyVad, RecordingOutput, SyntheticProvider};
+use arc_actors::synthetic::{Endpointing, EnergyVad, SyntheticProvider};
+use arc_testkit::{InProcessNode, RecordingOutput};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,10 +26,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-async fn node() -> NodeHandle {
-    let (sink, mut stream) = EventSink::new(1 << 16);
-    // Drain events like the mirrors would.
-    tokio::spawn(async move { while stream.recv().await.is_some() {} });
+async fn node() -> InProcessNode {
     let provider = SyntheticProvider {
         vad: EnergyVad {
             threshold: 0.02,
@@ -41,16 +37,15 @@ async fn node() -> NodeHandle {
         },
         ..Default::default()
     };
-    NodeHandle::start(NodeArgs {
-        identity: ServiceIdentity::local("bench"),
-        sink,
-        provider: Arc::new(provider),
-        max_sessions: 100_000,
-        stats: Arc::new(NodeStats::default()),
-    })
-    .await
-    .expect("node")
-    .0
+    let mut node = InProcessNode::builder()
+        .synthetic(provider)
+        .service("bench")
+        .max_sessions(100_000)
+        .sink_capacity(1 << 16)
+        .start()
+        .await;
+    node.drain_in_background();
+    node
 }
 
 fn frame(level: f32) -> AudioFrame {
@@ -59,9 +54,8 @@ fn frame(level: f32) -> AudioFrame {
 
 fn turn_hop(c: &mut Criterion) {
     let rt = runtime();
-    let (node, session, out) = rt.block_on(async {
+    let (node, call) = rt.block_on(async {
         let node = node().await;
-        let out = Arc::new(RecordingOutput::default());
         let cfg = SessionConfig {
             stt: arc_actors::session::SttConfig {
                 partial_interval_ms: 0,
@@ -70,16 +64,10 @@ fn turn_hop(c: &mut Criterion) {
             ..Default::default()
         };
         let script = vec!["hi".to_string(); 1_000_000];
-        let session = node
-            .start_session(SessionSpec {
-                config: cfg,
-                output: out.clone(),
-                script,
-            })
-            .await
-            .expect("session");
-        (node, session, out)
+        let call = node.scripted(cfg, script).await.expect("session");
+        (node, call)
     });
+    let (session, out) = (call.session.clone(), call.out.clone());
     let mut g = c.benchmark_group("turn_hop");
     g.measurement_time(Duration::from_secs(10));
     g.bench_function("actor_tree_voice_loop", |b| {
@@ -157,13 +145,13 @@ fn turn_hop(c: &mut Criterion) {
     rt.block_on(async {
         session.end(EndReason::UserLeft);
         session.wait().await;
-        node.stop();
+        node.node.stop();
     });
 }
 
 fn session_spawn_stop(c: &mut Criterion) {
     let rt = runtime();
-    let node = rt.block_on(node());
+    let node = rt.block_on(node()).node;
     let mut g = c.benchmark_group("session");
     g.bench_function("spawn_and_stop", |b| {
         b.to_async(&rt).iter(|| {
@@ -173,7 +161,6 @@ fn session_spawn_stop(c: &mut Criterion) {
                     .start_session(SessionSpec {
                         config: SessionConfig::default(),
                         output: Arc::new(RecordingOutput::default()),
-                        script: Vec::new(),
                     })
                     .await
                     .expect("session");

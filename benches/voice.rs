@@ -12,20 +12,18 @@
 //!
 //! Needs the models and llama-server (scripts/setup.sh).
 
-use arc_actors::emit::ServiceIdentity;
 use arc_actors::engine::{CancellationToken, ChatMessage, ChatRole, LlmEngine, LlmRequest};
 use arc_actors::events::Event;
-use arc_actors::node::{NodeArgs, NodeHandle, NodeStats, SessionSpec};
 use arc_actors::sentence::SentenceSplitter;
 use arc_actors::session::{EndReason, SessionConfig, SessionNotice};
-use arc_actors::sink::EventSink;
-use arc_actors::synthetic::RecordingOutput;
 use arc_agent::config::Config;
 use arc_agent::engines::LocalEngines;
 use arc_agent::ops::procinfo;
 use arc_models::llm::llama_server::{default_binary, LlamaServer, LlamaServerOptions};
 use arc_models::llm::openai::{OpenAiLlm, OpenAiOptions};
 use arc_models::manifest;
+use arc_testkit::utterance::espeak;
+use arc_testkit::InProcessNode;
 use criterion::{Criterion, SamplingMode};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -77,21 +75,6 @@ async fn ask(llm: &OpenAiLlm) -> (Duration, Duration, u64, Duration) {
         tokens,
         total,
     )
-}
-
-fn espeak_frames(text: &str) -> Vec<arc_actors::audio::AudioFrame> {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let wav = dir.path().join("q.wav");
-    let ok = std::process::Command::new("espeak-ng")
-        .args(["-s", "150", "-w"])
-        .arg(&wav)
-        .arg(text)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "espeak-ng is needed (scripts/setup.sh)");
-    let audio = arc_models::audio::read_wav(&wav).expect("wav");
-    arc_models::audio::to_stt_frames(&audio).expect("frames")
 }
 
 fn main() {
@@ -170,17 +153,15 @@ fn main() {
         .block_on(LocalEngines::load(&cfg))
         .expect("models (run scripts/setup.sh)");
     let rss_models = procinfo::sample().rss_bytes;
-    let (sink, mut events) = EventSink::new(1 << 16);
-    let (node, _) = rt
-        .block_on(NodeHandle::start(NodeArgs {
-            identity: ServiceIdentity::local("arc-bench"),
-            sink,
-            provider: Arc::new(engines),
-            max_sessions: 10_000,
-            stats: Arc::new(NodeStats::default()),
-        }))
-        .expect("node");
-    let frames = espeak_frames("Hi, what should I cook for dinner tonight?");
+    let mut node = rt.block_on(
+        InProcessNode::builder()
+            .provider(Arc::new(engines))
+            .service("arc-bench")
+            .max_sessions(10_000)
+            .sink_capacity(1 << 16)
+            .start(),
+    );
+    let frames = espeak("Hi, what should I cook for dinner tonight?").frames();
     let silence_ms = cfg.engines.vad.silence_ms;
     // ARC_BENCH_REALTIME=0 pushes the audio as fast as the session takes it.
     let realtime = std::env::var("ARC_BENCH_REALTIME").map_or(true, |v| v != "0");
@@ -194,13 +175,8 @@ fn main() {
                 let mut sum = Duration::ZERO;
                 for _ in 0..iters {
                     // A new conversation each time: every sample is a first turn.
-                    let out = Arc::new(RecordingOutput::default());
-                    let session = node
-                        .start_session(SessionSpec {
-                            config: cfg.session_config(),
-                            output: out.clone(),
-                            script: Vec::new(),
-                        })
+                    let (session, out) = node
+                        .recorded_session(cfg.session_config())
                         .await
                         .expect("session");
                     let before = out.turns_done();
@@ -227,7 +203,7 @@ fn main() {
                     // The turn's conversation-v1 carries endpoint → first audio.
                     let deadline = Instant::now() + Duration::from_secs(5);
                     let ms = loop {
-                        if let Some(ev) = events.try_recv() {
+                        if let Some(ev) = node.events.try_recv() {
                             if let Event::Conversation(c) = &*ev {
                                 let p = &c.performance;
                                 stages.push((p.stt_latency_ms, p.llm_latency_ms, p.tts_latency_ms));
@@ -279,12 +255,9 @@ fn main() {
     let rss_one = procinfo::sample().rss_bytes;
     let extra: Vec<_> = (0..100)
         .map(|_| {
-            rt.block_on(node.start_session(SessionSpec {
-                config: cfg.session_config(),
-                output: Arc::new(RecordingOutput::default()),
-                script: Vec::new(),
-            }))
-            .expect("session")
+            rt.block_on(node.recorded_session(cfg.session_config()))
+                .expect("session")
+                .0
         })
         .collect();
     std::thread::sleep(Duration::from_millis(500));

@@ -17,13 +17,13 @@
 //!   session-metrics counts one interruption.
 
 use arc_actors::audio::AudioFrame;
-use arc_actors::emit::ServiceIdentity;
 use arc_actors::events::Event;
-use arc_actors::node::{NodeArgs, NodeHandle, NodeStats, SessionSpec};
 use arc_actors::session::{AudioOutput, EndReason, SessionHandle, SessionNotice};
-use arc_actors::sink::{EventSink, EventStream};
+use arc_actors::synthetic::silence_frames;
 use arc_agent::config::Config;
 use arc_agent::engines::LocalEngines;
+use arc_testkit::utterance::espeak;
+use arc_testkit::InProcessNode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -87,22 +87,9 @@ impl AudioOutput for Output {
     }
 }
 
-fn espeak(text: &str, dir: &std::path::Path) -> Vec<AudioFrame> {
-    let wav = dir.join("u.wav");
-    let ok = std::process::Command::new("espeak-ng")
-        .args(["-s", "160", "-w"])
-        .arg(&wav)
-        .arg(text)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "espeak-ng is needed (scripts/setup.sh)");
-    let audio = arc_models::audio::read_wav(&wav).unwrap();
-    arc_models::audio::to_stt_frames(&audio).unwrap()
-}
-
-fn silence(ms: u64) -> Vec<AudioFrame> {
-    arc_actors::synthetic::silence_frames(ms)
+/// What the user says (espeak-ng at 160 words a minute).
+fn user(text: &str) -> Vec<AudioFrame> {
+    espeak(text).speed(160).frames()
 }
 
 /// White noise, no words (a deterministic generator: the same burst every run).
@@ -146,15 +133,9 @@ async fn listen_until(
         if pred(out) {
             return true;
         }
-        say(h, silence(100)).await;
+        say(h, silence_frames(100)).await;
     }
     pred(out)
-}
-
-fn drain(stream: &mut EventStream, into: &mut Vec<Arc<Event>>) {
-    while let Some(e) = stream.try_recv() {
-        into.push(e);
-    }
 }
 
 fn turn_done(turn: u64) -> impl Fn(&Rec) -> bool {
@@ -163,43 +144,30 @@ fn turn_done(turn: u64) -> impl Fn(&Rec) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn noise_resumes_the_reply_and_speech_interrupts_it_leaving_only_what_was_heard() {
-    let dir = tempfile::tempdir().unwrap();
     let mut cfg = Config::load(None).unwrap();
     cfg.engines.profile = "local".into();
     cfg.engines.llm.brain = "placeholder".into();
     let engines = LocalEngines::load(&cfg)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let (sink, mut stream) = EventSink::new(100_000);
-    let (node, _) = NodeHandle::start(NodeArgs {
-        identity: ServiceIdentity::local("arc-agent"),
-        sink,
-        provider: Arc::new(engines),
-        max_sessions: 10,
-        stats: Arc::new(NodeStats::default()),
-    })
-    .await
-    .unwrap();
+    let mut node = InProcessNode::builder()
+        .provider(Arc::new(engines))
+        .max_sessions(10)
+        .sink_capacity(100_000)
+        .start()
+        .await;
     let out = Arc::new(Output::default());
     let sc = cfg.session_config();
     assert!(sc.barge_in.paced_playout && sc.barge_in.false_interruption_ms > 0);
-    let h = node
-        .start_session(SessionSpec {
-            config: sc.clone(),
-            output: out.clone(),
-            script: Vec::new(),
-        })
-        .await
-        .unwrap();
+    let h = node.start_session(sc.clone(), out.clone()).await.unwrap();
     let mut events = Vec::new();
 
     // 1. A long question; a noise burst while the agent answers.
-    say(&h, silence(300)).await;
+    say(&h, silence_frames(300)).await;
     say(
         &h,
-        espeak(
+        user(
             "Please tell me about the quick brown fox that jumps over the lazy dog near the river.",
-            dir.path(),
         ),
     )
     .await;
@@ -212,7 +180,7 @@ async fn noise_resumes_the_reply_and_speech_interrupts_it_leaving_only_what_was_
     );
     let noise_at = out.log().len();
     say(&h, noise(300)).await;
-    say(&h, silence(600)).await;
+    say(&h, silence_frames(600)).await;
     assert!(
         !out.log()[noise_at..]
             .iter()
@@ -220,7 +188,7 @@ async fn noise_resumes_the_reply_and_speech_interrupts_it_leaving_only_what_was_
         "white noise paused the agent"
     );
     let noise_at = out.log().len();
-    say(&h, espeak("hmm", dir.path())).await;
+    say(&h, user("hmm")).await;
     assert!(
         listen_until(&h, &out, Duration::from_secs(60), |o| o
             .find(turn_done(1))
@@ -258,7 +226,7 @@ async fn noise_resumes_the_reply_and_speech_interrupts_it_leaving_only_what_was_
         })
     )));
     // All of the reply was played: every millisecond piper made for it.
-    drain(&mut stream, &mut events);
+    events.extend(node.drain());
     let synthesized: u64 = events
         .iter()
         .filter_map(|e| match &**e {
@@ -277,10 +245,7 @@ async fn noise_resumes_the_reply_and_speech_interrupts_it_leaving_only_what_was_
     // 2. Another long question; the user talks over the answer.
     say(
         &h,
-        espeak(
-            "Now tell me a story about a little red boat sailing across the wide blue sea.",
-            dir.path(),
-        ),
+        user("Now tell me a story about a little red boat sailing across the wide blue sea."),
     )
     .await;
     let turn2 = loop {
@@ -292,7 +257,7 @@ async fn noise_resumes_the_reply_and_speech_interrupts_it_leaving_only_what_was_
         if let Some(t) = t {
             break t;
         }
-        say(&h, silence(100)).await;
+        say(&h, silence_frames(100)).await;
     };
     assert!(
         listen_until(&h, &out, Duration::from_secs(30), |o| o.played_ms(turn2)
@@ -301,7 +266,7 @@ async fn noise_resumes_the_reply_and_speech_interrupts_it_leaving_only_what_was_
         "the agent did not speak"
     );
     let speech_at = out.log().len();
-    say(&h, espeak("Stop. Wait a moment please.", dir.path())).await;
+    say(&h, user("Stop. Wait a moment please.")).await;
     assert!(
         listen_until(&h, &out, Duration::from_secs(30), |o| o
             .find(|r| matches!(r, Rec::Notice(SessionNotice::BargeIn { turn }) if *turn == turn2))
@@ -356,7 +321,7 @@ async fn noise_resumes_the_reply_and_speech_interrupts_it_leaving_only_what_was_
 
     h.end(EndReason::UserLeft);
     h.wait().await;
-    drain(&mut stream, &mut events);
+    events.extend(node.drain());
     let full: Vec<String> = out.sentences(turn2);
     let full = full.join(" ");
     // The history: the prompt of the interrupting question holds turn 2's reply

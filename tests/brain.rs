@@ -8,21 +8,14 @@
 //!   timeout (plus a small margin) and the seed's `agent.brain.error`;
 //! - a killed llama-server is restarted by its supervisor.
 
-mod common;
-
-use common::WithLlm;
-
-use arc_actors::emit::ServiceIdentity;
 use arc_actors::engine::{CancellationToken, ChatMessage, ChatRole, LlmEngine, LlmRequest};
 use arc_actors::events::Event;
-use arc_actors::node::{NodeArgs, NodeHandle, NodeStats, SessionSpec};
 use arc_actors::sentence::SentenceSplitter;
-use arc_actors::session::{EndReason, SessionConfig, SessionNotice};
-use arc_actors::sink::{EventSink, EventStream};
-use arc_actors::synthetic::{run_script, RecordingOutput};
+use arc_actors::session::{SessionConfig, SessionNotice};
 use arc_models::llm::llama_server::{default_binary, LlamaServer, LlamaServerOptions};
 use arc_models::llm::openai::{OpenAiLlm, OpenAiOptions};
 use arc_models::manifest;
+use arc_testkit::InProcessNode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -84,74 +77,37 @@ fn question(text: &str) -> LlmRequest {
     }
 }
 
-async fn node(llm: Arc<dyn LlmEngine>) -> (NodeHandle, EventStream) {
-    let (sink, stream) = EventSink::new(10_000);
-    let (node, _) = NodeHandle::start(NodeArgs {
-        identity: ServiceIdentity::local("arc-agent"),
-        sink,
-        provider: Arc::new(WithLlm(llm)),
-        max_sessions: 10,
-        stats: Arc::new(NodeStats::default()),
-    })
-    .await
-    .unwrap();
-    (node, stream)
-}
-
-fn drain(stream: &mut EventStream) -> Vec<Arc<Event>> {
-    let mut v = Vec::new();
-    while let Some(e) = stream.try_recv() {
-        v.push(e);
-    }
-    v
-}
-
 /// Runs one scripted turn and returns the session's notices and events.
 async fn one_turn(
     llm: Arc<dyn LlmEngine>,
     line: &str,
 ) -> (Vec<SessionNotice>, Vec<Arc<Event>>, Duration) {
-    let (node, mut stream) = node(llm).await;
-    let out = Arc::new(RecordingOutput::default());
-    let script = vec![line.to_string()];
-    let h = node
-        .start_session(SessionSpec {
-            config: {
-                let mut c = SessionConfig {
-                    user_id: "brain-test".into(),
-                    ..Default::default()
-                };
-                // Greedy decoding: one reply every run, so the test checks
-                // the brain's handling, not a sampled reply's shape.
-                c.brain.temperature = 0.0;
-                c
-            },
-            output: out.clone(),
-            script: script.clone(),
-        })
-        .await
-        .unwrap();
+    let mut node = InProcessNode::builder()
+        .llm(llm)
+        .max_sessions(10)
+        .start()
+        .await;
+    let mut config = SessionConfig {
+        user_id: "brain-test".into(),
+        ..Default::default()
+    };
+    // Greedy decoding: one reply every run, so the test checks
+    // the brain's handling, not a sampled reply's shape.
+    config.brain.temperature = 0.0;
+    let call = node.scripted(config, vec![line.to_string()]).await.unwrap();
     let t = Instant::now();
-    let answered = run_script(&h, &out, &script, Duration::from_secs(30)).await;
+    let answered = call.say_all(Duration::from_secs(30)).await;
     let took = t.elapsed();
-    assert_eq!(answered, 1, "no answer: {:?}", out.notices());
+    assert_eq!(answered, 1, "no answer: {:?}", call.out.notices());
     // The turn's conversation-v1 is archived once its audio is out: wait for it.
-    let mut events = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        events.extend(drain(&mut stream));
-        if events
-            .iter()
-            .any(|e| matches!(&**e, Event::Conversation(_)))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    h.end(EndReason::UserLeft);
-    h.wait().await;
-    events.extend(drain(&mut stream));
-    (out.notices(), events, took)
+    let mut events = node
+        .events_until(Duration::from_secs(10), |e| {
+            matches!(e, Event::Conversation(_))
+        })
+        .await;
+    call.hang_up().await;
+    events.extend(node.drain());
+    (call.out.notices(), events, took)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

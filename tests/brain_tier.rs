@@ -5,75 +5,53 @@
 //! session whose brain is `nats` speaks the tier's answer, and with no worker
 //! listening it speaks the fallback at once, with the seed's error event.
 
-mod common;
-
-use common::WithLlm;
-
-use arc_actors::emit::ServiceIdentity;
 use arc_actors::engine::LlmEngine;
 use arc_actors::events::nats::{BrainRequest, BrainResponse, Constraints, Context};
 use arc_actors::events::Event;
-use arc_actors::node::{NodeArgs, NodeHandle, NodeStats, SessionSpec};
-use arc_actors::session::{EndReason, SessionConfig, SessionNotice};
-use arc_actors::sink::EventSink;
-use arc_actors::synthetic::{run_script, RecordingOutput};
+use arc_actors::session::{SessionConfig, SessionNotice};
 use arc_agent::engines::nats_brain::NatsBrainLlm;
+use arc_testkit::{InProcessNode, TestNode};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const NATS: &str = "nats://127.0.0.1:4222";
 
-struct Worker {
-    child: Child,
-    log: PathBuf,
-}
+/// An `arc-agent brain` worker: its own supervised llama-server, in the queue
+/// group `queue` on `subject`.
+struct Worker(TestNode);
 
 impl Worker {
     fn spawn(dir: &Path, n: usize, subject: &str, queue: &str) -> Worker {
-        let log = dir.join(format!("worker-{n}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_arc-agent"))
-            .arg("brain")
+        let node = TestNode::builder(env!("CARGO_BIN_EXE_arc-agent"))
+            .args(&["brain"])
             .env("ARC__NATS__URL", NATS)
             .env("ARC__ENGINES__LLM__NATS_SUBJECT", subject)
             .env("ARC__ENGINES__LLM__NATS_QUEUE", queue)
             .env("ARC__ENGINES__LLM__WORKER_BRAIN", "local")
             .env("ARC__ENGINES__LLM__THREADS", "1")
-            .env("ARC__NODE__DATA_DIR", dir.join(format!("data-{n}")))
+            .env(
+                "ARC__NODE__DATA_DIR",
+                dir.join(format!("data-{n}")).display(),
+            )
             .env("ARC__LOG__FORMAT", "json")
             .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .expect("arc-agent brain starts");
-        Worker { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+            .log(&dir.join(format!("worker-{n}.log")))
+            .ready_on_log("brain worker ready")
+            .timeout(Duration::from_secs(90))
+            .start();
+        Worker(node)
     }
 
     fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while !self.log().contains("brain worker ready") {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("worker exited with {status}: {}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "worker not ready: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.0.wait_ready();
     }
 
     /// Request ids this worker says it answered.
     fn answered(&self) -> Vec<String> {
-        self.log()
+        self.0
+            .log_text()
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|v| v["fields"]["message"] == "brain request answered")
@@ -81,20 +59,8 @@ impl Worker {
             .collect()
     }
 
-    fn stop(mut self) -> String {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.log()
+    fn stop(self) -> String {
+        self.0.stop(Duration::from_secs(15))
     }
 }
 
@@ -206,37 +172,21 @@ async fn two_workers_in_one_queue_group_answer_each_request_exactly_once() {
 async fn nats_turn(subject: &str) -> (Vec<SessionNotice>, Vec<Arc<Event>>) {
     let client = async_nats::connect(NATS).await.expect("NATS at 4222");
     let llm: Arc<dyn LlmEngine> = Arc::new(NatsBrainLlm::new(client, subject));
-    let (sink, mut stream) = EventSink::new(10_000);
-    let (node, _) = NodeHandle::start(NodeArgs {
-        identity: ServiceIdentity::local("arc-agent"),
-        sink,
-        provider: Arc::new(WithLlm(llm)),
-        max_sessions: 10,
-        stats: Arc::new(NodeStats::default()),
-    })
-    .await
-    .unwrap();
-    let out = Arc::new(RecordingOutput::default());
-    let script = vec!["Hello, who are you?".to_string()];
-    let h = node
-        .start_session(SessionSpec {
-            config: SessionConfig::default(),
-            output: out.clone(),
-            script: script.clone(),
-        })
+    let mut node = InProcessNode::builder()
+        .llm(llm)
+        .max_sessions(10)
+        .start()
+        .await;
+    let call = node
+        .scripted(
+            SessionConfig::default(),
+            vec!["Hello, who are you?".to_string()],
+        )
         .await
         .unwrap();
-    assert_eq!(
-        run_script(&h, &out, &script, Duration::from_secs(30)).await,
-        1
-    );
-    h.end(EndReason::UserLeft);
-    h.wait().await;
-    let mut events = Vec::new();
-    while let Some(e) = stream.try_recv() {
-        events.push(e);
-    }
-    (out.notices(), events)
+    assert_eq!(call.say_all(Duration::from_secs(30)).await, 1);
+    call.hang_up().await;
+    (call.out.notices(), node.drain())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

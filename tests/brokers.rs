@@ -3,24 +3,19 @@
 //! reader sees conversation-v1 on `persistent://arc/events/conversation` with
 //! key = user_id and every field of the seed.
 
-mod common;
-
 use arc_actors::events::Event;
-use arc_actors::node::SessionSpec;
-use arc_actors::session::EndReason;
-use arc_actors::synthetic::{run_script, RecordingOutput};
 use arc_agent::app::App;
-use common::*;
+use arc_agent::config::Config;
+use arc_testkit::*;
 use futures::StreamExt;
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripted_session_reaches_nats_and_pulsar_with_the_seed_fields() {
     init_logs();
     let dir = tempfile::tempdir().unwrap();
-    let broker = PulsarLite::start_provisioned(dir.path(), free_port());
+    let broker = PulsarLite::start_provisioned(dir.path());
     assert_eq!(
         partitions(
             &broker.url(),
@@ -31,13 +26,10 @@ async fn scripted_session_reaches_nats_and_pulsar_with_the_seed_fields() {
         ),
         vec![16, 4]
     );
-    let cfg = config(node_env(
-        &broker.url(),
-        SHARED_NATS,
-        &dir.path().join("data"),
-        0,
-    ));
-    let app = App::start(cfg).await.unwrap();
+    let env = node_env(&broker.url(), SHARED_NATS, &dir.path().join("data"), 0);
+    let app = App::start(Config::load_with(None, env).unwrap())
+        .await
+        .unwrap();
 
     let nats = async_nats::connect(SHARED_NATS).await.unwrap();
     let mut agent_sub = nats.subscribe("agent.>").await.unwrap();
@@ -48,27 +40,12 @@ async fn scripted_session_reaches_nats_and_pulsar_with_the_seed_fields() {
     let mut sc = app.ctx.cfg.session_config();
     sc.user_id = user.clone();
     sc.room_name = format!("room-{user}");
-    let script = vec![
-        "Hello there".to_string(),
-        "What's the weather like today?".to_string(),
-    ];
-    let out = Arc::new(RecordingOutput::default());
-    let session = app
-        .ctx
-        .node
-        .start_session(SessionSpec {
-            config: sc.clone(),
-            output: out.clone(),
-            script: script.clone(),
-        })
+    let script = lines(&["Hello there", "What's the weather like today?"]);
+    let call = ScriptedCall::start(&app.ctx.node, &app.ctx.scripts, sc.clone(), script)
         .await
         .unwrap();
-    assert_eq!(
-        run_script(&session, &out, &script, Duration::from_secs(10)).await,
-        2
-    );
-    session.end(EndReason::UserLeft);
-    session.wait().await.unwrap();
+    assert_eq!(call.say_all(Duration::from_secs(10)).await, 2);
+    call.hang_up().await.unwrap();
 
     // NATS: every seed subject of the voice loop, for this session.
     let mut by_subject: Vec<(String, Event)> = Vec::new();

@@ -9,11 +9,10 @@
 //! Needs `chromium` and `chromium-driver` (Debian packages, installed by
 //! scripts/setup.sh), espeak-ng and sox, the models and llama-server.
 
-mod common;
-
 use arc_models::wer::word_error_rate;
+use arc_testkit::utterance::espeak;
+use arc_testkit::{eventually, free_port, wait_port, TestNode};
 use base64::Engine as _;
-use common::{espeak_wav, free_port, http};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -158,13 +157,6 @@ impl Drop for WebDriver {
     }
 }
 
-/// The last lines of the node's log (for failure messages).
-fn log_tail(data: &Path) -> String {
-    let log = std::fs::read_to_string(data.join("node.log")).unwrap_or_default();
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
 fn need(path: &str) {
     assert!(
         Path::new(path).exists(),
@@ -181,43 +173,21 @@ fn screenshot_path() -> PathBuf {
 }
 
 /// `arc-agent serve` with the real local engines, ready to take sessions.
-fn serve(data: &Path, port: u16) -> Guard {
-    let log = std::fs::File::create(data.join("node.log")).expect("log");
-    let child = Command::new(env!("CARGO_BIN_EXE_arc-agent"))
-        .arg("serve")
+fn serve(data: &Path, port: u16) -> TestNode {
+    TestNode::builder(env!("CARGO_BIN_EXE_arc-agent"))
         .env("ARC__ENGINES__PROFILE", "local")
         .env("ARC__NATS__ENABLED", "false")
         .env("ARC__PULSAR__ENABLED", "false")
-        .env("ARC__NODE__DATA_DIR", data)
+        .env("ARC__NODE__DATA_DIR", data.display())
         .env("ARC__HTTP__LISTEN", format!("127.0.0.1:{port}"))
         // Greedy decoding: the same reply every run.
         .env("ARC__SESSION__BRAIN__TEMPERATURE", "0")
         .env("RUST_LOG", "info,ort=warn")
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
+        .http_port(port)
+        .log(&data.join("node.log"))
+        .ready_on_readyz()
+        .timeout(Duration::from_secs(180))
         .spawn()
-        .expect("arc-agent starts");
-    let mut node = Guard(child);
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        if let Ok(Some(status)) = node.0.try_wait() {
-            panic!(
-                "the node exited ({status}) before it was ready:\n{}",
-                log_tail(data)
-            );
-        }
-        if TcpStream::connect(("127.0.0.1", port)).is_ok()
-            && http("GET", &format!("http://127.0.0.1:{port}/readyz"), None).0 == 200
-        {
-            return node;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the node was not ready in 180 s:\n{}",
-            log_tail(data)
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[test]
@@ -228,11 +198,11 @@ fn the_demo_page_hears_the_user_and_plays_the_agent() {
     let wav = dir.path().join("question.wav");
     // Silence after the question, so the fake microphone is quiet while the
     // agent answers (no barge-in by the test's own voice).
-    espeak_wav(QUESTION, &wav, 1.0, 20.0);
+    espeak(QUESTION).padded_wav(&wav, 1.0, 20.0);
 
     let port = free_port();
     let t_node = Instant::now();
-    let _node = serve(dir.path(), port);
+    let node = serve(dir.path(), port);
     let node_ready_ms = t_node.elapsed().as_millis();
 
     let driver_port = free_port();
@@ -245,7 +215,7 @@ fn the_demo_page_hears_the_user_and_plays_the_agent() {
             .expect("chromedriver starts"),
     );
     assert!(
-        common::wait_port(driver_port, Duration::from_secs(20)),
+        wait_port(driver_port, Duration::from_secs(20)),
         "chromedriver did not listen"
     );
     let profile = dir.path().join("chromium-profile");
@@ -299,7 +269,7 @@ fn the_demo_page_hears_the_user_and_plays_the_agent() {
     }
     let shot = screenshot_path();
     browser.screenshot(&shot);
-    let node_log = log_tail(dir.path());
+    let node_log = node.log_tail(40);
     let s = &last["stats"];
     let heard: Vec<&str> = last["user"]
         .as_array()
@@ -350,14 +320,14 @@ fn the_demo_page_hears_the_user_and_plays_the_agent() {
 
     // Stop: the page says so, the node ends the session as user_left.
     browser.click("#stop");
-    let ended = common::eventually(Duration::from_secs(10), || {
+    let ended = eventually(Duration::from_secs(10), || {
         let e = browser.script("return window.arcStats.ended;");
         e.as_str().map(str::to_string)
     });
     assert_eq!(ended.as_deref(), Some("user_left"));
     let id = s["sessionId"].as_str().unwrap_or("?");
-    let gone = common::eventually(Duration::from_secs(5), || {
-        let (_, list) = http("GET", &format!("http://127.0.0.1:{port}/v1/sessions"), None);
+    let gone = eventually(Duration::from_secs(5), || {
+        let (_, list) = node.get("/v1/sessions");
         (!list.contains(id)).then_some(())
     });
     assert!(gone.is_some(), "the session {id} is gone from the node");

@@ -6,31 +6,20 @@
 //! Needs the models (`arc-agent models fetch`, run by scripts/setup.sh) and
 //! espeak-ng; a missing one fails the test with the command that fixes it.
 
-use arc_actors::engine::{CancellationToken, SttEngine, TranscribeKind};
-use arc_models::audio::{read_wav, resample};
-use arc_models::manifest;
+use arc_models::audio::read_wav;
 use arc_models::pool::InferencePool;
 use arc_models::wer::word_error_rate;
-use arc_models::whisper::{WhisperOptions, WhisperStt};
+use arc_testkit::speech::{transcribe_wav, whisper};
+use arc_testkit::utterance::espeak;
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn espeak(text: &str, out: &Path) {
-    let status = Command::new("espeak-ng")
-        .args(["-s", "150", "-w"])
-        .arg(out)
-        .arg(text)
-        .status()
-        .expect("espeak-ng must be installed (scripts/setup.sh installs it)");
-    assert!(status.success(), "espeak-ng failed");
-}
-
 /// Each run loads the models and a llama-server: one at a time on 2 cores.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static SERIAL: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
 
 /// `converse` with no brokers (this test is about speech, not mirroring).
 fn converse(input: &Path, output: &Path, data: &Path) -> Output {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = SERIAL.lock();
     Command::new(env!("CARGO_BIN_EXE_arc-agent"))
         .args(["converse", "--in"])
         .arg(input)
@@ -64,18 +53,9 @@ fn users(stdout: &str) -> Vec<String> {
         .collect()
 }
 
+/// What whisper (loaded here, apart from the node) hears in `wav`.
 async fn transcribe(wav: &Path) -> String {
-    let dir = manifest::default_models_dir();
-    let model = manifest::require(&dir, "whisper-tiny.en", "ggml-tiny.en.bin")
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stt = WhisperStt::load(&model, WhisperOptions::default(), InferencePool::new(2))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let audio = read_wav(wav).expect("answer WAV decodes");
-    let pcm = resample(&audio.samples, audio.sample_rate, 16_000).expect("resample");
-    stt.transcribe(pcm.into(), TranscribeKind::Final, CancellationToken::new())
-        .await
-        .expect("transcribes")
-        .text
+    transcribe_wav(&whisper(InferencePool::new(2)), wav).await
 }
 
 #[tokio::test]
@@ -83,10 +63,7 @@ async fn a_spoken_question_gets_a_spoken_answer_that_says_the_printed_reply() {
     let dir = tempfile::tempdir().unwrap();
     let question = dir.path().join("question.wav");
     let answer = dir.path().join("answer.wav");
-    espeak(
-        "Please tell me something interesting about the moon.",
-        &question,
-    );
+    espeak("Please tell me something interesting about the moon.").wav(&question);
 
     let out = converse(&question, &answer, &dir.path().join("data"));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -123,8 +100,8 @@ async fn several_turns_separated_by_silence_are_answered_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a.wav");
     let b = dir.path().join("b.wav");
-    espeak("Good morning.", &a);
-    espeak("Please tell me a joke.", &b);
+    espeak("Good morning.").wav(&a);
+    espeak("Please tell me a joke.").wav(&b);
     let a = read_wav(&a).unwrap();
     let b = read_wav(&b).unwrap();
     assert_eq!(a.sample_rate, b.sample_rate);

@@ -9,12 +9,8 @@
 //! HTML page that headless Chromium screenshots to
 //! `target/dashboard/dashboard.png`.
 
-mod common;
-#[path = "support/prometheus_server.rs"]
-mod prometheus_server;
-
-use common::*;
-use prometheus_server::PrometheusServer;
+use arc_testkit::prometheus::{self, PrometheusServer};
+use arc_testkit::*;
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -141,7 +137,7 @@ fn legend_of(format: &str, metric: &Value) -> String {
 fn range(prom: &PrometheusServer, expr: &str, legend: &str, start: f64, end: f64) -> Vec<Series> {
     let path = format!(
         "/api/v1/query_range?query={}&start={start:.3}&end={end:.3}&step=1",
-        prometheus_server::url_encode(expr)
+        prometheus::url_encode(expr)
     );
     let v = prom.api(&path);
     assert_eq!(v["status"], "success", "query_range {expr}: {v}");
@@ -169,21 +165,17 @@ fn range(prom: &PrometheusServer, expr: &str, legend: &str, start: f64, end: f64
 /// Drives the node through what the panels show: turns, a stalled LLM
 /// (fallback), crashed actors (restarts, lifecycle, service errors), and
 /// Pulsar stopped then back (spool grows, then replays).
-fn exercise(node: &NodeProcess, pulsar: &mut PulsarLite, rounds: usize) {
+fn exercise(node: &TestNode, pulsar: &mut PulsarLite, rounds: usize) {
     for round in 0..rounds {
         let id = format!("dash-{round}");
         let body = format!(
             r#"{{"session_id":"{id}","user_id":"dash-user-{round}","script":["hello there","what [stall] is it","tell me a long story [slow]","thanks"]}}"#
         );
-        let (code, resp) = http("POST", &node.url("/v1/sessions"), Some(&body));
+        let (code, resp) = node.post("/v1/sessions", Some(&body));
         assert_eq!(code, 201, "{resp}");
         if round % 2 == 1 {
             std::thread::sleep(Duration::from_millis(300));
-            let (code, resp) = http(
-                "POST",
-                &node.url(&format!("/v1/sessions/{id}/fault/brain")),
-                None,
-            );
+            let (code, resp) = node.post(&format!("/v1/sessions/{id}/fault/brain"), None);
             assert!(code == 202 || code == 404, "{code} {resp}");
         }
         if round == 2 {
@@ -199,7 +191,7 @@ fn exercise(node: &NodeProcess, pulsar: &mut PulsarLite, rounds: usize) {
 #[test]
 fn every_dashboard_query_returns_data_from_a_real_prometheus() {
     let dir = tempfile::tempdir().unwrap();
-    let mut pulsar = PulsarLite::start_provisioned(dir.path(), free_port());
+    let mut pulsar = PulsarLite::start_provisioned(dir.path());
     let http_port = free_port();
     let mut env = node_env(
         &pulsar.url(),
@@ -208,7 +200,12 @@ fn every_dashboard_query_returns_data_from_a_real_prometheus() {
         http_port,
     );
     env.push(("ARC__SESSION__BRAIN__TIMEOUT_MS".into(), "300".into()));
-    let node = NodeProcess::spawn(&env, http_port, &dir.path().join("node.log"));
+    let node = TestNode::serve(
+        env!("CARGO_BIN_EXE_arc-agent"),
+        &env,
+        http_port,
+        &dir.path().join("node.log"),
+    );
     let prom_dir = dir.path().join("prometheus");
     std::fs::create_dir_all(&prom_dir).unwrap();
     let prom =

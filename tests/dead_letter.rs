@@ -2,11 +2,10 @@
 //! the reason, after `pulsar.max_attempts` tries; the events after it still
 //! flow. pulsar-lite rejects messages over its `max_message_size_bytes`.
 
-mod common;
-
 use arc_actors::emit::{self, TurnFacts};
 use arc_agent::app::App;
-use common::*;
+use arc_agent::config::Config;
+use arc_testkit::*;
 use std::time::Duration;
 
 fn turn(user_text: String) -> TurnFacts {
@@ -44,7 +43,9 @@ async fn rejected_event_goes_to_the_dlq_with_the_reason() {
     let mut env = node_env(&broker.url(), SHARED_NATS, &dir.path().join("data"), 0);
     env.push(("ARC__PULSAR__COMPRESSION".into(), "none".into()));
     env.push(("ARC__PULSAR__BATCH_SIZE".into(), "1".into()));
-    let app = App::start(config(env)).await.unwrap();
+    let app = App::start(Config::load_with(None, env).unwrap())
+        .await
+        .unwrap();
 
     let user = format!("dlq-{}", uuid::Uuid::new_v4().simple());
     let mut cfg = app.ctx.cfg.session_config();

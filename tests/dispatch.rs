@@ -6,13 +6,10 @@
 //! holds at most 1.5× the least busy, and after the kill the later tracks go
 //! to the other two. A second test: a node at its session limit declines.
 
-mod common;
-
-use common::*;
+use arc_testkit::*;
 use futures::StreamExt;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::process::Command;
 use std::time::Duration;
 
 const SECRET: &str = "a-long-enough-development-secret";
@@ -37,7 +34,7 @@ fn track_specs(run: &str, from: usize, to: usize) -> Value {
 }
 
 struct Cluster {
-    nodes: Vec<Option<NodeProcess>>,
+    nodes: Vec<Option<TestNode>>,
     _dir: tempfile::TempDir,
 }
 
@@ -63,7 +60,8 @@ fn start_cluster(nats: &NatsServer, n: usize, extra: &[(&str, &str)]) -> Cluster
                 .chain(extra)
                 .map(|(k, v)| (k.to_string(), v.to_string())),
             );
-            Some(NodeProcess::spawn(
+            Some(TestNode::serve(
+                env!("CARGO_BIN_EXE_arc-agent"),
                 &env,
                 port,
                 &dir.path().join(format!("node-{i}.log")),
@@ -74,7 +72,7 @@ fn start_cluster(nats: &NatsServer, n: usize, extra: &[(&str, &str)]) -> Cluster
     // Every node connected to NATS (so in the queue group) before work arrives.
     for n in c.nodes.iter().flatten() {
         assert!(eventually(Duration::from_secs(15), || {
-            let (code, body) = http("GET", &n.url("/readyz"), None);
+            let (code, body) = n.get("/readyz");
             (code == 200 && body.contains("\"nats\":{\"connected\":true")).then_some(())
         })
         .is_some());
@@ -89,7 +87,7 @@ fn held(c: &Cluster) -> Vec<Option<usize>> {
         .iter()
         .map(|n| {
             n.as_ref().map(|n| {
-                let (_, body) = http("GET", &n.url("/v1/sessions"), None);
+                let (_, body) = n.get("/v1/sessions");
                 let v: Value = serde_json::from_str(&body).unwrap_or_default();
                 v["sessions"].as_array().map(|a| a.len()).unwrap_or(0)
             })
@@ -191,9 +189,7 @@ async fn three_nodes_take_each_track_once_and_survive_a_killed_node() {
     client.flush().await.unwrap();
     let mut stopping = cluster.nodes[0].take().unwrap();
     let holds = survivors[0];
-    let _ = Command::new("kill")
-        .args(["-TERM", &stopping.child.id().to_string()])
-        .status();
+    stopping.terminate();
     let mut shut = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while shut < holds && tokio::time::Instant::now() < deadline {
@@ -232,7 +228,7 @@ async fn a_node_at_its_session_limit_declines_and_the_track_is_reported() {
     send(&cluster, &hooks);
     let node = cluster.nodes[0].as_ref().unwrap();
     let text = eventually(Duration::from_secs(20), || {
-        let t = http("GET", &node.url("/metrics"), None).1;
+        let t = node.get("/metrics").1;
         (metric(&t, "arc_dispatch_total{outcome=\"not_taken\"}") == Some(2.0)).then_some(t)
     })
     .expect("two tracks reported as not taken");
@@ -243,6 +239,6 @@ async fn a_node_at_its_session_limit_declines_and_the_track_is_reported() {
     );
     assert!(metric(&text, "arc_dispatch_total{outcome=\"declined\"}").unwrap_or(0.0) >= 6.0);
     // Its heartbeat says how loaded it is.
-    let (_, ready) = http("GET", &node.url("/readyz"), None);
+    let (_, ready) = node.get("/readyz");
     assert!(ready.contains("\"active_sessions\":3"), "{ready}");
 }

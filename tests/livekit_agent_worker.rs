@@ -13,12 +13,10 @@
 // tungstenite's handshake callback fixes its error type (an HTTP response).
 #![allow(clippy::result_large_err)]
 
-mod common;
-
 use arc_actors::node::SessionSpec;
-use arc_actors::synthetic::RecordingOutput;
 use arc_agent::app::App;
-use common::*;
+use arc_agent::config::Config;
+use arc_testkit::*;
 use futures::{SinkExt, StreamExt};
 use livekit_protocol as proto;
 use prost::Message as _;
@@ -146,7 +144,9 @@ async fn registers_answers_availability_joins_assignments_and_reconnects() {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v)),
     );
-    let app = App::start(config(env)).await.unwrap();
+    let app = App::start(Config::load_with(None, env).unwrap())
+        .await
+        .unwrap();
 
     // Registration: the /agent endpoint, an agent token of the node's key pair.
     let (mut ws, path, auth) = accept(&listener).await;
@@ -210,7 +210,6 @@ async fn registers_answers_availability_joins_assignments_and_reconnects() {
         .start_session(SessionSpec {
             config: app.ctx.cfg.session_config(),
             output: Arc::new(RecordingOutput::default()),
-            script: Vec::new(),
         })
         .await
         .unwrap();

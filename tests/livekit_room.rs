@@ -4,12 +4,8 @@
 //! configured attempts, while another session on the same node keeps
 //! talking. Real FFI library and real node; no LiveKit server can run here.
 
-mod common;
-
 use arc_actors::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
-use arc_actors::node::SessionSpec;
 use arc_actors::session::EndReason;
-use arc_actors::synthetic::{run_script_paced, RecordingOutput};
 use arc_agent::app::App;
 use arc_agent::config::{Config, LIVEKIT_DEFAULT_URL};
 use arc_agent::transports::room::{
@@ -18,7 +14,7 @@ use arc_agent::transports::room::{
 };
 use arc_rooms::proto::DisconnectReason;
 use arc_rooms::{PcmFrame, RoomError};
-use std::sync::Arc;
+use arc_testkit::{free_port, init_logs, lines, metric, ScriptedCall};
 use std::time::{Duration, Instant};
 
 fn tone(rate: u32, hz: f32, secs: f32, amp: f32) -> Vec<f32> {
@@ -226,12 +222,12 @@ fn node_config(extra: &[(&str, String)]) -> Config {
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    common::config(env)
+    Config::load_with(None, env).expect("test config")
 }
 
 #[tokio::test]
 async fn an_unreachable_room_fails_clearly_and_other_sessions_keep_talking() {
-    common::init_logs();
+    init_logs();
     let cfg = node_config(&[
         ("ARC__LIVEKIT__API_KEY", "APIarcTest".to_string()),
         (
@@ -242,28 +238,23 @@ async fn an_unreachable_room_fails_clearly_and_other_sessions_keep_talking() {
     let app = App::start(cfg).await.expect("node starts");
 
     // A conversation already going on this node (scripted user, synthetic engines).
-    let output = Arc::new(RecordingOutput::default());
-    let lines: Vec<String> = ["Hello there", "What is the weather like", "Thanks, bye"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let session = app
-        .ctx
-        .node
-        .start_session(SessionSpec {
-            config: app.ctx.cfg.session_config(),
-            output: output.clone(),
-            script: lines.clone(),
-        })
-        .await
-        .expect("session starts");
+    let lines = lines(&["Hello there", "What is the weather like", "Thanks, bye"]);
+    let call = ScriptedCall::start(
+        &app.ctx.node,
+        &app.ctx.scripts,
+        app.ctx.cfg.session_config(),
+        lines.clone(),
+    )
+    .await
+    .expect("session starts");
+    let session = &call.session;
 
     // Meanwhile a room on a server that is not there.
-    let port = common::free_port();
+    let port = free_port();
     let url = format!("ws://127.0.0.1:{port}");
     let started = Instant::now();
     let (answered, joined) = tokio::join!(
-        run_script_paced(&session, &output, &lines, Duration::from_secs(20), true),
+        call.say_paced(&lines, Duration::from_secs(20), true),
         async {
             let r = join_room(
                 &app.ctx,
@@ -316,12 +307,12 @@ async fn an_unreachable_room_fails_clearly_and_other_sessions_keep_talking() {
     assert_eq!(app.ctx.node.active_sessions(), 0);
     let scrape = app.ctx.metrics.render_for_test();
     assert_eq!(
-        common::metric(&scrape, "arc_livekit_joins_total{outcome=\"failed\"}"),
+        metric(&scrape, "arc_livekit_joins_total{outcome=\"failed\"}"),
         Some(1.0),
         "{scrape}"
     );
     assert_eq!(
-        common::metric(&scrape, "arc_livekit_connect_attempts_total"),
+        metric(&scrape, "arc_livekit_connect_attempts_total"),
         Some(3.0)
     );
 

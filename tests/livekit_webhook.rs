@@ -10,9 +10,7 @@
 //!   nothing published;
 //! - the same webhook twice → one event.
 
-mod common;
-
-use common::*;
+use arc_testkit::*;
 use futures::StreamExt;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -26,7 +24,7 @@ fn signed(specs: &Value) -> Vec<(String, Option<String>)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_webhooks_reach_both_brokers_and_bad_ones_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let pulsar = PulsarLite::start_provisioned(dir.path(), free_port());
+    let pulsar = PulsarLite::start_provisioned(dir.path());
     let http_port = free_port();
     let mut env = node_env(
         &pulsar.url(),
@@ -39,7 +37,12 @@ async fn signed_webhooks_reach_both_brokers_and_bad_ones_nothing() {
     env.push(("LIVEKIT_API_SECRET".into(), SECRET.into()));
     // A queue group of its own: other nodes on the shared NATS take no part.
     env.push(("ARC__DISPATCH__QUEUE_GROUP".into(), format!("wh-{run}")));
-    let node = NodeProcess::spawn(&env, http_port, &dir.path().join("node.log"));
+    let node = TestNode::serve(
+        env!("CARGO_BIN_EXE_arc-agent"),
+        &env,
+        http_port,
+        &dir.path().join("node.log"),
+    );
 
     let room = format!("room-wh-{run}");
     let nats = async_nats::connect(SHARED_NATS).await.unwrap();
@@ -47,7 +50,7 @@ async fn signed_webhooks_reach_both_brokers_and_bad_ones_nothing() {
     nats.flush().await.unwrap();
     // Let the node join its dispatch queue group.
     assert!(eventually(Duration::from_secs(10), || {
-        let (code, body) = http("GET", &node.url("/readyz"), None);
+        let (code, body) = node.get("/readyz");
         (code == 200 && body.contains("\"connected\":true")).then_some(())
     })
     .is_some());
@@ -111,7 +114,7 @@ async fn signed_webhooks_reach_both_brokers_and_bad_ones_nothing() {
     assert_eq!(p["room_sid"], format!("RM_{room}"));
     assert_eq!(started.len(), 1, "{started:?}");
     assert_eq!(started[0]["session_id"], format!("sess-TR_ok_{run}"));
-    let (_, sessions) = http("GET", &node.url("/v1/sessions"), None);
+    let (_, sessions) = node.get("/v1/sessions");
     assert!(
         sessions.contains(&format!("sess-TR_ok_{run}")),
         "{sessions}"
@@ -202,7 +205,7 @@ async fn signed_webhooks_reach_both_brokers_and_bad_ones_nothing() {
     );
     assert_eq!(ok.payload["webhook_payload"]["track"]["type"], "AUDIO");
 
-    let text = http("GET", &node.url("/metrics"), None).1;
+    let text = node.get("/metrics").1;
     assert_eq!(
         metric(&text, "arc_webhooks_total{outcome=\"accepted\"}"),
         Some(4.0)
@@ -230,7 +233,12 @@ fn malformed_or_oversized_webhooks_are_refused_and_the_node_goes_on() {
     env.push(("ARC__LIVEKIT__API_KEY".into(), "devkey".into()));
     env.push(("ARC__LIVEKIT__API_SECRET".into(), SECRET.into()));
     env.push(("ARC__WEBHOOK__MAX_BODY_BYTES".into(), "4096".into()));
-    let node = NodeProcess::spawn(&env, http_port, &dir.path().join("node.log"));
+    let node = TestNode::serve(
+        env!("CARGO_BIN_EXE_arc-agent"),
+        &env,
+        http_port,
+        &dir.path().join("node.log"),
+    );
     // Signed correctly, but not a webhook.
     let hooks = signed(&json!([{"event": "room_started", "id": "EV_m", "room": "r"}]));
     let (body, auth) = &hooks[0];
@@ -248,5 +256,5 @@ fn malformed_or_oversized_webhooks_are_refused_and_the_node_goes_on() {
     // And the node still serves.
     let (code, _) = post_webhook(http_port, body, auth.as_deref());
     assert_eq!(code, 200);
-    assert_eq!(http("GET", &node.url("/healthz"), None).0, 200);
+    assert_eq!(node.get("/healthz").0, 200);
 }

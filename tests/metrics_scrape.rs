@@ -2,13 +2,11 @@
 //! voice-to-voice histogram; a stalled LLM adds a fallback; a killed actor adds
 //! a restart; a stopped broker grows the spool.
 
-mod common;
-
-use common::*;
+use arc_testkit::*;
 use std::time::Duration;
 
-fn scrape(node: &NodeProcess) -> String {
-    http("GET", &node.url("/metrics"), None).1
+fn scrape(node: &TestNode) -> String {
+    node.get("/metrics").1
 }
 
 fn value(text: &str, name: &str) -> f64 {
@@ -26,14 +24,16 @@ fn metrics_move_with_what_happens() {
         http_port,
     );
     env.push(("ARC__SESSION__BRAIN__TIMEOUT_MS".into(), "300".into()));
-    let node = NodeProcess::spawn(&env, http_port, &dir.path().join("node.log"));
+    let node = TestNode::serve(
+        env!("CARGO_BIN_EXE_arc-agent"),
+        &env,
+        http_port,
+        &dir.path().join("node.log"),
+    );
     let before = scrape(&node);
 
     // A normal turn, then a turn whose LLM stalls past the timeout.
-    let (code, body) = http(
-        "POST",
-        &node.url("/v1/sessions"),
-        Some(
+    let (code, body) = node.post("/v1/sessions", Some(
             r#"{"session_id":"m1","user_id":"metrics-user","script":["hello there","what [stall] is it","and now"]}"#,
         ),
     );
@@ -78,16 +78,13 @@ fn metrics_move_with_what_happens() {
     assert!(value(&after_turns, "arc_events_total{kind=\"conversation\"}") >= 3.0);
 
     // A killed actor adds a restart.
-    let (code, _) = http(
-        "POST",
-        &node.url("/v1/sessions"),
-        Some(
+    let (code, _) = node.post("/v1/sessions", Some(
             r#"{"session_id":"m2","user_id":"metrics-user-2","script":["tell me a long story [slow]","thanks"]}"#,
         ),
     );
     assert_eq!(code, 201);
     std::thread::sleep(Duration::from_millis(200));
-    let (code, body) = http("POST", &node.url("/v1/sessions/m2/fault/brain"), None);
+    let (code, body) = node.post("/v1/sessions/m2/fault/brain", None);
     assert_eq!(code, 202, "{body}");
     let restarted = eventually(Duration::from_secs(10), || {
         let t = scrape(&node);

@@ -2,9 +2,7 @@
 //! key and the reason; a start with no broker reachable; bad requests answered
 //! with a clear error while the node goes on.
 
-mod common;
-
-use common::*;
+use arc_testkit::*;
 use std::process::Command;
 use std::time::Duration;
 
@@ -56,43 +54,38 @@ fn starts_and_serves_with_no_broker_reachable() {
         http_port,
     );
     let log = dir.path().join("node.log");
-    let node = NodeProcess::spawn(&env, http_port, &log);
-    let (code, body) = http("GET", &node.url("/healthz"), None);
+    let node = TestNode::serve(env!("CARGO_BIN_EXE_arc-agent"), &env, http_port, &log);
+    let (code, body) = node.get("/healthz");
     assert_eq!((code, body.as_str()), (200, "ok"));
-    let (code, body) = http("GET", &node.url("/readyz"), None);
+    let (code, body) = node.get("/readyz");
     assert_eq!(code, 200, "{body}");
     let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(ready["brokers"]["nats"]["connected"], false);
     assert_eq!(ready["brokers"]["pulsar"]["connected"], false);
 
     // A session still runs end to end.
-    let (code, body) = http(
-        "POST",
-        &node.url("/v1/sessions"),
+    let (code, body) = node.post(
+        "/v1/sessions",
         Some(r#"{"user_id":"offline","script":["are you there"]}"#),
     );
     assert_eq!(code, 201, "{body}");
     let turns = eventually(Duration::from_secs(10), || {
-        let (_, m) = http("GET", &node.url("/metrics"), None);
+        let (_, m) = node.get("/metrics");
         metric(&m, "arc_turns_total").filter(|t| *t >= 1.0)
     });
     assert!(turns.is_some());
 
     // Bad requests: clear errors, node unharmed.
-    let (code, body) = http("POST", &node.url("/v1/sessions"), Some("{not json"));
+    let (code, body) = node.post("/v1/sessions", Some("{not json"));
     assert_eq!(code, 400);
     assert!(body.contains("invalid session request"), "{body}");
-    let (code, body) = http(
-        "POST",
-        &node.url("/v1/sessions"),
-        Some(r#"{"script": "one line"}"#),
-    );
+    let (code, body) = node.post("/v1/sessions", Some(r#"{"script": "one line"}"#));
     assert_eq!(code, 400, "{body}");
     let (code, _) = http("DELETE", &node.url("/v1/sessions/nope"), None);
     assert_eq!(code, 404);
-    let (code, body) = http("POST", &node.url("/v1/sessions/nope/fault/brainz"), None);
+    let (code, body) = node.post("/v1/sessions/nope/fault/brainz", None);
     assert_eq!(code, 400, "{body}");
-    let (code, _) = http("GET", &node.url("/healthz"), None);
+    let (code, _) = node.get("/healthz");
     assert_eq!(code, 200);
 
     // Said once, clearly.

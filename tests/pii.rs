@@ -4,15 +4,10 @@
 //! heard with the true text by the live loop, while no NATS message and no
 //! Pulsar conversation-v1 payload carries any of them, only the masks.
 
-mod common;
-
-use arc_actors::node::SessionSpec;
-use arc_actors::session::{EndReason, SessionNotice};
-use arc_actors::synthetic::{run_script, RecordingOutput};
 use arc_agent::app::App;
-use common::*;
+use arc_agent::config::Config;
+use arc_testkit::*;
 use futures::StreamExt;
-use std::sync::Arc;
 use std::time::Duration;
 
 const SECRETS: [&str; 3] = [
@@ -25,10 +20,12 @@ const SECRETS: [&str; 3] = [
 async fn no_unmasked_pii_reaches_nats_or_pulsar_when_redaction_is_on() {
     init_logs();
     let dir = tempfile::tempdir().unwrap();
-    let broker = PulsarLite::start_provisioned(dir.path(), free_port());
+    let broker = PulsarLite::start_provisioned(dir.path());
     let mut env = node_env(&broker.url(), SHARED_NATS, &dir.path().join("data"), 0);
     env.push(("ARC__PRIVACY__REDACT_PII".into(), "true".into()));
-    let app = App::start(config(env)).await.unwrap();
+    let app = App::start(Config::load_with(None, env).unwrap())
+        .await
+        .unwrap();
 
     let nats = async_nats::connect(SHARED_NATS).await.unwrap();
     let mut sub = nats.subscribe("agent.>").await.unwrap();
@@ -41,38 +38,18 @@ async fn no_unmasked_pii_reaches_nats_or_pulsar_when_redaction_is_on() {
         sc.audit.anonymization,
         "audit events must say PII is masked"
     );
-    let script = vec![
-        "Call me at 415-555-0132 or mail jane.doe@example.com".to_string(),
-        "My card is 4111 1111 1111 1111".to_string(),
-    ];
-    let out = Arc::new(RecordingOutput::default());
-    let session = app
-        .ctx
-        .node
-        .start_session(SessionSpec {
-            config: sc.clone(),
-            output: out.clone(),
-            script: script.clone(),
-        })
+    let script = lines(&[
+        "Call me at 415-555-0132 or mail jane.doe@example.com",
+        "My card is 4111 1111 1111 1111",
+    ]);
+    let call = ScriptedCall::start(&app.ctx.node, &app.ctx.scripts, sc.clone(), script)
         .await
         .unwrap();
-    assert_eq!(
-        run_script(&session, &out, &script, Duration::from_secs(10)).await,
-        2
-    );
-    session.end(EndReason::UserLeft);
-    session.wait().await.unwrap();
+    assert_eq!(call.say_all(Duration::from_secs(10)).await, 2);
+    call.hang_up().await.unwrap();
 
     // The live loop heard and answered the true text.
-    let heard: Vec<String> = out
-        .notices()
-        .into_iter()
-        .filter_map(|n| match n {
-            SessionNotice::FinalTranscript { text, .. } => Some(text),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(heard, script);
+    assert_eq!(call.out.heard(), call.script);
 
     // NATS: every message of this session.
     let mut nats_payloads = Vec::new();

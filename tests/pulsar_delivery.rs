@@ -2,15 +2,10 @@
 //! a node killed with SIGKILL while events wait in its spool. Nothing is lost,
 //! nothing arrives twice (by message_id).
 
-mod common;
-
-use arc_actors::node::SessionSpec;
-use arc_actors::session::EndReason;
-use arc_actors::synthetic::{run_script, RecordingOutput};
 use arc_agent::app::App;
-use common::*;
+use arc_agent::config::Config;
+use arc_testkit::*;
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 fn unique_ids(msgs: &[ReadMessage]) -> HashSet<String> {
@@ -27,14 +22,11 @@ fn unique_ids(msgs: &[ReadMessage]) -> HashSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_outage_mid_session_loses_nothing_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let mut broker = PulsarLite::start_provisioned(dir.path(), free_port());
-    let cfg = config(node_env(
-        &broker.url(),
-        SHARED_NATS,
-        &dir.path().join("data"),
-        0,
-    ));
-    let app = App::start(cfg).await.unwrap();
+    let mut broker = PulsarLite::start_provisioned(dir.path());
+    let env = node_env(&broker.url(), SHARED_NATS, &dir.path().join("data"), 0);
+    let app = App::start(Config::load_with(None, env).unwrap())
+        .await
+        .unwrap();
 
     let user = format!("outage-{}", uuid::Uuid::new_v4().simple());
     let mut sc = app.ctx.cfg.session_config();
@@ -42,28 +34,14 @@ async fn broker_outage_mid_session_loses_nothing_and_duplicates_nothing() {
     let script: Vec<String> = (1..=3)
         .map(|i| format!("question {i} for the outage test"))
         .collect();
-    let out = Arc::new(RecordingOutput::default());
-    let session = app
-        .ctx
-        .node
-        .start_session(SessionSpec {
-            config: sc.clone(),
-            output: out.clone(),
-            script: script.clone(),
-        })
+    let call = ScriptedCall::start(&app.ctx.node, &app.ctx.scripts, sc.clone(), script.clone())
         .await
         .unwrap();
 
     // Turn 1 with the broker up, turn 2 with it down, turn 3 after it is back.
-    assert_eq!(
-        run_script(&session, &out, &script[..1], Duration::from_secs(10)).await,
-        1
-    );
+    assert_eq!(call.say(&script[..1], Duration::from_secs(10)).await, 1);
     tokio::task::block_in_place(|| broker.stop());
-    assert_eq!(
-        run_script(&session, &out, &script[1..2], Duration::from_secs(10)).await,
-        1
-    );
+    assert_eq!(call.say(&script[1..2], Duration::from_secs(10)).await, 1);
     // While the broker is down, the session's events wait in the spool. The
     // outage outlasts the send timeout (3 s here), so the mirror itself sees it
     // (not only the client's own reconnect) and replays from the spool.
@@ -74,12 +52,8 @@ async fn broker_outage_mid_session_loses_nothing_and_duplicates_nothing() {
         "{text}"
     );
     tokio::task::block_in_place(|| broker.restart());
-    assert_eq!(
-        run_script(&session, &out, &script[2..], Duration::from_secs(10)).await,
-        1
-    );
-    session.end(EndReason::UserLeft);
-    session.wait().await.unwrap();
+    assert_eq!(call.say(&script[2..], Duration::from_secs(10)).await, 1);
+    call.hang_up().await.unwrap();
 
     // The spool drains once the broker is back.
     let drained = tokio::time::timeout(Duration::from_secs(30), async {
@@ -133,11 +107,10 @@ fn node_killed_with_sigkill_replays_its_spool_after_restart() {
     let log = dir.path().join("node.log");
 
     // Pulsar is down: the node starts anyway and spools.
-    let mut node = NodeProcess::spawn(&env, http_port, &log);
+    let mut node = TestNode::serve(env!("CARGO_BIN_EXE_arc-agent"), &env, http_port, &log);
     let user = format!("kill9-{}", uuid::Uuid::new_v4().simple());
-    let (code, body) = http(
-        "POST",
-        &node.url("/v1/sessions"),
+    let (code, body) = node.post(
+        "/v1/sessions",
         Some(&format!(
             r#"{{"user_id":"{user}","script":["first","second","third"]}}"#
         )),
@@ -145,20 +118,19 @@ fn node_killed_with_sigkill_replays_its_spool_after_restart() {
     assert_eq!(code, 201, "{body}");
     // conversation x3 + session-metrics + the node's service_started
     let spooled = eventually(Duration::from_secs(20), || {
-        let (_, m) = http("GET", &node.url("/metrics"), None);
+        let (_, m) = node.get("/metrics");
         let ended = metric(&m, "arc_sessions_ended_total").unwrap_or(0.0);
         let depth = metric(&m, "arc_pulsar_spool_depth_events").unwrap_or(0.0);
         (ended >= 1.0 && depth >= 5.0).then_some(depth)
     })
     .expect("events spooled while Pulsar is down");
 
-    let _ = node.child.kill(); // SIGKILL
-    let _ = node.child.wait();
+    node.kill(); // SIGKILL
 
-    let _broker = PulsarLite::start_provisioned(dir.path(), pulsar_port);
-    let node2 = NodeProcess::spawn(&env, http_port, &log);
+    let _broker = PulsarLite::start_provisioned_on(dir.path(), pulsar_port);
+    let mut node2 = TestNode::serve(env!("CARGO_BIN_EXE_arc-agent"), &env, http_port, &log);
     let replayed = eventually(Duration::from_secs(30), || {
-        let (_, m) = http("GET", &node2.url("/metrics"), None);
+        let (_, m) = node2.get("/metrics");
         let depth = metric(&m, "arc_pulsar_spool_depth_events")?;
         let replayed = metric(&m, "arc_pulsar_replayed_total")?;
         (depth == 0.0 && replayed >= spooled).then_some(replayed)
@@ -199,13 +171,8 @@ fn node_killed_with_sigkill_replays_its_spool_after_restart() {
     );
 
     // SIGTERM: a clean, prompt stop.
-    let mut node2 = node2;
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &node2.child.id().to_string()])
-        .status();
-    let status = eventually(Duration::from_secs(15), || {
-        node2.child.try_wait().ok().flatten()
-    });
+    node2.terminate();
+    let status = node2.wait_exit(Duration::from_secs(15));
     assert!(
         status.is_some_and(|s| s.success()),
         "node did not stop cleanly on SIGTERM"

@@ -6,31 +6,18 @@
 //! this test is about the speech engines' values, tests/brain.rs covers the
 //! model.)
 
-use arc_actors::emit::ServiceIdentity;
 use arc_actors::events::Event;
-use arc_actors::node::{NodeArgs, NodeHandle, NodeStats, SessionSpec};
 use arc_actors::session::{EndReason, SessionNotice};
-use arc_actors::sink::EventSink;
-use arc_actors::synthetic::RecordingOutput;
 use arc_agent::config::Config;
 use arc_agent::engines::LocalEngines;
+use arc_testkit::utterance::espeak;
+use arc_testkit::InProcessNode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spoken_turn_emits_the_real_engines_values() {
-    let dir = tempfile::tempdir().unwrap();
-    let wav = dir.path().join("q.wav");
-    let ok = std::process::Command::new("espeak-ng")
-        .args(["-s", "150", "-w"])
-        .arg(&wav)
-        .arg("What time does the library open tomorrow?")
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "espeak-ng is needed (scripts/setup.sh)");
-    let audio = arc_models::audio::read_wav(&wav).unwrap();
-    let frames = arc_models::audio::to_stt_frames(&audio).unwrap();
+    let frames = espeak("What time does the library open tomorrow?").frames();
 
     let mut cfg = Config::load(None).unwrap();
     cfg.engines.profile = "local".into();
@@ -39,25 +26,12 @@ async fn a_spoken_turn_emits_the_real_engines_values() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let pool = engines.pool.clone();
-    let (sink, mut stream) = EventSink::new(10_000);
-    let (node, _) = NodeHandle::start(NodeArgs {
-        identity: ServiceIdentity::local("arc-agent"),
-        sink,
-        provider: Arc::new(engines),
-        max_sessions: 10,
-        stats: Arc::new(NodeStats::default()),
-    })
-    .await
-    .unwrap();
-    let out = Arc::new(RecordingOutput::default());
-    let h = node
-        .start_session(SessionSpec {
-            config: cfg.session_config(),
-            output: out.clone(),
-            script: Vec::new(),
-        })
-        .await
-        .unwrap();
+    let mut node = InProcessNode::builder()
+        .provider(Arc::new(engines))
+        .max_sessions(10)
+        .start()
+        .await;
+    let (h, out) = node.recorded_session(cfg.session_config()).await.unwrap();
     for f in frames {
         assert!(h.push_audio_wait(f).await);
     }
@@ -74,20 +48,11 @@ async fn a_spoken_turn_emits_the_real_engines_values() {
         "no answer: {:?}",
         out.notices()
     );
-    let mut events = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        while let Some(e) = stream.try_recv() {
-            events.push(e);
-        }
-        if events
-            .iter()
-            .any(|e| matches!(&**e, Event::Conversation(_)))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let events = node
+        .events_until(Duration::from_secs(10), |e| {
+            matches!(e, Event::Conversation(_))
+        })
+        .await;
     h.end(EndReason::UserLeft);
     h.wait().await;
 

@@ -22,20 +22,16 @@
 //! - `end_call` ends the session (`session.ended`, reason `agent_ended_call`)
 //!   after the goodbye is spoken.
 
-mod common;
-
 use arc_actors::engine::ToolEngine;
 use arc_actors::events::Event;
-use arc_actors::node::SessionSpec;
 use arc_actors::session::{EndReason, SessionNotice};
-use arc_actors::synthetic::{run_script, RecordingOutput};
 use arc_agent::app::App;
-use arc_agent::engines::WithTools;
+use arc_agent::engines::{NodeEngines, WithTools};
 use arc_models::llm::openai::{OpenAiLlm, OpenAiOptions};
+use arc_testkit::*;
 use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use common::*;
 use futures::StreamExt;
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
@@ -274,13 +270,16 @@ async fn run(steps: Vec<Step>, line: &str, turn_timeout_ms: u64, slow_timeout_ms
     });
     let declared = cfg.http_tools().expect("declared tools");
     assert_eq!(declared.specs().len(), 4);
+    let with_llm = WithLlm::new(Arc::new(llm));
+    let scripts = with_llm.scripts().clone();
     let provider = Arc::new(WithTools {
-        inner: WithLlm(Arc::new(llm)),
+        inner: with_llm,
         tools: Some(declared as Arc<dyn ToolEngine>),
     });
     let (tap, mut tap_rx) =
         arc_actors::sink::MirrorInput::new("test", arc_actors::sink::MirrorFilter::All, 1 << 16);
-    let app = App::start_with_provider(cfg, vec![tap], provider, None)
+    let engines = NodeEngines::new(provider).with_scripts(scripts);
+    let app = App::start_with_engines(cfg, vec![tap], engines)
         .await
         .unwrap();
     let nats = async_nats::connect(SHARED_NATS).await.unwrap();
@@ -356,19 +355,16 @@ async fn run(steps: Vec<Step>, line: &str, turn_timeout_ms: u64, slow_timeout_ms
             }
         }
     });
-    let out = Arc::new(RecordingOutput::default());
-    let script = vec![line.to_string()];
-    let session = app
-        .ctx
-        .node
-        .start_session(SessionSpec {
-            config: sc.clone(),
-            output: out.clone(),
-            script: script.clone(),
-        })
-        .await
-        .unwrap();
-    run_script(&session, &out, &script, Duration::from_secs(20)).await;
+    let call = ScriptedCall::start(
+        &app.ctx.node,
+        &app.ctx.scripts,
+        sc.clone(),
+        vec![line.to_string()],
+    )
+    .await
+    .unwrap();
+    call.say_all(Duration::from_secs(20)).await;
+    let session = &call.session;
     // A session the agent ended stops by itself; otherwise the user leaves.
     let ended = tokio::time::timeout(Duration::from_secs(3), session.wait())
         .await
@@ -399,22 +395,12 @@ async fn run(steps: Vec<Step>, line: &str, turn_timeout_ms: u64, slow_timeout_ms
     Run {
         responder,
         tools,
-        out,
+        out: call.out,
         nats: events,
         events: tapped,
         metrics,
         ended,
     }
-}
-
-fn spoken(out: &RecordingOutput) -> Vec<String> {
-    out.notices()
-        .into_iter()
-        .filter_map(|n| match n {
-            SessionNotice::AgentSentence { text, .. } => Some(text),
-            _ => None,
-        })
-        .collect()
 }
 
 fn tool_results(r: &Run) -> Vec<&arc_actors::events::nats::ToolResult> {
@@ -500,7 +486,7 @@ async fn an_http_tool_is_called_with_the_models_arguments_and_its_answer_spoken(
         json!({"city": "Paris", "temperature_c": 21, "sky": "sunny"})
     );
     // What was spoken is the second answer.
-    assert_eq!(spoken(&r.out), ["It is sunny and 21 degrees in Paris."]);
+    assert_eq!(r.out.sentences(), ["It is sunny and 21 degrees in Paris."]);
     // The call and its result are events; the response names the tool.
     let call_ev = r
         .events
@@ -558,7 +544,7 @@ async fn a_post_tool_gets_the_arguments_as_a_json_body() {
     );
     let result: Value = serde_json::from_str(&tool_messages(&r, 1)["call_b"]).unwrap();
     assert_eq!(result["reference"], "ABC123");
-    assert_eq!(spoken(&r.out), ["Your table for four is booked."]);
+    assert_eq!(r.out.sentences(), ["Your table for four is booked."]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -612,7 +598,10 @@ async fn a_timeout_and_garbage_give_the_model_errors_and_the_turn_ends_in_time()
         (450..2000).contains(&slow),
         "the slow tool took {slow} ms, its timeout is 500"
     );
-    assert_eq!(spoken(&r.out), ["Sorry, I could not check that right now."]);
+    assert_eq!(
+        r.out.sentences(),
+        ["Sorry, I could not check that right now."]
+    );
     assert!(
         r.turn_took() < Duration::from_millis(turn_timeout_ms + 500),
         "the turn took {:?}",
@@ -634,7 +623,7 @@ async fn a_tool_slower_than_the_turn_ends_in_the_fallback_at_the_deadline() {
     )
     .await;
     assert_eq!(
-        spoken(&r.out),
+        r.out.sentences(),
         ["I'm having trouble processing that. Could you rephrase?"]
     );
     assert!(
@@ -663,7 +652,7 @@ async fn current_time_gives_the_model_the_time() {
     let t = t.with_timezone(&chrono::Utc);
     assert!(t >= before - chrono::Duration::seconds(1) && t <= chrono::Utc::now());
     assert_eq!(tool_results(&r)[0].outcome, "ok");
-    assert_eq!(spoken(&r.out), ["It is a quarter past nine."]);
+    assert_eq!(r.out.sentences(), ["It is a quarter past nine."]);
     assert!(!r.ended, "only end_call ends the session");
 }
 
@@ -690,7 +679,7 @@ async fn end_call_ends_the_session_after_the_goodbye() {
         .position(|n| matches!(n, SessionNotice::Ended { reason } if reason == "agent_ended_call"))
         .expect("ended by the agent");
     assert!(said < ended);
-    assert_eq!(spoken(&r.out), ["Goodbye, have a nice day!"]);
+    assert_eq!(r.out.sentences(), ["Goodbye, have a nice day!"]);
     let ev = r
         .events
         .iter()

@@ -2,16 +2,12 @@
 //! turn's spans (turn, stt, llm, tts), and their trace id is the `trace_id` of
 //! that turn's NATS events and of its conversation-v1 record in Pulsar.
 
-mod common;
-
-use arc_actors::node::SessionSpec;
-use arc_actors::session::EndReason;
-use arc_actors::synthetic::{run_script, RecordingOutput};
 use arc_agent::app::App;
+use arc_agent::config::Config;
 use arc_agent::ops::telemetry;
+use arc_testkit::*;
 use axum::body::Bytes;
 use axum::routing::post;
-use common::*;
 use futures::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -52,14 +48,14 @@ async fn otlp_receiver() -> (u16, Spans) {
 async fn a_turns_spans_share_the_trace_id_of_its_events() {
     let (otlp_port, spans) = otlp_receiver().await;
     let dir = tempfile::tempdir().unwrap();
-    let broker = PulsarLite::start_provisioned(dir.path(), free_port());
+    let broker = PulsarLite::start_provisioned(dir.path());
     let mut env = node_env(&broker.url(), SHARED_NATS, &dir.path().join("data"), 0);
     env.push((
         "ARC__TELEMETRY__OTLP_ENDPOINT".into(),
         format!("http://127.0.0.1:{otlp_port}"),
     ));
     env.push(("ARC__TELEMETRY__OTLP_PROTOCOL".into(), "http/json".into()));
-    let cfg = config(env);
+    let cfg = Config::load_with(None, env).unwrap();
     let guard = telemetry::init(&cfg).expect("telemetry");
     let app = App::start(cfg).await.unwrap();
 
@@ -70,24 +66,12 @@ async fn a_turns_spans_share_the_trace_id_of_its_events() {
     let user = format!("trace-{}", uuid::Uuid::new_v4().simple());
     let mut sc = app.ctx.cfg.session_config();
     sc.user_id = user.clone();
-    let script = vec!["one question".to_string(), "another question".to_string()];
-    let out = Arc::new(RecordingOutput::default());
-    let session = app
-        .ctx
-        .node
-        .start_session(SessionSpec {
-            config: sc.clone(),
-            output: out.clone(),
-            script: script.clone(),
-        })
+    let script = lines(&["one question", "another question"]);
+    let call = ScriptedCall::start(&app.ctx.node, &app.ctx.scripts, sc.clone(), script)
         .await
         .unwrap();
-    assert_eq!(
-        run_script(&session, &out, &script, Duration::from_secs(10)).await,
-        2
-    );
-    session.end(EndReason::UserLeft);
-    session.wait().await;
+    assert_eq!(call.say_all(Duration::from_secs(10)).await, 2);
+    call.hang_up().await;
 
     let mut nats_traces = Vec::new();
     while nats_traces.len() < 2 {

@@ -9,15 +9,15 @@
 //! tone TTS): this test is about the transport; `tests/browser.rs` runs a
 //! real browser against the real models.
 
-mod common;
-
 use arc_actors::engine::{EngineError, Engines};
 use arc_actors::events::Event;
 use arc_actors::node::{EngineProvider, SessionSpec};
 use arc_actors::sink::{MirrorFilter, MirrorInput};
 use arc_actors::synthetic::{ScriptedStt, SyntheticProvider};
 use arc_agent::app::App;
-use common::{config, http};
+use arc_agent::config::Config;
+use arc_agent::engines::NodeEngines;
+use arc_testkit::{http, init_logs};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -45,7 +45,8 @@ async fn node(
     idle_timeout_ms: u64,
     heard: &[&str],
 ) -> (App, mpsc::Receiver<Arc<Event>>) {
-    let cfg = config(
+    let cfg = Config::load_with(
+        None,
         [
             ("ARC__NATS__ENABLED", "false".to_string()),
             ("ARC__PULSAR__ENABLED", "false".to_string()),
@@ -56,17 +57,14 @@ async fn node(
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
-        .collect(),
-    );
-    let (tap, events) = MirrorInput::new("test", MirrorFilter::All, 1 << 14);
-    let app = App::start_with_provider(
-        cfg,
-        vec![tap],
-        Arc::new(Ears(heard.iter().map(|l| l.to_string()).collect())),
-        None,
+        .collect::<Vec<_>>(),
     )
-    .await
-    .expect("node starts");
+    .expect("test config");
+    let (tap, events) = MirrorInput::new("test", MirrorFilter::All, 1 << 14);
+    let ears = Ears(heard.iter().map(|l| l.to_string()).collect());
+    let app = App::start_with_engines(cfg, vec![tap], NodeEngines::new(Arc::new(ears)))
+        .await
+        .expect("node starts");
     (app, events)
 }
 
@@ -127,7 +125,7 @@ fn pcm48(ms: usize, loud: bool) -> Vec<Vec<u8>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spoken_turn_over_the_socket_and_bad_messages_answered() {
-    common::init_logs();
+    init_logs();
     let dir = tempfile::tempdir().unwrap();
     let (app, mut events) = node(dir.path(), 10, 60_000, &["hello there"]).await;
     let mut ws = connect(&app, "?user_id=browser-user&agent_id=agent-7").await;
@@ -254,7 +252,7 @@ async fn a_spoken_turn_over_the_socket_and_bad_messages_answered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_session_ending_closes_the_socket_and_a_full_node_refuses() {
-    common::init_logs();
+    init_logs();
     let dir = tempfile::tempdir().unwrap();
     let (app, _events) = node(dir.path(), 1, 60_000, &[]).await;
     let mut first = connect(&app, "").await;
@@ -308,7 +306,7 @@ async fn the_session_ending_closes_the_socket_and_a_full_node_refuses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_socket_times_out() {
-    common::init_logs();
+    init_logs();
     let dir = tempfile::tempdir().unwrap();
     let (app, _events) = node(dir.path(), 10, 600, &[]).await;
     let mut ws = connect(&app, "").await;
@@ -342,7 +340,7 @@ async fn a_silent_socket_times_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_shutdown_closes_open_sockets() {
-    common::init_logs();
+    init_logs();
     let dir = tempfile::tempdir().unwrap();
     let (app, _events) = node(dir.path(), 10, 60_000, &["hello there"]).await;
     let mut ws = connect(&app, "").await;
@@ -373,7 +371,7 @@ async fn node_shutdown_closes_open_sockets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn talking_over_the_agent_is_a_barge_in() {
-    common::init_logs();
+    init_logs();
     let dir = tempfile::tempdir().unwrap();
     // `[slow]` makes the echo brain crawl (400 ms a word): the agent is still
     // answering when the user speaks again.

@@ -19,7 +19,7 @@ use crate::node::NodeContext;
 use crate::ops::metrics::ScrapeSources;
 use arc_actors::node::{NodeError, SessionSpec};
 use arc_actors::session::{ChildKind, EndReason};
-use arc_actors::synthetic::{run_script, RecordingOutput};
+use arc_actors::synthetic::{run_script, CallerOutput};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -151,19 +151,26 @@ async fn create_session(State(st): State<HttpState>, body: Bytes) -> Response {
     config.room_name = req
         .room_name
         .unwrap_or_else(|| format!("room-{}-{}", config.user_id, config.session_id));
-    let output = Arc::new(RecordingOutput::default());
+    let output = Arc::new(CallerOutput::default());
     let session_id = config.session_id.clone();
     let conversation_id = config.conversation_id.clone();
+    // The synthetic STT of the session hears the script from the book.
+    if !st.ctx.scripts.write(session_id.clone(), req.script.clone()) {
+        let taken = NodeError::Duplicate { session_id };
+        return error(StatusCode::CONFLICT, taken.to_string());
+    }
     let spec = SessionSpec {
         config,
         output: output.clone(),
-        script: req.script.clone(),
     };
-    match st.ctx.node.start_session(spec).await {
+    let started = st.ctx.node.start_session(spec).await;
+    // What the engines did not read (the local engines read no script).
+    st.ctx.scripts.take(&session_id);
+    match started {
         Ok(handle) => {
             let lines = req.script;
             tokio::spawn(async move {
-                run_script(&handle, &output, &lines, Duration::from_secs(30)).await;
+                run_script(&handle, &*output, &lines, Duration::from_secs(30)).await;
                 handle.end(EndReason::UserLeft);
             });
             (

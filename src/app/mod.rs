@@ -12,6 +12,7 @@ use crate::cluster::agent_worker::AgentWorker;
 use crate::cluster::dispatch::Dispatcher;
 use crate::cluster::webhook;
 use crate::config::Config;
+use crate::engines::NodeEngines;
 use crate::mirror::nats::NatsMirror;
 use crate::mirror::pulsar::PulsarMirror;
 use crate::mirror::{self, MirrorStats};
@@ -20,7 +21,7 @@ use crate::ops::heartbeat::{self, HeartbeatSources};
 use crate::ops::metrics::{Metrics, ScrapeSources};
 use crate::transports;
 use arc_actors::emit::{self, LifecycleChange};
-use arc_actors::node::{EngineProvider, NodeArgs, NodeHandle, NodeStats};
+use arc_actors::node::{NodeArgs, NodeHandle, NodeStats};
 use arc_actors::session::EndReason;
 use arc_actors::sink::{spawn_fanout, EventSink, MirrorFilter, MirrorInput};
 use std::net::SocketAddr;
@@ -73,26 +74,25 @@ impl App {
 
     /// Start with extra consumers of the event stream (tests, the load generator).
     pub async fn start_with_taps(cfg: Config, taps: Vec<MirrorInput>) -> Result<App, AppError> {
-        let (provider, inference) =
-            crate::engines::provider(&cfg)
+        let engines =
+            crate::engines::for_profile(&cfg)
                 .await
                 .map_err(|source| AppError::Engines {
                     profile: cfg.engines.profile.clone(),
                     source,
                 })?;
-        Self::start_with_provider(cfg, taps, provider, inference).await
+        Self::start_with_engines(cfg, taps, engines).await
     }
 
     /// Start with the engines given (`converse` loads them itself, to use the
     /// VAD for its file user too).
-    pub async fn start_with_provider(
+    pub async fn start_with_engines(
         cfg: Config,
         taps: Vec<MirrorInput>,
-        provider: Arc<dyn EngineProvider>,
-        inference: Option<Arc<arc_models::pool::InferencePool>>,
+        engines: NodeEngines,
     ) -> Result<App, AppError> {
         let shutdown = Shutdown::new();
-        let started = Self::start_parts(cfg, taps, provider, inference, &shutdown).await;
+        let started = Self::start_parts(cfg, taps, engines, &shutdown).await;
         if started.is_err() {
             shutdown.abort();
         }
@@ -109,8 +109,7 @@ impl App {
     async fn start_parts(
         cfg: Config,
         taps: Vec<MirrorInput>,
-        provider: Arc<dyn EngineProvider>,
-        inference: Option<Arc<arc_models::pool::InferencePool>>,
+        engines: NodeEngines,
         shutdown: &Shutdown,
     ) -> Result<
         (
@@ -189,7 +188,7 @@ impl App {
         let (node, _) = NodeHandle::start(NodeArgs {
             identity: identity.clone(),
             sink: sink.clone(),
-            provider,
+            provider: engines.provider,
             max_sessions: cfg.node.max_sessions,
             stats: node_stats.clone(),
         })
@@ -211,7 +210,7 @@ impl App {
             ),
         );
 
-        let ctx = NodeContext::new(cfg.clone(), node, sink, identity, metrics);
+        let ctx = NodeContext::new(cfg.clone(), node, sink, identity, metrics, engines.scripts);
         let dispatch = Dispatcher::new(ctx.clone(), nats_client);
         match dispatch.spawn_taker(shutdown.token(Stage::Intake)).await {
             Ok(Some(task)) => shutdown.track(Stage::Intake, task),
@@ -238,7 +237,7 @@ impl App {
             sink: ctx.sink.clone(),
             node: node_stats,
             mirrors: scrape_mirrors,
-            inference,
+            inference: engines.inference,
         });
         ctx.metrics.set_sources(sources.clone());
         let router = http::router(ctx.clone(), sources)

@@ -11,7 +11,7 @@
 
 use crate::app::{App, AppError};
 use crate::config::Config;
-use crate::engines::LocalEngines;
+use crate::engines::{LocalEngines, NodeEngines};
 use crate::transports::file::FileOutput;
 use arc_actors::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
 use arc_actors::engine::VadEvent;
@@ -222,7 +222,8 @@ pub async fn run(
     let silence_ms = cfg.engines.vad.silence_ms;
     let (tap, mut events) = MirrorInput::new("converse", MirrorFilter::All, 1 << 16);
     let pool = engines.pool.clone();
-    let app = App::start_with_provider(cfg, vec![tap], Arc::new(engines), Some(pool)).await?;
+    let engines = NodeEngines::new(Arc::new(engines)).with_inference(pool);
+    let app = App::start_with_engines(cfg, vec![tap], engines).await?;
     let mut config = app.ctx.cfg.session_config();
     config.user_id = "converse-user".into();
     config.connection_type = "file".into();
@@ -240,7 +241,6 @@ pub async fn run(
         .start_session(SessionSpec {
             config,
             output: output.clone(),
-            script: Vec::new(),
         })
         .await
     {

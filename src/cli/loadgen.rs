@@ -10,7 +10,7 @@ use arc_actors::events::Event;
 use arc_actors::node::SessionSpec;
 use arc_actors::session::EndReason;
 use arc_actors::sink::{MirrorFilter, MirrorInput};
-use arc_actors::synthetic::{run_script_paced, RecordingOutput};
+use arc_actors::synthetic::{run_script_paced, CallerOutput};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,20 +105,31 @@ pub async fn run(
         let script: Vec<String> = (0..turns)
             .map(|t| format!("load test question number {t} from user {i}"))
             .collect();
-        let output = Arc::new(RecordingOutput::default());
+        let output = Arc::new(CallerOutput::default());
         let node = app.ctx.node.clone();
+        let scripts = app.ctx.scripts.clone();
         let barrier = barrier.clone();
         tasks.push(tokio::spawn(async move {
+            // The synthetic STT of the session hears the script from the book
+            // (a fresh session id: no other lines wait under it).
+            let session_id = config.session_id.clone();
+            scripts.write(session_id.clone(), script.clone());
             let spec = SessionSpec {
                 config,
                 output: output.clone(),
-                script: script.clone(),
             };
             let handle = node.start_session(spec).await;
+            scripts.take(&session_id);
             barrier.wait().await;
             let Ok(handle) = handle else { return 0 };
-            let n = run_script_paced(&handle, &output, &script, Duration::from_secs(60), realtime)
-                .await;
+            let n = run_script_paced(
+                &handle,
+                &*output,
+                &script,
+                Duration::from_secs(60),
+                realtime,
+            )
+            .await;
             handle.end(EndReason::UserLeft);
             handle.wait().await;
             n

@@ -338,11 +338,7 @@ impl Dispatcher {
         let handle = self
             .ctx
             .node
-            .start_session(SessionSpec {
-                config,
-                output,
-                script: Vec::new(),
-            })
+            .start_session(SessionSpec { config, output })
             .await
             .map_err(|e| e.to_string())?;
         let session_id = handle.session_id.clone();

@@ -14,7 +14,7 @@ use arc_actors::engine::{
     ToolEngine, TtsEngine, VadEngine,
 };
 use arc_actors::node::{EngineProvider, SessionSpec};
-use arc_actors::synthetic::{EchoLlm, Endpointing, SyntheticProvider};
+use arc_actors::synthetic::{EchoLlm, Endpointing, ScriptBook, SyntheticProvider};
 use arc_models::llm::llama_server::{self, LlamaServer, LlamaServerOptions};
 use arc_models::llm::openai::{OpenAiLlm, OpenAiOptions};
 use arc_models::manifest::{self, Manifest, ModelFileError};
@@ -277,23 +277,56 @@ impl EngineProvider for LocalEngines {
     }
 }
 
-/// The provider for `engines.profile`, and its inference pool (for metrics).
-pub async fn provider(
-    cfg: &Config,
-) -> Result<(Arc<dyn EngineProvider>, Option<Arc<InferencePool>>), EnginesError> {
+/// What a node runs its sessions with: the provider each session gets its
+/// engines from, the real engines' inference pool (for metrics), and the
+/// book the synthetic STT reads scripted callers' lines from (the
+/// scripted-session API writes there; the real engines read nothing there).
+pub struct NodeEngines {
+    pub provider: Arc<dyn EngineProvider>,
+    pub inference: Option<Arc<InferencePool>>,
+    pub scripts: ScriptBook,
+}
+
+impl NodeEngines {
+    /// `provider` with no inference pool, and a book of scripts of its own.
+    pub fn new(provider: Arc<dyn EngineProvider>) -> Self {
+        Self {
+            provider,
+            inference: None,
+            scripts: ScriptBook::default(),
+        }
+    }
+
+    /// The same, with the real engines' inference pool.
+    pub fn with_inference(mut self, pool: Arc<InferencePool>) -> Self {
+        self.inference = Some(pool);
+        self
+    }
+
+    /// The same, with the book the provider's synthetic STT reads.
+    pub fn with_scripts(mut self, scripts: ScriptBook) -> Self {
+        self.scripts = scripts;
+        self
+    }
+}
+
+/// The engines for `engines.profile`.
+pub async fn for_profile(cfg: &Config) -> Result<NodeEngines, EnginesError> {
     match cfg.engines.profile.as_str() {
         "local" => {
             let engines = LocalEngines::load(cfg).await?;
             let pool = engines.pool.clone();
-            Ok((Arc::new(engines), Some(pool)))
+            Ok(NodeEngines::new(Arc::new(engines)).with_inference(pool))
         }
-        _ => Ok((
-            Arc::new(WithTools {
-                inner: SyntheticProvider::default(),
+        _ => {
+            let synthetic = SyntheticProvider::default();
+            let scripts = synthetic.scripts.clone();
+            Ok(NodeEngines::new(Arc::new(WithTools {
+                inner: synthetic,
                 tools: cfg.http_tools().map(|t| t as Arc<dyn ToolEngine>),
-            }),
-            None,
-        )),
+            }))
+            .with_scripts(scripts))
+        }
     }
 }
 

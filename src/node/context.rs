@@ -6,6 +6,7 @@ use crate::ops::metrics::Metrics;
 use arc_actors::emit::ServiceIdentity;
 use arc_actors::node::NodeHandle;
 use arc_actors::sink::EventSink;
+use arc_actors::synthetic::ScriptBook;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -20,6 +21,9 @@ pub struct NodeContext {
     pub sink: EventSink,
     pub identity: ServiceIdentity,
     pub metrics: Arc<Metrics>,
+    /// Where a scripted session's lines wait for its synthetic STT
+    /// (`POST /v1/sessions` with a `script`).
+    pub scripts: ScriptBook,
     draining: Arc<AtomicBool>,
 }
 
@@ -30,6 +34,7 @@ impl NodeContext {
         sink: EventSink,
         identity: ServiceIdentity,
         metrics: Arc<Metrics>,
+        scripts: ScriptBook,
     ) -> Self {
         Self {
             cfg,
@@ -37,6 +42,7 @@ impl NodeContext {
             sink,
             identity,
             metrics,
+            scripts,
             draining: Arc::new(AtomicBool::new(false)),
         }
     }

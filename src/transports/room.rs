@@ -163,7 +163,6 @@ pub async fn join_room(ctx: &NodeContext, req: JoinRequest) -> Result<RoomSessio
         .start_session(SessionSpec {
             config,
             output: output.clone(),
-            script: Vec::new(),
         })
         .await?;
     let speaker = tokio::spawn(speak(
@@ -470,7 +469,7 @@ pub struct RoomOutput {
     generation: AtomicU64,
     queued_ms: Arc<AtomicU64>,
     dropped_ms: AtomicU64,
-    source: std::sync::Mutex<Option<Arc<AudioSource>>>,
+    source: parking_lot::Mutex<Option<Arc<AudioSource>>>,
 }
 
 impl RoomOutput {
@@ -482,7 +481,7 @@ impl RoomOutput {
                 generation: AtomicU64::new(0),
                 queued_ms: Arc::new(AtomicU64::new(0)),
                 dropped_ms: AtomicU64::new(0),
-                source: std::sync::Mutex::new(None),
+                source: parking_lot::Mutex::new(None),
             },
             rx,
         )
@@ -504,12 +503,7 @@ impl AudioOutput for RoomOutput {
 
     fn flush(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        if let Some(src) = self
-            .source
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-        {
+        if let Some(src) = self.source.lock().as_ref() {
             if let Err(e) = src.clear() {
                 tracing::warn!("clearing the agent's queued audio: {e}");
             }
@@ -531,7 +525,7 @@ async fn speak(
     output: Arc<RoomOutput>,
     session_id: String,
 ) {
-    *output.source.lock().unwrap_or_else(|p| p.into_inner()) = Some(source.clone());
+    *output.source.lock() = Some(source.clone());
     let mut conv = RoomAudioOut::new(source.sample_rate);
     let mut current = 0u64;
     while let Some(cmd) = rx.recv().await {

@@ -539,7 +539,6 @@ async fn serve_socket(socket: WebSocket, st: NodeContext, q: WsQuery) {
     let spec = SessionSpec {
         config,
         output: output.clone(),
-        script: Vec::new(),
     };
     let session = match st.node.start_session(spec).await {
         Ok(h) => h,

@@ -114,6 +114,13 @@ impl TestNodeBuilder {
     /// Start it and wait until it is ready; a node that exits first or is
     /// not ready in time fails the test with its log.
     pub fn spawn(self) -> TestNode {
+        let mut node = self.start();
+        node.wait_ready();
+        node
+    }
+
+    /// Start it (see [`TestNode::wait_ready`]), e.g. to start several at once.
+    pub fn start(self) -> TestNode {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -127,36 +134,12 @@ impl TestNodeBuilder {
             .stderr(file)
             .spawn()
             .unwrap_or_else(|e| panic!("{} starts: {e}", self.binary.display()));
-        let mut node = TestNode {
+        TestNode {
             child,
             http_port: self.http_port,
             log: self.log,
-        };
-        let deadline = Instant::now() + self.timeout;
-        loop {
-            let ready = match &self.ready {
-                Ready::Listening => listening(node.http_port),
-                Ready::Readyz => {
-                    listening(node.http_port) && http("GET", &node.url("/readyz"), None).0 == 200
-                }
-                Ready::Logged(text) => node.log_text().contains(text.as_str()),
-            };
-            if ready {
-                return node;
-            }
-            if let Ok(Some(status)) = node.child.try_wait() {
-                panic!(
-                    "the node exited ({status}) before it was ready:\n{}",
-                    node.log_tail(40)
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the node was not ready in {:?}:\n{}",
-                self.timeout,
-                node.log_tail(40)
-            );
-            std::thread::sleep(Duration::from_millis(50));
+            ready: self.ready,
+            timeout: self.timeout,
         }
     }
 }
@@ -176,6 +159,8 @@ pub struct TestNode {
     pub child: Child,
     pub http_port: u16,
     log: PathBuf,
+    ready: Ready,
+    timeout: Duration,
 }
 
 impl TestNode {
@@ -200,6 +185,35 @@ impl TestNode {
             .http_port(http_port)
             .log(log)
             .spawn()
+    }
+
+    /// Wait until it is ready (as its builder said); a node that exits
+    /// first or is not ready in time fails the test with its log.
+    pub fn wait_ready(&mut self) {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let ready = match &self.ready {
+                Ready::Listening => listening(self.http_port),
+                Ready::Readyz => listening(self.http_port) && self.get("/readyz").0 == 200,
+                Ready::Logged(text) => self.log_text().contains(text.as_str()),
+            };
+            if ready {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "the node exited ({status}) before it was ready:\n{}",
+                    self.log_tail(40)
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the node was not ready in {:?}:\n{}",
+                self.timeout,
+                self.log_tail(40)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// `http://127.0.0.1:<port><path>`.

@@ -30,7 +30,10 @@ impl ScriptedCall {
         script: Vec<String>,
     ) -> Result<ScriptedCall, NodeError> {
         let session_id = config.session_id.clone();
-        scripts.write(session_id.clone(), script.clone());
+        assert!(
+            scripts.write(session_id.clone(), script.clone()),
+            "session {session_id} is already being started"
+        );
         let out = Arc::new(RecordingOutput::default());
         let started = node
             .start_session(SessionSpec {
@@ -38,17 +41,13 @@ impl ScriptedCall {
                 output: out.clone(),
             })
             .await;
-        match started {
-            Ok(session) => Ok(ScriptedCall {
-                session,
-                out,
-                script,
-            }),
-            Err(e) => {
-                scripts.take(&session_id);
-                Err(e)
-            }
-        }
+        // What the engines did not read (engines without a scripted STT).
+        scripts.take(&session_id);
+        Ok(ScriptedCall {
+            session: started?,
+            out,
+            script,
+        })
     }
 
     /// Says `lines` one by one, each after the answer to the one before (up

@@ -3,6 +3,7 @@
 //! holding the same book hands them to that session's [`super::ScriptedStt`].
 
 use parking_lot::Mutex;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -14,12 +15,22 @@ pub struct ScriptBook {
 }
 
 impl ScriptBook {
-    /// The lines the caller of `session_id` will say (replacing any earlier ones).
-    pub fn write(&self, session_id: impl Into<String>, lines: Vec<String>) {
-        self.lines.lock().insert(session_id.into(), lines);
+    /// Writes the lines the caller of `session_id` will say; false (and
+    /// nothing written) when lines already wait for that session: another
+    /// caller is starting a session of that id.
+    pub fn write(&self, session_id: impl Into<String>, lines: Vec<String>) -> bool {
+        match self.lines.lock().entry(session_id.into()) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(v) => {
+                v.insert(lines);
+                true
+            }
+        }
     }
 
     /// Takes out the lines of `session_id`: none when nothing was written.
+    /// Whoever wrote them takes what is left once the session started (or
+    /// failed to): engines that read no script leave them there.
     pub fn take(&self, session_id: &str) -> Vec<String> {
         self.lines.lock().remove(session_id).unwrap_or_default()
     }
@@ -37,7 +48,8 @@ mod tests {
     #[test]
     fn lines_are_taken_once_by_their_session() {
         let book = ScriptBook::default();
-        book.write("a", vec!["hello".into()]);
+        assert!(book.write("a", vec!["hello".into()]));
+        assert!(!book.write("a", vec!["other".into()]), "lines already wait");
         let same = book.clone();
         assert_eq!(same.waiting(), 1);
         assert!(same.take("b").is_empty());
