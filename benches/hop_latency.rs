@@ -99,32 +99,19 @@ fn turn_hop(c: &mut Criterion) {
     });
     // Baseline: 4 hops through plain tokio channels between tasks.
     g.bench_function("baseline_4_channel_hops", |b| {
-        let (tx0, mut rx0) = tokio::sync::mpsc::channel::<Instant>(16);
-        let (tx1, mut rx1) = tokio::sync::mpsc::channel::<Instant>(16);
-        let (tx2, mut rx2) = tokio::sync::mpsc::channel::<Instant>(16);
-        let (tx3, mut rx3) = tokio::sync::mpsc::channel::<Instant>(16);
-        let (tx4, rx4) = tokio::sync::mpsc::channel::<Instant>(16);
-        rt.spawn(async move {
-            while let Some(v) = rx0.recv().await {
-                let _ = tx1.send(v).await;
-            }
-        });
-        rt.spawn(async move {
-            while let Some(v) = rx1.recv().await {
-                let _ = tx2.send(v).await;
-            }
-        });
-        rt.spawn(async move {
-            while let Some(v) = rx2.recv().await {
-                let _ = tx3.send(v).await;
-            }
-        });
-        rt.spawn(async move {
-            while let Some(v) = rx3.recv().await {
-                let _ = tx4.send(v).await;
-            }
-        });
-        let rx4 = Arc::new(tokio::sync::Mutex::new(rx4));
+        let (tx0, mut rx) = tokio::sync::mpsc::channel::<Instant>(16);
+        for _ in 0..4 {
+            // One task hands each value on to the next channel.
+            let (tx, next) = tokio::sync::mpsc::channel::<Instant>(16);
+            let mut from = rx;
+            rt.spawn(async move {
+                while let Some(v) = from.recv().await {
+                    let _ = tx.send(v).await;
+                }
+            });
+            rx = next;
+        }
+        let rx4 = Arc::new(tokio::sync::Mutex::new(rx));
         b.to_async(&rt).iter_custom(|iters| {
             let tx0 = tx0.clone();
             let rx4 = rx4.clone();

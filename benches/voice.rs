@@ -12,16 +12,15 @@
 //!
 //! Needs the models and llama-server (scripts/setup.sh).
 
-use arc_actors::engine::{CancellationToken, ChatMessage, ChatRole, LlmEngine, LlmRequest};
+use arc_actors::engine::{CancellationToken, LlmEngine, LlmRequest};
 use arc_actors::events::Event;
 use arc_actors::sentence::SentenceSplitter;
-use arc_actors::session::{EndReason, SessionConfig, SessionNotice};
+use arc_actors::session::{EndReason, SessionNotice};
 use arc_agent::config::Config;
 use arc_agent::engines::LocalEngines;
 use arc_agent::ops::procinfo;
-use arc_models::llm::llama_server::{default_binary, LlamaServer, LlamaServerOptions};
-use arc_models::llm::openai::{OpenAiLlm, OpenAiOptions};
-use arc_models::manifest;
+use arc_models::llm::openai::OpenAiLlm;
+use arc_testkit::llm;
 use arc_testkit::utterance::espeak;
 use arc_testkit::InProcessNode;
 use criterion::{Criterion, SamplingMode};
@@ -30,23 +29,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 fn question() -> LlmRequest {
-    LlmRequest {
-        messages: vec![
-            ChatMessage {
-                role: ChatRole::System,
-                content: SessionConfig::default().brain.system_prompt,
-            },
-            ChatMessage {
-                role: ChatRole::User,
-                content: "Hi, what should I cook for dinner tonight?".into(),
-            },
-        ],
-        max_tokens: 150,
-        temperature: 0.7,
-        trace_id: String::new(),
-        seed_request: None,
-        tools: Default::default(),
-    }
+    llm::question("Hi, what should I cook for dinner tonight?", "")
 }
 
 /// (first token, first sentence, tokens, total) of one streamed answer.
@@ -92,45 +75,25 @@ fn main() {
 
     // --- the local brain alone -------------------------------------------
     {
-        let dir = manifest::default_models_dir();
-        let gguf = manifest::require(
-            &dir,
-            "smollm2-135m-instruct",
-            "SmolLM2-135M-Instruct.Q4_1.gguf",
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let mut opts = LlamaServerOptions::new(default_binary(), gguf);
-        opts.threads = 2;
-        let server = rt.block_on(LlamaServer::start(opts)).expect("llama-server");
-        let llm = OpenAiLlm::new(&OpenAiOptions {
-            base_url: server.base_url().to_string(),
-            model: "smollm2-135m-instruct".into(),
-            ..Default::default()
-        });
+        let server = rt.block_on(llm::llama_server());
+        let llm = llm::smollm2(server.base_url());
         let mut g = c.benchmark_group("llm");
         g.sampling_mode(SamplingMode::Flat);
-        g.bench_function("first_token", |b| {
-            b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let mut sum = Duration::ZERO;
-                    for _ in 0..iters {
-                        sum += ask(&llm).await.0;
-                    }
-                    sum
+        type Stage = fn(&(Duration, Duration, u64, Duration)) -> Duration;
+        let stages: [(&str, Stage); 2] = [("first_token", |a| a.0), ("first_sentence", |a| a.1)];
+        for (name, stage) in stages {
+            g.bench_function(name, |b| {
+                b.iter_custom(|iters| {
+                    rt.block_on(async {
+                        let mut sum = Duration::ZERO;
+                        for _ in 0..iters {
+                            sum += stage(&ask(&llm).await);
+                        }
+                        sum
+                    })
                 })
-            })
-        });
-        g.bench_function("first_sentence", |b| {
-            b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let mut sum = Duration::ZERO;
-                    for _ in 0..iters {
-                        sum += ask(&llm).await.1;
-                    }
-                    sum
-                })
-            })
-        });
+            });
+        }
         g.finish();
         let (mut tokens, mut gen_time) = (0u64, Duration::ZERO);
         for _ in 0..5 {

@@ -23,7 +23,7 @@ use arc_actors::synthetic::silence_frames;
 use arc_agent::config::Config;
 use arc_agent::engines::LocalEngines;
 use arc_testkit::utterance::espeak;
-use arc_testkit::InProcessNode;
+use arc_testkit::{find_event, speech_env, InProcessNode};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -144,9 +144,7 @@ fn turn_done(turn: u64) -> impl Fn(&Rec) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn noise_resumes_the_reply_and_speech_interrupts_it_leaving_only_what_was_heard() {
-    let mut cfg = Config::load(None).unwrap();
-    cfg.engines.profile = "local".into();
-    cfg.engines.llm.brain = "placeholder".into();
+    let cfg = Config::load_with(None, std::env::vars().chain(speech_env())).unwrap();
     let engines = LocalEngines::load(&cfg)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -326,13 +324,11 @@ async fn noise_resumes_the_reply_and_speech_interrupts_it_leaving_only_what_was_
     let full = full.join(" ");
     // The history: the prompt of the interrupting question holds turn 2's reply
     // as far as it was heard.
-    let prompt = events
-        .iter()
-        .find_map(|e| match &**e {
-            Event::BrainRequest(r) if r.turn_index == turn2 + 1 => Some(r.clone()),
-            _ => None,
-        })
-        .expect("the interrupting question's brain request");
+    let prompt = find_event(&events, |e| match e {
+        Event::BrainRequest(r) if r.turn_index == turn2 + 1 => Some(r.clone()),
+        _ => None,
+    })
+    .expect("the interrupting question's brain request");
     let heard = prompt
         .context
         .previous_turns
@@ -352,22 +348,18 @@ async fn noise_resumes_the_reply_and_speech_interrupts_it_leaving_only_what_was_
     // Turn 1 (resumed) is in the history whole.
     assert_eq!(prompt.context.previous_turns[0].agent, full_reply);
     // The conversation record says the same, and marks the interruption.
-    let conv = events
-        .iter()
-        .find_map(|e| match &**e {
-            Event::Conversation(c) if c.conversation.turn_index == turn2 => Some(c.clone()),
-            _ => None,
-        })
-        .expect("conversation-v1 of the interrupted turn");
+    let conv = find_event(&events, |e| match e {
+        Event::Conversation(c) if c.conversation.turn_index == turn2 => Some(c.clone()),
+        _ => None,
+    })
+    .expect("conversation-v1 of the interrupted turn");
     assert_eq!(conv.agent_response.text, heard);
     assert!(conv.metadata.interrupted);
-    let metrics = events
-        .iter()
-        .find_map(|e| match &**e {
-            Event::SessionMetrics(m) => Some(m.clone()),
-            _ => None,
-        })
-        .expect("session-metrics");
+    let metrics = find_event(&events, |e| match e {
+        Event::SessionMetrics(m) => Some(m.clone()),
+        _ => None,
+    })
+    .expect("session-metrics");
     assert_eq!(
         metrics.user_experience.interruptions, 1,
         "the noise is not an interruption"

@@ -8,14 +8,14 @@
 //!   timeout (plus a small margin) and the seed's `agent.brain.error`;
 //! - a killed llama-server is restarted by its supervisor.
 
-use arc_actors::engine::{CancellationToken, ChatMessage, ChatRole, LlmEngine, LlmRequest};
+use arc_actors::engine::{CancellationToken, LlmEngine, LlmRequest};
 use arc_actors::events::Event;
 use arc_actors::sentence::SentenceSplitter;
 use arc_actors::session::{SessionConfig, SessionNotice};
-use arc_models::llm::llama_server::{default_binary, LlamaServer, LlamaServerOptions};
-use arc_models::llm::openai::{OpenAiLlm, OpenAiOptions};
-use arc_models::manifest;
-use arc_testkit::InProcessNode;
+use arc_models::llm::llama_server::LlamaServer;
+use arc_models::llm::openai::OpenAiLlm;
+use arc_testkit::llm::{self, llama_server, smollm2};
+use arc_testkit::{find_event, InProcessNode};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -26,55 +26,16 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const FALLBACK: &str = "I'm having trouble processing that. Could you rephrase?";
 
-async fn start_server() -> LlamaServer {
-    let binary = default_binary();
-    assert!(
-        binary.is_file(),
-        "{} is missing: run bash scripts/build-llama-server.sh (scripts/setup.sh does)",
-        binary.display()
-    );
-    let dir = manifest::default_models_dir();
-    let gguf = manifest::require(
-        &dir,
-        "smollm2-135m-instruct",
-        "SmolLM2-135M-Instruct.Q4_1.gguf",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let mut opts = LlamaServerOptions::new(binary, gguf);
-    opts.threads = 2;
-    LlamaServer::start(opts).await.expect("llama-server starts")
-}
-
 /// A server and an engine speaking to it. Each test has its own: a tokio
 /// test's runtime (and with it the server's supervisor) ends with the test.
 async fn local_llm() -> (LlamaServer, OpenAiLlm) {
-    let server = start_server().await;
-    let llm = OpenAiLlm::new(&OpenAiOptions {
-        base_url: server.base_url().to_string(),
-        model: "smollm2-135m-instruct".into(),
-        ..Default::default()
-    });
+    let server = llama_server().await;
+    let llm = smollm2(server.base_url());
     (server, llm)
 }
 
 fn question(text: &str) -> LlmRequest {
-    LlmRequest {
-        messages: vec![
-            ChatMessage {
-                role: ChatRole::System,
-                content: SessionConfig::default().brain.system_prompt,
-            },
-            ChatMessage {
-                role: ChatRole::User,
-                content: text.into(),
-            },
-        ],
-        max_tokens: 150,
-        temperature: 0.7,
-        trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
-        seed_request: None,
-        tools: Default::default(),
-    }
+    llm::question(text, "0af7651916cd43dd8448eb211c80319c")
 }
 
 /// Runs one scripted turn and returns the session's notices and events.
@@ -175,35 +136,29 @@ async fn a_session_with_the_local_brain_speaks_whole_sentences() {
         last.ends_with(['.', '!', '?', '"', ')']),
         "the reply does not end on a whole sentence: {last:?}"
     );
-    let resp = events
-        .iter()
-        .find_map(|e| match &**e {
-            Event::BrainResponse(r) => Some(r.clone()),
-            _ => None,
-        })
-        .expect("agent.brain.response");
+    let resp = find_event(&events, |e| match e {
+        Event::BrainResponse(r) => Some(r.clone()),
+        _ => None,
+    })
+    .expect("agent.brain.response");
     let json = serde_json::to_value(&resp).unwrap();
     println!("{json}");
     assert!(events.iter().all(|e| !matches!(&**e, Event::BrainError(_))));
-    let conv = events
-        .iter()
-        .find_map(|e| match &**e {
-            Event::Conversation(c) => Some(c.clone()),
-            _ => None,
-        })
-        .expect("conversation-v1");
+    let conv = find_event(&events, |e| match e {
+        Event::Conversation(c) => Some(c.clone()),
+        _ => None,
+    })
+    .expect("conversation-v1");
     assert_eq!(conv.agent_response.llm_model, "smollm2-135m-instruct");
     assert!(conv.agent_response.llm_tokens_used > 0 && conv.agent_response.llm_tokens_used <= 150);
 }
 
 fn brain_error(events: &[Arc<Event>]) -> serde_json::Value {
-    let e = events
-        .iter()
-        .find_map(|e| match &**e {
-            Event::BrainError(b) => Some(b.clone()),
-            _ => None,
-        })
-        .expect("agent.brain.error");
+    let e = find_event(&events, |e| match e {
+        Event::BrainError(b) => Some(b.clone()),
+        _ => None,
+    })
+    .expect("agent.brain.error");
     serde_json::to_value(&e).unwrap()
 }
 
@@ -222,11 +177,7 @@ async fn a_stopped_server_gives_the_fallback_and_the_seed_error() {
         .local_addr()
         .unwrap()
         .port();
-    let llm: Arc<dyn LlmEngine> = Arc::new(OpenAiLlm::new(&OpenAiOptions {
-        base_url: format!("http://127.0.0.1:{port}/v1"),
-        model: "smollm2-135m-instruct".into(),
-        ..Default::default()
-    }));
+    let llm: Arc<dyn LlmEngine> = Arc::new(smollm2(&format!("http://127.0.0.1:{port}/v1")));
     let (notices, events, took) = one_turn(llm, "Are you there?").await;
     assert!(spoke_fallback(&notices), "{notices:?}");
     let err = brain_error(&events);
@@ -249,11 +200,7 @@ async fn a_stalled_server_gives_the_fallback_within_the_timeout() {
             held.push(s);
         }
     });
-    let llm: Arc<dyn LlmEngine> = Arc::new(OpenAiLlm::new(&OpenAiOptions {
-        base_url: format!("http://127.0.0.1:{port}/v1"),
-        model: "smollm2-135m-instruct".into(),
-        ..Default::default()
-    }));
+    let llm: Arc<dyn LlmEngine> = Arc::new(smollm2(&format!("http://127.0.0.1:{port}/v1")));
     let (notices, events, _) = one_turn(llm, "Hello?").await;
     hold.abort();
     assert!(spoke_fallback(&notices), "{notices:?}");
@@ -261,7 +208,7 @@ async fn a_stalled_server_gives_the_fallback_within_the_timeout() {
     println!("{err}");
     assert_eq!(err["error_type"], "timeout");
     assert_eq!(err["fallback_response"], FALLBACK);
-    let resp_ms = events.iter().find_map(|e| match &**e {
+    let resp_ms = find_event(&events, |e| match e {
         Event::Conversation(c) => Some(c.agent_response.llm_latency_ms),
         _ => None,
     });
@@ -275,7 +222,7 @@ async fn a_stalled_server_gives_the_fallback_within_the_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_llama_server_is_restarted() {
     let _serial = SERIAL.lock().await;
-    let server = start_server().await;
+    let server = llama_server().await;
     let pid = server.pid();
     assert!(pid > 0);
     // SAFETY: plain kill(2) on our own child.
@@ -289,11 +236,7 @@ async fn a_killed_llama_server_is_restarted() {
     assert_eq!(server.restarts(), 1);
     let new_pid = server.pid();
     assert_ne!(new_pid, pid);
-    let llm = OpenAiLlm::new(&OpenAiOptions {
-        base_url: server.base_url().to_string(),
-        model: "smollm2-135m-instruct".into(),
-        ..Default::default()
-    });
+    let llm = smollm2(server.base_url());
     let (tx, mut rx) = mpsc::channel(256);
     let usage = llm
         .stream(question("Say hello."), tx, CancellationToken::new())

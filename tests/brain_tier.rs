@@ -10,7 +10,7 @@ use arc_actors::events::nats::{BrainRequest, BrainResponse, Constraints, Context
 use arc_actors::events::Event;
 use arc_actors::session::{SessionConfig, SessionNotice};
 use arc_agent::engines::nats_brain::NatsBrainLlm;
-use arc_testkit::{InProcessNode, TestNode};
+use arc_testkit::{find_event, InProcessNode, TestNode};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -223,7 +223,7 @@ async fn a_session_with_the_nats_brain_speaks_the_tiers_answer_or_the_fallback()
         "{said:?}\n{log}"
     );
     assert_eq!(answered.len(), 1, "{log}");
-    let resp = events.iter().find_map(|e| match &**e {
+    let resp = find_event(&events, |e| match e {
         Event::BrainResponse(r) => Some(r.clone()),
         _ => None,
     });

@@ -110,13 +110,7 @@ async fn scripted_session_reaches_nats_and_pulsar_with_the_seed_fields() {
     app.shutdown("test done").await;
 
     // Pulsar: conversation-v1, keyed by user, one partition per user, every seed field.
-    let msgs = read_pulsar(
-        &broker.url(),
-        &["persistent://arc/events/conversation"],
-        &user,
-        2,
-        Duration::from_secs(20),
-    );
+    let msgs = read_conversations(&broker.url(), &user, 2);
     assert_eq!(msgs.len(), 2, "{msgs:#?}");
     let example = seed_example(
         "000_a36cdaf97a05c199.txt",

@@ -192,24 +192,17 @@ fn exercise(node: &TestNode, pulsar: &mut PulsarLite, rounds: usize) {
 fn every_dashboard_query_returns_data_from_a_real_prometheus() {
     let dir = tempfile::tempdir().unwrap();
     let mut pulsar = PulsarLite::start_provisioned(dir.path());
-    let http_port = free_port();
-    let mut env = node_env(
-        &pulsar.url(),
-        SHARED_NATS,
-        &dir.path().join("data"),
-        http_port,
-    );
-    env.push(("ARC__SESSION__BRAIN__TIMEOUT_MS".into(), "300".into()));
-    let node = TestNode::serve(
-        env!("CARGO_BIN_EXE_arc-agent"),
-        &env,
-        http_port,
-        &dir.path().join("node.log"),
-    );
+    let node = TestNode::builder(env!("CARGO_BIN_EXE_arc-agent"))
+        .under_test(dir.path(), &pulsar.url(), SHARED_NATS)
+        .env("ARC__SESSION__BRAIN__TIMEOUT_MS", "300")
+        .spawn();
     let prom_dir = dir.path().join("prometheus");
     std::fs::create_dir_all(&prom_dir).unwrap();
-    let prom =
-        PrometheusServer::start(&prom_dir, free_port(), &scrape_config(http_port, &prom_dir));
+    let prom = PrometheusServer::start(
+        &prom_dir,
+        free_port(),
+        &scrape_config(node.http_port, &prom_dir),
+    );
     let start = now_s();
 
     // The target must be up before anything counts.

@@ -127,23 +127,19 @@ async fn registers_answers_availability_joins_assignments_and_reconnects() {
         &dir.path().join("data"),
         0,
     );
-    env.extend(
-        [
-            ("ARC__PULSAR__ENABLED", "false".to_string()),
-            ("ARC__NATS__ENABLED", "false".to_string()),
-            ("ARC__LIVEKIT__URL", format!("ws://127.0.0.1:{port}")),
-            ("ARC__LIVEKIT__API_KEY", "devkey".to_string()),
-            ("ARC__LIVEKIT__API_SECRET", SECRET.to_string()),
-            ("ARC__LIVEKIT__MAX_CONNECT_ATTEMPTS", "1".to_string()),
-            ("ARC__LIVEKIT__CONNECT_TIMEOUT_MS", "2000".to_string()),
-            ("ARC__LIVEKIT__RETRY_BACKOFF_MS", "100".to_string()),
-            ("ARC__LIVEKIT__MAX_RETRY_BACKOFF_MS", "1000".to_string()),
-            ("ARC__DISPATCH__LIVEKIT_WORKER", "true".to_string()),
-            ("ARC__DISPATCH__MAX_SESSIONS", "1".to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v)),
-    );
+    env.extend(vars([
+        ("ARC__PULSAR__ENABLED", "false".to_string()),
+        ("ARC__NATS__ENABLED", "false".to_string()),
+        ("ARC__LIVEKIT__URL", format!("ws://127.0.0.1:{port}")),
+        ("ARC__LIVEKIT__API_KEY", "devkey".to_string()),
+        ("ARC__LIVEKIT__API_SECRET", SECRET.to_string()),
+        ("ARC__LIVEKIT__MAX_CONNECT_ATTEMPTS", "1".to_string()),
+        ("ARC__LIVEKIT__CONNECT_TIMEOUT_MS", "2000".to_string()),
+        ("ARC__LIVEKIT__RETRY_BACKOFF_MS", "100".to_string()),
+        ("ARC__LIVEKIT__MAX_RETRY_BACKOFF_MS", "1000".to_string()),
+        ("ARC__DISPATCH__LIVEKIT_WORKER", "true".to_string()),
+        ("ARC__DISPATCH__MAX_SESSIONS", "1".to_string()),
+    ]));
     let app = App::start(Config::load_with(None, env).unwrap())
         .await
         .unwrap();

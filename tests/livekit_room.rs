@@ -14,7 +14,7 @@ use arc_agent::transports::room::{
 };
 use arc_rooms::proto::DisconnectReason;
 use arc_rooms::{PcmFrame, RoomError};
-use arc_testkit::{free_port, init_logs, lines, metric, ScriptedCall};
+use arc_testkit::{free_port, init_logs, lines, metric, vars, ScriptedCall};
 use std::time::{Duration, Instant};
 
 fn tone(rate: u32, hz: f32, secs: f32, amp: f32) -> Vec<f32> {
@@ -208,7 +208,7 @@ fn livekit_settings_come_from_the_config_or_livekits_own_variables() {
 
 fn node_config(extra: &[(&str, String)]) -> Config {
     let dir = std::env::temp_dir().join(format!("arc-livekit-{}", std::process::id()));
-    let mut env: Vec<(String, String)> = vec![
+    let mut env = vars([
         ("ARC__NATS__ENABLED", "false".to_string()),
         ("ARC__PULSAR__ENABLED", "false".to_string()),
         ("ARC__HTTP__LISTEN", "127.0.0.1:0".to_string()),
@@ -217,11 +217,8 @@ fn node_config(extra: &[(&str, String)]) -> Config {
         ("ARC__LIVEKIT__MAX_CONNECT_ATTEMPTS", "3".to_string()),
         ("ARC__LIVEKIT__RETRY_BACKOFF_MS", "300".to_string()),
         ("ARC__LIVEKIT__MAX_RETRY_BACKOFF_MS", "600".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    ]);
+    env.extend(vars(extra.iter().cloned()));
     Config::load_with(None, env).expect("test config")
 }
 

@@ -25,24 +25,15 @@ fn signed(specs: &Value) -> Vec<(String, Option<String>)> {
 async fn signed_webhooks_reach_both_brokers_and_bad_ones_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let pulsar = PulsarLite::start_provisioned(dir.path());
-    let http_port = free_port();
-    let mut env = node_env(
-        &pulsar.url(),
-        SHARED_NATS,
-        &dir.path().join("data"),
-        http_port,
-    );
     let run = uuid::Uuid::new_v4().simple().to_string();
-    env.push(("LIVEKIT_API_KEY".into(), "devkey".into()));
-    env.push(("LIVEKIT_API_SECRET".into(), SECRET.into()));
-    // A queue group of its own: other nodes on the shared NATS take no part.
-    env.push(("ARC__DISPATCH__QUEUE_GROUP".into(), format!("wh-{run}")));
-    let node = TestNode::serve(
-        env!("CARGO_BIN_EXE_arc-agent"),
-        &env,
-        http_port,
-        &dir.path().join("node.log"),
-    );
+    let node = TestNode::builder(env!("CARGO_BIN_EXE_arc-agent"))
+        .under_test(dir.path(), &pulsar.url(), SHARED_NATS)
+        .env("LIVEKIT_API_KEY", "devkey")
+        .env("LIVEKIT_API_SECRET", SECRET)
+        // A queue group of its own: other nodes on the shared NATS take no part.
+        .env("ARC__DISPATCH__QUEUE_GROUP", format!("wh-{run}"))
+        .spawn();
+    let http_port = node.http_port;
 
     let room = format!("room-wh-{run}");
     let nats = async_nats::connect(SHARED_NATS).await.unwrap();
@@ -223,22 +214,13 @@ async fn signed_webhooks_reach_both_brokers_and_bad_ones_nothing() {
 #[test]
 fn malformed_or_oversized_webhooks_are_refused_and_the_node_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let http_port = free_port();
-    let mut env = node_env(
-        &format!("pulsar://127.0.0.1:{}", free_port()),
-        SHARED_NATS,
-        &dir.path().join("data"),
-        http_port,
-    );
-    env.push(("ARC__LIVEKIT__API_KEY".into(), "devkey".into()));
-    env.push(("ARC__LIVEKIT__API_SECRET".into(), SECRET.into()));
-    env.push(("ARC__WEBHOOK__MAX_BODY_BYTES".into(), "4096".into()));
-    let node = TestNode::serve(
-        env!("CARGO_BIN_EXE_arc-agent"),
-        &env,
-        http_port,
-        &dir.path().join("node.log"),
-    );
+    let node = TestNode::builder(env!("CARGO_BIN_EXE_arc-agent"))
+        .under_test(dir.path(), &nobody_at("pulsar"), SHARED_NATS)
+        .env("ARC__LIVEKIT__API_KEY", "devkey")
+        .env("ARC__LIVEKIT__API_SECRET", SECRET)
+        .env("ARC__WEBHOOK__MAX_BODY_BYTES", "4096")
+        .spawn();
+    let http_port = node.http_port;
     // Signed correctly, but not a webhook.
     let hooks = signed(&json!([{"event": "room_started", "id": "EV_m", "room": "r"}]));
     let (body, auth) = &hooks[0];

@@ -16,20 +16,11 @@ fn value(text: &str, name: &str) -> f64 {
 #[test]
 fn metrics_move_with_what_happens() {
     let dir = tempfile::tempdir().unwrap();
-    let http_port = free_port();
-    let mut env = node_env(
-        &format!("pulsar://127.0.0.1:{}", free_port()), // Pulsar down: the spool grows
-        SHARED_NATS,
-        &dir.path().join("data"),
-        http_port,
-    );
-    env.push(("ARC__SESSION__BRAIN__TIMEOUT_MS".into(), "300".into()));
-    let node = TestNode::serve(
-        env!("CARGO_BIN_EXE_arc-agent"),
-        &env,
-        http_port,
-        &dir.path().join("node.log"),
-    );
+    let node = TestNode::builder(env!("CARGO_BIN_EXE_arc-agent"))
+        // Pulsar down: the spool grows.
+        .under_test(dir.path(), &nobody_at("pulsar"), SHARED_NATS)
+        .env("ARC__SESSION__BRAIN__TIMEOUT_MS", "300")
+        .spawn();
     let before = scrape(&node);
 
     // A normal turn, then a turn whose LLM stalls past the timeout.

@@ -46,15 +46,9 @@ fn a_bad_config_value_is_refused_naming_the_key() {
 #[test]
 fn starts_and_serves_with_no_broker_reachable() {
     let dir = tempfile::tempdir().unwrap();
-    let http_port = free_port();
-    let env = node_env(
-        &format!("pulsar://127.0.0.1:{}", free_port()),
-        &format!("nats://127.0.0.1:{}", free_port()),
-        &dir.path().join("data"),
-        http_port,
-    );
-    let log = dir.path().join("node.log");
-    let node = TestNode::serve(env!("CARGO_BIN_EXE_arc-agent"), &env, http_port, &log);
+    let node = TestNode::builder(env!("CARGO_BIN_EXE_arc-agent"))
+        .under_test(dir.path(), &nobody_at("pulsar"), &nobody_at("nats"))
+        .spawn();
     let (code, body) = node.get("/healthz");
     assert_eq!((code, body.as_str()), (200, "ok"));
     let (code, body) = node.get("/readyz");
@@ -90,7 +84,7 @@ fn starts_and_serves_with_no_broker_reachable() {
 
     // Said once, clearly.
     std::thread::sleep(Duration::from_secs(3));
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = node.log_text();
     assert_eq!(text.matches("Pulsar unreachable").count(), 1, "{text}");
     assert_eq!(text.matches("NATS unreachable").count(), 1, "{text}");
 }

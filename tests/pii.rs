@@ -83,13 +83,7 @@ async fn no_unmasked_pii_reaches_nats_or_pulsar_when_redaction_is_on() {
     }
 
     // Pulsar: the durable conversation records.
-    let msgs = read_pulsar(
-        &broker.url(),
-        &["persistent://arc/events/conversation"],
-        &user,
-        2,
-        Duration::from_secs(20),
-    );
+    let msgs = read_conversations(&broker.url(), &user, 2);
     assert_eq!(msgs.len(), 2, "{msgs:#?}");
     for m in &msgs {
         let text = m.payload.to_string();

@@ -76,17 +76,9 @@ async fn broker_outage_mid_session_loses_nothing_and_duplicates_nothing() {
     app.shutdown("test done").await;
 
     let url = broker.url();
-    let msgs = tokio::task::spawn_blocking(move || {
-        read_pulsar(
-            &url,
-            &["persistent://arc/events/conversation"],
-            &user,
-            3,
-            Duration::from_secs(20),
-        )
-    })
-    .await
-    .unwrap();
+    let msgs = tokio::task::spawn_blocking(move || read_conversations(&url, &user, 3))
+        .await
+        .unwrap();
     assert_eq!(msgs.len(), 3, "every turn arrived exactly once: {msgs:#?}");
     assert_eq!(unique_ids(&msgs).len(), 3);
     let turns: Vec<u64> = msgs
@@ -141,13 +133,7 @@ fn node_killed_with_sigkill_replays_its_spool_after_restart() {
         std::fs::read_to_string(&log).unwrap_or_default()
     );
 
-    let msgs = read_pulsar(
-        &pulsar_url,
-        &["persistent://arc/events/conversation"],
-        &user,
-        3,
-        Duration::from_secs(20),
-    );
+    let msgs = read_conversations(&pulsar_url, &user, 3);
     assert_eq!(msgs.len(), 3, "{msgs:#?}");
     assert_eq!(unique_ids(&msgs).len(), 3);
     let metrics = read_pulsar(

@@ -11,7 +11,7 @@ use arc_actors::session::{EndReason, SessionNotice};
 use arc_agent::config::Config;
 use arc_agent::engines::LocalEngines;
 use arc_testkit::utterance::espeak;
-use arc_testkit::InProcessNode;
+use arc_testkit::{find_event, speech_env, InProcessNode};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,9 +19,7 @@ use std::time::Duration;
 async fn a_spoken_turn_emits_the_real_engines_values() {
     let frames = espeak("What time does the library open tomorrow?").frames();
 
-    let mut cfg = Config::load(None).unwrap();
-    cfg.engines.profile = "local".into();
-    cfg.engines.llm.brain = "placeholder".into();
+    let cfg = Config::load_with(None, std::env::vars().chain(speech_env())).unwrap();
     let engines = LocalEngines::load(&cfg)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -56,35 +54,29 @@ async fn a_spoken_turn_emits_the_real_engines_values() {
     h.end(EndReason::UserLeft);
     h.wait().await;
 
-    let req = events
-        .iter()
-        .find_map(|e| match &**e {
-            Event::TtsRequest(r) => Some(serde_json::to_value(r).unwrap()),
-            _ => None,
-        })
-        .expect("agent.tts.request");
+    let req = find_event(&events, |e| match e {
+        Event::TtsRequest(r) => Some(serde_json::to_value(r).unwrap()),
+        _ => None,
+    })
+    .expect("agent.tts.request");
     println!("{req}");
     assert_eq!(req["voice_id"], "en_US-joe-medium");
     assert_eq!(req["constraints"]["format"], "opus");
     assert_eq!(req["constraints"]["sample_rate"], 24000);
 
-    let done = events
-        .iter()
-        .find_map(|e| match &**e {
-            Event::TtsCompleted(c) => Some(serde_json::to_value(c).unwrap()),
-            _ => None,
-        })
-        .expect("agent.tts.completed");
+    let done = find_event(&events, |e| match e {
+        Event::TtsCompleted(c) => Some(serde_json::to_value(c).unwrap()),
+        _ => None,
+    })
+    .expect("agent.tts.completed");
     println!("{done}");
     assert!(done["synthesis_latency_ms"].as_u64().unwrap() > 0, "{done}");
 
-    let conv = events
-        .iter()
-        .find_map(|e| match &**e {
-            Event::Conversation(c) => Some(c.clone()),
-            _ => None,
-        })
-        .expect("conversation-v1");
+    let conv = find_event(&events, |e| match e {
+        Event::Conversation(c) => Some(c.clone()),
+        _ => None,
+    })
+    .expect("conversation-v1");
     println!("{}", serde_json::to_string(&conv).unwrap());
     let u = &conv.user_message;
     assert_eq!(u.stt_model, "whisper-tiny.en");

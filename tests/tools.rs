@@ -488,14 +488,11 @@ async fn an_http_tool_is_called_with_the_models_arguments_and_its_answer_spoken(
     // What was spoken is the second answer.
     assert_eq!(r.out.sentences(), ["It is sunny and 21 degrees in Paris."]);
     // The call and its result are events; the response names the tool.
-    let call_ev = r
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::ToolCall(c) => Some(c),
-            _ => None,
-        })
-        .expect("agent.brain.tool.call");
+    let call_ev = find_event(&r.events, |e| match e {
+        Event::ToolCall(c) => Some(c),
+        _ => None,
+    })
+    .expect("agent.brain.tool.call");
     assert_eq!(call_ev.tool, "weather");
     assert_eq!(call_ev.call_id, "call_w");
     assert_eq!(call_ev.arguments, r#"{"city": "Paris"}"#);
@@ -504,14 +501,11 @@ async fn an_http_tool_is_called_with_the_models_arguments_and_its_answer_spoken(
     assert_eq!(results.len(), 1);
     assert_eq!(results[0].outcome, "ok");
     assert_eq!(results[0].request_id, call_ev.request_id);
-    let resp = r
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::BrainResponse(b) => Some(b),
-            _ => None,
-        })
-        .expect("agent.brain.response");
+    let resp = find_event(&r.events, |e| match e {
+        Event::BrainResponse(b) => Some(b),
+        _ => None,
+    })
+    .expect("agent.brain.response");
     assert_eq!(resp.metadata.tools_called, ["weather"]);
     assert_eq!(resp.agent_response, "It is sunny and 21 degrees in Paris.");
     // On the real NATS, on their subjects, as the node sent them.
@@ -680,14 +674,11 @@ async fn end_call_ends_the_session_after_the_goodbye() {
         .expect("ended by the agent");
     assert!(said < ended);
     assert_eq!(r.out.sentences(), ["Goodbye, have a nice day!"]);
-    let ev = r
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::SessionEnded(s) => Some(s),
-            _ => None,
-        })
-        .expect("session.ended");
+    let ev = find_event(&r.events, |e| match e {
+        Event::SessionEnded(s) => Some(s),
+        _ => None,
+    })
+    .expect("session.ended");
     assert_eq!(ev.reason, "agent_ended_call");
     assert_eq!(ev.final_status, "completed");
 }

@@ -88,17 +88,9 @@ async fn a_turns_spans_share_the_trace_id_of_its_events() {
     tokio::task::block_in_place(|| drop(guard)); // flush the exporter
 
     let url = broker.url();
-    let msgs = tokio::task::spawn_blocking(move || {
-        read_pulsar(
-            &url,
-            &["persistent://arc/events/conversation"],
-            &user,
-            2,
-            Duration::from_secs(20),
-        )
-    })
-    .await
-    .unwrap();
+    let msgs = tokio::task::spawn_blocking(move || read_conversations(&url, &user, 2))
+        .await
+        .unwrap();
     let pulsar_traces: Vec<String> = msgs
         .iter()
         .map(|m| {

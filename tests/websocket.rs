@@ -17,7 +17,7 @@ use arc_actors::synthetic::{ScriptedStt, SyntheticProvider};
 use arc_agent::app::App;
 use arc_agent::config::Config;
 use arc_agent::engines::NodeEngines;
-use arc_testkit::{http, init_logs};
+use arc_testkit::{http, init_logs, vars};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -45,21 +45,15 @@ async fn node(
     idle_timeout_ms: u64,
     heard: &[&str],
 ) -> (App, mpsc::Receiver<Arc<Event>>) {
-    let cfg = Config::load_with(
-        None,
-        [
-            ("ARC__NATS__ENABLED", "false".to_string()),
-            ("ARC__PULSAR__ENABLED", "false".to_string()),
-            ("ARC__HTTP__LISTEN", "127.0.0.1:0".to_string()),
-            ("ARC__NODE__DATA_DIR", dir.display().to_string()),
-            ("ARC__NODE__MAX_SESSIONS", max_sessions.to_string()),
-            ("ARC__HTTP__WS_IDLE_TIMEOUT_MS", idle_timeout_ms.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect::<Vec<_>>(),
-    )
-    .expect("test config");
+    let env = vars([
+        ("ARC__NATS__ENABLED", "false".to_string()),
+        ("ARC__PULSAR__ENABLED", "false".to_string()),
+        ("ARC__HTTP__LISTEN", "127.0.0.1:0".to_string()),
+        ("ARC__NODE__DATA_DIR", dir.display().to_string()),
+        ("ARC__NODE__MAX_SESSIONS", max_sessions.to_string()),
+        ("ARC__HTTP__WS_IDLE_TIMEOUT_MS", idle_timeout_ms.to_string()),
+    ]);
+    let cfg = Config::load_with(None, env).expect("test config");
     let (tap, events) = MirrorInput::new("test", MirrorFilter::All, 1 << 14);
     let ears = Ears(heard.iter().map(|l| l.to_string()).collect());
     let app = App::start_with_engines(cfg, vec![tap], NodeEngines::new(Arc::new(ears)))

@@ -4,7 +4,7 @@
 use arc_actors::events::Event;
 use arc_actors::session::{ChildKind, EndReason, SessionConfig, SessionNotice};
 use arc_actors::synthetic::{silence_frames, speech_frames};
-use arc_testkit::{lines, InProcessNode};
+use arc_testkit::{find_event, lines, InProcessNode};
 use std::time::Duration;
 
 fn config(user: &str) -> SessionConfig {
@@ -143,7 +143,7 @@ async fn a_panicking_child_is_restarted_and_the_next_turn_completes() {
             ],
         );
         assert!(seen.iter().any(|e| e.kind() == "service_error"));
-        let ended = seen.iter().find_map(|e| match &**e {
+        let ended = find_event(&seen, |e| match e {
             Event::SessionEnded(s) => Some(s.clone()),
             _ => None,
         });
@@ -166,13 +166,11 @@ async fn llm_stall_gives_fallback_within_timeout() {
     assert_eq!(call.say(&script[1..], Duration::from_secs(5)).await, 1);
     call.hang_up().await;
     let events = node.drain();
-    let err = events
-        .iter()
-        .find_map(|e| match &**e {
-            Event::BrainError(b) => Some(b.clone()),
-            _ => None,
-        })
-        .expect("brain error event");
+    let err = find_event(&events, |e| match e {
+        Event::BrainError(b) => Some(b.clone()),
+        _ => None,
+    })
+    .expect("brain error event");
     assert_eq!(err.error_type, "timeout");
     assert_eq!(
         err.fallback_response.as_deref(),
@@ -242,13 +240,11 @@ async fn user_speech_over_the_agent_cancels_the_reply() {
     call.hang_up().await;
     assert!(out.flushes.load(std::sync::atomic::Ordering::Relaxed) >= 1);
     let events = node.drain();
-    let metrics = events
-        .iter()
-        .find_map(|e| match &**e {
-            Event::SessionMetrics(m) => Some(m.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let metrics = find_event(&events, |e| match e {
+        Event::SessionMetrics(m) => Some(m.clone()),
+        _ => None,
+    })
+    .unwrap();
     assert_eq!(metrics.user_experience.interruptions, 1);
     assert_eq!(metrics.conversation_stats.total_turns, 2);
 }
@@ -299,7 +295,7 @@ async fn a_crashing_session_does_not_take_the_node_down() {
     assert!(c.is_ok());
     tokio::time::sleep(Duration::from_millis(100)).await;
     let events = node.drain();
-    let crashed = events.iter().find_map(|e| match &**e {
+    let crashed = find_event(&events, |e| match e {
         Event::AgentLifecycle(l) if l.event_type == "service_crashed" => Some(l.clone()),
         _ => None,
     });
@@ -307,7 +303,7 @@ async fn a_crashing_session_does_not_take_the_node_down() {
         crashed.expect("lifecycle crash event").service.name,
         "arc-agent/session"
     );
-    let ended = events.iter().find_map(|e| match &**e {
+    let ended = find_event(&events, |e| match e {
         Event::SessionEnded(s) if s.user_id == "crashy" => Some(s.clone()),
         _ => None,
     });

@@ -3,7 +3,6 @@
 //! resampled to 16 kHz and transcribed; corpus WER ≤ 20 %. Both models are
 //! real (`arc-agent models fetch`; a missing one fails with that command).
 
-use arc_actors::engine::{CancellationToken, SttEngine, TranscribeKind};
 use arc_models::audio::resample;
 use arc_models::pool::InferencePool;
 use arc_models::wer::{corpus_wer, word_error_rate};
@@ -23,15 +22,7 @@ async fn piper_speech_is_transcribed_by_whisper() {
         let (pcm, rate) = (spoken.samples(), spoken.sample_rate());
         assert_eq!(rate, 24_000, "piper's output is the seed's 24 kHz");
         let pcm16 = resample(&pcm, rate, 16_000).unwrap();
-        let heard = stt
-            .transcribe(
-                pcm16.into(),
-                TranscribeKind::Final,
-                CancellationToken::new(),
-            )
-            .await
-            .expect("whisper transcribes")
-            .text;
+        let heard = speech::hear(&stt, pcm16).await;
         println!(
             "{:.2}  {sentence:?} -> {heard:?}",
             word_error_rate(sentence, &heard)

@@ -27,32 +27,30 @@ fn pool() -> Arc<InferencePool> {
     POOL.get_or_init(|| InferencePool::new(2)).clone()
 }
 
-async fn vad() -> Arc<SileroVad> {
-    static VAD: OnceCell<Arc<SileroVad>> = OnceCell::const_new();
-    VAD.get_or_init(|| async {
+/// The model in `cell`, loaded by `load` (off the runtime) on first use.
+async fn loaded_once<T: Send + Sync + 'static>(
+    cell: &'static OnceCell<Arc<T>>,
+    name: &str,
+    load: fn() -> T,
+) -> Arc<T> {
+    cell.get_or_init(|| async {
         let t = Instant::now();
-        let vad = tokio::task::spawn_blocking(|| speech::silero(pool()))
-            .await
-            .expect("load task");
-        println!("silero: loaded in {:?}", t.elapsed());
-        Arc::new(vad)
+        let model = tokio::task::spawn_blocking(load).await.expect("load task");
+        println!("{name}: loaded in {:?}", t.elapsed());
+        Arc::new(model)
     })
     .await
     .clone()
 }
 
+async fn vad() -> Arc<SileroVad> {
+    static VAD: OnceCell<Arc<SileroVad>> = OnceCell::const_new();
+    loaded_once(&VAD, "silero", || speech::silero(pool())).await
+}
+
 async fn tts() -> Arc<PiperTts> {
     static TTS: OnceCell<Arc<PiperTts>> = OnceCell::const_new();
-    TTS.get_or_init(|| async {
-        let t = Instant::now();
-        let tts = tokio::task::spawn_blocking(|| speech::piper(pool()))
-            .await
-            .expect("load task");
-        println!("piper: loaded in {:?}", t.elapsed());
-        Arc::new(tts)
-    })
-    .await
-    .clone()
+    loaded_once(&TTS, "piper", || speech::piper(pool())).await
 }
 
 /// Deterministic faint noise (about -60 dBFS), so "silence" is not digital zero.

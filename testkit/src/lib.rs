@@ -3,7 +3,7 @@
 //! A workspace crate, never published, taken as a dev-dependency by the
 //! root crate's tests and benches, by arc-actors' tests and by arc-models'
 //! tests and benches (as nats.rs keeps its test server in a crate of its
-//! own). It depends on arc-actors (and, with the `speech` feature, on
+//! own). It depends on arc-actors (and, with the `models` feature, on
 //! arc-models), never on arc-agent: the node binary is the caller's
 //! (`env!("CARGO_BIN_EXE_arc-agent")`). Each integration test keeps only what
 //! it tests; the setup lives here, one idea per file:
@@ -15,7 +15,8 @@
 //! - [`pulsar`]: pulsar-lite brokers on their own port and data dir.
 //! - [`prometheus`]: a real Prometheus server and its HTTP API.
 //! - [`node`]: [`node::TestNode`], the `arc-agent` binary as a child process,
-//!   and [`node::node_env`], the settings of a node under test.
+//!   and the settings of a node under test ([`node::node_env`],
+//!   [`node::speech_env`]).
 //! - [`http`]: a minimal HTTP client; a value out of a metrics scrape.
 //!
 //! The Python witnesses (`python/*.py`, found by [`python::script`])
@@ -31,18 +32,21 @@
 //! - [`recording`]: [`recording::RecordingOutput`], the output that records
 //!   what a session sent.
 //! - [`with_llm`]: the synthetic engines around a real brain.
+//! - [`events`]: looking up what a session emitted.
 //! - [`seeds`]: the seed documents' JSON examples.
 //! - [`logs`]: a node's logs in the test's output.
 //!
-//! Speech (feature `speech`)
+//! The real models (feature `models`)
+//! - [`wav`]: a WAV file as 16 kHz samples or session frames.
 //! - [`utterance`]: speech made by espeak-ng, as a WAV, samples or frames.
 //! - [`synthesis`]: everything a TTS engine (piper) produced for a text.
-//! - [`wav`]: a WAV file as 16 kHz samples or session frames.
 //! - [`speech`]: the speech models, the known sentences, what whisper hears.
+//! - [`llm`]: the local LLM (llama-server with SmolLM2) and a question for it.
 //!
 //! What may call what: files only use the ones listed above them in their
 //! group (and `wait`, `process`, `http`); the groups go top to bottom.
 
+pub mod events;
 pub mod http;
 pub mod in_process;
 pub mod livekit;
@@ -60,25 +64,28 @@ pub mod seeds;
 pub mod wait;
 pub mod with_llm;
 
-#[cfg(feature = "speech")]
+#[cfg(feature = "models")]
+pub mod llm;
+#[cfg(feature = "models")]
 pub mod speech;
-#[cfg(feature = "speech")]
+#[cfg(feature = "models")]
 pub mod synthesis;
-#[cfg(feature = "speech")]
+#[cfg(feature = "models")]
 pub mod utterance;
-#[cfg(feature = "speech")]
+#[cfg(feature = "models")]
 pub mod wav;
 
+pub use events::find_event;
 pub use http::{http, http_with, metric};
 pub use in_process::InProcessNode;
 pub use livekit::{livekit_signed, post_webhook};
 pub use logs::init_logs;
 pub use nats::{NatsServer, SHARED_NATS};
-pub use node::{node_env, TestNode};
+pub use node::{node_env, speech_env, vars, TestNode};
 pub use pulsar::PulsarLite;
-pub use pulsar_read::{partitions, read_pulsar, ReadMessage};
+pub use pulsar_read::{partitions, read_conversations, read_pulsar, ReadMessage};
 pub use recording::RecordingOutput;
 pub use scripted::{lines, ScriptedCall};
 pub use seeds::{missing_paths, seed_example};
-pub use wait::{eventually, free_port, wait_port};
+pub use wait::{eventually, free_port, nobody_at, wait_port};
 pub use with_llm::WithLlm;

@@ -7,13 +7,13 @@ use serde_json::Value;
 
 /// LiveKit webhooks for `specs` (see livekit_sign.py): (body, Authorization) pairs.
 pub fn livekit_signed(specs: &Value) -> Vec<(String, Option<String>)> {
-    let out = python::run("livekit_sign.py", &[], Some(specs.to_string().as_bytes()));
-    assert!(
-        out.status.success(),
-        "livekit_sign.py failed (run scripts/setup.sh for livekit-api): {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = python::run_ok(
+        "livekit_sign.py",
+        &[],
+        Some(specs.to_string().as_bytes()),
+        "livekit_sign.py failed (run scripts/setup.sh for livekit-api): ",
     );
-    let v: Vec<Value> = serde_json::from_slice(&out.stdout).expect("signed webhooks");
+    let v: Vec<Value> = serde_json::from_str(&out).expect("signed webhooks");
     v.into_iter()
         .map(|w| {
             (

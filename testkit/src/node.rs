@@ -7,11 +7,31 @@
 
 use crate::http::http;
 use crate::process;
-use crate::wait::listening;
+use crate::wait::{free_port, listening};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// Environment variables from pairs (`("ARC__NODE__MAX_SESSIONS", 3)`).
+pub fn vars<K: ToString, V: ToString>(
+    pairs: impl IntoIterator<Item = (K, V)>,
+) -> Vec<(String, String)> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Settings for the real speech models (Silero, whisper, piper) with the
+/// placeholder brain, which repeats the question: a long question gives a
+/// long, deterministic reply (tests of the speech path, not of the model).
+pub fn speech_env() -> Vec<(String, String)> {
+    vars([
+        ("ARC__ENGINES__PROFILE", "local"),
+        ("ARC__ENGINES__LLM__BRAIN", "placeholder"),
+    ])
+}
 
 /// Environment for a node under test: its brokers, data dir and HTTP port,
 /// fault injection on, quick broker reconnects, a heartbeat a second.
@@ -21,7 +41,7 @@ pub fn node_env(
     data_dir: &Path,
     http_port: u16,
 ) -> Vec<(String, String)> {
-    [
+    vars([
         ("ARC__PULSAR__URL", pulsar_url.to_string()),
         ("ARC__NATS__URL", nats_url.to_string()),
         ("ARC__NODE__DATA_DIR", data_dir.display().to_string()),
@@ -30,10 +50,7 @@ pub fn node_env(
         ("ARC__PULSAR__RECONNECT_MAX_MS", "500".to_string()),
         ("ARC__PULSAR__SEND_TIMEOUT_MS", "3000".to_string()),
         ("ARC__HEARTBEAT__INTERVAL_MS", "1000".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    ])
 }
 
 /// When a started node counts as ready.
@@ -67,18 +84,24 @@ impl TestNodeBuilder {
     /// Environment variables, added to the test's own.
     pub fn envs<K: ToString, V: ToString>(
         mut self,
-        vars: impl IntoIterator<Item = (K, V)>,
+        pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
-        self.env.extend(
-            vars.into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
+        self.env.extend(vars(pairs));
         self
     }
 
     /// One environment variable.
     pub fn env(self, key: &str, value: impl ToString) -> Self {
         self.envs([(key, value.to_string())])
+    }
+
+    /// `serve` as a node under test (see [`node_env`]): these brokers, its
+    /// data in `dir/data`, its log `dir/node.log`, a free HTTP port.
+    pub fn under_test(self, dir: &Path, pulsar_url: &str, nats_url: &str) -> Self {
+        let port = free_port();
+        self.envs(node_env(pulsar_url, nats_url, &dir.join("data"), port))
+            .http_port(port)
+            .log(&dir.join("node.log"))
     }
 
     /// The HTTP port the node listens on (its `http.listen`, set by the caller).

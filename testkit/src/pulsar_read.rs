@@ -9,13 +9,7 @@ use std::time::Duration;
 pub fn partitions(url: &str, topics: &[&str]) -> Vec<usize> {
     let mut args = vec![url];
     args.extend(topics);
-    let out = python::run("pulsar_partitions.py", &args, None);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
+    python::run_ok("pulsar_partitions.py", &args, None, "")
         .lines()
         .map(|l| {
             let v: Value = serde_json::from_str(l).expect("json");
@@ -67,13 +61,7 @@ pub fn read_pulsar(
     for t in topics {
         args.extend(["--topic", t]);
     }
-    let out = python::run("pulsar_read.py", &args, None);
-    assert!(
-        out.status.success(),
-        "reader failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
+    python::run_ok("pulsar_read.py", &args, None, "reader failed: ")
         .lines()
         .filter(|l| l.starts_with('{'))
         .map(|l| {
@@ -86,4 +74,16 @@ pub fn read_pulsar(
             }
         })
         .collect()
+}
+
+/// The conversation-v1 records of `user` (`persistent://arc/events/conversation`),
+/// until `expect` came or 20 s passed.
+pub fn read_conversations(url: &str, user: &str, expect: usize) -> Vec<ReadMessage> {
+    read_pulsar(
+        url,
+        &["persistent://arc/events/conversation"],
+        user,
+        expect,
+        Duration::from_secs(20),
+    )
 }

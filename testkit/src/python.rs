@@ -17,6 +17,18 @@ pub fn script(name: &str) -> PathBuf {
     path
 }
 
+/// [`run`] that must succeed: its stdout; a failure panics with `failure`
+/// and what the helper wrote to stderr.
+pub fn run_ok(name: &str, args: &[&str], stdin: Option<&[u8]>, failure: &str) -> String {
+    let out = run(name, args, stdin);
+    assert!(
+        out.status.success(),
+        "{failure}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// `python3 <helper> args…` with `stdin` written to it; its output.
 pub fn run(name: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new("python3")

@@ -52,25 +52,26 @@ impl RecordingOutput {
 
     /// What the agent said: the text of every sentence it spoke, in order.
     pub fn sentences(&self) -> Vec<String> {
-        self.notices
-            .lock()
-            .iter()
-            .filter_map(|n| match n {
-                SessionNotice::AgentSentence { text, .. } => Some(text.clone()),
-                _ => None,
-            })
-            .collect()
+        self.texts(|n| match n {
+            SessionNotice::AgentSentence { text, .. } => Some(text),
+            _ => None,
+        })
     }
 
     /// What the user was heard saying: every final transcript, in order.
     pub fn heard(&self) -> Vec<String> {
+        self.texts(|n| match n {
+            SessionNotice::FinalTranscript { text, .. } => Some(text),
+            _ => None,
+        })
+    }
+
+    fn texts(&self, text: impl Fn(&SessionNotice) -> Option<&String>) -> Vec<String> {
         self.notices
             .lock()
             .iter()
-            .filter_map(|n| match n {
-                SessionNotice::FinalTranscript { text, .. } => Some(text.clone()),
-                _ => None,
-            })
+            .filter_map(text)
+            .cloned()
             .collect()
     }
 

@@ -70,14 +70,19 @@ pub fn silero(pool: Arc<InferencePool>) -> SileroVad {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// What `stt` hears in the WAV at `path` (resampled to 16 kHz).
-pub async fn transcribe_wav<S: SttEngine + ?Sized>(stt: &S, path: &Path) -> String {
+/// What `stt` hears in `samples` (16 kHz): the final transcript's text.
+pub async fn hear<S: SttEngine + ?Sized>(stt: &S, samples: Vec<f32>) -> String {
     stt.transcribe(
-        load_16k(path).into(),
+        samples.into(),
         TranscribeKind::Final,
         CancellationToken::new(),
     )
     .await
     .expect("transcribes")
     .text
+}
+
+/// What `stt` hears in the WAV at `path` (resampled to 16 kHz).
+pub async fn transcribe_wav<S: SttEngine + ?Sized>(stt: &S, path: &Path) -> String {
+    hear(stt, load_16k(path)).await
 }

@@ -11,6 +11,11 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// `scheme://127.0.0.1:<a free port>`: a server nobody runs (a broker that is down).
+pub fn nobody_at(scheme: &str) -> String {
+    format!("{scheme}://127.0.0.1:{}", free_port())
+}
+
 /// Whether something listens on `port` of 127.0.0.1 within `timeout`.
 pub fn wait_port(port: u16, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
