@@ -14,6 +14,7 @@
 #![deny(unreachable_pub)]
 
 pub mod audio;
+pub mod install;
 pub mod llm;
 pub mod manifest;
 pub mod opus;

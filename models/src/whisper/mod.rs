@@ -12,10 +12,6 @@
 //! than whisper's fixed 30 s window. Audio longer than 30 s is cut at quiet
 //! points into windows of at most 30 s whose texts are joined.
 
-pub mod convert;
-
-pub use convert::{convert_ct2_to_ggml, ConvertError, ConvertSummary, WhisperHparams};
-
 use crate::pool::{InferencePool, PoolError};
 use arc_actors::engine::{CancellationToken, EngineError, SttEngine, TranscribeKind, Transcript};
 use async_trait::async_trait;
