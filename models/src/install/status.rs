@@ -14,7 +14,7 @@ pub struct ModelStatus {
     pub license: String,
     /// Bytes of the files present.
     pub bytes: u64,
-    /// "ok", "missing: <file>", "corrupt: <file>" (with `verify`), "not converted".
+    /// `ok`, `missing: <file>`, `corrupt: <file>` (with `verify`), `not converted`.
     pub state: String,
 }
 

@@ -1,4 +1,4 @@
-//! Piper (VITS, ONNX) text-to-speech behind [`TtsEngine`].
+//! Piper (VITS, ONNX) text-to-speech behind [`TtsEngine`](arc_actors::engine::TtsEngine).
 //!
 //! Text is cut into pieces of bounded length (at sentence ends, else clause
 //! punctuation, else spaces), each piece is phonemized by espeak-ng clause by

@@ -4,7 +4,7 @@
 use super::error::TtsLoadError;
 use std::path::PathBuf;
 
-/// How [`PiperTts`] synthesizes and chunks audio.
+/// How [`PiperTts`](super::PiperTts) synthesizes and chunks audio.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PiperOptions {
     /// Rate of the chunks sent (the seed's TTS rate).

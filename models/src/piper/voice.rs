@@ -143,7 +143,7 @@ impl PiperTts {
         })
     }
 
-    /// The voice's own sample rate (before resampling to [`TtsEngine::sample_rate`]).
+    /// The voice's own sample rate (before resampling to [`TtsEngine::sample_rate`](arc_actors::engine::TtsEngine::sample_rate)).
     pub fn voice_sample_rate(&self) -> u32 {
         self.inner.config.audio.sample_rate
     }

@@ -9,10 +9,10 @@ const AUDIO_CTX_MARGIN: usize = 64;
 /// full 1500), with 500 costing about twice 256.
 const MIN_AUDIO_CTX: usize = 256;
 
-/// How [`WhisperStt`] decodes.
+/// How [`WhisperStt`](super::WhisperStt) decodes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WhisperOptions {
-    /// What [`SttEngine::model`] reports; `None` derives it from the file
+    /// What [`SttEngine::model`](arc_actors::engine::SttEngine::model) reports; `None` derives it from the file
     /// name (`ggml-tiny.en.bin` -> `whisper-tiny.en`).
     pub model_name: Option<String>,
     /// Spoken language for multilingual models; English-only (`.en`) models
