@@ -124,7 +124,8 @@ enum ModelsAction {
 }
 
 fn models_command(action: ModelsAction) -> anyhow::Result<()> {
-    use arc_models::manifest::{self, FetchOptions, Manifest};
+    use arc_models::install::{self, FetchOptions};
+    use arc_models::manifest::{self, Manifest};
     use std::io::IsTerminal;
     let manifest = Manifest::embedded().context("models manifest")?;
     match action {
@@ -136,7 +137,7 @@ fn models_command(action: ModelsAction) -> anyhow::Result<()> {
             let cfg = Config::load(config.as_deref()).context("configuration refused")?;
             let dir = cfg.models.resolved_dir();
             let started = std::time::Instant::now();
-            let report = manifest::fetch(
+            let report = install::fetch(
                 &manifest,
                 &dir,
                 &FetchOptions {
@@ -165,7 +166,7 @@ fn models_command(action: ModelsAction) -> anyhow::Result<()> {
             let cfg = Config::load(config.as_deref()).context("configuration refused")?;
             let dir = cfg.models.resolved_dir();
             println!("models directory: {}", dir.display());
-            let st = manifest::status(&manifest, &dir, verify);
+            let st = install::status(&manifest, &dir, verify);
             println!(
                 "{:<24} {:<4} {:>9}  {:<16} {:<36} license",
                 "name", "kind", "size", "state", "source"
