@@ -22,7 +22,7 @@ use arc_actors::sink::EventSink;
 use arc_actors::synthetic::RecordingOutput;
 use arc_agent::config::Config;
 use arc_agent::engines::LocalEngines;
-use arc_agent::procinfo;
+use arc_agent::ops::procinfo;
 use arc_models::llm::llama_server::{default_binary, LlamaServer, LlamaServerOptions};
 use arc_models::llm::openai::{OpenAiLlm, OpenAiOptions};
 use arc_models::manifest;

@@ -1,28 +1,33 @@
 //! # arc-agent: the ARC node
 //!
-//! One process per node. It loads the configuration ([`config`]), starts the
-//! node supervisor of `arc-actors` with the engines the configuration names,
-//! mirrors every event to NATS and Pulsar ([`mirror`], with the durable
-//! [`spool`]), sends heartbeats ([`heartbeat`]) and serves health, readiness,
-//! metrics and the session API over HTTP ([`http`], [`metrics`]). [`app`]
-//! wires it together and shuts it down in order on SIGTERM.
+//! One process per node. The session core (actor trees, events, the sink)
+//! is crate `arc-actors`; the speech and language engines are `arc-models`;
+//! LiveKit's FFI is `arc-rooms`. This crate is the node around them, one
+//! folder per part of the architecture:
+//!
+//! | folder | what lives there |
+//! |---|---|
+//! | [`app`] | start-up in order, the HTTP server, shutdown in the reverse order |
+//! | [`node`] | what the node's parts share: the context, the identity, the shutdown stages |
+//! | [`config`] | TOML + environment configuration, validated at load |
+//! | [`engines`] | which engines a session gets (local models, OpenAI, the NATS brain tier) |
+//! | [`transports`] | audio in and out: browser WebSocket, LiveKit room |
+//! | [`cluster`] | webhooks, dispatch across nodes, LiveKit agent worker, brain worker |
+//! | [`mirror`] | events to NATS and Pulsar, with the durable spool |
+//! | [`ops`] | metrics, heartbeats, telemetry, process figures |
+//! | [`cli`] | the commands other than `serve` (converse, loadgen) |
+//!
+//! Calls go one way only: `cli` → `app` → `cluster` → `transports` → `node` →
+//! `ops`, `mirror`, `engines` → `config` (`scripts/module-graph.py` draws the
+//! graph and fails on a circle).
 #![deny(unreachable_pub)]
 
-pub mod agent_worker;
 pub mod app;
-pub mod brain_tier;
+pub mod cli;
+pub mod cluster;
 pub mod config;
-pub mod converse;
-pub mod dispatch;
 pub mod engines;
-pub mod heartbeat;
-pub mod http;
-pub mod loadgen;
-pub mod metrics;
 pub mod mirror;
-pub mod procinfo;
-pub mod room_transport;
-pub mod spool;
-pub mod telemetry;
-pub mod webhook;
-pub mod ws;
+pub mod node;
+pub mod ops;
+pub mod transports;

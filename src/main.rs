@@ -3,7 +3,7 @@
 use anyhow::Context;
 use arc_agent::app::App;
 use arc_agent::config::Config;
-use arc_agent::telemetry;
+use arc_agent::ops::telemetry;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -227,7 +227,7 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let cfg = Config::load(config.as_deref()).context("configuration refused")?;
             let _telemetry = telemetry::init(&cfg).context("telemetry failed to start")?;
-            let report = arc_agent::loadgen::run(cfg, sessions, turns, realtime)
+            let report = arc_agent::cli::loadgen::run(cfg, sessions, turns, realtime)
                 .await
                 .context("load generation failed")?;
             println!("{report}");
@@ -258,18 +258,19 @@ async fn main() -> anyhow::Result<()> {
             }
             cfg.validate().context("configuration refused")?;
             let _telemetry = telemetry::init(&cfg).context("telemetry failed to start")?;
-            let user = arc_agent::converse::read_input(&input).context("conversation failed")?;
+            let user =
+                arc_agent::cli::converse::read_input(&input).context("conversation failed")?;
             let t = std::time::Instant::now();
             let engines = arc_agent::engines::LocalEngines::load(&cfg)
                 .await
                 .context("the local models are not ready")?;
             let load_ms = t.elapsed().as_millis() as u64;
-            let opts = arc_agent::converse::ConverseOptions {
+            let opts = arc_agent::cli::converse::ConverseOptions {
                 input,
                 output,
                 turn_timeout: std::time::Duration::from_secs(turn_timeout_s.max(1)),
             };
-            let report = arc_agent::converse::run(cfg, engines, load_ms, user, &opts)
+            let report = arc_agent::cli::converse::run(cfg, engines, load_ms, user, &opts)
                 .await
                 .context("conversation failed")?;
             println!("{report}");
@@ -283,14 +284,14 @@ async fn main() -> anyhow::Result<()> {
             let cfg = Config::load(config.as_deref()).context("configuration refused")?;
             let _telemetry = telemetry::init(&cfg).context("telemetry failed to start")?;
             let app = App::start(cfg).await.context("node failed to start")?;
-            let req = arc_agent::room_transport::JoinRequest {
+            let req = arc_agent::transports::room::JoinRequest {
                 room_name: room,
                 user_identity: user,
                 url,
                 session_id: None,
                 token: None,
             };
-            let joined = match arc_agent::room_transport::join_room(&app, req).await {
+            let joined = match arc_agent::transports::room::join_room(&app.ctx, req).await {
                 Ok(j) => j,
                 Err(e) => {
                     app.shutdown("join failed").await;
@@ -320,7 +321,10 @@ async fn main() -> anyhow::Result<()> {
             let cfg = Config::load(config.as_deref()).context("configuration refused")?;
             let _telemetry = telemetry::init(&cfg).context("telemetry failed to start")?;
             let stop = tokio_util::sync::CancellationToken::new();
-            let mut worker = tokio::spawn(arc_agent::brain_tier::run_worker(cfg, stop.clone()));
+            let mut worker = tokio::spawn(arc_agent::cluster::brain_worker::run_worker(
+                cfg,
+                stop.clone(),
+            ));
             let result = tokio::select! {
                 why = wait_for_signal() => {
                     tracing::info!(%why, "brain worker stopping");

@@ -17,7 +17,7 @@ use arc_actors::node::{NodeArgs, NodeHandle, NodeStats, SessionSpec};
 use arc_actors::session::{EndReason, SessionConfig, SessionNotice};
 use arc_actors::sink::EventSink;
 use arc_actors::synthetic::{run_script, RecordingOutput};
-use arc_agent::brain_tier::NatsBrainLlm;
+use arc_agent::engines::nats_brain::NatsBrainLlm;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

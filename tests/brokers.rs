@@ -45,7 +45,7 @@ async fn scripted_session_reaches_nats_and_pulsar_with_the_seed_fields() {
     nats.flush().await.unwrap();
 
     let user = format!("user-{}", uuid::Uuid::new_v4().simple());
-    let mut sc = app.cfg.session_config();
+    let mut sc = app.ctx.cfg.session_config();
     sc.user_id = user.clone();
     sc.room_name = format!("room-{user}");
     let script = vec![
@@ -54,6 +54,7 @@ async fn scripted_session_reaches_nats_and_pulsar_with_the_seed_fields() {
     ];
     let out = Arc::new(RecordingOutput::default());
     let session = app
+        .ctx
         .node
         .start_session(SessionSpec {
             config: sc.clone(),

@@ -47,19 +47,19 @@ async fn rejected_event_goes_to_the_dlq_with_the_reason() {
     let app = App::start(config(env)).await.unwrap();
 
     let user = format!("dlq-{}", uuid::Uuid::new_v4().simple());
-    let mut cfg = app.cfg.session_config();
+    let mut cfg = app.ctx.cfg.session_config();
     cfg.user_id = user.clone();
     // Too large for the broker: 200 KB of text.
     let big = emit::conversation(&cfg, &turn("x".repeat(200_000)));
     let big_id = big.message_id().unwrap().to_string();
-    app.sink.emit(big);
+    app.ctx.sink.emit(big);
     let small = emit::conversation(&cfg, &turn("a normal question".into()));
     let small_id = small.message_id().unwrap().to_string();
-    app.sink.emit(small);
+    app.ctx.sink.emit(small);
 
     let ok = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
-            let t = app.metrics.render_for_test();
+            let t = app.ctx.metrics.render_for_test();
             if metric(&t, "arc_pulsar_dead_lettered_total") == Some(1.0)
                 && metric(&t, "arc_pulsar_spool_depth_events") == Some(0.0)
             {

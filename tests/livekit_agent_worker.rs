@@ -205,9 +205,10 @@ async fn registers_answers_availability_joins_assignments_and_reconnects() {
 
     // At its limit: not available, and the status says full.
     let held = app
+        .ctx
         .node
         .start_session(SessionSpec {
-            config: app.cfg.session_config(),
+            config: app.ctx.cfg.session_config(),
             output: Arc::new(RecordingOutput::default()),
             script: Vec::new(),
         })

@@ -12,7 +12,7 @@ use arc_actors::session::EndReason;
 use arc_actors::synthetic::{run_script_paced, RecordingOutput};
 use arc_agent::app::App;
 use arc_agent::config::{Config, LIVEKIT_DEFAULT_URL};
-use arc_agent::room_transport::{
+use arc_agent::transports::room::{
     end_reason_for_disconnect, join_room, JoinError, JoinRequest, RoomAudioIn, RoomAudioOut,
     ROOM_SAMPLE_RATE,
 };
@@ -248,9 +248,10 @@ async fn an_unreachable_room_fails_clearly_and_other_sessions_keep_talking() {
         .map(|s| s.to_string())
         .collect();
     let session = app
+        .ctx
         .node
         .start_session(SessionSpec {
-            config: app.cfg.session_config(),
+            config: app.ctx.cfg.session_config(),
             output: output.clone(),
             script: lines.clone(),
         })
@@ -265,7 +266,7 @@ async fn an_unreachable_room_fails_clearly_and_other_sessions_keep_talking() {
         run_script_paced(&session, &output, &lines, Duration::from_secs(20), true),
         async {
             let r = join_room(
-                &app,
+                &app.ctx,
                 JoinRequest {
                     room_name: "room-user-123-session-456".into(),
                     user_identity: Some("user-123".into()),
@@ -305,15 +306,15 @@ async fn an_unreachable_room_fails_clearly_and_other_sessions_keep_talking() {
         lines.len(),
         "turns answered while the join retried"
     );
-    assert_eq!(app.node.active_sessions(), 1);
+    assert_eq!(app.ctx.node.active_sessions(), 1);
     session.end(EndReason::UserLeft);
     assert!(session.wait().await.is_some());
     let deadline = Instant::now() + Duration::from_secs(5);
-    while app.node.active_sessions() > 0 && Instant::now() < deadline {
+    while app.ctx.node.active_sessions() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(app.node.active_sessions(), 0);
-    let scrape = app.metrics.render_for_test();
+    assert_eq!(app.ctx.node.active_sessions(), 0);
+    let scrape = app.ctx.metrics.render_for_test();
     assert_eq!(
         common::metric(&scrape, "arc_livekit_joins_total{outcome=\"failed\"}"),
         Some(1.0),
@@ -329,7 +330,7 @@ async fn an_unreachable_room_fails_clearly_and_other_sessions_keep_talking() {
     let app = App::start(node_config(&[])).await.expect("node starts");
     let t = Instant::now();
     let e = join_room(
-        &app,
+        &app.ctx,
         JoinRequest {
             room_name: "r".into(),
             ..JoinRequest::default()

@@ -35,7 +35,7 @@ async fn no_unmasked_pii_reaches_nats_or_pulsar_when_redaction_is_on() {
     nats.flush().await.unwrap();
 
     let user = format!("pii-user-{}", uuid::Uuid::new_v4().simple());
-    let mut sc = app.cfg.session_config();
+    let mut sc = app.ctx.cfg.session_config();
     sc.user_id = user.clone();
     assert!(
         sc.audit.anonymization,
@@ -47,6 +47,7 @@ async fn no_unmasked_pii_reaches_nats_or_pulsar_when_redaction_is_on() {
     ];
     let out = Arc::new(RecordingOutput::default());
     let session = app
+        .ctx
         .node
         .start_session(SessionSpec {
             config: sc.clone(),

@@ -37,13 +37,14 @@ async fn broker_outage_mid_session_loses_nothing_and_duplicates_nothing() {
     let app = App::start(cfg).await.unwrap();
 
     let user = format!("outage-{}", uuid::Uuid::new_v4().simple());
-    let mut sc = app.cfg.session_config();
+    let mut sc = app.ctx.cfg.session_config();
     sc.user_id = user.clone();
     let script: Vec<String> = (1..=3)
         .map(|i| format!("question {i} for the outage test"))
         .collect();
     let out = Arc::new(RecordingOutput::default());
     let session = app
+        .ctx
         .node
         .start_session(SessionSpec {
             config: sc.clone(),
@@ -67,7 +68,7 @@ async fn broker_outage_mid_session_loses_nothing_and_duplicates_nothing() {
     // outage outlasts the send timeout (3 s here), so the mirror itself sees it
     // (not only the client's own reconnect) and replays from the spool.
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let text = app.metrics.render_for_test();
+    let text = app.ctx.metrics.render_for_test();
     assert!(
         metric(&text, "arc_pulsar_spool_depth_events").unwrap_or(0.0) >= 1.0,
         "{text}"
@@ -83,7 +84,7 @@ async fn broker_outage_mid_session_loses_nothing_and_duplicates_nothing() {
     // The spool drains once the broker is back.
     let drained = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
-            let t = app.metrics.render_for_test();
+            let t = app.ctx.metrics.render_for_test();
             if metric(&t, "arc_pulsar_spool_depth_events") == Some(0.0)
                 && metric(&t, "arc_pulsar_replayed_total").unwrap_or(0.0) >= 1.0
             {
@@ -96,7 +97,7 @@ async fn broker_outage_mid_session_loses_nothing_and_duplicates_nothing() {
     assert!(
         drained.is_ok(),
         "spool did not drain: {}",
-        app.metrics.render_for_test()
+        app.ctx.metrics.render_for_test()
     );
     app.shutdown("test done").await;
 

@@ -300,7 +300,7 @@ async fn run(steps: Vec<Step>, line: &str, turn_timeout_ms: u64, slow_timeout_ms
         "the node's NATS mirror did not connect"
     );
 
-    let sc = app.cfg.session_config();
+    let sc = app.ctx.cfg.session_config();
     // Only the subjects this test reads, read while the session runs: the
     // shared NATS also carries other tests' traffic.
     let mut subs = Vec::new();
@@ -359,6 +359,7 @@ async fn run(steps: Vec<Step>, line: &str, turn_timeout_ms: u64, slow_timeout_ms
     let out = Arc::new(RecordingOutput::default());
     let script = vec![line.to_string()];
     let session = app
+        .ctx
         .node
         .start_session(SessionSpec {
             config: sc.clone(),

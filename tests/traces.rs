@@ -8,7 +8,7 @@ use arc_actors::node::SessionSpec;
 use arc_actors::session::EndReason;
 use arc_actors::synthetic::{run_script, RecordingOutput};
 use arc_agent::app::App;
-use arc_agent::telemetry;
+use arc_agent::ops::telemetry;
 use axum::body::Bytes;
 use axum::routing::post;
 use common::*;
@@ -68,11 +68,12 @@ async fn a_turns_spans_share_the_trace_id_of_its_events() {
     nats.flush().await.unwrap();
 
     let user = format!("trace-{}", uuid::Uuid::new_v4().simple());
-    let mut sc = app.cfg.session_config();
+    let mut sc = app.ctx.cfg.session_config();
     sc.user_id = user.clone();
     let script = vec!["one question".to_string(), "another question".to_string()];
     let out = Arc::new(RecordingOutput::default());
     let session = app
+        .ctx
         .node
         .start_session(SessionSpec {
             config: sc.clone(),

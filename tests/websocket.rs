@@ -327,7 +327,7 @@ async fn a_silent_socket_times_out() {
             .unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(app.node.active_sessions(), 1, "alive while audio flows");
+    assert_eq!(app.ctx.node.active_sessions(), 1, "alive while audio flows");
     // ...silence ends it.
     let t = std::time::Instant::now();
     let ended = until(&mut ws, "ended", &mut seen, &mut audio).await;

@@ -1,8 +1,16 @@
 //! Broker mirrors: every event of the sink, copied to NATS (ephemeral) and
 //! Pulsar (durable), off the voice loop.
+//!
+//! - [`nats`]: at-most-once publish to the seed's subjects.
+//! - [`pulsar`]: producers per topic, with delivery confirmed from the [`spool`].
+//! - [`spool`]: the durable on-disk queue in front of Pulsar (replay, DLQ).
+//!
+//! Mirrors read the event stream of `arc-actors` and `config`; they call
+//! nothing else of the node, and only `app` starts them.
 
 pub mod nats;
 pub mod pulsar;
+pub mod spool;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 

@@ -63,8 +63,34 @@ pub async fn connect(
     Ok(client)
 }
 
+/// The running NATS mirror: one task publishing the mirror's queue.
+pub struct NatsMirror {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl NatsMirror {
+    /// Publish every event from `rx` with `client` until `rx` closes.
+    pub fn spawn(
+        client: async_nats::Client,
+        rx: mpsc::Receiver<Arc<Event>>,
+        stats: Arc<MirrorStats>,
+    ) -> Self {
+        Self {
+            task: tokio::spawn(run(client, rx, stats)),
+        }
+    }
+
+    /// Wait up to `within` for the queue (closed when the fan-out ends) to be
+    /// published and flushed; what is left is dropped (at-most-once).
+    pub async fn shutdown(self, within: Duration) {
+        if tokio::time::timeout(within, self.task).await.is_err() {
+            tracing::warn!("NATS mirror did not flush within {within:?}");
+        }
+    }
+}
+
 /// Publish every event from `rx` until it closes, then flush.
-pub async fn run(
+async fn run(
     client: async_nats::Client,
     mut rx: mpsc::Receiver<Arc<Event>>,
     stats: Arc<MirrorStats>,

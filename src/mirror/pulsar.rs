@@ -12,7 +12,7 @@
 
 use super::MirrorStats;
 use crate::config::PulsarSection;
-use crate::spool::{Spool, SpoolError, SpoolOptions, SpoolRecord};
+use crate::mirror::spool::{Spool, SpoolError, SpoolOptions, SpoolRecord};
 use arc_actors::events::{Event, PulsarTopic};
 use pulsar::{
     compression, producer, ConnectionRetryOptions, OperationRetryOptions, Producer, Pulsar,

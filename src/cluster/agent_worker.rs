@@ -18,18 +18,16 @@
 //! (LiveKit's automatic dispatch), a name takes only rooms explicitly
 //! dispatched to that agent.
 
-use crate::config::Config;
-use crate::metrics::Metrics;
-use crate::room_transport::{join_room_on, JoinRequest};
-use arc_actors::node::NodeHandle;
+use crate::node::NodeContext;
+use crate::transports::room::{join_room, JoinRequest};
 use arc_actors::session::{EndReason, SessionHandle};
 use futures::{SinkExt, StreamExt};
 use livekit_api::access_token::{AccessToken, VideoGrants};
 use livekit_protocol as proto;
+use parking_lot::Mutex;
 use prost::Message as _;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -64,10 +62,7 @@ pub fn agent_url(url: &str) -> String {
 
 /// The agent worker of this node.
 pub struct AgentWorker {
-    cfg: Arc<Config>,
-    node: NodeHandle,
-    metrics: Arc<Metrics>,
-    draining: Arc<AtomicBool>,
+    ctx: NodeContext,
     max_sessions: usize,
     /// Sessions started for LiveKit jobs, by job id.
     jobs: Arc<Mutex<HashMap<String, SessionHandle>>>,
@@ -82,26 +77,19 @@ fn encode(m: proto::worker_message::Message) -> WsMessage {
 }
 
 impl AgentWorker {
-    pub fn new(
-        cfg: Arc<Config>,
-        node: NodeHandle,
-        metrics: Arc<Metrics>,
-        draining: Arc<AtomicBool>,
-        max_sessions: usize,
-    ) -> Arc<Self> {
+    /// The worker of the node `ctx`, with `dispatch.max_sessions` as its limit.
+    pub fn new(ctx: NodeContext) -> Arc<Self> {
+        let max_sessions = ctx.cfg.dispatch_max_sessions();
         Arc::new(Self {
-            cfg,
-            node,
-            metrics,
-            draining,
+            ctx,
             max_sessions,
             jobs: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 
     fn load(&self) -> (f32, u32, bool) {
-        let active = self.node.active_sessions();
-        let full = active >= self.max_sessions || self.draining.load(Ordering::Relaxed);
+        let active = self.ctx.node.active_sessions();
+        let full = active >= self.max_sessions || self.ctx.is_draining();
         (
             active as f32 / self.max_sessions.max(1) as f32,
             active as u32,
@@ -119,21 +107,21 @@ impl AgentWorker {
             }),
             load,
             job_count,
-            draining: self.draining.load(Ordering::Relaxed),
+            draining: self.ctx.is_draining(),
             seq,
         })
     }
 
     /// The worker's own token: the `agent` grant, signed with the node's key pair.
     fn token(&self) -> Result<String, WorkerError> {
-        let creds = self.cfg.livekit_credentials();
+        let creds = self.ctx.cfg.livekit_credentials();
         if creds.api_key.is_empty() || creds.api_secret.is_empty() {
             return Err(WorkerError::NotConfigured);
         }
         AccessToken::with_api_key(&creds.api_key, &creds.api_secret)
             .with_identity(&format!(
                 "{}-worker-{}",
-                self.cfg.livekit.agent_identity,
+                self.ctx.cfg.livekit.agent_identity,
                 std::process::id()
             ))
             .with_grants(VideoGrants {
@@ -146,8 +134,8 @@ impl AgentWorker {
 
     /// Registers and serves jobs until `stop`, reconnecting with back-off.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
-        let mut backoff = Duration::from_millis(self.cfg.livekit.retry_backoff_ms.max(100));
-        let max = Duration::from_millis(self.cfg.livekit.max_retry_backoff_ms.max(1000));
+        let mut backoff = Duration::from_millis(self.ctx.cfg.livekit.retry_backoff_ms.max(100));
+        let max = Duration::from_millis(self.ctx.cfg.livekit.max_retry_backoff_ms.max(1000));
         loop {
             match self.session(&stop).await {
                 Ok(()) => break,
@@ -165,7 +153,7 @@ impl AgentWorker {
 
     /// One connection: Ok when stopped, Err when the connection failed.
     async fn session(self: &Arc<Self>, stop: &CancellationToken) -> Result<(), WorkerError> {
-        let url = agent_url(&self.cfg.livekit_credentials().url);
+        let url = agent_url(&self.ctx.cfg.livekit_credentials().url);
         let token = self.token()?;
         let mut request = url
             .as_str()
@@ -181,7 +169,7 @@ impl AgentWorker {
         )?;
         request.headers_mut().insert("Authorization", auth);
         let connect = tokio_tungstenite::connect_async(request);
-        let timeout = Duration::from_millis(self.cfg.livekit.connect_timeout_ms);
+        let timeout = Duration::from_millis(self.ctx.cfg.livekit.connect_timeout_ms);
         let (ws, _) = match tokio::time::timeout(timeout, connect).await {
             Ok(Ok(ws)) => ws,
             Ok(Err(e)) => {
@@ -200,7 +188,7 @@ impl AgentWorker {
         let (mut tx, mut rx) = ws.split();
         let register = proto::worker_message::Message::Register(proto::RegisterWorkerRequest {
             r#type: proto::JobType::JtRoom as i32,
-            agent_name: self.cfg.dispatch.livekit_agent_name.clone(),
+            agent_name: self.ctx.cfg.dispatch.livekit_agent_name.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             ..Default::default()
         });
@@ -266,8 +254,8 @@ impl AgentWorker {
         use proto::server_message::Message as S;
         match msg.message? {
             S::Register(r) => {
-                tracing::info!(worker_id = %r.worker_id, agent_name = %self.cfg.dispatch.livekit_agent_name, "registered with LiveKit as an agent worker");
-                self.metrics.dispatch("livekit_registered");
+                tracing::info!(worker_id = %r.worker_id, agent_name = %self.ctx.cfg.dispatch.livekit_agent_name, "registered with LiveKit as an agent worker");
+                self.ctx.metrics.dispatch("livekit_registered");
                 None
             }
             S::Availability(req) => {
@@ -275,7 +263,7 @@ impl AgentWorker {
                 let (_, _, full) = self.load();
                 let session_id = format!("sess-{}", job.id);
                 if full {
-                    self.metrics.dispatch("declined");
+                    self.ctx.metrics.dispatch("declined");
                 }
                 Some(proto::worker_message::Message::Availability(
                     proto::AvailabilityResponse {
@@ -283,9 +271,9 @@ impl AgentWorker {
                         available: !full,
                         participant_identity: format!(
                             "{}-{session_id}",
-                            self.cfg.livekit.agent_identity
+                            self.ctx.cfg.livekit.agent_identity
                         ),
-                        participant_name: self.cfg.livekit.agent_name.clone(),
+                        participant_name: self.ctx.cfg.livekit.agent_name.clone(),
                         ..Default::default()
                     },
                 ))
@@ -295,11 +283,7 @@ impl AgentWorker {
                 None
             }
             S::Termination(t) => {
-                let h = self
-                    .jobs
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&t.job_id);
+                let h = self.jobs.lock().remove(&t.job_id);
                 if let Some(h) = h {
                     tracing::info!(job_id = %t.job_id, "LiveKit terminated the job: session ends");
                     h.end(EndReason::RoomEnded);
@@ -338,22 +322,18 @@ impl AgentWorker {
                     error,
                 })
             };
-            match join_room_on(&me.cfg, &me.node, &me.metrics, req).await {
+            match join_room(&me.ctx, req).await {
                 Ok(session) => {
-                    me.metrics.dispatch("taken");
+                    me.ctx.metrics.dispatch("taken");
                     tracing::info!(job_id = %job.id, room = %room.name, session_id = %session.session.session_id, "LiveKit job: joined the room");
                     me.jobs
                         .lock()
-                        .unwrap_or_else(|p| p.into_inner())
                         .insert(job.id.clone(), session.session.clone());
                     let _ = out
                         .send(status(proto::JobStatus::JsRunning, String::new()))
                         .await;
                     let reason = session.wait().await;
-                    me.jobs
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&job.id);
+                    me.jobs.lock().remove(&job.id);
                     let done = match &reason {
                         EndReason::Error(e) => status(proto::JobStatus::JsFailed, e.clone()),
                         _ => status(proto::JobStatus::JsSuccess, String::new()),
@@ -361,7 +341,7 @@ impl AgentWorker {
                     let _ = out.send(done).await;
                 }
                 Err(e) => {
-                    me.metrics.dispatch("not_taken");
+                    me.ctx.metrics.dispatch("not_taken");
                     tracing::error!(job_id = %job.id, room = %room.name, error = %e, "LiveKit job: the room could not be joined");
                     let _ = out
                         .send(status(proto::JobStatus::JsFailed, e.to_string()))

@@ -6,7 +6,7 @@
 //! mirrors, the node) are read at scrape time.
 
 use crate::mirror::MirrorStats;
-use crate::procinfo;
+use crate::ops::procinfo;
 use arc_actors::events::Event;
 use arc_actors::node::NodeStats;
 use arc_actors::sink::{EventSink, MirrorProbe};

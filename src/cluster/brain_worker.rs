@@ -1,34 +1,22 @@
-//! The external brain tier over NATS, so the LLM tier scales apart from the
-//! audio nodes.
-//!
-//! - [`NatsBrainLlm`]: the `nats` brain of a session. It sends the turn's
-//!   seed `agent.brain.request` by NATS request/reply and takes the seed's
-//!   `agent.brain.response` (or `agent.brain.error`) back. The session's own
-//!   timeout and fallback apply as with any engine; with no worker listening
-//!   NATS says so at once and the fallback is spoken.
-//! - [`run_worker`]: `arc-agent brain`, a worker in a queue group on the same
-//!   subject: each request goes to exactly one worker, which runs its own
-//!   brain (local llama-server, an OpenAI-compatible endpoint) and replies.
-//!   Messages without a reply subject (the node's own mirror of the event)
-//!   are ignored.
+//! `arc-agent brain`: a brain-only worker in a NATS queue group on
+//! `engines.llm.nats_subject`, so the LLM tier scales apart from the audio
+//! nodes. Each request goes to exactly one worker, which runs its own brain
+//! (local llama-server, an OpenAI-compatible endpoint) and replies with the
+//! seed's `agent.brain.response` or `agent.brain.error`. Messages without a
+//! reply subject (the node's own mirror of the event) are ignored. The
+//! session side of the subject is `engines::nats_brain`.
 
 use crate::config::Config;
 use crate::engines::{self, EnginesError};
-use arc_actors::engine::{
-    CancellationToken, ChatMessage, ChatRole, EngineError, LlmEngine, LlmRequest, LlmUsage,
-};
+use arc_actors::engine::{CancellationToken, ChatMessage, ChatRole, LlmEngine, LlmRequest};
 use arc_actors::events::nats::{
-    BrainError, BrainPerformance, BrainRequest, BrainResponse, BrainResponseMetadata, Constraints,
-    Context,
+    BrainError, BrainPerformance, BrainRequest, BrainResponse, BrainResponseMetadata,
 };
-use async_trait::async_trait;
 use chrono::Utc;
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Semaphore};
-
-const ENGINE: &str = "nats-brain";
 
 /// Why the worker could not run.
 #[derive(Debug, thiserror::Error)]
@@ -46,112 +34,6 @@ pub enum BrainTierError {
         queue: String,
         source: async_nats::SubscribeError,
     },
-}
-
-/// A session's brain in the external tier.
-#[derive(Debug, Clone)]
-pub struct NatsBrainLlm {
-    client: async_nats::Client,
-    subject: String,
-    model: String,
-}
-
-impl NatsBrainLlm {
-    pub fn new(client: async_nats::Client, subject: impl Into<String>) -> Self {
-        let subject = subject.into();
-        Self {
-            model: format!("nats:{subject}"),
-            client,
-            subject,
-        }
-    }
-}
-
-fn failed(message: impl std::fmt::Display) -> EngineError {
-    EngineError::Failed {
-        engine: ENGINE,
-        message: message.to_string(),
-    }
-}
-
-/// The seed request for `request` (the session's own when it made one).
-fn seed_request(request: &LlmRequest) -> BrainRequest {
-    if let Some(r) = &request.seed_request {
-        return (**r).clone();
-    }
-    let user_input = request
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.role == ChatRole::User)
-        .map(|m| m.content.clone())
-        .unwrap_or_default();
-    BrainRequest {
-        request_id: arc_actors::ids::prefixed("req"),
-        timestamp: Utc::now(),
-        trace_id: request.trace_id.clone(),
-        user_id: String::new(),
-        session_id: String::new(),
-        conversation_id: String::new(),
-        turn_index: 0,
-        user_input,
-        context: Context {
-            previous_turns: Vec::new(),
-            user_profile: serde_json::Map::new(),
-        },
-        constraints: Constraints {
-            max_tokens: u64::from(request.max_tokens),
-            temperature: request.temperature,
-            timeout_ms: 2000,
-        },
-    }
-}
-
-#[async_trait]
-impl LlmEngine for NatsBrainLlm {
-    fn model(&self) -> &str {
-        &self.model
-    }
-
-    async fn stream(
-        &self,
-        request: LlmRequest,
-        tokens: mpsc::Sender<String>,
-        cancel: CancellationToken,
-    ) -> Result<LlmUsage, EngineError> {
-        let payload = serde_json::to_vec(&seed_request(&request)).map_err(failed)?;
-        let reply = tokio::select! {
-            _ = cancel.cancelled() => return Err(EngineError::Cancelled),
-            r = self.client.request(self.subject.clone(), payload.into()) => r.map_err(failed)?,
-        };
-        if let Ok(resp) = serde_json::from_slice::<BrainResponse>(&reply.payload) {
-            // The tier answers whole; hand it on word by word so sentences
-            // are cut as with a streaming engine.
-            for (i, word) in resp.agent_response.split(' ').enumerate() {
-                let piece = if i == 0 {
-                    word.to_string()
-                } else {
-                    format!(" {word}")
-                };
-                if tokens.send(piece).await.is_err() {
-                    return Err(EngineError::Cancelled);
-                }
-            }
-            return Ok(LlmUsage {
-                completion_tokens: resp.metadata.tokens_used,
-                prompt_tokens: 0,
-                truncated: false,
-                ..Default::default()
-            });
-        }
-        match serde_json::from_slice::<BrainError>(&reply.payload) {
-            Ok(e) => Err(failed(format!(
-                "brain tier answered {}: {}",
-                e.error_type, e.error_message
-            ))),
-            Err(e) => Err(failed(format!("unreadable brain tier reply: {e}"))),
-        }
-    }
 }
 
 /// The chat a worker sends its model for one seed request.

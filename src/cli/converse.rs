@@ -12,20 +12,19 @@
 use crate::app::{App, AppError};
 use crate::config::Config;
 use crate::engines::LocalEngines;
+use crate::transports::file::FileOutput;
 use arc_actors::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
 use arc_actors::engine::VadEvent;
 use arc_actors::events::Event;
 use arc_actors::node::{NodeError, SessionSpec};
-use arc_actors::session::{AudioOutput, EndReason, SessionNotice};
+use arc_actors::session::{EndReason, SessionNotice};
 use arc_actors::sink::{MirrorFilter, MirrorInput};
 use arc_models::audio::{self, AudioError};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
 /// Why a conversation from a file could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -141,68 +140,6 @@ impl fmt::Display for ConverseReport {
     }
 }
 
-/// The file transport's output side: agent audio and notices, kept in memory.
-#[derive(Default)]
-struct FileOutput {
-    audio: Mutex<Vec<f32>>,
-    rate: AtomicU32,
-    notices: Mutex<Vec<SessionNotice>>,
-    changed: Notify,
-}
-
-impl FileOutput {
-    fn count(&self, pred: impl Fn(&SessionNotice) -> bool) -> usize {
-        self.notices
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .filter(|n| pred(n))
-            .count()
-    }
-
-    /// Waits until `pred` holds for more than `before` notices.
-    async fn wait_count(
-        &self,
-        before: usize,
-        timeout: Duration,
-        pred: impl Fn(&SessionNotice) -> bool + Copy,
-    ) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let changed = self.changed.notified();
-            if self.count(pred) > before {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                return self.count(pred) > before;
-            }
-        }
-    }
-
-    fn take_audio(&self) -> (Vec<f32>, u32) {
-        let audio = std::mem::take(&mut *self.audio.lock().unwrap_or_else(|p| p.into_inner()));
-        (audio, self.rate.load(Ordering::Relaxed))
-    }
-}
-
-impl AudioOutput for FileOutput {
-    fn play(&self, _turn: u64, frame: AudioFrame) {
-        self.rate.store(frame.sample_rate, Ordering::Relaxed);
-        self.audio
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(&frame.samples);
-    }
-    fn flush(&self) {}
-    fn notice(&self, notice: SessionNotice) {
-        self.notices
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(notice);
-        self.changed.notify_waiters();
-    }
-}
-
 /// Utterances of `frames` as the VAD finds them: (first frame, end frame).
 async fn utterances(
     engines: &LocalEngines,
@@ -286,7 +223,7 @@ pub async fn run(
     let (tap, mut events) = MirrorInput::new("converse", MirrorFilter::All, 1 << 16);
     let pool = engines.pool.clone();
     let app = App::start_with_provider(cfg, vec![tap], Arc::new(engines), Some(pool)).await?;
-    let mut config = app.cfg.session_config();
+    let mut config = app.ctx.cfg.session_config();
     config.user_id = "converse-user".into();
     config.connection_type = "file".into();
     // A file is written, not played: no real-time playout.
@@ -298,6 +235,7 @@ pub async fn run(
         .unwrap_or_default();
     let output = Arc::new(FileOutput::default());
     let session = match app
+        .ctx
         .node
         .start_session(SessionSpec {
             config,
@@ -317,7 +255,7 @@ pub async fn run(
     let mut pushed = 0usize;
     let mut turns = Vec::new();
     let mut answer = Vec::new();
-    let mut answer_rate = app.cfg.session.tts.sample_rate;
+    let mut answer_rate = app.ctx.cfg.session.tts.sample_rate;
     for (i, (start, end)) in segments.iter().copied().enumerate() {
         let before = output.count(is_done);
         // The user's audio up to the end of this utterance, then the silence

@@ -6,6 +6,8 @@
 //!   start, and shared by every session (a session only adds its own small
 //!   VAD state), and all inference runs on one bounded [`InferencePool`].
 
+pub mod nats_brain;
+
 use crate::config::Config;
 use arc_actors::engine::{
     CancellationToken, EngineError, Engines, LlmEngine, LlmRequest, LlmUsage, SttEngine,
@@ -181,7 +183,7 @@ pub async fn load_brain(
                 .connect(&cfg.nats.url)
                 .await
                 .map_err(|e| EnginesError::Nats(e.to_string()))?;
-            let engine = crate::brain_tier::NatsBrainLlm::new(client, &llm.nats_subject);
+            let engine = nats_brain::NatsBrainLlm::new(client, &llm.nats_subject);
             Ok((Arc::new(engine), None))
         }
         _ => Ok((placeholder_llm(), None)),

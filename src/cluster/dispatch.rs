@@ -19,7 +19,7 @@
 //!
 //! What a taker starts: with a LiveKit server configured (`livekit.url` or
 //! `LIVEKIT_URL`), it joins the track's room as the agent
-//! ([`crate::room_transport`]); without one, the track is held as a session
+//! ([`crate::transports::room`]); without one, the track is held as a session
 //! without room audio.
 //!
 //! Plain publications on the subject (another producer, `nats pub`) are taken
@@ -30,16 +30,17 @@
 //! node that holds the track's session ends it, the others ignore it.
 
 use crate::config::DispatchSection;
-use crate::metrics::Metrics;
+use crate::node::NodeContext;
+use crate::transports::detached::DetachedOutput;
 use arc_actors::events::nats::{TrackPublished, TrackUnpublished};
-use arc_actors::node::{NodeHandle, SessionSpec};
-use arc_actors::session::{EndReason, SessionConfig, SessionHandle};
-use arc_actors::synthetic::RecordingOutput;
+use arc_actors::node::SessionSpec;
+use arc_actors::session::{EndReason, SessionHandle};
 use futures::StreamExt;
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -85,20 +86,12 @@ pub struct Offered {
 
 /// The node's side of dispatch: offers tracks and takes them.
 pub struct Dispatcher {
+    ctx: NodeContext,
     cfg: DispatchSection,
     max_sessions: usize,
-    instance_id: String,
     nats: Option<async_nats::Client>,
-    node: NodeHandle,
-    defaults: SessionConfig,
-    draining: Arc<AtomicBool>,
-    metrics: Arc<Metrics>,
     /// Sessions this node holds, by track sid.
     tracks: Arc<Mutex<HashMap<String, SessionHandle>>>,
-    /// With a LiveKit server configured: the node joins each taken track's
-    /// room (`room_transport`); without one, the track is held as a session
-    /// without room audio.
-    rooms: Option<Arc<crate::config::Config>>,
     /// Room joins under way (they count against the session limit).
     joining: Arc<std::sync::atomic::AtomicUsize>,
     /// The other nodes' loads as they last reported them on
@@ -122,40 +115,32 @@ const PEER_FRESH: Duration = Duration::from_secs(3);
 
 impl Dispatcher {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        rooms: Option<Arc<crate::config::Config>>,
-        cfg: DispatchSection,
-        node_max_sessions: usize,
-        instance_id: String,
-        nats: Option<async_nats::Client>,
-        node: NodeHandle,
-        defaults: SessionConfig,
-        draining: Arc<AtomicBool>,
-        metrics: Arc<Metrics>,
-    ) -> Arc<Self> {
-        let max_sessions = match cfg.max_sessions {
-            0 => node_max_sessions,
-            n => n.min(node_max_sessions),
-        };
+    /// The dispatcher of the node `ctx`; `nats` is the mirror's client (the
+    /// cluster's bus), if NATS is enabled.
+    pub fn new(ctx: NodeContext, nats: Option<async_nats::Client>) -> Arc<Self> {
+        let cfg = ctx.cfg.dispatch.clone();
+        let max_sessions = ctx.cfg.dispatch_max_sessions();
         Arc::new(Self {
+            ctx,
             cfg,
             max_sessions,
-            instance_id,
             nats,
-            node,
-            defaults,
-            draining,
-            metrics,
             tracks: Arc::new(Mutex::new(HashMap::new())),
-            rooms,
             joining: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             peers: Mutex::new(HashMap::new()),
         })
     }
 
+    /// With a LiveKit server configured the node joins each taken track's
+    /// room (`transports::room`); without one, the track is held as a session
+    /// with no room audio.
+    fn joins_rooms(&self) -> bool {
+        !self.ctx.cfg.livekit.url.is_empty()
+    }
+
     /// Sessions this node holds for tracks.
     pub fn held_tracks(&self) -> usize {
-        self.tracks.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.tracks.lock().len()
     }
 
     fn cluster(&self) -> Option<&async_nats::Client> {
@@ -166,7 +151,7 @@ impl Dispatcher {
 
     /// Offers `track` to the cluster; resolves when a node has taken it.
     pub async fn offer(&self, track: TrackPublished) -> Result<Offered, DispatchError> {
-        self.metrics.dispatch("offered");
+        self.ctx.metrics.dispatch("offered");
         let Some(client) = self.cluster() else {
             tracing::warn!(track_sid = %track.track_sid, "no NATS cluster reachable: taking the track on this node");
             let track_sid = track.track_sid.clone();
@@ -174,9 +159,9 @@ impl Dispatcher {
                 .take(track)
                 .await
                 .map_err(|reason| DispatchError::Refused { track_sid, reason })?;
-            self.metrics.dispatch("taken_locally");
+            self.ctx.metrics.dispatch("taken_locally");
             return Ok(Offered {
-                instance_id: self.instance_id.clone(),
+                instance_id: self.ctx.identity.instance_id.clone(),
                 session_id,
                 attempts: 1,
             });
@@ -230,7 +215,7 @@ impl Dispatcher {
             ))
             .await;
         }
-        self.metrics.dispatch("not_taken");
+        self.ctx.metrics.dispatch("not_taken");
         tracing::error!(track_sid = %track.track_sid, attempts = self.cfg.max_offers, %last, "track not taken by any node");
         Err(DispatchError::NotTaken {
             track_sid: track.track_sid,
@@ -241,7 +226,7 @@ impl Dispatcher {
 
     /// This node's sessions, joins under way included.
     fn load(&self) -> usize {
-        self.node.active_sessions() + self.joining.load(Ordering::Relaxed)
+        self.ctx.node.active_sessions() + self.joining.load(Ordering::Relaxed)
     }
 
     /// Declines an early offer when this node is clearly busier than the
@@ -255,10 +240,9 @@ impl Dispatcher {
         let least = self
             .peers
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .iter()
             .filter(|(id, (_, at))| {
-                **id != self.instance_id && now.duration_since(*at) < PEER_FRESH
+                **id != self.ctx.identity.instance_id && now.duration_since(*at) < PEER_FRESH
             })
             .map(|(id, (n, _))| (*n, id.clone()))
             .min();
@@ -273,8 +257,8 @@ impl Dispatcher {
 
     /// Records a peer's load report.
     fn heard(&self, r: LoadReport) {
-        if r.instance_id != self.instance_id {
-            self.peers.lock().unwrap_or_else(|p| p.into_inner()).insert(
+        if r.instance_id != self.ctx.identity.instance_id {
+            self.peers.lock().insert(
                 r.instance_id,
                 (r.active_sessions, std::time::Instant::now()),
             );
@@ -283,7 +267,7 @@ impl Dispatcher {
 
     fn report(&self) -> LoadReport {
         LoadReport {
-            instance_id: self.instance_id.clone(),
+            instance_id: self.ctx.identity.instance_id.clone(),
             active_sessions: self.load(),
             max_sessions: self.max_sessions,
         }
@@ -311,7 +295,7 @@ impl Dispatcher {
 
     /// [`Dispatcher::take`] for the `attempt`-th offer of the track.
     async fn take_offer(&self, track: TrackPublished, attempt: u32) -> Result<String, String> {
-        if self.draining.load(Ordering::Relaxed) {
+        if self.ctx.is_draining() {
             return Err("node is draining".into());
         }
         if !track.track_kind.eq_ignore_ascii_case("audio") {
@@ -320,12 +304,7 @@ impl Dispatcher {
         if track.track_sid.is_empty() {
             return Err("track_sid is empty".into());
         }
-        if let Some(h) = self
-            .tracks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&track.track_sid)
-        {
+        if let Some(h) = self.tracks.lock().get(&track.track_sid) {
             return Ok(h.session_id.clone());
         }
         let active = self.load();
@@ -336,7 +315,7 @@ impl Dispatcher {
             ));
         }
         self.balanced(attempt)?;
-        let mut config = self.defaults.clone();
+        let mut config = self.ctx.cfg.session_config();
         config.session_id = if track.metadata.session_id.is_empty() {
             arc_actors::ids::prefixed("sess")
         } else {
@@ -352,14 +331,16 @@ impl Dispatcher {
         config.room_sid = track.room_sid.clone();
         config.participant_sid = track.participant_sid.clone();
         config.connection_type = "udp".into();
-        if let Some(cfg) = self.rooms.clone() {
-            return Ok(self.join(cfg, track, config.session_id));
+        if self.joins_rooms() {
+            return Ok(self.join(track, config.session_id));
         }
+        let output = Arc::new(DetachedOutput::new(config.session_id.clone()));
         let handle = self
+            .ctx
             .node
             .start_session(SessionSpec {
                 config,
-                output: Arc::new(RecordingOutput::default()),
+                output,
                 script: Vec::new(),
             })
             .await
@@ -367,25 +348,18 @@ impl Dispatcher {
         let session_id = handle.session_id.clone();
         self.tracks
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .insert(track.track_sid.clone(), handle.clone());
-        self.metrics.dispatch("taken");
+        self.ctx.metrics.dispatch("taken");
         Ok(session_id)
     }
 
     /// Joins the track's room in the background (a join may take seconds of
     /// connect attempts; the queue goes on meanwhile).
-    fn join(
-        &self,
-        cfg: Arc<crate::config::Config>,
-        track: TrackPublished,
-        session_id: String,
-    ) -> String {
+    fn join(&self, track: TrackPublished, session_id: String) -> String {
         let joining = self.joining.clone();
         joining.fetch_add(1, Ordering::Relaxed);
-        let node = self.node.clone();
-        let metrics = self.metrics.clone();
-        let req = crate::room_transport::JoinRequest {
+        let ctx = self.ctx.clone();
+        let req = crate::transports::room::JoinRequest {
             room_name: track.room_name.clone(),
             user_identity: Some(track.participant_identity.clone()).filter(|s| !s.is_empty()),
             url: None,
@@ -394,14 +368,14 @@ impl Dispatcher {
         };
         let tracks = self.tracks.clone();
         tokio::spawn(async move {
-            let r = crate::room_transport::join_room_on(&cfg, &node, &metrics, req).await;
+            let r = crate::transports::room::join_room(&ctx, req).await;
             joining.fetch_sub(1, Ordering::Relaxed);
             match r {
                 Ok(room) => {
                     tracing::info!(track_sid = %track.track_sid, session_id = %room.session.session_id, room = %room.room_name, "joined the track's room");
-                    if let Ok(mut t) = tracks.lock() {
-                        t.insert(track.track_sid.clone(), room.session.clone());
-                    }
+                    tracks
+                        .lock()
+                        .insert(track.track_sid.clone(), room.session.clone());
                     let reason = room.wait().await;
                     tracing::info!(track_sid = %track.track_sid, reason = reason.as_str(), "room session over");
                 }
@@ -410,17 +384,13 @@ impl Dispatcher {
                 }
             }
         });
-        self.metrics.dispatch("taken");
+        self.ctx.metrics.dispatch("taken");
         session_id
     }
 
     /// Ends the session of `track_sid` if this node holds it.
     pub fn end_track(&self, track_sid: &str, reason: EndReason) -> bool {
-        let handle = self
-            .tracks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(track_sid);
+        let handle = self.tracks.lock().remove(track_sid);
         match handle {
             Some(h) => {
                 h.end(reason);
@@ -432,10 +402,7 @@ impl Dispatcher {
 
     /// Forgets tracks whose sessions ended by themselves.
     fn prune(&self) {
-        self.tracks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|_, h| !h.is_done());
+        self.tracks.lock().retain(|_, h| !h.is_done());
     }
 
     async fn on_published(&self, client: &async_nats::Client, msg: async_nats::Message) {
@@ -462,7 +429,7 @@ impl Dispatcher {
                 tracing::warn!(error = %e, subject = %msg.subject, "malformed agent.voice.track.published: ignored");
                 reply(TakeReply {
                     taken: false,
-                    instance_id: self.instance_id.clone(),
+                    instance_id: self.ctx.identity.instance_id.clone(),
                     session_id: String::new(),
                     reason: format!("malformed agent.voice.track.published: {e}"),
                 })
@@ -488,20 +455,20 @@ impl Dispatcher {
                 tracing::info!(%track_sid, %session_id, "took a published track");
                 reply(TakeReply {
                     taken: true,
-                    instance_id: self.instance_id.clone(),
+                    instance_id: self.ctx.identity.instance_id.clone(),
                     session_id,
                     reason: String::new(),
                 })
                 .await;
             }
             Err(reason) => {
-                self.metrics.dispatch("declined");
+                self.ctx.metrics.dispatch("declined");
                 if msg.reply.is_none() {
                     tracing::warn!(%track_sid, %reason, "published track dropped: it came without a reply subject, so it cannot go to another node");
                 }
                 reply(TakeReply {
                     taken: false,
-                    instance_id: self.instance_id.clone(),
+                    instance_id: self.ctx.identity.instance_id.clone(),
                     session_id: String::new(),
                     reason,
                 })

@@ -3,7 +3,7 @@
 //! serves), and each change of that state is also an agent-lifecycle event.
 
 use crate::mirror::MirrorStats;
-use crate::procinfo::{self, CpuMeter};
+use crate::ops::procinfo::{self, CpuMeter};
 use arc_actors::emit::{self, LifecycleChange, ServiceIdentity};
 use arc_actors::events::{nats, Event};
 use arc_actors::node::NodeStats;

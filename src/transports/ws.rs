@@ -40,7 +40,7 @@
 //! audio is dropped and logged), so a slow browser never blocks the
 //! session's actors.
 
-use crate::http::HttpState;
+use crate::node::NodeContext;
 use arc_actors::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
 use arc_actors::node::{NodeError, SessionSpec};
 use arc_actors::session::{AudioOutput, EndReason, SessionHandle, SessionNotice};
@@ -49,6 +49,8 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -78,8 +80,17 @@ const MAX_ID_LEN: usize = 128;
 /// socket from looking idle while the microphone is off).
 const PING_EVERY: Duration = Duration::from_secs(15);
 
+/// `GET /ws`, and the demo page at `GET /` and `GET /demo`.
+pub fn routes(ctx: NodeContext) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/demo", get(index))
+        .route("/ws", get(upgrade))
+        .with_state(ctx)
+}
+
 /// `GET /` and `GET /demo`: the demo page.
-pub async fn index() -> Response {
+async fn index() -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -91,7 +102,7 @@ pub async fn index() -> Response {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct WsQuery {
+struct WsQuery {
     #[serde(default)]
     user_id: Option<String>,
     #[serde(default)]
@@ -99,9 +110,9 @@ pub struct WsQuery {
 }
 
 /// `GET /ws`: upgrade, then run one session over the socket.
-pub async fn upgrade(
+async fn upgrade(
     ws: WebSocketUpgrade,
-    State(st): State<HttpState>,
+    State(st): State<NodeContext>,
     Query(q): Query<WsQuery>,
 ) -> Response {
     ws.max_message_size(MAX_WS_MESSAGE_BYTES)
@@ -484,12 +495,12 @@ async fn refuse(mut socket: WebSocket, code: &str, message: String, close: u16) 
         .await;
 }
 
-async fn serve_socket(socket: WebSocket, st: HttpState, q: WsQuery) {
+async fn serve_socket(socket: WebSocket, st: NodeContext, q: WsQuery) {
     let (user_id, agent_id) = match (valid_id(q.user_id), valid_id(q.agent_id)) {
         (Ok(u), Ok(a)) => (u, a),
         (Err(e), _) | (_, Err(e)) => return refuse(socket, "bad_query", e, 1008).await,
     };
-    if st.draining.load(Ordering::Relaxed) {
+    if st.is_draining() {
         return refuse(socket, "unavailable", "node is draining".into(), 1013).await;
     }
     let mut config = st.cfg.session_config();

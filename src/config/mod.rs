@@ -6,7 +6,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// The embedded default, documented key by key.
-pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 /// Prefix of environment overrides.
 pub const ENV_PREFIX: &str = "ARC__";
 

@@ -1,4 +1,6 @@
-//! The node's HTTP surface (axum): health, readiness, metrics and the session API.
+//! The node's HTTP server (axum): the operator endpoints and the session API
+//! here, merged by `app` with the routes of the transports (`/ws`, the demo
+//! page) and of the cluster (`/livekit/webhook`).
 //!
 //! - `GET /healthz`: the process is alive.
 //! - `GET /readyz`: 200 when the node takes sessions, 503 while draining; JSON
@@ -6,49 +8,38 @@
 //! - `GET /metrics`: Prometheus text.
 //! - `POST /v1/sessions`: start a scripted session (synthetic engines).
 //! - `GET /v1/sessions`, `DELETE /v1/sessions/{id}`.
-//! - `POST /livekit/webhook`: LiveKit's signed webhooks ([`crate::webhook`]).
+//! - `POST /livekit/webhook`: LiveKit's signed webhooks (`cluster::webhook`).
 //! - `POST /v1/sessions/{id}/fault/{child}`: make a child panic (only with
 //!   `http.fault_injection = true`).
 //! - `GET /ws`, `GET /` (and `/demo`): the browser transport and its demo
-//!   page ([`crate::ws`]).
+//!   page (`transports::ws`).
 
-use crate::config::Config;
-use crate::dispatch::Dispatcher;
-use crate::metrics::{Metrics, ScrapeSources};
 use crate::mirror::MirrorStats;
-use crate::webhook::{WebhookAction, WebhookReceiver};
-use arc_actors::node::{NodeError, NodeHandle, SessionSpec};
+use crate::node::NodeContext;
+use crate::ops::metrics::ScrapeSources;
+use arc_actors::node::{NodeError, SessionSpec};
 use arc_actors::session::{ChildKind, EndReason};
-use arc_actors::sink::EventSink;
 use arc_actors::synthetic::{run_script, RecordingOutput};
 use axum::body::Bytes;
-use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// What the handlers share.
 #[derive(Clone)]
-pub struct HttpState {
-    pub cfg: Arc<Config>,
-    pub node: NodeHandle,
-    pub metrics: Arc<Metrics>,
-    pub sources: Arc<ScrapeSources>,
-    pub draining: Arc<AtomicBool>,
-    pub sink: EventSink,
-    pub webhooks: Arc<WebhookReceiver>,
-    pub dispatch: Arc<Dispatcher>,
+struct HttpState {
+    ctx: NodeContext,
+    sources: Arc<ScrapeSources>,
 }
 
-pub fn router(state: HttpState) -> Router {
+/// The operator endpoints and the session API.
+pub fn router(ctx: NodeContext, sources: Arc<ScrapeSources>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -56,14 +47,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/v1/sessions", post(create_session).get(list_sessions))
         .route("/v1/sessions/{id}", axum::routing::delete(end_session))
         .route("/v1/sessions/{id}/fault/{child}", post(inject_fault))
-        .route(
-            "/livekit/webhook",
-            post(livekit_webhook).layer(DefaultBodyLimit::max(state.cfg.webhook.max_body_bytes)),
-        )
-        .route("/", get(crate::ws::index))
-        .route("/demo", get(crate::ws::index))
-        .route("/ws", get(crate::ws::upgrade))
-        .with_state(state)
+        .with_state(HttpState { ctx, sources })
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -83,7 +67,7 @@ fn mirror_json(stats: &MirrorStats) -> serde_json::Value {
 }
 
 async fn readyz(State(st): State<HttpState>) -> Response {
-    let draining = st.draining.load(Ordering::Relaxed);
+    let draining = st.ctx.is_draining();
     let mut brokers = serde_json::Map::new();
     for (name, stats, _) in &st.sources.mirrors {
         let mut v = mirror_json(stats);
@@ -95,8 +79,8 @@ async fn readyz(State(st): State<HttpState>) -> Response {
     let body = json!({
         "ready": !draining,
         "draining": draining,
-        "active_sessions": st.node.active_sessions(),
-        "max_sessions": st.cfg.node.max_sessions,
+        "active_sessions": st.ctx.node.active_sessions(),
+        "max_sessions": st.ctx.cfg.node.max_sessions,
         "brokers": brokers,
     });
     let code = if draining {
@@ -108,7 +92,7 @@ async fn readyz(State(st): State<HttpState>) -> Response {
 }
 
 async fn metrics(State(st): State<HttpState>) -> Response {
-    let text = st.metrics.render(&st.sources);
+    let text = st.ctx.metrics.render(&st.sources);
     (
         [(
             header::CONTENT_TYPE,
@@ -144,7 +128,7 @@ async fn create_session(State(st): State<HttpState>, body: Bytes) -> Response {
             )
         }
     };
-    if st.draining.load(Ordering::Relaxed) {
+    if st.ctx.is_draining() {
         return error(StatusCode::SERVICE_UNAVAILABLE, "node is draining");
     }
     if req.script.len() > 1000 || req.script.iter().any(|l| l.len() > 10_000) {
@@ -153,7 +137,7 @@ async fn create_session(State(st): State<HttpState>, body: Bytes) -> Response {
             "script too long (at most 1000 lines of 10000 bytes)",
         );
     }
-    let mut config = st.cfg.session_config();
+    let mut config = st.ctx.cfg.session_config();
     if let Some(id) = req.session_id.filter(|s| !s.is_empty()) {
         config.conversation_id = format!("conv-{id}");
         config.session_id = id;
@@ -175,7 +159,7 @@ async fn create_session(State(st): State<HttpState>, body: Bytes) -> Response {
         output: output.clone(),
         script: req.script.clone(),
     };
-    match st.node.start_session(spec).await {
+    match st.ctx.node.start_session(spec).await {
         Ok(handle) => {
             let lines = req.script;
             tokio::spawn(async move {
@@ -198,6 +182,7 @@ async fn create_session(State(st): State<HttpState>, body: Bytes) -> Response {
 
 async fn list_sessions(State(st): State<HttpState>) -> Response {
     let ids: Vec<String> = st
+        .ctx
         .node
         .sessions()
         .await
@@ -208,7 +193,7 @@ async fn list_sessions(State(st): State<HttpState>) -> Response {
 }
 
 async fn end_session(State(st): State<HttpState>, Path(id): Path<String>) -> Response {
-    match st.node.session(&id).await {
+    match st.ctx.node.session(&id).await {
         Some(h) => {
             h.end(EndReason::Other("ended_by_api".into()));
             StatusCode::ACCEPTED.into_response()
@@ -224,7 +209,7 @@ async fn inject_fault(
     State(st): State<HttpState>,
     Path((id, child)): Path<(String, String)>,
 ) -> Response {
-    if !st.cfg.http.fault_injection {
+    if !st.ctx.cfg.http.fault_injection {
         return error(
             StatusCode::FORBIDDEN,
             "fault injection is off (set http.fault_injection = true)",
@@ -242,7 +227,7 @@ async fn inject_fault(
             }
         },
     };
-    match st.node.session(&id).await {
+    match st.ctx.node.session(&id).await {
         Some(h) => {
             match kind {
                 Some(k) => h.inject_fault(k),
@@ -255,57 +240,4 @@ async fn inject_fault(
             format!("no session {id} on this node"),
         ),
     }
-}
-
-/// `POST /livekit/webhook`: verify, publish, and act on a LiveKit webhook.
-async fn livekit_webhook(State(st): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
-    let received = (chrono::Utc::now(), std::time::Instant::now());
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let accepted = match st.webhooks.receive(auth, &body, received) {
-        Ok(a) => a,
-        Err(e) => {
-            st.metrics.webhook(e.outcome());
-            tracing::warn!(error = %e, bytes = body.len(), "LiveKit webhook refused");
-            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-            return error(status, e.to_string());
-        }
-    };
-    let webhook_id = accepted.event.metadata.webhook_id.clone();
-    if accepted.duplicate {
-        st.metrics.webhook("duplicate");
-        tracing::info!(%webhook_id, event = %accepted.event.event, "LiveKit webhook seen before: not published again");
-        return Json(json!({ "accepted": true, "duplicate": true, "webhook_id": webhook_id }))
-            .into_response();
-    }
-    st.metrics.webhook("accepted");
-    tracing::info!(%webhook_id, event = %accepted.event.event, trace_id = %accepted.event.trace_id, "LiveKit webhook accepted");
-    st.sink
-        .emit(arc_actors::events::Event::LivekitWebhook(Box::new(
-            accepted.event,
-        )));
-    match accepted.action {
-        WebhookAction::TrackPublished(track) if st.cfg.dispatch.livekit_worker => {
-            // LiveKit assigns rooms to its agent workers itself: only observe.
-            tracing::debug!(track_sid = %track.track_sid, "track published: LiveKit agent dispatch assigns the room");
-        }
-        WebhookAction::TrackPublished(track) => {
-            // Answer LiveKit at once; the offer may take a few tries.
-            let dispatch = st.dispatch.clone();
-            tokio::spawn(async move {
-                if let Err(e) = dispatch.offer(track).await {
-                    tracing::error!(error = %e, "published track not dispatched");
-                }
-            });
-        }
-        WebhookAction::TrackUnpublished(track) => {
-            st.dispatch.end_track(&track.track_sid, EndReason::UserLeft);
-            // Every node hears it; the one holding the session ends it.
-            st.sink
-                .emit(arc_actors::events::Event::TrackUnpublished(track));
-        }
-        WebhookAction::None => {}
-    }
-    Json(json!({ "accepted": true, "duplicate": false, "webhook_id": webhook_id })).into_response()
 }

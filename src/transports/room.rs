@@ -11,7 +11,7 @@
 //! `room_ended`, nobody coming `timeout`; reconnects are LiveKit's own (the
 //! session lives on through them).
 
-use crate::app::App;
+use crate::node::NodeContext;
 use arc_actors::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
 use arc_actors::node::{NodeError, SessionSpec};
 use arc_actors::session::{AudioOutput, EndReason, SessionHandle, SessionNotice};
@@ -103,17 +103,8 @@ pub fn load_ffi(cfg: &crate::config::LivekitSection) -> Result<Arc<LiveKitFfi>, 
 /// entry point for `arc-agent join` and for dispatchers (webhooks, NATS).
 /// Returns once the agent is in the room with its track published and the
 /// session started; [`RoomSession::wait`] gives the end reason.
-pub async fn join_room(app: &App, req: JoinRequest) -> Result<RoomSession, JoinError> {
-    join_room_on(&app.cfg, &app.node, &app.metrics, req).await
-}
-
-/// [`join_room`] with the node's parts (the dispatcher runs inside the app).
-pub async fn join_room_on(
-    cfg: &crate::config::Config,
-    node: &arc_actors::node::NodeHandle,
-    metrics: &Arc<crate::metrics::Metrics>,
-    req: JoinRequest,
-) -> Result<RoomSession, JoinError> {
+pub async fn join_room(ctx: &NodeContext, req: JoinRequest) -> Result<RoomSession, JoinError> {
+    let (cfg, node, metrics) = (&*ctx.cfg, &ctx.node, &ctx.metrics);
     let lk = &cfg.livekit;
     let mut creds = cfg.livekit_credentials();
     if let Some(url) = &req.url {
@@ -208,7 +199,7 @@ pub async fn join_room_on(
 
 /// Drives the session from the room's events.
 struct Controller {
-    metrics: Arc<crate::metrics::Metrics>,
+    metrics: Arc<crate::ops::metrics::Metrics>,
     session: SessionHandle,
     user: Option<String>,
     user_wait: Duration,

@@ -4,7 +4,7 @@
 
 use crate::app::App;
 use crate::config::Config;
-use crate::procinfo;
+use crate::ops::procinfo;
 use arc_actors::emit::percentile;
 use arc_actors::events::Event;
 use arc_actors::node::SessionSpec;
@@ -97,7 +97,7 @@ pub async fn run(
     let mut tasks = Vec::with_capacity(sessions);
     let barrier = Arc::new(tokio::sync::Barrier::new(sessions + 1));
     for i in 0..sessions {
-        let mut config = app.cfg.session_config();
+        let mut config = app.ctx.cfg.session_config();
         config.user_id = format!("load-user-{i}");
         config.room_name = format!("load-room-{i}");
         // Playout at real time only when the users speak at real time too.
@@ -106,7 +106,7 @@ pub async fn run(
             .map(|t| format!("load test question number {t} from user {i}"))
             .collect();
         let output = Arc::new(RecordingOutput::default());
-        let node = app.node.clone();
+        let node = app.ctx.node.clone();
         let barrier = barrier.clone();
         tasks.push(tokio::spawn(async move {
             let spec = SessionSpec {
@@ -133,8 +133,8 @@ pub async fn run(
         completed += t.await.unwrap_or(0);
     }
     let wall = started.elapsed().as_secs_f64();
-    let events = app.sink.stats().accepted();
-    let dropped = app.sink.stats().dropped();
+    let events = app.ctx.sink.stats().accepted();
+    let dropped = app.ctx.sink.stats().dropped();
     app.shutdown("loadgen finished").await;
     let mut lat = collector.await.unwrap_or_default();
     lat.sort_unstable();

@@ -1,0 +1,11 @@
+//! The binary's commands other than `serve`: each file is one command that
+//! `main.rs` calls.
+//!
+//! - [`converse`]: talk to the agent with a WAV file (the file transport).
+//! - [`loadgen`]: many simulated sessions in one process; throughput, latency, memory.
+//!
+//! Commands sit on top: they may call anything below them (`app`, `engines`,
+//! `transports`, `config`, `ops`); nothing in the library calls back into `cli`.
+
+pub mod converse;
+pub mod loadgen;

@@ -1,0 +1,14 @@
+//! What every part of a running node shares, as values: the [`NodeContext`]
+//! (configuration, the session supervisor, the event sink, the identity, the
+//! metrics, the draining flag), the node's [`identity`], and the one
+//! [`Shutdown`] that stops its tasks in a stated order.
+//!
+//! `node` sits below the transports, the cluster code and the HTTP server,
+//! which all take a `NodeContext`; it calls only `config` and `ops`.
+
+mod context;
+pub mod identity;
+mod shutdown;
+
+pub use context::NodeContext;
+pub use shutdown::{Shutdown, Stage};

@@ -1,0 +1,14 @@
+//! Operations: what operators see of a node.
+//!
+//! - [`metrics`]: the `arc_*` Prometheus metrics, fed by a tap of the event stream.
+//! - [`heartbeat`]: `system.health.heartbeat` on an interval.
+//! - [`telemetry`]: tracing subscriber and OpenTelemetry export.
+//! - [`procinfo`]: this process's memory and CPU, for metrics and the load generator.
+//!
+//! `ops` reads the event stream, the mirrors' counters and `config`; it calls
+//! nothing above it. Its endpoints are served by `app::http`.
+
+pub mod heartbeat;
+pub mod metrics;
+pub mod procinfo;
+pub mod telemetry;

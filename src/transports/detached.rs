@@ -1,0 +1,56 @@
+//! The output of a session with no medium attached: a track taken by
+//! dispatch on a node with no LiveKit server configured (`livekit.url`
+//! empty). The session runs and emits its events as any other; its audio has
+//! nowhere to go, so it is counted and dropped, and its notices are logged.
+
+use arc_actors::audio::AudioFrame;
+use arc_actors::session::{AudioOutput, SessionNotice};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Drops the agent's audio (counting it) and logs the session's notices.
+#[derive(Debug, Default)]
+pub struct DetachedOutput {
+    session_id: String,
+    audio_ms: AtomicU64,
+}
+
+impl DetachedOutput {
+    pub fn new(session_id: String) -> Self {
+        Self {
+            session_id,
+            audio_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Agent audio dropped so far, in milliseconds.
+    pub fn dropped_audio_ms(&self) -> u64 {
+        self.audio_ms.load(Ordering::Relaxed)
+    }
+}
+
+impl AudioOutput for DetachedOutput {
+    fn play(&self, _turn: u64, frame: AudioFrame) {
+        self.audio_ms
+            .fetch_add(frame.duration_ms(), Ordering::Relaxed);
+    }
+
+    fn flush(&self) {}
+
+    fn notice(&self, notice: SessionNotice) {
+        tracing::debug!(session_id = %self.session_id, ?notice, "session notice (no room attached)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audio_is_counted_and_dropped() {
+        let out = DetachedOutput::new("s".into());
+        out.play(1, AudioFrame::new(16_000, vec![0.0; 320]));
+        out.play(1, AudioFrame::new(16_000, vec![0.0; 320]));
+        out.flush();
+        assert_eq!(out.dropped_audio_ms(), 40);
+    }
+}
