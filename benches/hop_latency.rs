@@ -11,10 +11,11 @@
 
 use arc_actors::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
 use arc_actors::emit::ServiceIdentity;
+use arc_actors::endpoint::Endpointing;
 use arc_actors::node::{NodeArgs, NodeHandle, NodeStats, SessionSpec};
 use arc_actors::session::{EndReason, SessionConfig, SessionNotice};
 use arc_actors::sink::EventSink;
-use arc_actors::synthetic::{Endpointing, EnergyVad, RecordingOutput, SyntheticProvider};
+use arc_actors::synthetic::{EnergyVad, RecordingOutput, SyntheticProvider};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 
 mod common;
 
-use arc_actors::emit::{self, TurnFacts};
+use arc_actors::session::emit::{self, TurnFacts};
 use arc_agent::app::App;
 use common::*;
 use std::time::Duration;

@@ -136,7 +136,7 @@ async fn a_panicking_child_is_restarted_and_the_next_turn_completes() {
         ChildKind::Stt,
         ChildKind::Tts,
         ChildKind::Archiver,
-        ChildKind::Transport,
+        ChildKind::Playout,
     ] {
         let (node, mut stream) = node(SyntheticProvider::default()).await;
         let script = lines(&["first question", "second question"]);

@@ -10,8 +10,8 @@
 
 use crate::pool::InferencePool;
 use arc_actors::audio::{AudioFrame, STT_SAMPLE_RATE};
+use arc_actors::endpoint::{Endpointer, Endpointing};
 use arc_actors::engine::{EngineError, VadEngine, VadEvent, VadStream};
-use arc_actors::synthetic::{Endpointer, Endpointing};
 use async_trait::async_trait;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
