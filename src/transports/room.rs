@@ -447,7 +447,7 @@ enum OutCmd {
 }
 
 /// The session's output side in a room: queues agent audio for the speaker
-/// task without ever blocking the Transport actor.
+/// task without ever blocking the Playout actor.
 pub struct RoomOutput {
     tx: mpsc::UnboundedSender<OutCmd>,
     generation: AtomicU64,
