@@ -10,9 +10,10 @@
 //!   and wait until it has stopped (session-metrics and session.ended emitted).
 
 use arc_actors::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
+use arc_actors::endpoint::Endpointing;
 use arc_actors::node::SessionSpec;
 use arc_actors::session::{EndReason, SessionConfig, SessionNotice};
-use arc_actors::synthetic::{Endpointing, EnergyVad, SyntheticProvider};
+use arc_actors::synthetic::{EnergyVad, SyntheticProvider};
 use arc_testkit::{InProcessNode, RecordingOutput};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::sync::Arc;

@@ -16,6 +16,7 @@ step() {
 step "setup" bash scripts/setup.sh
 step "cargo fmt --check" cargo fmt --all -- --check
 step "operator files (promtool)" bash scripts/operator-check.sh
+step "module graph (no import circle)" python3 scripts/module-graph.py
 step "cargo build (tests, benches, binary)" cargo build --workspace --all-targets --locked
 step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 run_tests() {

@@ -124,9 +124,7 @@ enum ModelsAction {
 }
 
 fn models_command(action: ModelsAction) -> anyhow::Result<()> {
-    use arc_models::manifest::{self, FetchOptions, Manifest};
-    use std::io::IsTerminal;
-    let manifest = Manifest::embedded().context("models manifest")?;
+    use arc_agent::cli::models;
     match action {
         ModelsAction::Fetch {
             config,
@@ -134,56 +132,11 @@ fn models_command(action: ModelsAction) -> anyhow::Result<()> {
             quiet,
         } => {
             let cfg = Config::load(config.as_deref()).context("configuration refused")?;
-            let dir = cfg.models.resolved_dir();
-            let started = std::time::Instant::now();
-            let report = manifest::fetch(
-                &manifest,
-                &dir,
-                &FetchOptions {
-                    only: names,
-                    progress: !quiet && std::io::stderr().is_terminal(),
-                    python: None,
-                },
-            )
-            .with_context(|| format!("fetching models into {}", dir.display()))?;
-            for p in &report.installed {
-                println!("installed  {}", p.display());
-            }
-            for p in &report.converted {
-                println!("converted  {}", p.display());
-            }
-            println!(
-                "models: {} installed, {} converted, {} already present, in {}: {:.1} s",
-                report.installed.len(),
-                report.converted.len(),
-                report.present.len(),
-                dir.display(),
-                started.elapsed().as_secs_f64()
-            );
+            models::fetch(&cfg, names, quiet)?;
         }
         ModelsAction::List { config, verify } => {
             let cfg = Config::load(config.as_deref()).context("configuration refused")?;
-            let dir = cfg.models.resolved_dir();
-            println!("models directory: {}", dir.display());
-            let st = manifest::status(&manifest, &dir, verify);
-            println!(
-                "{:<24} {:<4} {:>9}  {:<16} {:<36} license",
-                "name", "kind", "size", "state", "source"
-            );
-            for m in &st {
-                println!(
-                    "{:<24} {:<4} {:>7.1}MB  {:<16} {:<36} {}",
-                    m.name,
-                    m.kind,
-                    m.bytes as f64 / 1048576.0,
-                    m.state,
-                    m.source,
-                    m.license
-                );
-            }
-            if st.iter().any(|m| !m.is_ok()) {
-                println!("some models are not ready: run `{}`", manifest::FIX_COMMAND);
-            }
+            models::list(&cfg, verify)?;
         }
     }
     Ok(())

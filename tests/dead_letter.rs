@@ -2,7 +2,7 @@
 //! the reason, after `pulsar.max_attempts` tries; the events after it still
 //! flow. pulsar-lite rejects messages over its `max_message_size_bytes`.
 
-use arc_actors::emit::{self, TurnFacts};
+use arc_actors::session::emit::{self, TurnFacts};
 use arc_agent::app::App;
 use arc_agent::config::Config;
 use arc_testkit::*;

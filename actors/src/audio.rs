@@ -5,9 +5,9 @@
 //! frame and counts it, a file source waits for room), and the Stt actor pulls
 //! from it with a small number of credits in flight.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
 use tokio::sync::Notify;
 
 /// Mono PCM samples in [-1.0, 1.0] at `sample_rate`.
@@ -74,9 +74,8 @@ impl FrameQueue {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<AudioFrame>> {
-        // A poisoned lock only means a panic elsewhere mid-push; the deque is still valid.
-        self.frames.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, VecDeque<AudioFrame>> {
+        self.frames.lock()
     }
 
     /// Push from a live source: never waits; when full the oldest frame is dropped

@@ -5,30 +5,41 @@
 //! ```text
 //! NodeSupervisor
 //! └── SessionSupervisor (one per conversation)
-//!     ├── Transport   audio out to the room / file / socket; first-audio timing
+//!     ├── Playout     agent audio out to the transport; first-audio timing; playout clock
 //!     ├── Stt         VAD + endpointing + transcription → partial/final transcripts
 //!     ├── Brain       context, streaming LLM, sentence chunking, timeout → fallback
 //!     ├── Tts         sentence → audio chunks, streamed, cancellable
 //!     └── Archiver    conversation-v1 per turn, session-metrics at the end
 //! ```
 //!
-//! The latency-critical loop (Transport → Stt → Brain → Tts → Transport) is
+//! The transports (browser socket, LiveKit room, file) are not here: they
+//! live in the root crate's `src/transports/`. A transport pushes incoming
+//! audio straight into the session's [`audio::FrameQueue`] (the Stt reads it)
+//! and implements [`session::AudioOutput`] for the audio the Playout plays.
+//!
+//! The latency-critical loop (FrameQueue → Stt → Brain → Tts → Playout) is
 //! in-process messages only. Every actor emits typed [`events::Event`]s into one
 //! bounded, non-blocking [`sink::EventSink`]; the node (crate `arc-agent`) mirrors
 //! them to NATS and Pulsar. This crate depends on no broker, HTTP or model crate:
 //! engines come in through the traits of [`engine`], so the whole tree can be
 //! tested with the [`synthetic`] engines and an in-memory sink.
 //!
-//! Module map:
-//! - [`events`]: one serde type per NATS subject and Pulsar topic of the seeds.
-//! - [`sink`]: the bounded event sink and its fan-out to mirror queues.
-//! - [`engine`]: the Vad, Stt, Llm and Tts traits (streaming, cancellable).
+//! Module map (lower modules never use higher ones):
+//! - [`events`]: the wire types of the seeds (NATS subjects, Pulsar topics),
+//!   generated from one table of events; the [`events::Event`] envelope.
+//! - [`ids`], [`telemetry`]: ids (trace, session, request) and tracing spans.
 //! - [`audio`]: audio frames and the bounded frame queue (backpressure).
-//! - [`session`]: the per-conversation supervisor and its five children.
-//! - [`node`]: the node supervisor that owns every session.
+//! - [`engine`]: the Vad, Stt, Llm and Tts traits (streaming, cancellable).
+//! - [`endpoint`]: the endpointing rules every VAD applies (speech start/end).
+//! - [`tools`]: the built-in tools offered to the model.
+//! - [`context`]: the rolling conversation history that survives a Brain restart.
 //! - [`sentence`]: cutting a token stream into speakable sentences.
 //! - [`redact`]: PII masking of event texts before they leave the node.
-//! - [`context`]: the rolling conversation history that survives a Brain restart.
+//! - [`sink`]: the bounded event sink and its fan-out to mirror queues.
+//! - [`emit`]: the node's own events (identity, lifecycle, service errors).
+//! - [`session`]: the per-conversation supervisor, its five children and the
+//!   builders of a conversation's events ([`session::emit`]).
+//! - [`node`]: the node supervisor that owns every session.
 //! - [`synthetic`]: zero-cost engines and a simulated caller, for load, the
 //!   scripted-session API, tests and benches.
 #![deny(unreachable_pub)]
@@ -36,6 +47,7 @@
 pub mod audio;
 pub mod context;
 pub mod emit;
+pub mod endpoint;
 pub mod engine;
 pub mod events;
 pub mod ids;

@@ -5,6 +5,7 @@
 use crate::audio::FrameQueue;
 use crate::emit::{self, ServiceIdentity};
 use crate::engine::{EngineError, Engines};
+use crate::session::emit::session_ended;
 use crate::session::{
     AudioOutput, EndReason, SessionArgs, SessionConfig, SessionHandle, SessionSupervisor,
 };
@@ -174,9 +175,7 @@ impl Actor for NodeSupervisor {
                         "session_ended",
                         &trace_id,
                     ));
-                    sink.emit(emit::session_ended(
-                        &e.config, &trace_id, 0, 0, "error", "failed",
-                    ));
+                    sink.emit(session_ended(&e.config, &trace_id, 0, 0, "error", "failed"));
                 }
             }
             _ => {}

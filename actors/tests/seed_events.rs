@@ -3,7 +3,7 @@
 //! re-serializes it and checks nothing was lost or renamed. A seed that gains
 //! a subject or topic fails the coverage assertions until events.rs follows.
 
-use arc_actors::events::{nats, Event, PulsarTopic};
+use arc_actors::events::{Event, PulsarTopic};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -121,7 +121,7 @@ fn assert_round_trip(name: &str, body: &str, event: &Event) {
 fn nats_seed_examples_round_trip() {
     let blocks = json_blocks(NATS_SEED);
     let found: BTreeSet<&str> = blocks.iter().map(|(n, _)| n.as_str()).collect();
-    let expected: BTreeSet<&str> = nats::SUBJECTS.into_iter().collect();
+    let expected: BTreeSet<&str> = Event::NATS_SUBJECTS.into_iter().collect();
     assert_eq!(expected.len(), 11);
     assert_eq!(
         found, expected,

@@ -98,7 +98,7 @@ async fn a_panicking_child_is_restarted_and_the_next_turn_completes() {
         ChildKind::Stt,
         ChildKind::Tts,
         ChildKind::Archiver,
-        ChildKind::Transport,
+        ChildKind::Playout,
     ] {
         let mut node = InProcessNode::synthetic().await;
         let script = lines(&["first question", "second question"]);

@@ -9,10 +9,9 @@
 //! Run: `cargo bench -p arc-models --bench stt`
 
 use arc_actors::engine::{CancellationToken, SttEngine, TranscribeKind};
+use arc_models::install::convert_ct2_to_ggml;
 use arc_models::pool::InferencePool;
-use arc_models::whisper::{
-    convert_ct2_to_ggml, WhisperOptions, WhisperStt, TINY_EN_CT2_DIR, TINY_EN_GGML_FILE,
-};
+use arc_models::whisper::{WhisperOptions, WhisperStt, TINY_EN_CT2_DIR, TINY_EN_GGML_FILE};
 use arc_testkit::utterance::espeak;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::path::PathBuf;

@@ -10,16 +10,17 @@
 
 use crate::pool::InferencePool;
 use arc_actors::audio::{AudioFrame, STT_SAMPLE_RATE};
+use arc_actors::endpoint::{Endpointer, Endpointing};
 use arc_actors::engine::{EngineError, VadEngine, VadEvent, VadStream};
-use arc_actors::synthetic::{Endpointer, Endpointing};
 use async_trait::async_trait;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::Tensor;
+use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Samples per model window at 16 kHz (Silero v5 accepts only this size).
 pub const WINDOW_SAMPLES: usize = 512;
@@ -276,12 +277,8 @@ fn run_windows(
     // The pool bounds concurrent jobs to its threads and there is one session
     // per thread, so a free one is almost always found without waiting.
     let mut guard = (0..n)
-        .find_map(|i| shared.sessions[(start + i) % n].try_lock().ok())
-        .unwrap_or_else(|| {
-            shared.sessions[start]
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-        });
+        .find_map(|i| shared.sessions[(start + i) % n].try_lock())
+        .unwrap_or_else(|| shared.sessions[start].lock());
     let session = &mut *guard;
     let mut probs = Vec::with_capacity(samples.len() / WINDOW_SAMPLES);
     let mut input = vec![0.0f32; CONTEXT_SAMPLES + WINDOW_SAMPLES];

@@ -8,11 +8,10 @@
 
 use arc_actors::engine::{CancellationToken, EngineError, SttEngine, TranscribeKind, Transcript};
 use arc_models::audio::decode_wav;
+use arc_models::install::{convert_ct2_to_ggml, ConvertSummary};
 use arc_models::pool::InferencePool;
 use arc_models::wer::{corpus_wer, word_error_rate};
-use arc_models::whisper::{
-    convert_ct2_to_ggml, ConvertSummary, WhisperOptions, WhisperStt, TINY_EN_CT2_DIR,
-};
+use arc_models::whisper::{WhisperOptions, WhisperStt, TINY_EN_CT2_DIR};
 use arc_testkit::speech::SENTENCES;
 use arc_testkit::utterance::{espeak, Espeak};
 use arc_testkit::wav::load_16k;

@@ -12,11 +12,12 @@
 use crate::app::{App, AppError};
 use crate::config::Config;
 use crate::engines::{LocalEngines, NodeEngines};
+use crate::transports::adapter::open_session;
 use crate::transports::file::FileOutput;
 use arc_actors::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
 use arc_actors::engine::VadEvent;
 use arc_actors::events::Event;
-use arc_actors::node::{NodeError, SessionSpec};
+use arc_actors::node::NodeError;
 use arc_actors::session::{EndReason, SessionNotice};
 use arc_actors::sink::{MirrorFilter, MirrorInput};
 use arc_models::audio::{self, AudioError};
@@ -224,25 +225,19 @@ pub async fn run(
     let pool = engines.pool.clone();
     let engines = NodeEngines::new(Arc::new(engines)).with_inference(pool);
     let app = App::start_with_engines(cfg, vec![tap], engines).await?;
-    let mut config = app.ctx.cfg.session_config();
-    config.user_id = "converse-user".into();
-    config.connection_type = "file".into();
-    // A file is written, not played: no real-time playout.
-    config.barge_in.paced_playout = false;
-    config.room_name = opts
+    let output = Arc::new(FileOutput::default());
+    let room_name = opts
         .input
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let output = Arc::new(FileOutput::default());
-    let session = match app
-        .ctx
-        .node
-        .start_session(SessionSpec {
-            config,
-            output: output.clone(),
-        })
-        .await
+    let session = match open_session(&app.ctx, output.clone(), |config| {
+        config.user_id = "converse-user".into();
+        // A file is written, not played: no real-time playout.
+        config.barge_in.paced_playout = false;
+        config.room_name = room_name;
+    })
+    .await
     {
         Ok(s) => s,
         Err(e) => {

@@ -5,9 +5,9 @@
 use crate::app::App;
 use crate::config::Config;
 use crate::ops::procinfo;
-use arc_actors::emit::percentile;
 use arc_actors::events::Event;
 use arc_actors::node::SessionSpec;
+use arc_actors::session::emit::percentile;
 use arc_actors::session::EndReason;
 use arc_actors::sink::{MirrorFilter, MirrorInput};
 use arc_actors::synthetic::{run_script_paced, CallerOutput};

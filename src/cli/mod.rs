@@ -3,9 +3,11 @@
 //!
 //! - [`converse`]: talk to the agent with a WAV file (the file transport).
 //! - [`loadgen`]: many simulated sessions in one process; throughput, latency, memory.
+//! - [`models`]: fetch and list the model files.
 //!
 //! Commands sit on top: they may call anything below them (`app`, `engines`,
 //! `transports`, `config`, `ops`); nothing in the library calls back into `cli`.
 
 pub mod converse;
 pub mod loadgen;
+pub mod models;

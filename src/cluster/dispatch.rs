@@ -31,9 +31,9 @@
 
 use crate::config::DispatchSection;
 use crate::node::NodeContext;
+use crate::transports::adapter::open_session;
 use crate::transports::detached::DetachedOutput;
 use arc_actors::events::nats::{TrackPublished, TrackUnpublished};
-use arc_actors::node::SessionSpec;
 use arc_actors::session::{EndReason, SessionHandle};
 use futures::StreamExt;
 use parking_lot::Mutex;
@@ -315,32 +315,29 @@ impl Dispatcher {
             ));
         }
         self.balanced(attempt)?;
-        let mut config = self.ctx.cfg.session_config();
-        config.session_id = if track.metadata.session_id.is_empty() {
+        let session_id = if track.metadata.session_id.is_empty() {
             arc_actors::ids::prefixed("sess")
         } else {
             track.metadata.session_id.clone()
         };
-        config.conversation_id = format!("conv-{}", config.session_id);
-        config.user_id = if track.metadata.user_id.is_empty() {
-            track.participant_identity.clone()
-        } else {
-            track.metadata.user_id.clone()
-        };
-        config.room_name = track.room_name.clone();
-        config.room_sid = track.room_sid.clone();
-        config.participant_sid = track.participant_sid.clone();
-        config.connection_type = "udp".into();
         if self.joins_rooms() {
-            return Ok(self.join(track, config.session_id));
+            return Ok(self.join(track, session_id));
         }
-        let output = Arc::new(DetachedOutput::new(config.session_id.clone()));
-        let handle = self
-            .ctx
-            .node
-            .start_session(SessionSpec { config, output })
-            .await
-            .map_err(|e| e.to_string())?;
+        let output = Arc::new(DetachedOutput::new(session_id.clone()));
+        let handle = open_session(&self.ctx, output, |config| {
+            config.conversation_id = format!("conv-{session_id}");
+            config.session_id = session_id;
+            config.user_id = if track.metadata.user_id.is_empty() {
+                track.participant_identity.clone()
+            } else {
+                track.metadata.user_id.clone()
+            };
+            config.room_name = track.room_name.clone();
+            config.room_sid = track.room_sid.clone();
+            config.participant_sid = track.participant_sid.clone();
+        })
+        .await
+        .map_err(|e| e.to_string())?;
         let session_id = handle.session_id.clone();
         self.tracks
             .lock()

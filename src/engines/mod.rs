@@ -9,12 +9,13 @@
 pub mod nats_brain;
 
 use crate::config::Config;
+use arc_actors::endpoint::Endpointing;
 use arc_actors::engine::{
     CancellationToken, EngineError, Engines, LlmEngine, LlmRequest, LlmUsage, SttEngine,
     ToolEngine, TtsEngine, VadEngine,
 };
 use arc_actors::node::{EngineProvider, SessionSpec};
-use arc_actors::synthetic::{EchoLlm, Endpointing, ScriptBook, SyntheticProvider};
+use arc_actors::synthetic::{EchoLlm, ScriptBook, SyntheticProvider};
 use arc_models::llm::llama_server::{self, LlamaServer, LlamaServerOptions};
 use arc_models::llm::openai::{OpenAiLlm, OpenAiOptions};
 use arc_models::manifest::{self, Manifest, ModelFileError};

@@ -596,6 +596,7 @@ impl Metrics {
 mod tests {
     use super::*;
     use arc_actors::emit::{self, LifecycleChange, ServiceIdentity};
+    use arc_actors::session::emit::brain_error;
 
     #[test]
     fn events_move_metrics() {
@@ -608,9 +609,7 @@ mod tests {
             "x",
             "t",
         ));
-        m.observe(&emit::brain_error(
-            "r", "t", "timeout", "slow", 0, "fallback",
-        ));
+        m.observe(&brain_error("r", "t", "timeout", "slow", 0, "fallback"));
         let (sink, _s) = EventSink::new(8);
         let text = m.render(&ScrapeSources {
             sink,

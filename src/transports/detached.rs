@@ -3,6 +3,7 @@
 //! empty). The session runs and emits its events as any other; its audio has
 //! nowhere to go, so it is counted and dropped, and its notices are logged.
 
+use super::adapter::Transport;
 use arc_actors::audio::AudioFrame;
 use arc_actors::session::{AudioOutput, SessionNotice};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +27,11 @@ impl DetachedOutput {
     pub fn dropped_audio_ms(&self) -> u64 {
         self.audio_ms.load(Ordering::Relaxed)
     }
+}
+
+impl Transport for DetachedOutput {
+    /// A LiveKit track, taken with no room to join.
+    const CONNECTION_TYPE: &'static str = "udp";
 }
 
 impl AudioOutput for DetachedOutput {

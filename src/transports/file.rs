@@ -2,6 +2,7 @@
 //! room. The user's side is pushed by the command, turn by turn; this is the
 //! agent's side, kept in memory until the command writes it out as a WAV.
 
+use super::adapter::Transport;
 use arc_actors::audio::AudioFrame;
 use arc_actors::session::{AudioOutput, SessionNotice};
 use parking_lot::Mutex;
@@ -48,6 +49,10 @@ impl FileOutput {
         let audio = std::mem::take(&mut *self.audio.lock());
         (audio, self.rate.load(Ordering::Relaxed))
     }
+}
+
+impl Transport for FileOutput {
+    const CONNECTION_TYPE: &'static str = "file";
 }
 
 impl AudioOutput for FileOutput {

@@ -1,13 +1,19 @@
 //! Transports: how a user's audio gets into a session and the agent's audio
-//! gets back out. Each one turns its medium into 16 kHz frames pushed into a
-//! session and implements [`arc_actors::session::AudioOutput`] for the reply.
+//! gets back out. Every transport implements the one [`adapter::Transport`]
+//! trait (its medium's `connection_type`, and the session's
+//! [`arc_actors::session::AudioOutput`]), starts its session with
+//! [`adapter::open_session`], and turns its medium's audio into 16 kHz,
+//! 20 ms frames with [`adapter::MicFramer`].
 //!
 //! - [`ws`]: the browser's WebSocket (`/ws`, PCM16 both ways) and the demo page.
 //! - [`room`]: a LiveKit room, through LiveKit's own FFI library (crate `arc-rooms`).
+//! - [`file`]: a WAV file standing in for the room (`arc-agent converse`).
+//! - [`detached`]: a track held with no medium (dispatch without a LiveKit server).
 //!
 //! Transports call the session core (`arc-actors`), `config` and `ops::metrics`;
 //! they never call `cluster` or `app` (the node context comes in as a value).
 
+pub mod adapter;
 pub mod detached;
 pub mod file;
 pub mod room;

@@ -11,9 +11,10 @@
 //! `room_ended`, nobody coming `timeout`; reconnects are LiveKit's own (the
 //! session lives on through them).
 
+use super::adapter::{open_session, MicFramer, Transport};
 use crate::node::NodeContext;
-use arc_actors::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
-use arc_actors::node::{NodeError, SessionSpec};
+use arc_actors::audio::AudioFrame;
+use arc_actors::node::NodeError;
 use arc_actors::session::{AudioOutput, EndReason, SessionHandle, SessionNotice};
 use arc_models::audio::StreamResampler;
 use arc_rooms::proto::DisconnectReason;
@@ -104,25 +105,22 @@ pub fn load_ffi(cfg: &crate::config::LivekitSection) -> Result<Arc<LiveKitFfi>, 
 /// Returns once the agent is in the room with its track published and the
 /// session started; [`RoomSession::wait`] gives the end reason.
 pub async fn join_room(ctx: &NodeContext, req: JoinRequest) -> Result<RoomSession, JoinError> {
-    let (cfg, node, metrics) = (&*ctx.cfg, &ctx.node, &ctx.metrics);
+    let (cfg, metrics) = (&*ctx.cfg, &ctx.metrics);
     let lk = &cfg.livekit;
     let mut creds = cfg.livekit_credentials();
     if let Some(url) = &req.url {
         creds.url = url.clone();
     }
     let ffi = load_ffi(lk)?;
-    let mut config = cfg.session_config();
-    if let Some(id) = req.session_id.clone().filter(|s| !s.is_empty()) {
-        config.conversation_id = format!("conv-{id}");
-        config.session_id = id;
-    }
-    config.room_name = req.room_name.clone();
-    config.connection_type = "udp".into();
-    if let Some(u) = &req.user_identity {
-        config.user_id = u.clone();
-    }
+    let (session_id, conversation_id) = match req.session_id.clone().filter(|s| !s.is_empty()) {
+        Some(id) => (id.clone(), format!("conv-{id}")),
+        None => {
+            let d = cfg.session_config();
+            (d.session_id, d.conversation_id)
+        }
+    };
     let agent = AgentIdentity {
-        identity: format!("{}-{}", lk.agent_identity, config.session_id),
+        identity: format!("{}-{}", lk.agent_identity, session_id),
         name: lk.agent_name.clone(),
         ttl: Duration::from_secs(lk.token_ttl_s),
     };
@@ -152,19 +150,21 @@ pub async fn join_room(ctx: &NodeContext, req: JoinRequest) -> Result<RoomSessio
     )?;
     let track = source.create_track("arc-agent-voice")?;
     let track_sid = room.publish_audio(&track).await?;
-    config.room_sid = room.sid.clone();
-    config.agent_track_sid = track_sid;
-    let session_id = config.session_id.clone();
 
     let source = Arc::new(source);
     let (output, speaker_rx) = RoomOutput::new();
     let output = Arc::new(output);
-    let session = node
-        .start_session(SessionSpec {
-            config,
-            output: output.clone(),
-        })
-        .await?;
+    let session = open_session(ctx, output.clone(), |config| {
+        config.conversation_id = conversation_id;
+        config.session_id = session_id.clone();
+        config.room_name = req.room_name.clone();
+        config.room_sid = room.sid.clone();
+        config.agent_track_sid = track_sid;
+        if let Some(u) = &req.user_identity {
+            config.user_id = u.clone();
+        }
+    })
+    .await?;
     let speaker = tokio::spawn(speak(
         speaker_rx,
         source.clone(),
@@ -329,20 +329,18 @@ async fn listen(
     tracing::info!(session_id = %session.session_id, track = %track.sid, "user audio ended");
 }
 
-/// Room audio → the STT's frames: downmix, resample to 16 kHz, cut 20 ms.
+/// Room audio → the STT's frames: downmix, then the transports' [`MicFramer`]
+/// (resample to 16 kHz, cut 20 ms).
 pub struct RoomAudioIn {
-    rate: u32,
-    resampler: Option<StreamResampler>,
-    out: Vec<f32>,
+    framer: MicFramer,
 }
 
 impl RoomAudioIn {
     pub fn new(rate: u32) -> Self {
-        Self {
-            rate,
-            resampler: None,
-            out: Vec::new(),
-        }
+        let mut framer = MicFramer::new(Some(IN_RESAMPLE_CHUNK));
+        // Made ahead for the usual rate; a frame at another rate makes its own.
+        let _ = framer.set_rate(rate);
+        Self { framer }
     }
 
     /// The whole 20 ms frames `pcm` completes.
@@ -351,28 +349,14 @@ impl RoomAudioIn {
         if pcm.sample_rate == 0 {
             return Err(audio_err("room audio frame with a zero sample rate"));
         }
-        if pcm.sample_rate != self.rate || self.resampler.is_none() {
-            self.rate = pcm.sample_rate;
-            self.resampler = Some(
-                StreamResampler::with_chunk(self.rate, STT_SAMPLE_RATE, IN_RESAMPLE_CHUNK)
-                    .map_err(|e| audio_err(&e))?,
-            );
-        }
         let mono: Vec<f32> = pcm
             .samples
             .chunks(channels)
             .map(|c| c.iter().map(|s| f32::from(*s) / 32768.0).sum::<f32>() / c.len() as f32)
             .collect();
-        if let Some(r) = self.resampler.as_mut() {
-            r.push(&mono, &mut self.out).map_err(|e| audio_err(&e))?;
-        }
-        let whole = self.out.len() / FRAME_SAMPLES_16K * FRAME_SAMPLES_16K;
-        let frames = self.out[..whole]
-            .chunks(FRAME_SAMPLES_16K)
-            .map(|c| AudioFrame::new(STT_SAMPLE_RATE, c.to_vec()))
-            .collect();
-        self.out.drain(..whole);
-        Ok(frames)
+        self.framer
+            .push(pcm.sample_rate, &mono)
+            .map_err(|e| audio_err(&e))
     }
 }
 
@@ -463,7 +447,7 @@ enum OutCmd {
 }
 
 /// The session's output side in a room: queues agent audio for the speaker
-/// task without ever blocking the Transport actor.
+/// task without ever blocking the Playout actor.
 pub struct RoomOutput {
     tx: mpsc::UnboundedSender<OutCmd>,
     generation: AtomicU64,
@@ -486,6 +470,10 @@ impl RoomOutput {
             rx,
         )
     }
+}
+
+impl Transport for RoomOutput {
+    const CONNECTION_TYPE: &'static str = "udp";
 }
 
 impl AudioOutput for RoomOutput {

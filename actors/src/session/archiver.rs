@@ -1,11 +1,11 @@
-//! Archiver: joins what Stt, Brain, Tts and Transport report about a turn into
+//! Archiver: joins what Stt, Brain, Tts and Playout report about a turn into
 //! one conversation-v1 record, and at the end of the session the
 //! session-metrics record. Totals live in the shared state, so a restarted
 //! Archiver keeps counting.
 
+use super::emit::{self, SessionFacts, TurnFacts};
 use super::messages::{AgentRecord, ArchiverMsg, SessionSummary, SpokenRecord, UserRecord};
 use super::shared::Shared;
-use crate::emit::{self, SessionFacts, TurnFacts};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,27 +22,6 @@ struct TurnParts {
     interrupted: bool,
     /// What the user heard, once the turn's audio is over.
     played: Option<(String, bool)>,
-}
-
-/// Running totals of a session (kept in [`Shared`]).
-#[derive(Debug, Default, Clone)]
-pub(crate) struct SessionStats {
-    pub(crate) turns: u64,
-    pub(crate) user_messages: u64,
-    pub(crate) agent_messages: u64,
-    pub(crate) words: u64,
-    pub(crate) tokens: u64,
-    pub(crate) latencies_ms: Vec<u64>,
-    pub(crate) stt_ms: Vec<u64>,
-    pub(crate) llm_ms: Vec<u64>,
-    pub(crate) tts_ms: Vec<u64>,
-    pub(crate) interruptions: u64,
-    pub(crate) stt_calls: u64,
-    pub(crate) llm_calls: u64,
-    pub(crate) tts_calls: u64,
-    pub(crate) audio_bytes: u64,
-    pub(crate) silence_gaps_ms: Vec<u64>,
-    last_agent_done: Option<Instant>,
 }
 
 pub(crate) struct ArchiverState {
@@ -135,7 +114,7 @@ impl ArchiverState {
     }
 
     /// Archives `turn` once its user, agent and spoken records are in, and
-    /// (when audio was played) its first-audio mark, which the Transport may
+    /// (when audio was played) its first-audio mark, which the Playout may
     /// report after the Tts is done. `force` skips that wait (session end).
     fn complete(&mut self, turn: u64, force: bool) {
         let done = self.turns.get(&turn).is_some_and(|p| {

@@ -4,12 +4,13 @@
 //! (to the first token, then between tokens) ends in the fallback sentence and
 //! an `agent.brain.error`; the session goes on either way.
 
+use super::emit;
 use super::messages::{
-    AgentRecord, ArchiverMsg, BrainMsg, LlmOutcome, SessionNotice, TransportMsg, TtsMsg, UserTurn,
+    AgentRecord, ArchiverMsg, BrainMsg, LlmOutcome, PlayoutMsg, SessionNotice, TtsMsg, UserTurn,
 };
 use super::shared::Shared;
 use crate::context::Exchange;
-use crate::emit;
+use crate::emit::service_error;
 use crate::engine::{
     CancellationToken, EngineError, LlmRequest, LlmUsage, ToolCall, ToolError, ToolRound, ToolSpec,
     ToolUse,
@@ -220,7 +221,7 @@ impl BrainState {
                     0,
                     &cfg.brain.fallback_text,
                 ));
-                self.shared.sink.emit(emit::service_error(
+                self.shared.sink.emit(service_error(
                     &self.shared.identity,
                     "llm_failure",
                     &format!("turn {} of session {}: {e}", outcome.turn, cfg.session_id),
@@ -231,7 +232,7 @@ impl BrainState {
                 if outcome.sentences == 0 {
                     spoken = cfg.brain.fallback_text.clone();
                     self.shared
-                        .to_transport(TransportMsg::Notice(SessionNotice::AgentSentence {
+                        .to_playout(PlayoutMsg::Notice(SessionNotice::AgentSentence {
                             turn: outcome.turn,
                             text: spoken.clone(),
                         }));
@@ -313,7 +314,7 @@ impl Reply<'_> {
         }
         self.spoken.push_str(&text);
         self.shared
-            .to_transport(TransportMsg::Notice(SessionNotice::AgentSentence {
+            .to_playout(PlayoutMsg::Notice(SessionNotice::AgentSentence {
                 turn: self.turn.turn,
                 text: text.clone(),
             }));

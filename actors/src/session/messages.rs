@@ -1,4 +1,7 @@
-//! Messages between a session's actors, and what the session tells its transport.
+//! Messages between a session's actors, what the session tells its transport
+//! (the [`AudioOutput`] side), and the vocabulary they share ([`ChildKind`],
+//! [`EndReason`]). Depends on nothing else of the session: every file of the
+//! folder may use it.
 
 use crate::audio::AudioFrame;
 use chrono::{DateTime, Utc};
@@ -53,6 +56,89 @@ pub struct SessionSummary {
     pub duration_seconds: u64,
 }
 
+/// What the outside world (and a child ending the call) tells a session.
+pub enum SessionMsg {
+    /// End the session (user left, room ended, node draining …).
+    End(EndReason),
+    /// Operator/chaos tool: make one child panic, to exercise supervision.
+    InjectFault(ChildKind),
+    /// Operator/chaos tool: make the session supervisor itself panic (the node
+    /// must report the session as crashed and go on).
+    Crash,
+}
+
+/// The children of a session, by role. [`ChildKind::as_str`] is also the
+/// `service.name` suffix of their lifecycle events (`arc-agent/brain`) and the
+/// name the HTTP fault-injection route takes: an external contract. The
+/// Playout keeps its historical name there, `transport`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChildKind {
+    /// Plays the agent's audio out (`transport` in events and routes).
+    Playout,
+    Stt,
+    Brain,
+    Tts,
+    Archiver,
+}
+
+impl ChildKind {
+    /// Every child, in start order.
+    pub const ALL: [ChildKind; 5] = [
+        ChildKind::Archiver,
+        ChildKind::Playout,
+        ChildKind::Tts,
+        ChildKind::Brain,
+        ChildKind::Stt,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChildKind::Playout => "transport",
+            ChildKind::Stt => "stt",
+            ChildKind::Brain => "brain",
+            ChildKind::Tts => "tts",
+            ChildKind::Archiver => "archiver",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChildKind> {
+        ChildKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Why a session ended (the seed's `reason` of `agent.voice.session.ended`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndReason {
+    UserLeft,
+    Timeout,
+    NodeShutdown,
+    RoomEnded,
+    Error(String),
+    Other(String),
+}
+
+impl EndReason {
+    pub fn as_str(&self) -> &str {
+        match self {
+            EndReason::UserLeft => "user_left",
+            EndReason::Timeout => "timeout",
+            EndReason::NodeShutdown => "node_shutdown",
+            EndReason::RoomEnded => "room_ended",
+            EndReason::Error(_) => "error",
+            EndReason::Other(s) => s,
+        }
+    }
+
+    /// The seed's `final_status`.
+    pub fn final_status(&self) -> &'static str {
+        match self {
+            EndReason::Error(_) => "failed",
+            EndReason::NodeShutdown => "interrupted",
+            _ => "completed",
+        }
+    }
+}
+
 /// A user utterance turned into text, on its way to the Brain.
 #[derive(Debug, Clone)]
 pub(crate) struct UserTurn {
@@ -101,7 +187,7 @@ pub(crate) struct SpokenRecord {
     pub(crate) interrupted: bool,
 }
 
-pub(crate) enum TransportMsg {
+pub(crate) enum PlayoutMsg {
     Play {
         turn: u64,
         frame: AudioFrame,

@@ -1,89 +1,47 @@
 //! One conversation: a [`SessionSupervisor`] and its five children.
 //!
+//! ```text
+//! SessionSupervisor   supervisor.rs: starts, restarts and ends the children
+//! ├── Playout         playout.rs: agent audio out to the transport; playout clock
+//! ├── Stt             stt.rs: frames from the FrameQueue → VAD → transcripts
+//! ├── Brain           brain.rs: context, streaming LLM, tools, sentences
+//! ├── Tts             tts.rs: sentences → audio chunks
+//! └── Archiver        archiver.rs: conversation-v1 per turn, session-metrics
+//! ```
+//!
+//! The transport itself (browser socket, LiveKit room, file) is not in this
+//! crate: it lives in the root crate's `src/transports/`, implements
+//! [`AudioOutput`] for what the Playout plays, and pushes incoming audio
+//! straight into the session's [`FrameQueue`](crate::audio::FrameQueue),
+//! which the Stt reads; no actor stands between them.
+//!
 //! Children find each other through the session's shared routing table, so a
 //! child restarted after a crash is reachable again at once; the conversation
 //! history also lives in the shared state, so a restarted Brain goes on where
 //! the old one stopped.
+//!
+//! What may use what (no file uses one that uses it back):
+//! - `config.rs`, `messages.rs`, `stats.rs`, `turn_audio.rs`: plain data, used
+//!   by everything here; they use no other file of the session.
+//! - [`emit`]: builds the session's events from `config` and `stats`.
+//! - `shared.rs`: the state the children share; uses only the plain data.
+//! - the five children use `shared`, `messages`, `emit` and the plain data,
+//!   never each other (they talk through `shared`'s routes).
+//! - `supervisor.rs` uses all of the above; nothing here uses it.
 
 mod archiver;
 mod brain;
 mod config;
+pub mod emit;
 mod messages;
+mod playout;
 mod shared;
+mod stats;
 mod stt;
 mod supervisor;
-mod transport;
 mod tts;
+mod turn_audio;
 
-pub(crate) use archiver::SessionStats;
 pub use config::{AuditConfig, BargeInConfig, BrainConfig, SessionConfig, SttConfig, TtsConfig};
-pub use messages::{AudioOutput, SessionNotice, SessionSummary};
-pub use supervisor::{SessionArgs, SessionHandle, SessionMsg, SessionSupervisor};
-
-/// The children of a session, by role. Also the `service.name` suffix of their
-/// lifecycle events (`arc-agent/brain`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ChildKind {
-    Transport,
-    Stt,
-    Brain,
-    Tts,
-    Archiver,
-}
-
-impl ChildKind {
-    pub const ALL: [ChildKind; 5] = [
-        ChildKind::Archiver,
-        ChildKind::Transport,
-        ChildKind::Tts,
-        ChildKind::Brain,
-        ChildKind::Stt,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChildKind::Transport => "transport",
-            ChildKind::Stt => "stt",
-            ChildKind::Brain => "brain",
-            ChildKind::Tts => "tts",
-            ChildKind::Archiver => "archiver",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ChildKind> {
-        ChildKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
-
-/// Why a session ended (the seed's `reason` of `agent.voice.session.ended`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EndReason {
-    UserLeft,
-    Timeout,
-    NodeShutdown,
-    RoomEnded,
-    Error(String),
-    Other(String),
-}
-
-impl EndReason {
-    pub fn as_str(&self) -> &str {
-        match self {
-            EndReason::UserLeft => "user_left",
-            EndReason::Timeout => "timeout",
-            EndReason::NodeShutdown => "node_shutdown",
-            EndReason::RoomEnded => "room_ended",
-            EndReason::Error(_) => "error",
-            EndReason::Other(s) => s,
-        }
-    }
-
-    /// The seed's `final_status`.
-    pub fn final_status(&self) -> &'static str {
-        match self {
-            EndReason::Error(_) => "failed",
-            EndReason::NodeShutdown => "interrupted",
-            _ => "completed",
-        }
-    }
-}
+pub use messages::{AudioOutput, ChildKind, EndReason, SessionMsg, SessionNotice, SessionSummary};
+pub use supervisor::{SessionArgs, SessionHandle, SessionSupervisor};

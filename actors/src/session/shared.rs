@@ -1,22 +1,30 @@
 //! State a session's children share: configuration, engines, the routing table
-//! to each other, and what must survive a child's restart.
+//! to each other, and what must survive a child's restart. It uses only the
+//! messages and the session's plain data (`config`, `stats`, `turn_audio`),
+//! never an actor: every child uses it, it uses no child.
 
 use super::config::SessionConfig;
-use super::messages::{ArchiverMsg, AudioOutput, BrainMsg, SttMsg, TransportMsg, TtsMsg, UserTurn};
+use super::messages::{
+    ArchiverMsg, AudioOutput, BrainMsg, EndReason, PlayoutMsg, SessionMsg, SttMsg, TtsMsg, UserTurn,
+};
+use super::stats::SessionStats;
+use super::turn_audio::TurnAudio;
 use crate::audio::FrameQueue;
 use crate::context::ConversationContext;
 use crate::emit::ServiceIdentity;
 use crate::engine::Engines;
 use crate::sink::EventSink;
 use chrono::{DateTime, Utc};
+use parking_lot::{Mutex, RwLock};
 use ractor::ActorRef;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, OnceLock};
 
 /// Current address of each child; replaced when the supervisor restarts one.
 #[derive(Default)]
 pub(crate) struct Routes {
-    pub(crate) transport: RwLock<Option<ActorRef<TransportMsg>>>,
+    pub(crate) playout: RwLock<Option<ActorRef<PlayoutMsg>>>,
     pub(crate) stt: RwLock<Option<ActorRef<SttMsg>>>,
     pub(crate) brain: RwLock<Option<ActorRef<BrainMsg>>>,
     pub(crate) tts: RwLock<Option<ActorRef<TtsMsg>>>,
@@ -38,22 +46,22 @@ pub(crate) struct Shared {
     inflight: Mutex<Option<UserTurn>>,
     /// The turn whose reply is being spoken, if any.
     speaking: Mutex<Option<u64>>,
-    /// The turn whose audio the transport is still playing out, if any.
+    /// The turn whose audio the Playout is still playing out, if any.
     playing: Mutex<Option<u64>>,
-    /// Per turn, what of its audio was queued and played (the Transport
+    /// Per turn, what of its audio was queued and played (the Playout
     /// writes it; a barge-in reads what was heard).
-    playout: Mutex<std::collections::BTreeMap<u64, super::transport::Playout>>,
-    stats: Mutex<super::archiver::SessionStats>,
+    playout: Mutex<BTreeMap<u64, TurnAudio>>,
+    stats: Mutex<SessionStats>,
     /// Messages that found no live child (lost during a restart).
     pub(crate) undelivered: AtomicU64,
     /// The session's supervisor (children ask it to end the session).
-    pub(crate) supervisor: std::sync::OnceLock<ActorRef<super::supervisor::SessionMsg>>,
+    pub(crate) supervisor: OnceLock<ActorRef<SessionMsg>>,
     /// The model called `end_call` in this turn: end once its reply is spoken.
     end_after: Mutex<Option<u64>>,
 }
 
 fn send<M: Send + 'static>(slot: &RwLock<Option<ActorRef<M>>>, msg: M, lost: &AtomicU64) -> bool {
-    let guard = slot.read().unwrap_or_else(|p| p.into_inner());
+    let guard = slot.read();
     match guard.as_ref() {
         Some(r) if r.cast(msg).is_ok() => true,
         _ => {
@@ -61,10 +69,6 @@ fn send<M: Send + 'static>(slot: &RwLock<Option<ActorRef<M>>>, msg: M, lost: &At
             false
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Shared {
@@ -97,7 +101,7 @@ impl Shared {
             playout: Mutex::default(),
             stats: Mutex::default(),
             undelivered: AtomicU64::new(0),
-            supervisor: std::sync::OnceLock::new(),
+            supervisor: OnceLock::new(),
             end_after: Mutex::new(None),
         }
     }
@@ -112,8 +116,8 @@ impl Shared {
         self.turn_seq.load(Ordering::Relaxed) + 1
     }
 
-    pub(crate) fn to_transport(&self, m: TransportMsg) -> bool {
-        send(&self.routes.transport, m, &self.undelivered)
+    pub(crate) fn to_playout(&self, m: PlayoutMsg) -> bool {
+        send(&self.routes.playout, m, &self.undelivered)
     }
     pub(crate) fn to_stt(&self, m: SttMsg) -> bool {
         send(&self.routes.stt, m, &self.undelivered)
@@ -129,30 +133,27 @@ impl Shared {
     }
 
     pub(crate) fn set_inflight(&self, t: Option<UserTurn>) {
-        *lock(&self.inflight) = t;
+        *self.inflight.lock() = t;
     }
     pub(crate) fn inflight(&self) -> Option<UserTurn> {
-        lock(&self.inflight).clone()
+        self.inflight.lock().clone()
     }
     pub(crate) fn clear_inflight(&self, turn: u64) {
-        let mut g = lock(&self.inflight);
+        let mut g = self.inflight.lock();
         if g.as_ref().is_some_and(|t| t.turn == turn) {
             *g = None;
         }
     }
 
     pub(crate) fn set_speaking(&self, turn: Option<u64>) {
-        *lock(&self.speaking) = turn;
+        *self.speaking.lock() = turn;
     }
     pub(crate) fn speaking(&self) -> Option<u64> {
-        *lock(&self.speaking)
+        *self.speaking.lock()
     }
 
-    pub(crate) fn with_playout<R>(
-        &self,
-        f: impl FnOnce(&mut std::collections::BTreeMap<u64, super::transport::Playout>) -> R,
-    ) -> R {
-        f(&mut lock(&self.playout))
+    pub(crate) fn with_playout<R>(&self, f: impl FnOnce(&mut BTreeMap<u64, TurnAudio>) -> R) -> R {
+        f(&mut self.playout.lock())
     }
 
     /// The reply of `turn` was interrupted: the history keeps what was heard of it.
@@ -162,26 +163,26 @@ impl Shared {
     }
 
     pub(crate) fn set_playing(&self, turn: Option<u64>) {
-        *lock(&self.playing) = turn;
+        *self.playing.lock() = turn;
     }
 
     /// The agent is answering, speaking or still being heard: user speech
     /// now is a barge-in.
     pub(crate) fn agent_busy(&self) -> Option<u64> {
         self.speaking()
-            .or(*lock(&self.playing))
+            .or(*self.playing.lock())
             .or_else(|| self.inflight().map(|t| t.turn))
     }
 
     /// End the session once `turn`'s reply has been spoken.
     pub(crate) fn end_after(&self, turn: u64) {
-        *lock(&self.end_after) = Some(turn);
+        *self.end_after.lock() = Some(turn);
     }
 
     /// `turn`'s reply is over: end the session if the agent asked to.
     /// An interrupted reply cancels that (the user is still talking).
     pub(crate) fn reply_done(&self, turn: u64, interrupted: bool) {
-        let mut g = lock(&self.end_after);
+        let mut g = self.end_after.lock();
         if *g != Some(turn) {
             return;
         }
@@ -191,20 +192,17 @@ impl Shared {
         }
         if let Some(s) = self.supervisor.get() {
             tracing::info!(session_id = %self.config.session_id, turn, "the agent ended the call");
-            let _ = s.cast(super::supervisor::SessionMsg::End(super::EndReason::Other(
+            let _ = s.cast(SessionMsg::End(EndReason::Other(
                 crate::tools::AGENT_ENDED_CALL.into(),
             )));
         }
     }
 
-    pub(crate) fn with_stats<R>(
-        &self,
-        f: impl FnOnce(&mut super::archiver::SessionStats) -> R,
-    ) -> R {
-        f(&mut lock(&self.stats))
+    pub(crate) fn with_stats<R>(&self, f: impl FnOnce(&mut SessionStats) -> R) -> R {
+        f(&mut self.stats.lock())
     }
 
     pub(crate) fn with_context<R>(&self, f: impl FnOnce(&mut ConversationContext) -> R) -> R {
-        f(&mut lock(&self.context))
+        f(&mut self.context.lock())
     }
 }

@@ -11,7 +11,7 @@
 //! comes back cancels it.
 
 use super::messages::{
-    ArchiverMsg, BrainMsg, SessionNotice, SttMsg, TransportMsg, TtsMsg, UserRecord, UserTurn,
+    ArchiverMsg, BrainMsg, PlayoutMsg, SessionNotice, SttMsg, TtsMsg, UserRecord, UserTurn,
 };
 use super::shared::Shared;
 use crate::audio::{AudioFrame, STT_SAMPLE_RATE};
@@ -177,9 +177,11 @@ impl Actor for SttActor {
                         st.confirm_barge_in();
                     }
                     let turn = st.shared.peek_next_turn();
-                    st.shared.to_transport(TransportMsg::Notice(
-                        SessionNotice::PartialTranscript { turn, text },
-                    ));
+                    st.shared
+                        .to_playout(PlayoutMsg::Notice(SessionNotice::PartialTranscript {
+                            turn,
+                            text,
+                        }));
                 }
             }
             SttMsg::Final {
@@ -195,7 +197,7 @@ impl Actor for SttActor {
                     st.confirm_barge_in();
                     let text = t.text.trim().to_string();
                     st.shared
-                        .to_transport(TransportMsg::Notice(SessionNotice::FinalTranscript {
+                        .to_playout(PlayoutMsg::Notice(SessionNotice::FinalTranscript {
                             turn,
                             text: text.clone(),
                         }));
@@ -343,7 +345,7 @@ impl SttState {
 
     fn on_speech_start(&mut self) {
         self.shared
-            .to_transport(TransportMsg::Notice(SessionNotice::SpeechStarted));
+            .to_playout(PlayoutMsg::Notice(SessionNotice::SpeechStarted));
         if let Some(b) = self.barge.as_mut() {
             // Still undecided: the window starts again when this speech ends.
             b.speech_ended = false;
@@ -367,7 +369,7 @@ impl SttState {
             id: self.barge_seq,
             speech_ended: false,
         });
-        self.shared.to_transport(TransportMsg::Pause);
+        self.shared.to_playout(PlayoutMsg::Pause);
     }
 
     /// The user talks over the agent: stop thinking and speaking at once.
@@ -378,9 +380,9 @@ impl SttState {
         self.shared.cut_reply(turn);
         self.shared.to_brain(BrainMsg::BargeIn);
         self.shared.to_tts(TtsMsg::Cancel);
-        self.shared.to_transport(TransportMsg::Flush { turn });
+        self.shared.to_playout(PlayoutMsg::Flush { turn });
         self.shared
-            .to_transport(TransportMsg::Notice(SessionNotice::BargeIn { turn }));
+            .to_playout(PlayoutMsg::Notice(SessionNotice::BargeIn { turn }));
         self.shared.to_archiver(ArchiverMsg::Interrupted { turn });
     }
 
@@ -395,7 +397,7 @@ impl SttState {
     fn false_interruption(&mut self) {
         if let Some(b) = self.barge.take() {
             tracing::info!(session_id = %self.shared.config.session_id, turn = b.turn, "false interruption (no words): resuming the reply");
-            self.shared.to_transport(TransportMsg::Resume);
+            self.shared.to_playout(PlayoutMsg::Resume);
         }
     }
 

@@ -5,16 +5,17 @@
 use super::archiver::ArchiverActor;
 use super::brain::BrainActor;
 use super::config::SessionConfig;
+use super::emit;
 use super::messages::{
-    ArchiverMsg, AudioOutput, BrainMsg, SessionNotice, SessionSummary, SttMsg, TransportMsg, TtsMsg,
+    ArchiverMsg, AudioOutput, BrainMsg, ChildKind, EndReason, PlayoutMsg, SessionMsg,
+    SessionNotice, SessionSummary, SttMsg, TtsMsg,
 };
+use super::playout::PlayoutActor;
 use super::shared::Shared;
 use super::stt::SttActor;
-use super::transport::TransportActor;
 use super::tts::TtsActor;
-use super::{ChildKind, EndReason};
 use crate::audio::{AudioFrame, FrameQueue};
-use crate::emit::{self, ServiceIdentity};
+use crate::emit::{lifecycle, service_error, LifecycleChange, ServiceIdentity};
 use crate::engine::Engines;
 use crate::sink::EventSink;
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
@@ -36,16 +37,6 @@ pub struct SessionArgs {
     pub frames: Arc<FrameQueue>,
     /// Set to the summary when the session has stopped.
     pub done: watch::Sender<Option<SessionSummary>>,
-}
-
-pub enum SessionMsg {
-    /// End the session (user left, room ended, node draining …).
-    End(EndReason),
-    /// Operator/chaos tool: make one child panic, to exercise supervision.
-    InjectFault(ChildKind),
-    /// Operator/chaos tool: make the session supervisor itself panic (the node
-    /// must report the session as crashed and go on).
-    Crash,
 }
 
 pub struct SessionState {
@@ -144,29 +135,29 @@ async fn spawn_child(
     let s = shared.clone();
     let routes = &shared.routes;
     let cell = match kind {
-        ChildKind::Transport => {
-            let (r, _) = Actor::spawn_linked(name, TransportActor, s, sup).await?;
-            *routes.transport.write().unwrap_or_else(|p| p.into_inner()) = Some(r.clone());
+        ChildKind::Playout => {
+            let (r, _) = Actor::spawn_linked(name, PlayoutActor, s, sup).await?;
+            *routes.playout.write() = Some(r.clone());
             r.get_cell()
         }
         ChildKind::Stt => {
             let (r, _) = Actor::spawn_linked(name, SttActor, s, sup).await?;
-            *routes.stt.write().unwrap_or_else(|p| p.into_inner()) = Some(r.clone());
+            *routes.stt.write() = Some(r.clone());
             r.get_cell()
         }
         ChildKind::Brain => {
             let (r, _) = Actor::spawn_linked(name, BrainActor, s, sup).await?;
-            *routes.brain.write().unwrap_or_else(|p| p.into_inner()) = Some(r.clone());
+            *routes.brain.write() = Some(r.clone());
             r.get_cell()
         }
         ChildKind::Tts => {
             let (r, _) = Actor::spawn_linked(name, TtsActor, s, sup).await?;
-            *routes.tts.write().unwrap_or_else(|p| p.into_inner()) = Some(r.clone());
+            *routes.tts.write() = Some(r.clone());
             r.get_cell()
         }
         ChildKind::Archiver => {
             let (r, _) = Actor::spawn_linked(name, ArchiverActor, s, sup).await?;
-            *routes.archiver.write().unwrap_or_else(|p| p.into_inner()) = Some(r.clone());
+            *routes.archiver.write() = Some(r.clone());
             r.get_cell()
         }
     };
@@ -237,7 +228,7 @@ impl Actor for SessionSupervisor {
                 tracing::warn!(session_id = %st.shared.config.session_id, child = kind.as_str(), "fault injected on request");
                 let s = &st.shared;
                 match kind {
-                    ChildKind::Transport => s.to_transport(TransportMsg::Fault),
+                    ChildKind::Playout => s.to_playout(PlayoutMsg::Fault),
                     ChildKind::Stt => s.to_stt(SttMsg::Fault),
                     ChildKind::Brain => s.to_brain(BrainMsg::Fault),
                     ChildKind::Tts => s.to_tts(TtsMsg::Fault),
@@ -284,14 +275,14 @@ impl SessionState {
         let service = format!("{}/{}", self.shared.identity.service_name, kind.as_str());
         tracing::error!(session_id = %cfg.session_id, trace_id = %self.trace_id, child = kind.as_str(), %reason, "session child crashed");
         let sink = &self.shared.sink;
-        sink.emit(emit::lifecycle(
+        sink.emit(lifecycle(
             &self.shared.identity,
             &service,
-            emit::LifecycleChange::Crashed,
+            LifecycleChange::Crashed,
             &format!("session {}: {reason}", cfg.session_id),
             &self.trace_id,
         ));
-        sink.emit(emit::service_error(
+        sink.emit(service_error(
             &self.shared.identity,
             "actor_crashed",
             &format!(
@@ -328,10 +319,10 @@ impl SessionState {
             Ok(cell) => {
                 self.children.insert(cell.get_id(), kind);
                 tracing::info!(session_id = %cfg.session_id, child = kind.as_str(), "session child restarted");
-                self.shared.sink.emit(emit::lifecycle(
+                self.shared.sink.emit(lifecycle(
                     &self.shared.identity,
                     &service,
-                    emit::LifecycleChange::Recovered,
+                    LifecycleChange::Recovered,
                     &format!("session {}: restarted after crash", cfg.session_id),
                     &self.trace_id,
                 ));
@@ -351,13 +342,7 @@ impl SessionState {
         let ended_at = chrono::Utc::now();
         let cfg = &self.shared.config;
         // Ask the Archiver for session-metrics; don't wait long on a sick one.
-        let archiver = self
-            .shared
-            .routes
-            .archiver
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let archiver = self.shared.routes.archiver.read().clone();
         let summary = match archiver {
             Some(a) => ractor::call_t!(a, ArchiverMsg::Finish, 2000, ended_at).ok(),
             None => None,

@@ -1,10 +1,11 @@
 //! Tts: speaks the Brain's sentences one after another, forwarding audio
-//! chunks to Transport as the engine makes them. A cancel (barge-in) stops the
+//! chunks to Playout as the engine makes them. A cancel (barge-in) stops the
 //! running synthesis between chunks and drops the queued sentences.
 
-use super::messages::{ArchiverMsg, SpokenRecord, TransportMsg, TtsMsg};
+use super::emit;
+use super::messages::{ArchiverMsg, PlayoutMsg, SpokenRecord, TtsMsg};
 use super::shared::Shared;
-use crate::emit;
+use crate::emit::service_error;
 use crate::engine::CancellationToken;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::{HashMap, VecDeque};
@@ -168,7 +169,7 @@ impl TtsState {
         let tts_span = tracing::info_span!(parent: &p.span, "tts", model = %tts.model(), chars = p.text.chars().count());
         tokio::spawn(async move {
             let started = Instant::now();
-            shared.to_transport(TransportMsg::Sentence { turn: p.turn, text: p.text.clone() });
+            shared.to_playout(PlayoutMsg::Sentence { turn: p.turn, text: p.text.clone() });
             let (tx, mut rx) = mpsc::channel(8);
             let synth = tts.synthesize(&p.text, tx, cancel.clone());
             tokio::pin!(synth);
@@ -182,7 +183,7 @@ impl TtsState {
                             if cancel.is_cancelled() { continue; }
                             first_chunk_ms.get_or_insert(started.elapsed().as_millis() as u64);
                             audio_ms += frame.duration_ms();
-                            shared.to_transport(TransportMsg::Play { turn: p.turn, frame });
+                            shared.to_playout(PlayoutMsg::Play { turn: p.turn, frame });
                         }
                         None => break,
                     },
@@ -206,7 +207,7 @@ impl TtsState {
                 Err(e) => {
                     if !cancelled {
                         tracing::warn!(session_id = %shared.config.session_id, trace_id = %p.trace_id, error = %e, "synthesis failed");
-                        shared.sink.emit(emit::service_error(
+                        shared.sink.emit(service_error(
                             &shared.identity,
                             "tts_failure",
                             &format!(
@@ -253,8 +254,8 @@ impl TtsState {
             requests: p.requests,
             interrupted,
         }));
-        // The Transport says the turn is done once its audio has played out.
+        // The Playout says the turn is done once its audio has played out.
         self.shared
-            .to_transport(TransportMsg::TurnEnd { turn, interrupted });
+            .to_playout(PlayoutMsg::TurnEnd { turn, interrupted });
     }
 }

@@ -6,7 +6,7 @@
 //! language feature.
 //!
 //! - [`EnergyVad`] (vad.rs): an RMS-threshold VAD with the same endpointing
-//!   rules a real VAD gets ([`Endpointer`], endpointer.rs).
+//!   rules a real VAD gets ([`crate::endpoint`]).
 //! - [`ScriptedStt`] (stt.rs): "hears" the next line of the session's script.
 //! - [`EchoLlm`] (llm.rs): answers by quoting the user; `[stall]`, `[fail]`
 //!   and `[slow]` in the input make it hang, fail or crawl, to test timeouts.
@@ -19,10 +19,11 @@
 //!   on a [`CallerEar`], such as [`CallerOutput`].
 //!
 //! What may call what: provider.rs uses the engines and the book; the engines
-//! and the caller use nothing of each other; endpointer.rs uses nothing here.
+//! and the caller use nothing of each other. Outside this folder, only the
+//! engine traits, audio frames, the session's output and handle, and
+//! [`crate::endpoint`] are used.
 
 mod caller;
-mod endpointer;
 mod llm;
 mod provider;
 mod script_book;
@@ -33,7 +34,6 @@ mod vad;
 pub use caller::{
     run_script, run_script_paced, silence_frames, speech_frames, CallerEar, CallerOutput,
 };
-pub use endpointer::{Endpointer, Endpointing};
 pub use llm::EchoLlm;
 pub use provider::SyntheticProvider;
 pub use script_book::ScriptBook;

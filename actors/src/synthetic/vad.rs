@@ -1,8 +1,8 @@
 //! The energy VAD: an RMS threshold per frame, with the endpointing rules
 //! every VAD gets.
 
-use super::{Endpointer, Endpointing};
 use crate::audio::AudioFrame;
+use crate::endpoint::{Endpointer, Endpointing};
 use crate::engine::{EngineError, VadEngine, VadEvent, VadStream};
 use async_trait::async_trait;
 

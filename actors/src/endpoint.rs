@@ -1,6 +1,7 @@
-//! Endpointing: turning per-frame speech decisions into utterance start and
-//! end events, with the same rules for every VAD (the synthetic energy VAD
-//! and the real Silero VAD of arc-models).
+//! Endpointing: the rules that turn a VAD's per-frame speech decisions into
+//! utterance boundaries (enough speech starts one, enough silence ends it), in
+//! audio time. Every VAD uses them: the real Silero VAD (crate arc-models) and
+//! the synthetic energy VAD alike.
 
 use crate::engine::VadEvent;
 
@@ -71,7 +72,7 @@ impl Endpointer {
         None
     }
 
-    /// In a turn, and the last frame was silence (see [`crate::engine::VadStream::pausing`]).
+    /// In a turn, and the last frame was silence (see [`VadStream::pausing`](crate::engine::VadStream::pausing)).
     pub fn pausing(&self) -> bool {
         self.in_speech && self.silence_run_ms > 0
     }

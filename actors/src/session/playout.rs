@@ -1,12 +1,16 @@
-//! Transport: hands agent audio and notices to the session's output, marks the
-//! moment each turn's first audio leaves (the end of the voice-to-voice
-//! latency), and is the playout clock: with `barge_in.paced_playout` it
-//! releases one frame per frame duration, so a barge-in pauses or drops the
-//! audio within one frame, and the text the user actually heard is known
-//! (the sentences whose frames were played). A turn is done when its last
-//! frame has played, not when synthesis ends.
+//! Playout: the session child that plays the agent's audio out. It hands
+//! agent audio and notices to the session's [`AudioOutput`](super::AudioOutput)
+//! (the real transport: a browser socket, a LiveKit room or a file, all in the
+//! root crate's `src/transports/`), marks the moment each turn's first audio
+//! leaves (the end of the voice-to-voice latency), and is the playout clock:
+//! with `barge_in.paced_playout` it releases one frame per frame duration, so a
+//! barge-in pauses or drops the audio within one frame, and the text the user
+//! actually heard is known (the sentences whose frames were played, see
+//! `turn_audio.rs`). A turn is done when its last frame has played, not when
+//! synthesis ends. Incoming audio does not pass here: the transport pushes it
+//! into the session's frame queue, which the Stt reads.
 
-use super::messages::{ArchiverMsg, SessionNotice, TransportMsg};
+use super::messages::{ArchiverMsg, PlayoutMsg, SessionNotice};
 use super::shared::Shared;
 use crate::audio::AudioFrame;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -14,7 +18,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub(crate) struct TransportActor;
+pub(crate) struct PlayoutActor;
 
 enum Out {
     Frame {
@@ -28,47 +32,7 @@ enum Out {
     },
 }
 
-#[derive(Default)]
-pub(crate) struct Sentence {
-    text: String,
-    queued_ms: u64,
-    played_ms: u64,
-    /// All its audio has arrived (the next sentence began, or the turn ended).
-    complete: bool,
-}
-
-/// What is known of a turn's audio: each sentence, how much was queued and played.
-#[derive(Default)]
-pub(crate) struct Playout {
-    sentences: Vec<Sentence>,
-    /// Its frames were dropped by a barge-in.
-    flushed: bool,
-}
-
-impl Playout {
-    /// The words the user heard: whole sentences played out, and of a sentence
-    /// cut midway the share of its words that its played audio covers.
-    pub(crate) fn heard(&self) -> String {
-        let mut out: Vec<String> = Vec::new();
-        for s in &self.sentences {
-            if s.complete && s.played_ms >= s.queued_ms {
-                out.push(s.text.clone());
-                continue;
-            }
-            if s.complete && s.queued_ms > 0 && s.played_ms > 0 {
-                let words: Vec<&str> = s.text.split_whitespace().collect();
-                let n = (words.len() as u64 * s.played_ms / s.queued_ms) as usize;
-                if n > 0 {
-                    out.push(words[..n].join(" "));
-                }
-            }
-            break;
-        }
-        out.join(" ")
-    }
-}
-
-pub(crate) struct TransportState {
+pub(crate) struct PlayoutState {
     shared: Arc<Shared>,
     last_started_turn: u64,
     queue: VecDeque<Out>,
@@ -81,9 +45,9 @@ pub(crate) struct TransportState {
     dropped_upto: u64,
 }
 
-impl Actor for TransportActor {
-    type Msg = TransportMsg;
-    type State = TransportState;
+impl Actor for PlayoutActor {
+    type Msg = PlayoutMsg;
+    type State = PlayoutState;
     type Arguments = Arc<Shared>;
 
     async fn pre_start(
@@ -92,7 +56,7 @@ impl Actor for TransportActor {
         shared: Arc<Shared>,
     ) -> Result<Self::State, ActorProcessingErr> {
         shared.set_playing(None);
-        Ok(TransportState {
+        Ok(PlayoutState {
             paced: shared.config.barge_in.paced_playout,
             shared,
             last_started_turn: 0,
@@ -111,20 +75,14 @@ impl Actor for TransportActor {
         st: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            TransportMsg::Play { turn, frame } => {
+            PlayoutMsg::Play { turn, frame } => {
                 if turn <= st.dropped_upto {
                     return Ok(());
                 }
                 let ms = frame.duration_ms();
-                let sentence = st.shared.with_playout(|turns| {
-                    let p = turns.entry(turn).or_default();
-                    if p.sentences.is_empty() {
-                        p.sentences.push(Sentence::default());
-                    }
-                    let sentence = p.sentences.len() - 1;
-                    p.sentences[sentence].queued_ms += ms;
-                    sentence
-                });
+                let sentence = st
+                    .shared
+                    .with_playout(|turns| turns.entry(turn).or_default().queue(ms));
                 st.shared.set_playing(Some(turn));
                 st.queue.push_back(Out::Frame {
                     turn,
@@ -133,35 +91,27 @@ impl Actor for TransportActor {
                 });
                 st.pump(&myself);
             }
-            TransportMsg::Sentence { turn, text } => {
+            PlayoutMsg::Sentence { turn, text } => {
                 if turn <= st.dropped_upto {
                     return Ok(());
                 }
-                st.shared.with_playout(|turns| {
-                    let p = turns.entry(turn).or_default();
-                    if let Some(last) = p.sentences.last_mut() {
-                        last.complete = true;
-                    }
-                    p.sentences.push(Sentence {
-                        text,
-                        ..Default::default()
-                    });
-                });
+                st.shared
+                    .with_playout(|turns| turns.entry(turn).or_default().begin_sentence(text));
             }
-            TransportMsg::TurnEnd { turn, interrupted } => {
+            PlayoutMsg::TurnEnd { turn, interrupted } => {
                 st.shared.with_playout(|turns| {
-                    if let Some(last) = turns.get_mut(&turn).and_then(|p| p.sentences.last_mut()) {
-                        last.complete = true;
+                    if let Some(p) = turns.get_mut(&turn) {
+                        p.complete_last();
                     }
                 });
                 st.queue.push_back(Out::End { turn, interrupted });
                 st.pump(&myself);
             }
-            TransportMsg::Tick => {
+            PlayoutMsg::Tick => {
                 st.tick_pending = false;
                 st.pump(&myself);
             }
-            TransportMsg::Pause => {
+            PlayoutMsg::Pause => {
                 if !st.paused {
                     st.paused = true;
                     // Paced, the output holds at most the frame being played:
@@ -172,25 +122,25 @@ impl Actor for TransportActor {
                     }
                 }
             }
-            TransportMsg::Resume => {
+            PlayoutMsg::Resume => {
                 if st.paused {
                     st.paused = false;
                     st.clock = tokio::time::Instant::now();
                     st.pump(&myself);
                 }
             }
-            TransportMsg::Flush { turn } => st.flush(&myself, turn),
-            TransportMsg::Notice(n) => st.shared.output.notice(n),
-            TransportMsg::Fault => panic!("fault injected into transport"),
+            PlayoutMsg::Flush { turn } => st.flush(&myself, turn),
+            PlayoutMsg::Notice(n) => st.shared.output.notice(n),
+            PlayoutMsg::Fault => panic!("fault injected into transport"),
         }
         Ok(())
     }
 }
 
-impl TransportState {
+impl PlayoutState {
     /// Release what is due: everything when not paced, else one frame per
     /// frame duration (a tick is set for the next one).
-    fn pump(&mut self, myself: &ActorRef<TransportMsg>) {
+    fn pump(&mut self, myself: &ActorRef<PlayoutMsg>) {
         while !self.paused {
             let Some(front) = self.queue.front() else {
                 return;
@@ -201,7 +151,7 @@ impl TransportState {
                     if self.clock > now {
                         if !self.tick_pending {
                             self.tick_pending = true;
-                            myself.send_after(self.clock - now, || TransportMsg::Tick);
+                            myself.send_after(self.clock - now, || PlayoutMsg::Tick);
                         }
                         return;
                     }
@@ -229,11 +179,8 @@ impl TransportState {
             });
         }
         self.shared.with_playout(|turns| {
-            if let Some(s) = turns
-                .get_mut(&turn)
-                .and_then(|p| p.sentences.get_mut(sentence))
-            {
-                s.played_ms += ms;
+            if let Some(p) = turns.get_mut(&turn) {
+                p.played(sentence, ms);
             }
         });
         if self.paced {
@@ -245,18 +192,14 @@ impl TransportState {
     }
 
     /// The user talked over the agent: nothing more of what is queued is played.
-    fn flush(&mut self, myself: &ActorRef<TransportMsg>, upto: u64) {
+    fn flush(&mut self, myself: &ActorRef<PlayoutMsg>, upto: u64) {
         self.dropped_upto = self.dropped_upto.max(upto);
         let upto = self.dropped_upto;
         self.queue
             .retain(|o| !matches!(o, Out::Frame { turn, .. } if *turn <= upto));
         self.shared.with_playout(|turns| {
             for (_, p) in turns.range_mut(..=upto) {
-                p.flushed = true;
-                // Only what was played counts from now on.
-                for s in &mut p.sentences {
-                    s.complete = true;
-                }
+                p.flush();
             }
         });
         self.paused = false;
@@ -269,7 +212,7 @@ impl TransportState {
             .shared
             .with_playout(|turns| turns.remove(&turn))
             .unwrap_or_default();
-        let interrupted = interrupted || p.flushed;
+        let interrupted = interrupted || p.flushed();
         let heard = p.heard();
         if interrupted {
             self.shared.with_context(|c| c.cut_reply(turn, &heard));

@@ -1,0 +1,123 @@
+//! The text side of one decode: whisper's non-speech markers removed and its
+//! repetition loops collapsed.
+
+/// Removes whisper's repetition loops from a window's text: a run of 2+ words
+/// repeated back to back is kept once, and a trailing restart of the run just
+/// before it (the loop cut off by the token limit) is dropped. Only called when
+/// the text has more words than its speech can hold, so a phrase the speaker
+/// really said twice is left alone.
+pub(super) fn collapse_repeats(text: &str) -> String {
+    const MIN_RUN: usize = 2;
+    let mut words: Vec<&str> = text.split_whitespace().collect();
+    // Compared without case and punctuation: "cost?" repeats "cost?" or "cost.".
+    let mut keys: Vec<String> = words
+        .iter()
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect()
+        })
+        .collect();
+    'again: loop {
+        for len in MIN_RUN..=keys.len() / 2 {
+            for start in 0..=keys.len() - 2 * len {
+                if keys[start..start + len] == keys[start + len..start + 2 * len] {
+                    // Keep the second copy's last word: it carries the final punctuation.
+                    words.drain(start + 1..start + len + 1);
+                    keys.drain(start + 1..start + len + 1);
+                    continue 'again;
+                }
+            }
+        }
+        break;
+    }
+    // "A B C D. A B C" -> "A B C D.": after a sentence end, the tail restarts
+    // the sentence before it and covers at least half of it.
+    let n = keys.len();
+    for len in (1..=n / 2).rev() {
+        let tail = n - len;
+        if !words[tail - 1].ends_with(['.', '?', '!']) {
+            continue;
+        }
+        for period in len + 1..=(2 * len).min(tail) {
+            if keys[tail - period..tail - period + len] == keys[tail..] {
+                words.truncate(tail);
+                return words.join(" ");
+            }
+        }
+    }
+    words.join(" ")
+}
+
+/// Whisper's text minus what it writes for non-speech (`[BLANK_AUDIO]`,
+/// `(silence)`, `[Music]`, `♪`), with whitespace tidied. Text with no letter or
+/// digit left is empty.
+pub(super) fn clean_text(raw: &str) -> String {
+    let mut kept = String::with_capacity(raw.len());
+    let (mut square, mut round) = (0usize, 0usize);
+    for c in raw.chars() {
+        match c {
+            '[' => square += 1,
+            ']' => square = square.saturating_sub(1),
+            '(' => round += 1,
+            ')' => round = round.saturating_sub(1),
+            '♪' | '♫' | '♬' => {}
+            _ if square == 0 && round == 0 => kept.push(c),
+            _ => {}
+        }
+    }
+    let text = kept.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().any(char::is_alphanumeric) {
+        text
+    } else {
+        String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::whisper::window::max_tokens_for;
+
+    #[test]
+    fn non_speech_markers_are_stripped() {
+        assert_eq!(clean_text(" [BLANK_AUDIO]"), "");
+        assert_eq!(clean_text("(silence)"), "");
+        assert_eq!(clean_text(" ♪ ♪ "), "");
+        assert_eq!(clean_text(" Hello [Music] there. "), "Hello there.");
+        assert_eq!(clean_text(" (coughs) Yes, please."), "Yes, please.");
+        assert_eq!(clean_text(" ... "), "");
+        assert_eq!(clean_text("Unbalanced ] bracket"), "Unbalanced bracket");
+    }
+
+    #[test]
+    fn repetition_loops_are_collapsed() {
+        let looped = "How much does this ticket cost? How much does this ticket cost? How much does this ticket cost?";
+        assert_eq!(collapse_repeats(looped), "How much does this ticket cost?");
+        let cut = "Please call me back when you get home tonight. Please call me back when you get home tonight. \
+                   Please call me back when you get";
+        assert_eq!(
+            collapse_repeats(cut),
+            "Please call me back when you get home tonight."
+        );
+        assert_eq!(
+            collapse_repeats("Thank you. Thank you. Thank you. Thank"),
+            "Thank you."
+        );
+        // Ordinary text is left alone.
+        for keep in [
+            "Can you help me find my keys?",
+            "the cat and the dog and the bird",
+            "I think that you think that",
+            "put it in the kitchen and then clean the table in the kitchen",
+            "",
+        ] {
+            assert_eq!(
+                collapse_repeats(keep),
+                keep.split_whitespace().collect::<Vec<_>>().join(" ")
+            );
+        }
+        assert_eq!(max_tokens_for(3 * 16_000), 30);
+    }
+}
