@@ -154,7 +154,7 @@ async fn a_session_with_the_local_brain_speaks_whole_sentences() {
 }
 
 fn brain_error(events: &[Arc<Event>]) -> serde_json::Value {
-    let e = find_event(&events, |e| match e {
+    let e = find_event(events, |e| match e {
         Event::BrainError(b) => Some(b.clone()),
         _ => None,
     })

@@ -25,7 +25,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const QUESTION: &str = "Hello there. What is the capital of France?";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-/// Kills the child on drop (the node, the driver).
+/// Kills the child on drop (the driver).
 struct Guard(Child);
 
 impl Drop for Guard {

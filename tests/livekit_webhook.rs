@@ -1,6 +1,6 @@
 //! `POST /livekit/webhook` with webhooks made by LiveKit's own Python packages
 //! (`livekit-api` signs, `livekit-protocol` encodes, see
-//! tests/support/livekit_sign.py), against a node process on the real NATS
+//! testkit/python/livekit_sign.py), against a node process on the real NATS
 //! and pulsar-lite:
 //!
 //! - valid → `events/livekit-webhooks` in the seed's shape, and for an audio
