@@ -11,13 +11,13 @@
 //! Processes and brokers
 //! - [`wait`]: free ports, waiting for a port, polling until something holds.
 //! - [`process`]: stopping a child (SIGTERM and a grace period, or SIGKILL).
+//! - [`http`]: a minimal HTTP client; a value out of a metrics scrape.
 //! - [`nats`]: the machine's shared NATS, and a private `nats-server`.
 //! - [`pulsar`]: pulsar-lite brokers on their own port and data dir.
 //! - [`prometheus`]: a real Prometheus server and its HTTP API.
 //! - [`node`]: [`node::TestNode`], the `arc-agent` binary as a child process,
 //!   and the settings of a node under test ([`node::node_env`],
 //!   [`node::speech_env`]).
-//! - [`http`]: a minimal HTTP client; a value out of a metrics scrape.
 //!
 //! The Python witnesses (`python/*.py`, found by [`python::script`])
 //! - [`python`]: where the helpers are, and running one.
@@ -25,13 +25,13 @@
 //! - [`livekit`]: webhooks signed by LiveKit's own packages, posted like LiveKit.
 //!
 //! Sessions in the test's process
-//! - [`in_process`]: [`in_process::InProcessNode`], a NodeSupervisor with an
-//!   in-memory event sink (synthetic engines unless the test gives others).
-//! - [`scripted`]: [`scripted::ScriptedCall`], a session whose simulated
-//!   caller says a script.
 //! - [`recording`]: [`recording::RecordingOutput`], the output that records
 //!   what a session sent.
 //! - [`with_llm`]: the synthetic engines around a real brain.
+//! - [`scripted`]: [`scripted::ScriptedCall`], a session whose simulated
+//!   caller says a script.
+//! - [`in_process`]: [`in_process::InProcessNode`], a NodeSupervisor with an
+//!   in-memory event sink (synthetic engines unless the test gives others).
 //! - [`events`]: looking up what a session emitted.
 //! - [`seeds`]: the seed documents' JSON examples.
 //! - [`logs`]: a node's logs in the test's output.
@@ -43,8 +43,10 @@
 //! - [`speech`]: the speech models, the known sentences, what whisper hears.
 //! - [`llm`]: the local LLM (llama-server with SmolLM2) and a question for it.
 //!
-//! What may call what: files only use the ones listed above them in their
-//! group (and `wait`, `process`, `http`); the groups go top to bottom.
+//! What may call what: a file uses only files listed above it, in its own
+//! group or an earlier one; no file calls back up.
+
+#![deny(unreachable_pub)]
 
 pub mod events;
 pub mod http;
