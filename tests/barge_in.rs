@@ -165,8 +165,8 @@ fn turn_done(turn: u64) -> impl Fn(&Rec) -> bool {
 async fn noise_resumes_the_reply_and_speech_interrupts_it_leaving_only_what_was_heard() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = Config::load(None).unwrap();
-    cfg.engines.profile = "local".into();
-    cfg.engines.llm.brain = "placeholder".into();
+    cfg.engines.profile = arc_agent::config::EngineProfile::Local;
+    cfg.engines.llm.brain = arc_agent::config::Brain::Placeholder;
     let engines = LocalEngines::load(&cfg)
         .await
         .unwrap_or_else(|e| panic!("{e}"));

@@ -33,8 +33,8 @@ async fn a_spoken_turn_emits_the_real_engines_values() {
     let frames = arc_models::audio::to_stt_frames(&audio).unwrap();
 
     let mut cfg = Config::load(None).unwrap();
-    cfg.engines.profile = "local".into();
-    cfg.engines.llm.brain = "placeholder".into();
+    cfg.engines.profile = arc_agent::config::EngineProfile::Local;
+    cfg.engines.llm.brain = arc_agent::config::Brain::Placeholder;
     let engines = LocalEngines::load(&cfg)
         .await
         .unwrap_or_else(|e| panic!("{e}"));

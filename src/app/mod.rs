@@ -77,7 +77,7 @@ impl App {
             crate::engines::provider(&cfg)
                 .await
                 .map_err(|source| AppError::Engines {
-                    profile: cfg.engines.profile.clone(),
+                    profile: cfg.engines.profile.to_string(),
                     source,
                 })?;
         Self::start_with_provider(cfg, taps, provider, inference).await

@@ -11,7 +11,7 @@
 //! silently dropped.
 
 use super::MirrorStats;
-use crate::config::PulsarSection;
+use crate::config::{self, PulsarSection};
 use crate::mirror::spool::{Spool, SpoolError, SpoolOptions, SpoolRecord};
 use arc_actors::events::{Event, PulsarTopic};
 use pulsar::{
@@ -195,14 +195,14 @@ async fn intake(shared: Arc<Shared>, mut rx: mpsc::Receiver<Arc<Event>>) {
     shared.wake.notify_one();
 }
 
-fn compression_of(name: &str) -> Option<compression::Compression> {
+fn compression_of(c: config::Compression) -> Option<compression::Compression> {
     use compression::*;
-    match name {
-        "lz4" => Some(Compression::Lz4(CompressionLz4::default())),
-        "zlib" => Some(Compression::Zlib(CompressionZlib::default())),
-        "zstd" => Some(Compression::Zstd(CompressionZstd::default())),
-        "snappy" => Some(Compression::Snappy(CompressionSnappy::default())),
-        _ => None,
+    match c {
+        config::Compression::Lz4 => Some(Compression::Lz4(CompressionLz4::default())),
+        config::Compression::Zlib => Some(Compression::Zlib(CompressionZlib::default())),
+        config::Compression::Zstd => Some(Compression::Zstd(CompressionZstd::default())),
+        config::Compression::Snappy => Some(Compression::Snappy(CompressionSnappy::default())),
+        config::Compression::None => None,
     }
 }
 
@@ -468,7 +468,7 @@ impl Sender {
                 .with_options(producer::ProducerOptions {
                     batch_size: Some(cfg.batch_size.max(1)),
                     batch_timeout: Some(Duration::from_millis(cfg.batch_timeout_ms.max(1))),
-                    compression: compression_of(&cfg.compression),
+                    compression: compression_of(cfg.compression),
                     // Keyed messages go to murmur3(key) % partitions, so one
                     // user's events stay ordered on one partition (the seed's key).
                     routing_policy: Some(pulsar::routing_policy::RoutingPolicy::RoundRobin),

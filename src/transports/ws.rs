@@ -519,7 +519,7 @@ async fn serve_socket(socket: WebSocket, st: NodeContext, q: WsQuery) {
         "conversation_id": config.conversation_id,
         "user_id": config.user_id,
         "agent_id": config.agent_id,
-        "engines": st.cfg.engines.profile,
+        "engines": st.cfg.engines.profile.as_str(),
         "input": { "format": "pcm_s16le", "channels": 1, "frame_ms": 20 },
         "output_sample_rate": st.cfg.session.tts.sample_rate,
         "output": { "format": "pcm_s16le", "channels": 1, "sample_rate": st.cfg.session.tts.sample_rate },
