@@ -2,12 +2,12 @@
 //! over it, then `ARC__SECTION__KEY` environment variables over both. Unknown
 //! keys and bad values are refused at start, naming the key and the reason.
 //!
-//! - [`Config`] (here) holds one struct per section: [`sections`] (the node's
-//!   own), [`engines`] and [`session`]; the settings with a fixed list of
-//!   words are the enums of [`choices`].
-//! - [`load`] layers default, file and environment ([`env`]), then serde
-//!   reads the table; [`validate`] checks what serde cannot.
-//! - [`resolved`]: values the rest of the node derives from a `Config`.
+//! - [`Config`] (here) holds one struct per section: `sections` (the node's
+//!   own), `engines` and `session`; the settings with a fixed list of
+//!   words are the enums of `choices`.
+//! - `load` layers default, file and environment (`env`), then serde
+//!   reads the table; `validate` checks what serde cannot.
+//! - `resolved`: values the rest of the node derives from a `Config`.
 //!
 //! Calls go one way: `load`, `validate`, `resolved` → `Config` → the section
 //! files → `choices`; everything → `error`. `config` calls nothing else of the
