@@ -134,32 +134,24 @@ choice! {
 }
 
 choice! {
-    /// `session.brain.tools[].kind`.
+    /// `session.brain.tools[].kind` (default `http`).
+    #[derive(Default)]
     ToolKind("a tool kind (http)") {
+        #[default]
         Http = "http",
     }
 }
 
-impl Default for ToolKind {
-    fn default() -> Self {
-        ToolKind::Http
-    }
-}
-
 choice! {
-    /// `session.brain.tools[].method`, in any case.
+    /// `session.brain.tools[].method`, in any case (default `POST`).
+    #[derive(Default)]
     HttpMethod("GET, POST, PUT, PATCH or DELETE", ignore_case) {
         Get = "GET",
+        #[default]
         Post = "POST",
         Put = "PUT",
         Patch = "PATCH",
         Delete = "DELETE",
-    }
-}
-
-impl Default for HttpMethod {
-    fn default() -> Self {
-        HttpMethod::Post
     }
 }
 

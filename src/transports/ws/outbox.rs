@@ -92,8 +92,6 @@ impl Outbox {
     }
 }
 
-/// The session's output side: one ordered queue for the socket writer (audio
-
 /// f32 samples as PCM 16-bit little-endian (clamped; NaN becomes 0).
 fn pcm16_bytes(samples: &[f32]) -> Vec<u8> {
     let mut out = Vec::with_capacity(samples.len() * 2);
