@@ -1,6 +1,6 @@
-//! Range and format checks serde cannot express, section by section, in the
-//! order config/default.toml has them. The fixed choices are enums
-//! ([`super::choices`]): serde refuses a wrong word before this runs.
+//! Range and format checks serde cannot express, one method per group of
+//! sections, each refusal naming the key and the reason. The fixed choices
+//! are enums (`super::choices`): serde refuses a wrong word before this runs.
 
 use super::choices::Brain;
 use super::error::{invalid, ConfigError};
@@ -145,7 +145,8 @@ impl Config {
                 format!("{} is outside 0.0..1.0 (exclusive)", vad.threshold),
             ));
         }
-        positive("engines.vad.silence_ms", vad.silence_ms)
+        positive("engines.vad.silence_ms", vad.silence_ms)?;
+        positive("engines.vad.min_speech_ms", vad.min_speech_ms)
     }
 
     /// `[privacy]` (the PII kinds are arc-actors' list).
@@ -186,8 +187,7 @@ impl Config {
             return Err(invalid("engines.llm.ctx_size", "must be at least 256"));
         }
         positive("engines.llm.parallel", u64::from(llm.parallel))?;
-        positive("engines.llm.startup_timeout_ms", llm.startup_timeout_ms)?;
-        positive("engines.vad.min_speech_ms", self.engines.vad.min_speech_ms)
+        positive("engines.llm.startup_timeout_ms", llm.startup_timeout_ms)
     }
 
     /// Every model named is in models/manifest.toml, of the right kind.

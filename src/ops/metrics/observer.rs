@@ -9,14 +9,14 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 impl Metrics {
-    /// Count one webhook by outcome (one of [`WEBHOOK_OUTCOMES`]).
+    /// Count one webhook by outcome (one of [`WEBHOOK_OUTCOMES`](super::WEBHOOK_OUTCOMES)).
     pub fn webhook(&self, outcome: &str) {
         self.webhooks
             .get_or_create(&labels(&[("outcome", outcome)]))
             .inc();
     }
 
-    /// Count one dispatch step by outcome (one of [`DISPATCH_OUTCOMES`]).
+    /// Count one dispatch step by outcome (one of [`DISPATCH_OUTCOMES`](super::DISPATCH_OUTCOMES)).
     pub fn dispatch(&self, outcome: &str) {
         self.dispatch
             .get_or_create(&labels(&[("outcome", outcome)]))
