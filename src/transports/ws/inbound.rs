@@ -1,24 +1,19 @@
 //! The microphone side of a socket: text control messages (`start` with the
-//! rate, `stop`) and binary PCM16 at that rate, resampled to 16 kHz with a
-//! stateful resampler and cut into 20 ms frames pushed to the session.
+//! rate, `stop`) and binary PCM16 at that rate, made into 16 kHz, 20 ms
+//! frames by the transports' [`MicFramer`] and pushed to the session.
 
 use super::protocol::Refusal;
 use super::{MAX_AUDIO_MESSAGE_BYTES, MAX_TEXT_MESSAGE_BYTES};
-use arc_actors::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
+use crate::transports::adapter::MicFramer;
 use arc_actors::session::SessionHandle;
-use arc_models::audio::StreamResampler;
 use serde_json::Value;
 
 /// Client microphone rates accepted.
 const INPUT_RATES: std::ops::RangeInclusive<u32> = 8_000..=192_000;
 
-/// The microphone side: rate, resampler and the partial 20 ms frame.
+/// The microphone side: the rate of the last `start` and the framer.
 pub(super) struct Inbound {
-    resampler: Option<StreamResampler>,
-    /// The microphone rate of the last `start`.
-    pub(super) rate: u32,
-    pending: Vec<f32>,
-    scratch: Vec<f32>,
+    framer: MicFramer,
 }
 
 /// What a text message asks for.
@@ -30,11 +25,13 @@ pub(super) enum Control {
 impl Inbound {
     pub(super) fn new() -> Self {
         Self {
-            resampler: None,
-            rate: 0,
-            pending: Vec::with_capacity(FRAME_SAMPLES_16K * 2),
-            scratch: Vec::new(),
+            framer: MicFramer::new(None),
         }
+    }
+
+    /// The microphone rate of the last `start` (0 before one).
+    pub(super) fn rate(&self) -> u32 {
+        self.framer.rate()
     }
 
     pub(super) fn text(&mut self, text: &str) -> Result<Control, Refusal> {
@@ -66,11 +63,11 @@ impl Inbound {
                             ),
                         )
                     })?;
-                let resampler = StreamResampler::new(rate, STT_SAMPLE_RATE)
+                // A new stream: a fresh resampler, no partial frame.
+                self.framer.reset();
+                self.framer
+                    .set_rate(rate)
                     .map_err(|e| Refusal::new("bad_sample_rate", e))?;
-                self.resampler = Some(resampler);
-                self.rate = rate;
-                self.pending.clear();
                 Ok(Control::Started)
             }
             Some("stop") => Ok(Control::Stop),
@@ -87,12 +84,13 @@ impl Inbound {
 
     /// PCM16 in, 20 ms 16 kHz frames out (pushed to the session).
     pub(super) fn audio(&mut self, bytes: &[u8], session: &SessionHandle) -> Result<(), Refusal> {
-        let Some(resampler) = self.resampler.as_mut() else {
+        let rate = self.framer.rate();
+        if rate == 0 {
             return Err(Refusal::new(
                 "not_started",
                 "audio before {\"type\":\"start\",\"sample_rate\":N}",
             ));
-        };
+        }
         if bytes.len() > MAX_AUDIO_MESSAGE_BYTES {
             return Err(Refusal::new(
                 "message_too_large",
@@ -115,16 +113,13 @@ impl Inbound {
             .chunks_exact(2)
             .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
             .collect();
-        self.scratch.clear();
-        resampler
-            .push(&samples, &mut self.scratch)
+        let frames = self
+            .framer
+            .push(rate, &samples)
             .map_err(|e| Refusal::new("resample_failed", e))?;
-        self.pending.extend_from_slice(&self.scratch);
-        let whole = self.pending.len() / FRAME_SAMPLES_16K * FRAME_SAMPLES_16K;
-        for chunk in self.pending[..whole].chunks_exact(FRAME_SAMPLES_16K) {
-            session.push_audio(AudioFrame::new(STT_SAMPLE_RATE, chunk.to_vec()));
+        for frame in frames {
+            session.push_audio(frame);
         }
-        self.pending.drain(..whole);
         Ok(())
     }
 }
@@ -155,12 +150,12 @@ mod tests {
                 "{bad}"
             );
         }
-        assert!(i.resampler.is_none());
+        assert_eq!(i.rate(), 0, "no bad start took");
         assert!(matches!(
             i.text(r#"{"type":"start","sample_rate":48000}"#),
             Ok(Control::Started)
         ));
-        assert_eq!(i.rate, 48_000);
+        assert_eq!(i.rate(), 48_000);
         assert!(matches!(i.text(r#"{"type":"stop"}"#), Ok(Control::Stop)));
         let long = format!(r#"{{"type":"start","pad":"{}"}}"#, "x".repeat(5000));
         assert_eq!(

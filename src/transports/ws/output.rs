@@ -5,6 +5,7 @@
 
 use super::outbox::Outbox;
 use super::protocol::close_code;
+use crate::transports::adapter::Transport;
 use arc_actors::audio::AudioFrame;
 use arc_actors::session::{AudioOutput, SessionNotice};
 use serde_json::{json, Value};
@@ -64,6 +65,10 @@ impl WsOutput {
             self.text(json!({ "type": "state", "state": state_name(s) }));
         }
     }
+}
+
+impl Transport for WsOutput {
+    const CONNECTION_TYPE: &'static str = "websocket";
 }
 
 impl AudioOutput for WsOutput {

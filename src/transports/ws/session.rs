@@ -8,7 +8,8 @@ use super::output::WsOutput;
 use super::protocol::{error_json, valid_id, WsQuery};
 use super::writer::write_loop;
 use crate::node::NodeContext;
-use arc_actors::node::{NodeError, SessionSpec};
+use crate::transports::adapter::open_session;
+use arc_actors::node::NodeError;
 use arc_actors::session::EndReason;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::StreamExt;
@@ -40,7 +41,6 @@ pub(super) async fn serve_socket(socket: WebSocket, st: NodeContext, q: WsQuery)
         return refuse(socket, "unavailable", "node is draining".into(), 1013).await;
     }
     let mut config = st.cfg.session_config();
-    config.connection_type = "websocket".into();
     if let Some(u) = user_id {
         config.user_id = u;
     }
@@ -69,12 +69,7 @@ pub(super) async fn serve_socket(socket: WebSocket, st: NodeContext, q: WsQuery)
         epoch.clone(),
         session_id.clone(),
     ));
-    let spec = SessionSpec {
-        config,
-        output: output.clone(),
-        script: Vec::new(),
-    };
-    let session = match st.node.start_session(spec).await {
+    let session = match open_session(&st, output.clone(), config).await {
         Ok(h) => h,
         Err(e) => {
             let (code, close) = match e {
@@ -116,7 +111,7 @@ pub(super) async fn serve_socket(socket: WebSocket, st: NodeContext, q: WsQuery)
             None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break Some(EndReason::UserLeft),
             Some(Ok(Message::Text(t))) => match inbound.text(t.as_str()) {
                 Ok(Control::Started) => {
-                    tracing::debug!(session_id = %session_id, rate = inbound.rate, "microphone started");
+                    tracing::debug!(session_id = %session_id, rate = inbound.rate(), "microphone started");
                     Ok(())
                 }
                 Ok(Control::Stop) => break Some(EndReason::UserLeft),
