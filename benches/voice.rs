@@ -110,7 +110,7 @@ fn main() {
 
     // --- voice to voice with every real engine -----------------------------
     let mut cfg = Config::load(None).expect("config");
-    cfg.engines.profile = "local".into();
+    cfg.engines.profile = arc_agent::config::EngineProfile::Local;
     let rss_before = procinfo::sample().rss_bytes;
     let engines = rt
         .block_on(LocalEngines::load(&cfg))

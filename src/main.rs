@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use arc_agent::app::App;
-use arc_agent::config::Config;
+use arc_agent::config::{Brain, Config, EngineProfile};
 use arc_agent::ops::telemetry;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -62,8 +62,8 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         turn_timeout_s: u64,
         /// The brain for this run (default: engines.llm.brain).
-        #[arg(long, value_parser = ["local", "openai", "nats", "placeholder"])]
-        brain: Option<String>,
+        #[arg(long, value_parser = brain_parser())]
+        brain: Option<Brain>,
         /// OpenAI-compatible API root for --brain openai (e.g. http://127.0.0.1:8000/v1).
         #[arg(long)]
         llm_base_url: Option<String>,
@@ -142,6 +142,13 @@ fn models_command(action: ModelsAction) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--brain`: one of the brains of `engines.llm.brain`, listed in `--help`.
+fn brain_parser() -> impl clap::builder::TypedValueParser<Value = Brain> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Brain::ALL.iter().map(|b| b.as_str()))
+        .try_map(|word| word.parse::<Brain>())
+}
+
 async fn wait_for_signal() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
@@ -195,7 +202,7 @@ async fn main() -> anyhow::Result<()> {
             llm_model,
         } => {
             let mut cfg = Config::load(config.as_deref()).context("configuration refused")?;
-            cfg.engines.profile = "local".into();
+            cfg.engines.profile = EngineProfile::Local;
             if let Some(b) = brain {
                 cfg.engines.llm.brain = b;
             }
@@ -203,7 +210,7 @@ async fn main() -> anyhow::Result<()> {
                 cfg.engines.llm.base_url = u;
             }
             if let Some(m) = llm_model {
-                if cfg.engines.llm.brain == "openai" {
+                if cfg.engines.llm.brain == Brain::OpenAi {
                     cfg.engines.llm.api_model = m;
                 } else {
                     cfg.engines.llm.model = m;

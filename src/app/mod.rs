@@ -78,7 +78,7 @@ impl App {
             crate::engines::for_profile(&cfg)
                 .await
                 .map_err(|source| AppError::Engines {
-                    profile: cfg.engines.profile.clone(),
+                    profile: cfg.engines.profile.to_string(),
                     source,
                 })?;
         Self::start_with_engines(cfg, taps, engines).await

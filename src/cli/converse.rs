@@ -226,19 +226,16 @@ pub async fn run(
     let engines = NodeEngines::new(Arc::new(engines)).with_inference(pool);
     let app = App::start_with_engines(cfg, vec![tap], engines).await?;
     let output = Arc::new(FileOutput::default());
-    let room_name = opts
+    let mut config = app.ctx.cfg.session_config();
+    config.user_id = "converse-user".into();
+    // A file is written, not played: no real-time playout.
+    config.barge_in.paced_playout = false;
+    config.room_name = opts
         .input
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let session = match open_session(&app.ctx, output.clone(), |config| {
-        config.user_id = "converse-user".into();
-        // A file is written, not played: no real-time playout.
-        config.barge_in.paced_playout = false;
-        config.room_name = room_name;
-    })
-    .await
-    {
+    let session = match open_session(&app.ctx, output.clone(), config).await {
         Ok(s) => s,
         Err(e) => {
             app.shutdown("converse: session refused").await;

@@ -159,7 +159,7 @@ async fn answer(llm: Arc<dyn LlmEngine>, payload: &[u8], cfg: &Config) -> (Vec<u
 /// `arc-agent brain`: answer `engines.llm.nats_subject` in queue group
 /// `engines.llm.nats_queue` until `stop`.
 pub async fn run_worker(mut cfg: Config, stop: CancellationToken) -> Result<(), BrainTierError> {
-    cfg.engines.llm.brain = cfg.engines.llm.worker_brain.clone();
+    cfg.engines.llm.brain = cfg.engines.llm.worker_brain.into();
     let (llm, _server) = engines::load_brain(&cfg).await?;
     let client = async_nats::ConnectOptions::new()
         .name("arc-brain")

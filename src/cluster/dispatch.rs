@@ -324,20 +324,20 @@ impl Dispatcher {
             return Ok(self.join(track, session_id));
         }
         let output = Arc::new(DetachedOutput::new(session_id.clone()));
-        let handle = open_session(&self.ctx, output, |config| {
-            config.conversation_id = format!("conv-{session_id}");
-            config.session_id = session_id;
-            config.user_id = if track.metadata.user_id.is_empty() {
-                track.participant_identity.clone()
-            } else {
-                track.metadata.user_id.clone()
-            };
-            config.room_name = track.room_name.clone();
-            config.room_sid = track.room_sid.clone();
-            config.participant_sid = track.participant_sid.clone();
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+        let mut config = self.ctx.cfg.session_config();
+        config.conversation_id = format!("conv-{session_id}");
+        config.session_id = session_id;
+        config.user_id = if track.metadata.user_id.is_empty() {
+            track.participant_identity.clone()
+        } else {
+            track.metadata.user_id.clone()
+        };
+        config.room_name = track.room_name.clone();
+        config.room_sid = track.room_sid.clone();
+        config.participant_sid = track.participant_sid.clone();
+        let handle = open_session(&self.ctx, output, config)
+            .await
+            .map_err(|e| e.to_string())?;
         let session_id = handle.session_id.clone();
         self.tracks
             .lock()

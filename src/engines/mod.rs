@@ -8,7 +8,7 @@
 
 pub mod nats_brain;
 
-use crate::config::Config;
+use crate::config::{Brain, Config, EngineProfile};
 use arc_actors::endpoint::Endpointing;
 use arc_actors::engine::{
     CancellationToken, EngineError, Engines, LlmEngine, LlmRequest, LlmUsage, SttEngine,
@@ -134,8 +134,8 @@ pub async fn load_brain(
     cfg: &Config,
 ) -> Result<(Arc<dyn LlmEngine>, Option<Arc<LlamaServer>>), EnginesError> {
     let llm = &cfg.engines.llm;
-    match llm.brain.as_str() {
-        "local" => {
+    match llm.brain {
+        Brain::Local => {
             let manifest =
                 Manifest::embedded().map_err(|e| EnginesError::Manifest(e.to_string()))?;
             let dir = cfg.models.resolved_dir();
@@ -163,7 +163,7 @@ pub async fn load_brain(
             });
             Ok((Arc::new(engine), Some(server)))
         }
-        "openai" => {
+        Brain::OpenAi => {
             let api_key = std::env::var(&llm.api_key_env)
                 .ok()
                 .filter(|k| !k.is_empty());
@@ -175,7 +175,7 @@ pub async fn load_brain(
             });
             Ok((Arc::new(engine), None))
         }
-        "nats" => {
+        Brain::Nats => {
             // Connects in the background: a node with no NATS yet still starts,
             // and its turns get the fallback until the tier is reachable.
             let client = async_nats::ConnectOptions::new()
@@ -187,7 +187,7 @@ pub async fn load_brain(
             let engine = nats_brain::NatsBrainLlm::new(client, &llm.nats_subject);
             Ok((Arc::new(engine), None))
         }
-        _ => Ok((placeholder_llm(), None)),
+        Brain::Placeholder => Ok((placeholder_llm(), None)),
     }
 }
 
@@ -313,13 +313,13 @@ impl NodeEngines {
 
 /// The engines for `engines.profile`.
 pub async fn for_profile(cfg: &Config) -> Result<NodeEngines, EnginesError> {
-    match cfg.engines.profile.as_str() {
-        "local" => {
+    match cfg.engines.profile {
+        EngineProfile::Local => {
             let engines = LocalEngines::load(cfg).await?;
             let pool = engines.pool.clone();
             Ok(NodeEngines::new(Arc::new(engines)).with_inference(pool))
         }
-        _ => {
+        EngineProfile::Synthetic => {
             let synthetic = SyntheticProvider::default();
             let scripts = synthetic.scripts.clone();
             Ok(NodeEngines::new(Arc::new(WithTools {

@@ -3,7 +3,7 @@
 //! exporting spans over OTLP/HTTP. Off by default, and no error when the
 //! collector is absent (spans are dropped, the node goes on).
 
-use crate::config::Config;
+use crate::config::{Config, LogFormat, OtlpProtocol};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
@@ -60,7 +60,7 @@ pub fn init(cfg: &Config) -> Result<TelemetryGuard, TelemetryError> {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&cfg.log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let fmt = if cfg.log.format == "json" {
+    let fmt = if cfg.log.format == LogFormat::Json {
         tracing_subscriber::fmt::layer()
             .json()
             .with_writer(std::io::stderr)
@@ -75,7 +75,7 @@ pub fn init(cfg: &Config) -> Result<TelemetryGuard, TelemetryError> {
     let otel = if endpoint.is_empty() {
         None
     } else {
-        let protocol = if cfg.telemetry.otlp_protocol == "http/json" {
+        let protocol = if cfg.telemetry.otlp_protocol == OtlpProtocol::HttpJson {
             Protocol::HttpJson
         } else {
             Protocol::HttpBinary

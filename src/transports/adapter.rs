@@ -18,16 +18,15 @@ pub trait Transport: AudioOutput + 'static {
     const CONNECTION_TYPE: &'static str;
 }
 
-/// Starts a session whose audio goes to `output`: the node's session
-/// defaults, the transport's connection type, then `setup` (ids, room).
+/// Starts a session whose audio goes to `output`, with `config` (the node's
+/// session defaults, `ctx.cfg.session_config()`, as the transport set them)
+/// and the transport's connection type.
 pub async fn open_session<T: Transport>(
     ctx: &NodeContext,
     output: Arc<T>,
-    setup: impl FnOnce(&mut SessionConfig),
+    mut config: SessionConfig,
 ) -> Result<SessionHandle, NodeError> {
-    let mut config = ctx.cfg.session_config();
     config.connection_type = T::CONNECTION_TYPE.into();
-    setup(&mut config);
     ctx.node.start_session(SessionSpec { config, output }).await
 }
 

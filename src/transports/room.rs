@@ -112,15 +112,17 @@ pub async fn join_room(ctx: &NodeContext, req: JoinRequest) -> Result<RoomSessio
         creds.url = url.clone();
     }
     let ffi = load_ffi(lk)?;
-    let (session_id, conversation_id) = match req.session_id.clone().filter(|s| !s.is_empty()) {
-        Some(id) => (id.clone(), format!("conv-{id}")),
-        None => {
-            let d = cfg.session_config();
-            (d.session_id, d.conversation_id)
-        }
-    };
+    let mut config = cfg.session_config();
+    if let Some(id) = req.session_id.clone().filter(|s| !s.is_empty()) {
+        config.conversation_id = format!("conv-{id}");
+        config.session_id = id;
+    }
+    config.room_name = req.room_name.clone();
+    if let Some(u) = &req.user_identity {
+        config.user_id = u.clone();
+    }
     let agent = AgentIdentity {
-        identity: format!("{}-{}", lk.agent_identity, session_id),
+        identity: format!("{}-{}", lk.agent_identity, config.session_id),
         name: lk.agent_name.clone(),
         ttl: Duration::from_secs(lk.token_ttl_s),
     };
@@ -154,17 +156,10 @@ pub async fn join_room(ctx: &NodeContext, req: JoinRequest) -> Result<RoomSessio
     let source = Arc::new(source);
     let (output, speaker_rx) = RoomOutput::new();
     let output = Arc::new(output);
-    let session = open_session(ctx, output.clone(), |config| {
-        config.conversation_id = conversation_id;
-        config.session_id = session_id.clone();
-        config.room_name = req.room_name.clone();
-        config.room_sid = room.sid.clone();
-        config.agent_track_sid = track_sid;
-        if let Some(u) = &req.user_identity {
-            config.user_id = u.clone();
-        }
-    })
-    .await?;
+    config.room_sid = room.sid.clone();
+    config.agent_track_sid = track_sid;
+    let session_id = config.session_id.clone();
+    let session = open_session(ctx, output.clone(), config).await?;
     let speaker = tokio::spawn(speak(
         speaker_rx,
         source.clone(),

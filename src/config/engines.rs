@@ -1,0 +1,59 @@
+//! `[engines]`: which engines sessions get, and the settings of each
+//! (`[engines.vad]`, `[engines.stt]`, `[engines.tts]`, `[engines.llm]`).
+
+use super::choices::{Brain, EngineProfile, WorkerBrain};
+use serde::Deserialize;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EnginesSection {
+    pub profile: EngineProfile,
+    /// Inference jobs running at once (0 = one per core).
+    pub inference_threads: usize,
+    pub vad: VadEngineSection,
+    pub stt: SttEngineSection,
+    pub tts: TtsEngineSection,
+    pub llm: LlmEngineSection,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VadEngineSection {
+    pub model: String,
+    pub threshold: f32,
+    pub min_speech_ms: u64,
+    pub silence_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SttEngineSection {
+    pub model: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TtsEngineSection {
+    pub voice: String,
+    /// Folder holding `espeak-ng-data`; empty = found automatically.
+    pub espeak_data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LlmEngineSection {
+    pub brain: Brain,
+    pub model: String,
+    pub server_binary: PathBuf,
+    pub threads: usize,
+    pub ctx_size: u32,
+    pub parallel: u32,
+    pub startup_timeout_ms: u64,
+    pub base_url: String,
+    pub api_model: String,
+    pub api_key_env: String,
+    pub nats_subject: String,
+    pub nats_queue: String,
+    pub worker_brain: WorkerBrain,
+}

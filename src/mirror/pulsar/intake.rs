@@ -1,0 +1,81 @@
+//! Events in: each one bound for Pulsar becomes a spool record, appended in
+//! batches (one flush per batch); the spool is fsynced on an interval.
+
+use super::shared::Shared;
+use crate::mirror::spool::SpoolRecord;
+use arc_actors::events::Event;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+fn record_of(ev: &Event) -> Option<Result<SpoolRecord, serde_json::Error>> {
+    let topic = ev.pulsar_topic()?;
+    Some(ev.to_json().map(|payload| SpoolRecord {
+        topic: topic.name().to_string(),
+        key: ev.partition_key(),
+        message_id: ev.message_id().unwrap_or_default().to_string(),
+        event_time_ms: ev.timestamp().timestamp_millis().max(0) as u64,
+        payload,
+    }))
+}
+
+/// Append incoming events to the spool, batching the writes.
+pub(super) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Arc<Event>>) {
+    let mut sync_tick =
+        tokio::time::interval(Duration::from_millis(shared.cfg.spool_sync_interval_ms));
+    sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut warned_full = false;
+    loop {
+        let first = tokio::select! {
+            ev = rx.recv() => match ev { Some(ev) => ev, None => break },
+            _ = sync_tick.tick() => {
+                if let Err(e) = shared.spool().sync() {
+                    tracing::error!(error = %e, "spool fsync failed");
+                }
+                continue;
+            }
+        };
+        let mut batch = vec![first];
+        while batch.len() < 1024 {
+            match rx.try_recv() {
+                Ok(ev) => batch.push(ev),
+                Err(_) => break,
+            }
+        }
+        {
+            let mut spool = shared.spool();
+            for ev in &batch {
+                let rec = match record_of(ev) {
+                    Some(Ok(r)) => r,
+                    Some(Err(e)) => {
+                        shared.stats.failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(event = ev.kind(), error = %e, "event could not be serialized");
+                        continue;
+                    }
+                    None => continue,
+                };
+                match spool.append(&rec) {
+                    Ok(_) => warned_full = false,
+                    Err(e) => {
+                        shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                        if !warned_full {
+                            warned_full = true;
+                            tracing::error!(error = %e, "cannot spool event for Pulsar: dropped (counted in arc_mirror_dropped_total{{mirror=\"pulsar\"}})");
+                        }
+                    }
+                }
+            }
+            if let Err(e) = spool.flush() {
+                tracing::error!(error = %e, "spool flush failed");
+            }
+            shared.update_gauges(&spool);
+        }
+        shared.wake.notify_one();
+    }
+    let mut spool = shared.spool();
+    let _ = spool.flush();
+    let _ = spool.sync();
+    shared.intake_done.store(true, Ordering::Release);
+    shared.wake.notify_one();
+}

@@ -1,0 +1,159 @@
+//! The Pulsar client and one producer per topic, made on first use: batching
+//! and compression from the config, the seed's partition key, `message_id`
+//! as a message property.
+
+use crate::config::{self, PulsarSection};
+use crate::mirror::spool::SpoolRecord;
+use arc_actors::events::PulsarTopic;
+use pulsar::{
+    compression, producer, ConnectionRetryOptions, OperationRetryOptions, Producer, Pulsar,
+    TokioExecutor,
+};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+/// The connection and its producers; empty while the broker is away.
+pub(super) struct Producers {
+    cfg: PulsarSection,
+    client: Option<Pulsar<TokioExecutor>>,
+    by_topic: HashMap<String, Producer<TokioExecutor>>,
+    /// Topics whose partition mismatch was already reported.
+    warned_partitions: HashSet<PulsarTopic>,
+}
+
+impl Producers {
+    pub(super) fn new(cfg: PulsarSection) -> Self {
+        Producers {
+            cfg,
+            client: None,
+            by_topic: HashMap::new(),
+            warned_partitions: HashSet::new(),
+        }
+    }
+
+    pub(super) fn is_connected(&self) -> bool {
+        self.client.is_some()
+    }
+
+    pub(super) async fn connect(&mut self) -> Result<(), pulsar::Error> {
+        let cfg = &self.cfg;
+        let client = Pulsar::builder(cfg.url.clone(), TokioExecutor)
+            .with_connection_retry_options(ConnectionRetryOptions {
+                min_backoff: Duration::from_millis(cfg.reconnect_min_ms),
+                max_backoff: Duration::from_millis(cfg.reconnect_max_ms),
+                max_retries: 1,
+                connection_timeout: Duration::from_millis(cfg.send_timeout_ms.min(5000)),
+                ..Default::default()
+            })
+            .with_operation_retry_options(OperationRetryOptions {
+                operation_timeout: Duration::from_millis(cfg.send_timeout_ms),
+                retry_delay: Duration::from_millis(100),
+                max_retries: Some(1),
+            })
+            .build()
+            .await?;
+        // The seed fixes each topic's partition count; say so when the broker disagrees.
+        for topic in PulsarTopic::ALL {
+            let want = cfg.partitions.of(topic);
+            match client.lookup_partitioned_topic_number(topic.name()).await {
+                Ok(have) if have != want && self.warned_partitions.insert(topic) => {
+                    tracing::warn!(
+                    topic = topic.name(), broker_partitions = have, configured = want,
+                    "topic partitions differ from the schema: create it with `pulsar-admin topics create-partitioned-topic {} -p {}` (scripts/pulsar-topics.sh)",
+                    topic.name(), want
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(topic = topic.name(), error = %e, "partition lookup failed")
+                }
+            }
+        }
+        self.client = Some(client);
+        Ok(())
+    }
+
+    /// Forget the connection and its producers (it is gone).
+    pub(super) fn disconnect(&mut self) {
+        self.client = None;
+        self.by_topic.clear();
+    }
+
+    /// Close the producers and the connection.
+    pub(super) async fn close(&mut self) {
+        if let Some(client) = self.client.take() {
+            for (_, mut p) in self.by_topic.drain() {
+                let _ = p.close().await;
+            }
+            drop(client);
+        }
+    }
+
+    /// The producer of `topic`, made on first use.
+    pub(super) async fn get(
+        &mut self,
+        topic: &str,
+    ) -> Result<&mut Producer<TokioExecutor>, pulsar::Error> {
+        if !self.by_topic.contains_key(topic) {
+            let cfg = &self.cfg;
+            let client = self
+                .client
+                .as_ref()
+                .ok_or(pulsar::Error::Custom("not connected".into()))?;
+            let p = client
+                .producer()
+                .with_topic(topic)
+                .with_options(producer::ProducerOptions {
+                    batch_size: Some(cfg.batch_size.max(1)),
+                    batch_timeout: Some(Duration::from_millis(cfg.batch_timeout_ms.max(1))),
+                    compression: compression_of(cfg.compression),
+                    // Keyed messages go to murmur3(key) % partitions, so one
+                    // user's events stay ordered on one partition (the seed's key).
+                    routing_policy: Some(pulsar::routing_policy::RoutingPolicy::RoundRobin),
+                    ..Default::default()
+                })
+                .build()
+                .await?;
+            self.by_topic.insert(topic.to_string(), p);
+        }
+        self.by_topic
+            .get_mut(topic)
+            .ok_or(pulsar::Error::Custom("producer vanished".into()))
+    }
+
+    /// Send one message and wait for its acknowledgement.
+    pub(super) async fn send_one(&mut self, topic: &str, rec: &SpoolRecord, body: Vec<u8>) -> bool {
+        let timeout = Duration::from_millis(self.cfg.send_timeout_ms);
+        match self.get(topic).await {
+            Ok(p) => match p.send_non_blocking(message(rec, body)).await {
+                Ok(fut) => matches!(tokio::time::timeout(timeout, fut).await, Ok(Ok(_))),
+                Err(_) => false,
+            },
+            Err(_) => false,
+        }
+    }
+}
+
+/// The message of a spooled record, with `payload` as its body.
+pub(super) fn message(rec: &SpoolRecord, payload: Vec<u8>) -> producer::Message {
+    let mut properties = HashMap::new();
+    properties.insert("message_id".to_string(), rec.message_id.clone());
+    producer::Message {
+        payload,
+        properties,
+        partition_key: rec.key.clone(),
+        event_time: Some(rec.event_time_ms),
+        ..Default::default()
+    }
+}
+
+fn compression_of(c: config::Compression) -> Option<compression::Compression> {
+    use compression::*;
+    match c {
+        config::Compression::Lz4 => Some(Compression::Lz4(CompressionLz4::default())),
+        config::Compression::Zlib => Some(Compression::Zlib(CompressionZlib::default())),
+        config::Compression::Zstd => Some(Compression::Zstd(CompressionZstd::default())),
+        config::Compression::Snappy => Some(Compression::Snappy(CompressionSnappy::default())),
+        config::Compression::None => None,
+    }
+}
