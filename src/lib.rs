@@ -7,27 +7,41 @@
 //!
 //! | folder | what lives there |
 //! |---|---|
-//! | [`app`] | start-up in order, the HTTP server, shutdown in the reverse order |
-//! | [`node`] | what the node's parts share: the context, the identity, the shutdown stages |
+//! | `app/` | start-up in order, the HTTP server, shutdown in the reverse order |
+//! | `node/` | what the node's parts share: the context, the identity, the shutdown stages |
 //! | [`config`] | TOML + environment configuration, validated at load |
-//! | [`engines`] | which engines a session gets (local models, OpenAI, the NATS brain tier) |
-//! | [`transports`] | audio in and out: browser WebSocket, LiveKit room |
-//! | [`cluster`] | webhooks, dispatch across nodes, LiveKit agent worker, brain worker |
-//! | [`mirror`] | events to NATS and Pulsar, with the durable spool |
-//! | [`ops`] | metrics, heartbeats, telemetry, process figures |
+//! | `engines/` | which engines a session gets (local models, OpenAI, the NATS brain tier) |
+//! | `transports/` | audio in and out: browser WebSocket, LiveKit room |
+//! | `cluster/` | webhooks, dispatch across nodes, LiveKit agent worker, brain worker |
+//! | `mirror/` | events to NATS and Pulsar, with the durable spool |
+//! | `ops/` | metrics, heartbeats, telemetry, process figures |
 //! | [`cli`] | the commands other than `serve` (converse, loadgen) |
 //!
 //! Calls go one way only: `cli` → `app` → `cluster` → `transports` → `node` →
 //! `ops`, `mirror`, `engines` → `config` (`scripts/module-graph.py` draws the
 //! graph and fails on a circle).
+//!
+//! The folders are private; what the binary, the tests and the benches use is
+//! re-exported here: the node ([`App`], [`NodeContext`]), its configuration
+//! ([`config`]), its engines, the commands ([`cli`]), the LiveKit room
+//! transport ([`room`]), the brain worker, telemetry and process figures.
 #![deny(unreachable_pub)]
 
-pub mod app;
+mod app;
 pub mod cli;
-pub mod cluster;
+mod cluster;
 pub mod config;
-pub mod engines;
-pub mod mirror;
-pub mod node;
-pub mod ops;
-pub mod transports;
+mod engines;
+mod mirror;
+mod node;
+mod ops;
+mod transports;
+
+pub use app::{App, AppError};
+pub use cluster::brain_worker;
+pub use engines::nats_brain::NatsBrainLlm;
+pub use engines::{EnginesError, LocalEngines, NodeEngines, WithTools};
+pub use node::NodeContext;
+pub use ops::metrics::Metrics;
+pub use ops::{procinfo, telemetry};
+pub use transports::room;

@@ -1,9 +1,9 @@
 //! `arc-agent`: the node binary (anyhow lives here, at the edge).
 
 use anyhow::Context;
-use arc_agent::app::App;
 use arc_agent::config::{Brain, Config, EngineProfile};
-use arc_agent::ops::telemetry;
+use arc_agent::telemetry;
+use arc_agent::App;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -221,7 +221,7 @@ async fn main() -> anyhow::Result<()> {
             let user =
                 arc_agent::cli::converse::read_input(&input).context("conversation failed")?;
             let t = std::time::Instant::now();
-            let engines = arc_agent::engines::LocalEngines::load(&cfg)
+            let engines = arc_agent::LocalEngines::load(&cfg)
                 .await
                 .context("the local models are not ready")?;
             let load_ms = t.elapsed().as_millis() as u64;
@@ -244,14 +244,14 @@ async fn main() -> anyhow::Result<()> {
             let cfg = Config::load(config.as_deref()).context("configuration refused")?;
             let _telemetry = telemetry::init(&cfg).context("telemetry failed to start")?;
             let app = App::start(cfg).await.context("node failed to start")?;
-            let req = arc_agent::transports::room::JoinRequest {
+            let req = arc_agent::room::JoinRequest {
                 room_name: room,
                 user_identity: user,
                 url,
                 session_id: None,
                 token: None,
             };
-            let joined = match arc_agent::transports::room::join_room(&app.ctx, req).await {
+            let joined = match arc_agent::room::join_room(&app.ctx, req).await {
                 Ok(j) => j,
                 Err(e) => {
                     app.shutdown("join failed").await;
@@ -281,10 +281,7 @@ async fn main() -> anyhow::Result<()> {
             let cfg = Config::load(config.as_deref()).context("configuration refused")?;
             let _telemetry = telemetry::init(&cfg).context("telemetry failed to start")?;
             let stop = tokio_util::sync::CancellationToken::new();
-            let mut worker = tokio::spawn(arc_agent::cluster::brain_worker::run_worker(
-                cfg,
-                stop.clone(),
-            ));
+            let mut worker = tokio::spawn(arc_agent::brain_worker::run_worker(cfg, stop.clone()));
             let result = tokio::select! {
                 why = wait_for_signal() => {
                     tracing::info!(%why, "brain worker stopping");

@@ -21,7 +21,7 @@ use arc_actors::events::Event;
 use arc_actors::session::{AudioOutput, EndReason, SessionHandle, SessionNotice};
 use arc_actors::synthetic::silence_frames;
 use arc_agent::config::Config;
-use arc_agent::engines::LocalEngines;
+use arc_agent::LocalEngines;
 use arc_testkit::utterance::espeak;
 use arc_testkit::{find_event, speech_env, InProcessNode};
 use std::sync::{Arc, Mutex};

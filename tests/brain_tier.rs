@@ -9,7 +9,7 @@ use arc_actors::engine::LlmEngine;
 use arc_actors::events::nats::{BrainRequest, BrainResponse, Constraints, Context};
 use arc_actors::events::Event;
 use arc_actors::session::{SessionConfig, SessionNotice};
-use arc_agent::engines::nats_brain::NatsBrainLlm;
+use arc_agent::NatsBrainLlm;
 use arc_testkit::{find_event, InProcessNode, TestNode};
 use std::collections::HashMap;
 use std::path::Path;

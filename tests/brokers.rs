@@ -4,8 +4,6 @@
 //! key = user_id and every field of the seed.
 
 use arc_actors::events::Event;
-use arc_agent::app::App;
-use arc_agent::config::Config;
 use arc_testkit::*;
 use futures::StreamExt;
 use std::collections::HashSet;
@@ -27,18 +25,15 @@ async fn scripted_session_reaches_nats_and_pulsar_with_the_seed_fields() {
         vec![16, 4]
     );
     let env = node_env(&broker.url(), SHARED_NATS, &dir.path().join("data"), 0);
-    let app = App::start(Config::load_with(None, env).unwrap())
-        .await
-        .unwrap();
+    let app = start_app(env).await;
 
     let nats = async_nats::connect(SHARED_NATS).await.unwrap();
     let mut agent_sub = nats.subscribe("agent.>").await.unwrap();
     let mut hb_sub = nats.subscribe("system.health.heartbeat").await.unwrap();
     nats.flush().await.unwrap();
 
-    let user = format!("user-{}", uuid::Uuid::new_v4().simple());
-    let mut sc = app.ctx.cfg.session_config();
-    sc.user_id = user.clone();
+    let mut sc = user_session(&app, "user");
+    let user = sc.user_id.clone();
     sc.room_name = format!("room-{user}");
     let script = lines(&["Hello there", "What's the weather like today?"]);
     let call = ScriptedCall::start(&app.ctx.node, &app.ctx.scripts, sc.clone(), script)

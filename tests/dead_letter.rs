@@ -3,8 +3,6 @@
 //! flow. pulsar-lite rejects messages over its `max_message_size_bytes`.
 
 use arc_actors::session::emit::{self, TurnFacts};
-use arc_agent::app::App;
-use arc_agent::config::Config;
 use arc_testkit::*;
 use std::time::Duration;
 
@@ -43,13 +41,10 @@ async fn rejected_event_goes_to_the_dlq_with_the_reason() {
     let mut env = node_env(&broker.url(), SHARED_NATS, &dir.path().join("data"), 0);
     env.push(("ARC__PULSAR__COMPRESSION".into(), "none".into()));
     env.push(("ARC__PULSAR__BATCH_SIZE".into(), "1".into()));
-    let app = App::start(Config::load_with(None, env).unwrap())
-        .await
-        .unwrap();
+    let app = start_app(env).await;
 
-    let user = format!("dlq-{}", uuid::Uuid::new_v4().simple());
-    let mut cfg = app.ctx.cfg.session_config();
-    cfg.user_id = user.clone();
+    let cfg = user_session(&app, "dlq");
+    let user = cfg.user_id.clone();
     // Too large for the broker: 200 KB of text.
     let big = emit::conversation(&cfg, &turn("x".repeat(200_000)));
     let big_id = big.message_id().unwrap().to_string();

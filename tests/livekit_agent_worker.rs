@@ -14,8 +14,6 @@
 #![allow(clippy::result_large_err)]
 
 use arc_actors::node::SessionSpec;
-use arc_agent::app::App;
-use arc_agent::config::Config;
 use arc_testkit::*;
 use futures::{SinkExt, StreamExt};
 use livekit_protocol as proto;
@@ -140,9 +138,7 @@ async fn registers_answers_availability_joins_assignments_and_reconnects() {
         ("ARC__DISPATCH__LIVEKIT_WORKER", "true".to_string()),
         ("ARC__DISPATCH__MAX_SESSIONS", "1".to_string()),
     ]));
-    let app = App::start(Config::load_with(None, env).unwrap())
-        .await
-        .unwrap();
+    let app = start_app(env).await;
 
     // Registration: the /agent endpoint, an agent token of the node's key pair.
     let (mut ws, path, auth) = accept(&listener).await;

@@ -6,12 +6,12 @@
 
 use arc_actors::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
 use arc_actors::session::EndReason;
-use arc_agent::app::App;
 use arc_agent::config::{Config, LIVEKIT_DEFAULT_URL};
-use arc_agent::transports::room::{
+use arc_agent::room::{
     end_reason_for_disconnect, join_room, JoinError, JoinRequest, RoomAudioIn, RoomAudioOut,
     ROOM_SAMPLE_RATE,
 };
+use arc_agent::App;
 use arc_rooms::proto::DisconnectReason;
 use arc_rooms::{PcmFrame, RoomError};
 use arc_testkit::{free_port, init_logs, lines, metric, vars, ScriptedCall};

@@ -4,8 +4,6 @@
 //! heard with the true text by the live loop, while no NATS message and no
 //! Pulsar conversation-v1 payload carries any of them, only the masks.
 
-use arc_agent::app::App;
-use arc_agent::config::Config;
 use arc_testkit::*;
 use futures::StreamExt;
 use std::time::Duration;
@@ -23,17 +21,14 @@ async fn no_unmasked_pii_reaches_nats_or_pulsar_when_redaction_is_on() {
     let broker = PulsarLite::start_provisioned(dir.path());
     let mut env = node_env(&broker.url(), SHARED_NATS, &dir.path().join("data"), 0);
     env.push(("ARC__PRIVACY__REDACT_PII".into(), "true".into()));
-    let app = App::start(Config::load_with(None, env).unwrap())
-        .await
-        .unwrap();
+    let app = start_app(env).await;
 
     let nats = async_nats::connect(SHARED_NATS).await.unwrap();
     let mut sub = nats.subscribe("agent.>").await.unwrap();
     nats.flush().await.unwrap();
 
-    let user = format!("pii-user-{}", uuid::Uuid::new_v4().simple());
-    let mut sc = app.ctx.cfg.session_config();
-    sc.user_id = user.clone();
+    let sc = user_session(&app, "pii-user");
+    let user = sc.user_id.clone();
     assert!(
         sc.audit.anonymization,
         "audit events must say PII is masked"

@@ -2,8 +2,6 @@
 //! a node killed with SIGKILL while events wait in its spool. Nothing is lost,
 //! nothing arrives twice (by message_id).
 
-use arc_agent::app::App;
-use arc_agent::config::Config;
 use arc_testkit::*;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -24,13 +22,10 @@ async fn broker_outage_mid_session_loses_nothing_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut broker = PulsarLite::start_provisioned(dir.path());
     let env = node_env(&broker.url(), SHARED_NATS, &dir.path().join("data"), 0);
-    let app = App::start(Config::load_with(None, env).unwrap())
-        .await
-        .unwrap();
+    let app = start_app(env).await;
 
-    let user = format!("outage-{}", uuid::Uuid::new_v4().simple());
-    let mut sc = app.ctx.cfg.session_config();
-    sc.user_id = user.clone();
+    let sc = user_session(&app, "outage");
+    let user = sc.user_id.clone();
     let script: Vec<String> = (1..=3)
         .map(|i| format!("question {i} for the outage test"))
         .collect();

@@ -9,7 +9,7 @@
 use arc_actors::events::Event;
 use arc_actors::session::{EndReason, SessionNotice};
 use arc_agent::config::Config;
-use arc_agent::engines::LocalEngines;
+use arc_agent::LocalEngines;
 use arc_testkit::utterance::espeak;
 use arc_testkit::{find_event, speech_env, InProcessNode};
 use std::sync::Arc;

@@ -25,8 +25,8 @@
 use arc_actors::engine::ToolEngine;
 use arc_actors::events::Event;
 use arc_actors::session::{EndReason, SessionNotice};
-use arc_agent::app::App;
-use arc_agent::engines::{NodeEngines, WithTools};
+use arc_agent::App;
+use arc_agent::{NodeEngines, WithTools};
 use arc_models::llm::openai::{OpenAiLlm, OpenAiOptions};
 use arc_testkit::*;
 use axum::extract::{Query, State};

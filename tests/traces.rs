@@ -2,9 +2,9 @@
 //! turn's spans (turn, stt, llm, tts), and their trace id is the `trace_id` of
 //! that turn's NATS events and of its conversation-v1 record in Pulsar.
 
-use arc_agent::app::App;
 use arc_agent::config::Config;
-use arc_agent::ops::telemetry;
+use arc_agent::telemetry;
+use arc_agent::App;
 use arc_testkit::*;
 use axum::body::Bytes;
 use axum::routing::post;
@@ -63,9 +63,8 @@ async fn a_turns_spans_share_the_trace_id_of_its_events() {
     let mut sub = nats.subscribe("agent.brain.response").await.unwrap();
     nats.flush().await.unwrap();
 
-    let user = format!("trace-{}", uuid::Uuid::new_v4().simple());
-    let mut sc = app.ctx.cfg.session_config();
-    sc.user_id = user.clone();
+    let sc = user_session(&app, "trace");
+    let user = sc.user_id.clone();
     let script = lines(&["one question", "another question"]);
     let call = ScriptedCall::start(&app.ctx.node, &app.ctx.scripts, sc.clone(), script)
         .await

@@ -39,7 +39,7 @@ struct HttpState {
 }
 
 /// The operator endpoints and the session API.
-pub fn router(ctx: NodeContext, sources: Arc<ScrapeSources>) -> Router {
+pub(crate) fn router(ctx: NodeContext, sources: Arc<ScrapeSources>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

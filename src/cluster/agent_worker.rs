@@ -36,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Why the worker is not connected.
 #[derive(Debug, thiserror::Error)]
-pub enum WorkerError {
+pub(crate) enum WorkerError {
     #[error("LiveKit agent worker needs livekit.url and the API key pair (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET)")]
     NotConfigured,
     #[error("cannot sign the worker token: {0}")]
@@ -48,7 +48,7 @@ pub enum WorkerError {
 }
 
 /// The `/agent` endpoint of a LiveKit server URL (ws(s):// or http(s)://).
-pub fn agent_url(url: &str) -> String {
+pub(crate) fn agent_url(url: &str) -> String {
     let base = url.trim_end_matches('/');
     let base = if let Some(rest) = base.strip_prefix("https://") {
         format!("wss://{rest}")
@@ -61,7 +61,7 @@ pub fn agent_url(url: &str) -> String {
 }
 
 /// The agent worker of this node.
-pub struct AgentWorker {
+pub(crate) struct AgentWorker {
     ctx: NodeContext,
     max_sessions: usize,
     /// Sessions started for LiveKit jobs, by job id.
@@ -78,7 +78,7 @@ fn encode(m: proto::worker_message::Message) -> WsMessage {
 
 impl AgentWorker {
     /// The worker of the node `ctx`, with `dispatch.max_sessions` as its limit.
-    pub fn new(ctx: NodeContext) -> Arc<Self> {
+    pub(crate) fn new(ctx: NodeContext) -> Arc<Self> {
         let max_sessions = ctx.cfg.dispatch_max_sessions();
         Arc::new(Self {
             ctx,
@@ -133,7 +133,7 @@ impl AgentWorker {
     }
 
     /// Registers and serves jobs until `stop`, reconnecting with back-off.
-    pub async fn run(self: Arc<Self>, stop: CancellationToken) {
+    pub(crate) async fn run(self: Arc<Self>, stop: CancellationToken) {
         let mut backoff = Duration::from_millis(self.ctx.cfg.livekit.retry_backoff_ms.max(100));
         let max = Duration::from_millis(self.ctx.cfg.livekit.max_retry_backoff_ms.max(1000));
         loop {

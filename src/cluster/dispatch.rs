@@ -47,7 +47,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Why a track found no node.
 #[derive(Debug, thiserror::Error)]
-pub enum DispatchError {
+pub(crate) enum DispatchError {
     #[error("track {track_sid} was not taken after {attempts} offer(s): {last}")]
     NotTaken {
         track_sid: String,
@@ -65,7 +65,7 @@ pub enum DispatchError {
 
 /// A taker's answer to an offer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TakeReply {
+pub(crate) struct TakeReply {
     pub taken: bool,
     /// The node that answered.
     pub instance_id: String,
@@ -78,14 +78,14 @@ pub struct TakeReply {
 
 /// Where an offered track went.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Offered {
+pub(crate) struct Offered {
     pub instance_id: String,
     pub session_id: String,
     pub attempts: u32,
 }
 
 /// The node's side of dispatch: offers tracks and takes them.
-pub struct Dispatcher {
+pub(crate) struct Dispatcher {
     ctx: NodeContext,
     cfg: DispatchSection,
     max_sessions: usize,
@@ -101,14 +101,14 @@ pub struct Dispatcher {
 
 /// What a node says of its load on `dispatch.load_subject`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LoadReport {
+pub(crate) struct LoadReport {
     pub instance_id: String,
     pub active_sessions: usize,
     pub max_sessions: usize,
 }
 
 /// The header that tells a taker which offer of a track this is.
-pub const OFFER_ATTEMPT_HEADER: &str = "Arc-Offer-Attempt";
+pub(crate) const OFFER_ATTEMPT_HEADER: &str = "Arc-Offer-Attempt";
 
 /// A peer report older than this is not used for balancing.
 const PEER_FRESH: Duration = Duration::from_secs(3);
@@ -117,7 +117,7 @@ impl Dispatcher {
     #[allow(clippy::too_many_arguments)]
     /// The dispatcher of the node `ctx`; `nats` is the mirror's client (the
     /// cluster's bus), if NATS is enabled.
-    pub fn new(ctx: NodeContext, nats: Option<async_nats::Client>) -> Arc<Self> {
+    pub(crate) fn new(ctx: NodeContext, nats: Option<async_nats::Client>) -> Arc<Self> {
         let cfg = ctx.cfg.dispatch.clone();
         let max_sessions = ctx.cfg.dispatch_max_sessions();
         Arc::new(Self {
@@ -138,11 +138,6 @@ impl Dispatcher {
         !self.ctx.cfg.livekit.url.is_empty()
     }
 
-    /// Sessions this node holds for tracks.
-    pub fn held_tracks(&self) -> usize {
-        self.tracks.lock().len()
-    }
-
     fn cluster(&self) -> Option<&async_nats::Client> {
         self.nats.as_ref().filter(|c| {
             self.cfg.enabled && c.connection_state() == async_nats::connection::State::Connected
@@ -150,7 +145,7 @@ impl Dispatcher {
     }
 
     /// Offers `track` to the cluster; resolves when a node has taken it.
-    pub async fn offer(&self, track: TrackPublished) -> Result<Offered, DispatchError> {
+    pub(crate) async fn offer(&self, track: TrackPublished) -> Result<Offered, DispatchError> {
         self.ctx.metrics.dispatch("offered");
         let Some(client) = self.cluster() else {
             tracing::warn!(track_sid = %track.track_sid, "no NATS cluster reachable: taking the track on this node");
@@ -289,7 +284,7 @@ impl Dispatcher {
     }
 
     /// Starts this node's session for `track`, or says why not.
-    pub async fn take(&self, track: TrackPublished) -> Result<String, String> {
+    pub(crate) async fn take(&self, track: TrackPublished) -> Result<String, String> {
         self.take_offer(track, u32::MAX).await
     }
 
@@ -382,7 +377,7 @@ impl Dispatcher {
     }
 
     /// Ends the session of `track_sid` if this node holds it.
-    pub fn end_track(&self, track_sid: &str, reason: EndReason) -> bool {
+    pub(crate) fn end_track(&self, track_sid: &str, reason: EndReason) -> bool {
         let handle = self.tracks.lock().remove(track_sid);
         match handle {
             Some(h) => {
@@ -471,7 +466,7 @@ impl Dispatcher {
     }
 
     /// Joins the queue group and the unpublished subject until `stop`.
-    pub async fn spawn_taker(
+    pub(crate) async fn spawn_taker(
         self: &Arc<Self>,
         stop: CancellationToken,
     ) -> Result<Option<JoinHandle<()>>, DispatchError> {

@@ -8,7 +8,7 @@
 //! Cluster code may call `transports` (to join a room), `config` and
 //! `ops::metrics`; nothing below it calls back into `cluster`.
 
-pub mod agent_worker;
+pub(crate) mod agent_worker;
 pub mod brain_worker;
-pub mod dispatch;
-pub mod webhook;
+pub(crate) mod dispatch;
+pub(crate) mod webhook;

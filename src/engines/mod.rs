@@ -6,7 +6,7 @@
 //!   start, and shared by every session (a session only adds its own small
 //!   VAD state), and all inference runs on one bounded [`InferencePool`].
 
-pub mod nats_brain;
+pub(crate) mod nats_brain;
 
 use crate::config::{Brain, Config, EngineProfile};
 use arc_actors::endpoint::Endpointing;
@@ -79,7 +79,7 @@ impl std::fmt::Debug for LocalEngines {
 /// the user ("You said: …"), and says so in its model name
 /// (`agent.brain.response`, conversation-v1 `llm_model`).
 #[derive(Debug, Default)]
-pub struct PlaceholderBrain(EchoLlm);
+pub(crate) struct PlaceholderBrain(EchoLlm);
 
 #[async_trait::async_trait]
 impl LlmEngine for PlaceholderBrain {
@@ -130,7 +130,7 @@ fn model_file(
 }
 
 /// Starts the brain `engines.llm.brain` names.
-pub async fn load_brain(
+pub(crate) async fn load_brain(
     cfg: &Config,
 ) -> Result<(Arc<dyn LlmEngine>, Option<Arc<LlamaServer>>), EnginesError> {
     let llm = &cfg.engines.llm;
@@ -312,7 +312,7 @@ impl NodeEngines {
 }
 
 /// The engines for `engines.profile`.
-pub async fn for_profile(cfg: &Config) -> Result<NodeEngines, EnginesError> {
+pub(crate) async fn for_profile(cfg: &Config) -> Result<NodeEngines, EnginesError> {
     match cfg.engines.profile {
         EngineProfile::Local => {
             let engines = LocalEngines::load(cfg).await?;

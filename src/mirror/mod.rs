@@ -8,9 +8,9 @@
 //! Mirrors read the event stream of `arc-actors` and `config`; they call
 //! nothing else of the node, and only `app` starts them.
 
-pub mod nats;
-pub mod pulsar;
-pub mod spool;
+pub(crate) mod nats;
+pub(crate) mod pulsar;
+pub(crate) mod spool;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 /// Connect (in the background: an unreachable server does not delay start)
 /// and return the client.
-pub async fn connect(
+pub(crate) async fn connect(
     cfg: &NatsSection,
     stats: Arc<MirrorStats>,
 ) -> Result<async_nats::Client, async_nats::ConnectError> {
@@ -64,13 +64,13 @@ pub async fn connect(
 }
 
 /// The running NATS mirror: one task publishing the mirror's queue.
-pub struct NatsMirror {
+pub(crate) struct NatsMirror {
     task: tokio::task::JoinHandle<()>,
 }
 
 impl NatsMirror {
     /// Publish every event from `rx` with `client` until `rx` closes.
-    pub fn spawn(
+    pub(crate) fn spawn(
         client: async_nats::Client,
         rx: mpsc::Receiver<Arc<Event>>,
         stats: Arc<MirrorStats>,
@@ -82,7 +82,7 @@ impl NatsMirror {
 
     /// Wait up to `within` for the queue (closed when the fan-out ends) to be
     /// published and flushed; what is left is dropped (at-most-once).
-    pub async fn shutdown(self, within: Duration) {
+    pub(crate) async fn shutdown(self, within: Duration) {
         if tokio::time::timeout(within, self.task).await.is_err() {
             tracing::warn!("NATS mirror did not flush within {within:?}");
         }

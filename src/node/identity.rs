@@ -13,7 +13,7 @@ fn hostname() -> String {
 }
 
 /// The identity this node reports, from config (or host and pid).
-pub fn identity(cfg: &Config) -> ServiceIdentity {
+pub(crate) fn identity(cfg: &Config) -> ServiceIdentity {
     let host = hostname();
     ServiceIdentity {
         service_name: cfg.node.service_name.clone(),

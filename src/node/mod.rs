@@ -7,8 +7,8 @@
 //! which all take a `NodeContext`; it calls only `config` and `ops`.
 
 mod context;
-pub mod identity;
+pub(crate) mod identity;
 mod shutdown;
 
 pub use context::NodeContext;
-pub use shutdown::{Shutdown, Stage};
+pub(crate) use shutdown::{Shutdown, Stage};

@@ -12,7 +12,7 @@ use tokio_util::task::TaskTracker;
 
 /// The groups of background tasks, in the order they are stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
+pub(crate) enum Stage {
     /// Work coming from the cluster: the dispatch taker, the LiveKit agent worker.
     Intake,
     /// Heartbeats: stopped after the sessions drained.
@@ -41,7 +41,7 @@ impl Stage {
 
 /// Stop signals and task trackers of the node's background tasks.
 #[derive(Debug)]
-pub struct Shutdown {
+pub(crate) struct Shutdown {
     root: CancellationToken,
     stages: Vec<(CancellationToken, TaskTracker)>,
 }
@@ -53,7 +53,7 @@ impl Default for Shutdown {
 }
 
 impl Shutdown {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let root = CancellationToken::new();
         let stages = Stage::ALL
             .iter()
@@ -64,12 +64,12 @@ impl Shutdown {
 
     /// The stop signal of a stage's tasks (cancelled by [`Shutdown::stop`]
     /// of that stage, or by [`Shutdown::abort`]).
-    pub fn token(&self, stage: Stage) -> CancellationToken {
+    pub(crate) fn token(&self, stage: Stage) -> CancellationToken {
         self.stages[stage.index()].0.clone()
     }
 
     /// Run `task` in `stage`: [`Shutdown::stop`] of that stage waits for it.
-    pub fn spawn<F>(&self, stage: Stage, task: F)
+    pub(crate) fn spawn<F>(&self, stage: Stage, task: F)
     where
         F: Future<Output = ()> + Send + 'static,
     {
@@ -77,7 +77,7 @@ impl Shutdown {
     }
 
     /// Track in `stage` a task spawned elsewhere (by its join handle).
-    pub fn track(&self, stage: Stage, handle: tokio::task::JoinHandle<()>) {
+    pub(crate) fn track(&self, stage: Stage, handle: tokio::task::JoinHandle<()>) {
         self.spawn(stage, async move {
             if let Err(e) = handle.await {
                 tracing::error!(?stage, error = %e, "background task failed");
@@ -87,7 +87,7 @@ impl Shutdown {
 
     /// Signal the tasks of `stage` and wait up to `within` for them to end.
     /// Returns false when some were still running at the deadline.
-    pub async fn stop(&self, stage: Stage, within: Duration) -> bool {
+    pub(crate) async fn stop(&self, stage: Stage, within: Duration) -> bool {
         let (token, tracker) = &self.stages[stage.index()];
         token.cancel();
         tracker.close();
@@ -96,14 +96,14 @@ impl Shutdown {
 
     /// Wait up to `within` for the tasks of `stage` to end by themselves
     /// (their input closed), without signalling them.
-    pub async fn join(&self, stage: Stage, within: Duration) -> bool {
+    pub(crate) async fn join(&self, stage: Stage, within: Duration) -> bool {
         let tracker = &self.stages[stage.index()].1;
         tracker.close();
         tokio::time::timeout(within, tracker.wait()).await.is_ok()
     }
 
     /// Signal every stage at once (a start-up that failed half way).
-    pub fn abort(&self) {
+    pub(crate) fn abort(&self) {
         self.root.cancel();
     }
 }

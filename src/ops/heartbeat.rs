@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// What the heartbeat reads.
-pub struct HeartbeatSources {
+pub(crate) struct HeartbeatSources {
     pub identity: ServiceIdentity,
     pub sink: EventSink,
     pub node: Arc<NodeStats>,
@@ -26,7 +26,7 @@ pub struct HeartbeatSources {
 
 impl HeartbeatSources {
     /// "healthy" or "degraded", with the reason.
-    pub fn status(&self) -> (&'static str, Option<String>) {
+    pub(crate) fn status(&self) -> (&'static str, Option<String>) {
         let down: Vec<&str> = self
             .mirrors
             .iter()
@@ -68,7 +68,7 @@ impl HeartbeatSources {
 }
 
 /// Emit a heartbeat now and every `interval` until `stop`.
-pub fn spawn(
+pub(crate) fn spawn(
     src: HeartbeatSources,
     interval: Duration,
     stop: CancellationToken,

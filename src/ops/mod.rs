@@ -8,7 +8,7 @@
 //! `ops` reads the event stream, the mirrors' counters and `config`; it calls
 //! nothing above it. Its endpoints are served by `app::http`.
 
-pub mod heartbeat;
-pub mod metrics;
+pub(crate) mod heartbeat;
+pub(crate) mod metrics;
 pub mod procinfo;
 pub mod telemetry;

@@ -13,7 +13,7 @@ use arc_models::audio::StreamResampler;
 use std::sync::Arc;
 
 /// The output side of a transport, and the medium it names.
-pub trait Transport: AudioOutput + 'static {
+pub(crate) trait Transport: AudioOutput + 'static {
     /// `connection_type` of the seed's session events over this medium.
     const CONNECTION_TYPE: &'static str;
 }
@@ -21,7 +21,7 @@ pub trait Transport: AudioOutput + 'static {
 /// Starts a session whose audio goes to `output`, with `config` (the node's
 /// session defaults, `ctx.cfg.session_config()`, as the transport set them)
 /// and the transport's connection type.
-pub async fn open_session<T: Transport>(
+pub(crate) async fn open_session<T: Transport>(
     ctx: &NodeContext,
     output: Arc<T>,
     mut config: SessionConfig,
@@ -32,7 +32,7 @@ pub async fn open_session<T: Transport>(
 
 /// The user's audio → the STT's frames: mono samples at any rate in, whole
 /// 20 ms frames at 16 kHz out. A change of rate starts a new resampler.
-pub struct MicFramer {
+pub(crate) struct MicFramer {
     rate: u32,
     chunk: Option<usize>,
     resampler: Option<StreamResampler>,
@@ -42,7 +42,7 @@ pub struct MicFramer {
 impl MicFramer {
     /// `chunk`: input samples per resampler block (smaller: output sooner);
     /// `None` for the resampler's default.
-    pub fn new(chunk: Option<usize>) -> Self {
+    pub(crate) fn new(chunk: Option<usize>) -> Self {
         Self {
             rate: 0,
             chunk,
@@ -52,19 +52,19 @@ impl MicFramer {
     }
 
     /// The rate of the audio pushed last (0 before any).
-    pub fn rate(&self) -> u32 {
+    pub(crate) fn rate(&self) -> u32 {
         self.rate
     }
 
     /// Forget the partial frame and the resampler (a new stream begins).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.rate = 0;
         self.resampler = None;
         self.out.clear();
     }
 
     /// Prepare for audio at `rate` (a resampler is made once per rate).
-    pub fn set_rate(&mut self, rate: u32) -> Result<(), String> {
+    pub(crate) fn set_rate(&mut self, rate: u32) -> Result<(), String> {
         if rate == 0 {
             return Err("audio with a zero sample rate".into());
         }
@@ -79,7 +79,7 @@ impl MicFramer {
     }
 
     /// The whole frames that `mono` (at `rate`) completes.
-    pub fn push(&mut self, rate: u32, mono: &[f32]) -> Result<Vec<AudioFrame>, String> {
+    pub(crate) fn push(&mut self, rate: u32, mono: &[f32]) -> Result<Vec<AudioFrame>, String> {
         self.set_rate(rate)?;
         if let Some(r) = self.resampler.as_mut() {
             r.push(mono, &mut self.out)?;

@@ -10,22 +10,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Drops the agent's audio (counting it) and logs the session's notices.
 #[derive(Debug, Default)]
-pub struct DetachedOutput {
+pub(crate) struct DetachedOutput {
     session_id: String,
     audio_ms: AtomicU64,
 }
 
 impl DetachedOutput {
-    pub fn new(session_id: String) -> Self {
+    pub(crate) fn new(session_id: String) -> Self {
         Self {
             session_id,
             audio_ms: AtomicU64::new(0),
         }
-    }
-
-    /// Agent audio dropped so far, in milliseconds.
-    pub fn dropped_audio_ms(&self) -> u64 {
-        self.audio_ms.load(Ordering::Relaxed)
     }
 }
 
@@ -43,7 +38,8 @@ impl AudioOutput for DetachedOutput {
     fn flush(&self) {}
 
     fn notice(&self, notice: SessionNotice) {
-        tracing::debug!(session_id = %self.session_id, ?notice, "session notice (no room attached)");
+        let dropped_audio_ms = self.audio_ms.load(Ordering::Relaxed);
+        tracing::debug!(session_id = %self.session_id, ?notice, dropped_audio_ms, "session notice (no room attached)");
     }
 }
 
@@ -57,6 +53,6 @@ mod tests {
         out.play(1, AudioFrame::new(16_000, vec![0.0; 320]));
         out.play(1, AudioFrame::new(16_000, vec![0.0; 320]));
         out.flush();
-        assert_eq!(out.dropped_audio_ms(), 40);
+        assert_eq!(out.audio_ms.load(Ordering::Relaxed), 40);
     }
 }

@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 
 /// The file transport's output side: agent audio and notices, kept in memory.
 #[derive(Default)]
-pub struct FileOutput {
+pub(crate) struct FileOutput {
     audio: Mutex<Vec<f32>>,
     rate: AtomicU32,
     notices: Mutex<Vec<SessionNotice>>,
@@ -21,12 +21,12 @@ pub struct FileOutput {
 
 impl FileOutput {
     /// How many notices so far satisfy `pred`.
-    pub fn count(&self, pred: impl Fn(&SessionNotice) -> bool) -> usize {
+    pub(crate) fn count(&self, pred: impl Fn(&SessionNotice) -> bool) -> usize {
         self.notices.lock().iter().filter(|n| pred(n)).count()
     }
 
     /// Waits until `pred` holds for more than `before` notices.
-    pub async fn wait_count(
+    pub(crate) async fn wait_count(
         &self,
         before: usize,
         timeout: Duration,
@@ -45,7 +45,7 @@ impl FileOutput {
     }
 
     /// The agent's audio since the last call, and its sample rate.
-    pub fn take_audio(&self) -> (Vec<f32>, u32) {
+    pub(crate) fn take_audio(&self) -> (Vec<f32>, u32) {
         let audio = std::mem::take(&mut *self.audio.lock());
         (audio, self.rate.load(Ordering::Relaxed))
     }

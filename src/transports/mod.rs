@@ -13,8 +13,8 @@
 //! Transports call the session core (`arc-actors`), `config` and `ops::metrics`;
 //! they never call `cluster` or `app` (the node context comes in as a value).
 
-pub mod adapter;
-pub mod detached;
-pub mod file;
+pub(crate) mod adapter;
+pub(crate) mod detached;
+pub(crate) mod file;
 pub mod room;
-pub mod ws;
+pub(crate) mod ws;

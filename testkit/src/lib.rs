@@ -4,7 +4,8 @@
 //! root crate's tests and benches, by arc-actors' tests and by arc-models'
 //! tests and benches (as nats.rs keeps its test server in a crate of its
 //! own). It depends on arc-actors (and, with the `models` feature, on
-//! arc-models), never on arc-agent: the node binary is the caller's
+//! arc-models; with the `node` feature, which only the root crate's own tests
+//! turn on, on arc-agent). The node binary is the caller's
 //! (`env!("CARGO_BIN_EXE_arc-agent")`). Each integration test keeps only what
 //! it tests; the setup lives here, one idea per file:
 //!
@@ -43,6 +44,9 @@
 //! - [`speech`]: the speech models, the known sentences, what whisper hears.
 //! - [`llm`]: the local LLM (llama-server with SmolLM2) and a question for it.
 //!
+//! The node in the test's process (feature `node`, the root crate's tests)
+//! - [`app`]: a node started from its settings; a session of a unique user.
+//!
 //! What may call what: a file uses only files listed above it, in its own
 //! group or an earlier one; no file calls back up.
 
@@ -66,6 +70,8 @@ pub mod seeds;
 pub mod wait;
 pub mod with_llm;
 
+#[cfg(feature = "node")]
+pub mod app;
 #[cfg(feature = "models")]
 pub mod llm;
 #[cfg(feature = "models")]
@@ -91,3 +97,6 @@ pub use scripted::{lines, ScriptedCall};
 pub use seeds::{missing_paths, seed_example};
 pub use wait::{eventually, free_port, nobody_at, wait_port};
 pub use with_llm::WithLlm;
+
+#[cfg(feature = "node")]
+pub use app::{start_app, user_session};

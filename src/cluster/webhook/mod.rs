@@ -19,7 +19,7 @@
 //! webhook id seen within `webhook.dedup_window_s` is answered 200 and not
 //! published again (LiveKit retries deliveries).
 
-pub mod receiver;
-pub mod route;
+pub(crate) mod receiver;
+pub(crate) mod route;
 
-pub use receiver::{Accepted, WebhookAction, WebhookError, WebhookReceiver};
+pub(crate) use receiver::{WebhookAction, WebhookReceiver};

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// Why a webhook was not accepted.
 #[derive(Debug, thiserror::Error)]
-pub enum WebhookError {
+pub(crate) enum WebhookError {
     #[error("missing Authorization header (LiveKit signs every webhook)")]
     MissingAuthorization,
     #[error("webhooks are not configured: set livekit.api_key and livekit.api_secret (or LIVEKIT_API_KEY and LIVEKIT_API_SECRET)")]
@@ -23,7 +23,7 @@ pub enum WebhookError {
 
 impl WebhookError {
     /// The HTTP status of this rejection.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         match self {
             WebhookError::MissingAuthorization | WebhookError::BadSignature(_) => 401,
             WebhookError::NotConfigured => 503,
@@ -32,7 +32,7 @@ impl WebhookError {
     }
 
     /// The `outcome` label of `arc_webhooks_total`.
-    pub fn outcome(&self) -> &'static str {
+    pub(crate) fn outcome(&self) -> &'static str {
         match self {
             WebhookError::Malformed(_) => "malformed",
             _ => "rejected",
@@ -80,7 +80,7 @@ impl RecentIds {
 
 /// What an accepted webhook asks of the node.
 #[derive(Debug, Clone, PartialEq)]
-pub enum WebhookAction {
+pub(crate) enum WebhookAction {
     /// A user's audio track appeared: offer it to the cluster.
     TrackPublished(TrackPublished),
     /// A user's audio track went away: end its session.
@@ -91,7 +91,7 @@ pub enum WebhookAction {
 
 /// An accepted webhook: the event for Pulsar and what to do.
 #[derive(Debug, Clone)]
-pub struct Accepted {
+pub(crate) struct Accepted {
     pub event: LivekitWebhook,
     pub action: WebhookAction,
     /// The same id was accepted before: publish nothing.
@@ -99,13 +99,13 @@ pub struct Accepted {
 }
 
 /// Verifies and interprets LiveKit webhooks.
-pub struct WebhookReceiver {
+pub(crate) struct WebhookReceiver {
     receiver: Option<livekit_api::webhooks::WebhookReceiver>,
     recent: Mutex<RecentIds>,
 }
 
 impl WebhookReceiver {
-    pub fn new(livekit: &LivekitSection, cfg: &WebhookSection) -> Self {
+    pub(crate) fn new(livekit: &LivekitSection, cfg: &WebhookSection) -> Self {
         let receiver = livekit.has_credentials().then(|| {
             livekit_api::webhooks::WebhookReceiver::new(
                 livekit_api::access_token::TokenVerifier::with_api_key(
@@ -125,7 +125,7 @@ impl WebhookReceiver {
 
     /// Checks the signature of `body` and reads it. `received` is when the
     /// request arrived (for `processing_latency_ms`).
-    pub fn receive(
+    pub(crate) fn receive(
         &self,
         authorization: Option<&str>,
         body: &[u8],

@@ -23,7 +23,7 @@ struct WebhookState {
 }
 
 /// The webhook route, to merge into the node's router.
-pub fn routes(ctx: NodeContext, dispatch: Arc<Dispatcher>) -> Router {
+pub(crate) fn routes(ctx: NodeContext, dispatch: Arc<Dispatcher>) -> Router {
     let receiver = Arc::new(WebhookReceiver::new(&ctx.cfg.livekit, &ctx.cfg.webhook));
     let limit = ctx.cfg.webhook.max_body_bytes;
     Router::new()

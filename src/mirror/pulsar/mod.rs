@@ -42,7 +42,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
 /// Handles of the running mirror.
-pub struct PulsarMirror {
+pub(crate) struct PulsarMirror {
     stats: Arc<MirrorStats>,
     intake: tokio::task::JoinHandle<()>,
     sender: tokio::task::JoinHandle<()>,
@@ -53,7 +53,7 @@ impl PulsarMirror {
     /// Wait for the intake to drain its queue (it ends when the queue closes),
     /// then give the sender up to `flush_timeout` to empty the spool. What is
     /// left stays spooled for the next start.
-    pub async fn shutdown(self, flush_timeout: Duration) {
+    pub(crate) async fn shutdown(self, flush_timeout: Duration) {
         let _ = self.intake.await;
         if !self.stats.is_connected() {
             // No broker to flush to: everything is on disk for the next start.
@@ -72,7 +72,7 @@ impl PulsarMirror {
 }
 
 /// Open the spool (replaying what a previous run left) and start the mirror.
-pub fn spawn(
+pub(crate) fn spawn(
     cfg: PulsarSection,
     spool_dir: PathBuf,
     rx: mpsc::Receiver<Arc<Event>>,

@@ -15,7 +15,7 @@ const MIN_BODY: usize = 25;
 
 /// One event waiting for delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpoolRecord {
+pub(crate) struct SpoolRecord {
     pub topic: String,
     pub key: Option<String>,
     pub message_id: String,

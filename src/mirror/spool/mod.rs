@@ -47,8 +47,8 @@ mod queue;
 mod read;
 mod segment;
 
-pub use error::SpoolError;
-pub use frame::SpoolRecord;
+pub(crate) use error::SpoolError;
+pub(crate) use frame::SpoolRecord;
 
 use segment::{Pos, SegReader, Segment};
 use std::collections::VecDeque;
@@ -62,7 +62,7 @@ const WRITE_BUF: usize = 64 * 1024;
 
 /// Tuning knobs of a [`Spool`].
 #[derive(Debug, Clone)]
-pub struct SpoolOptions {
+pub(crate) struct SpoolOptions {
     /// Roll to a new segment file once the current one would grow past this
     /// size (a single larger record still gets a segment of its own). Space is
     /// reclaimed a whole segment at a time, so this bounds the committed data
@@ -87,7 +87,7 @@ impl Default for SpoolOptions {
 ///
 /// Not thread safe by itself (`&mut self` everywhere); the owner serialises
 /// access, e.g. from one actor.
-pub struct Spool {
+pub(crate) struct Spool {
     dir: PathBuf,
     opts: SpoolOptions,
     /// Held for the advisory lock only.
@@ -147,29 +147,29 @@ impl Drop for Spool {
 impl Spool {
     /// Records appended and not committed (records lost to corruption are
     /// not counted).
-    pub fn depth(&self) -> u64 {
+    pub(crate) fn depth(&self) -> u64 {
         self.depth
     }
 
     /// Bytes in segment files (including appended bytes not flushed yet).
-    pub fn bytes(&self) -> u64 {
+    pub(crate) fn bytes(&self) -> u64 {
         self.total_bytes
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// Highest sequence handed out so far (0 if none ever was); the next
     /// append gets `last_seq() + 1`.
-    pub fn last_seq(&self) -> u64 {
+    pub(crate) fn last_seq(&self) -> u64 {
         self.next_seq - 1
     }
 
     /// Highest committed sequence (0 if nothing was committed yet). Records
     /// lost to corruption leave gaps, so `last_seq() - committed()` can
     /// exceed [`depth`](Spool::depth).
-    pub fn committed(&self) -> u64 {
+    pub(crate) fn committed(&self) -> u64 {
         self.committed
     }
 

@@ -21,7 +21,7 @@ impl Spool {
     /// Opens (creating `dir` if needed) and recovers the spool: torn tails are
     /// truncated, corrupt parts of older segments skipped, fully committed
     /// segments deleted, and reading resumes after the persisted cursor.
-    pub fn open(dir: &Path, opts: SpoolOptions) -> Result<Spool, SpoolError> {
+    pub(crate) fn open(dir: &Path, opts: SpoolOptions) -> Result<Spool, SpoolError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
         let lock = lock_dir(dir)?;
         remove_stale_tmp(dir)?;

@@ -19,7 +19,7 @@ impl Spool {
     /// (or until 64 KiB are buffered); on error nothing was stored.
     ///
     /// [`flush`]: Spool::flush
-    pub fn append(&mut self, rec: &SpoolRecord) -> Result<u64, SpoolError> {
+    pub(crate) fn append(&mut self, rec: &SpoolRecord) -> Result<u64, SpoolError> {
         let body_len = body_len(rec)?;
         let frame_len = (FRAME_HEADER + body_len) as u64;
         if self.total_bytes + frame_len > self.opts.max_bytes {
@@ -61,14 +61,14 @@ impl Spool {
     /// Hands buffered records to the OS (`write`): after this returns, a
     /// process crash (kill -9) loses nothing. Not power-loss safe; see
     /// [`sync`](Spool::sync).
-    pub fn flush(&mut self) -> Result<(), SpoolError> {
+    pub(crate) fn flush(&mut self) -> Result<(), SpoolError> {
         self.flush_pending()
     }
 
     /// Flushes, then fsyncs segment data and the directory (file creations,
     /// deletions, cursor rename) for power-loss durability. Meant to be called
     /// periodically by the owner.
-    pub fn sync(&mut self) -> Result<(), SpoolError> {
+    pub(crate) fn sync(&mut self) -> Result<(), SpoolError> {
         self.flush_pending()?;
         while let Some((path, file)) = self.unsynced.last() {
             file.sync_data().map_err(io_err(path))?;
@@ -92,7 +92,7 @@ impl Spool {
     /// again without a commit returns the same records. Buffered appends are
     /// flushed first so they are visible. Decoded records are kept in a
     /// read-ahead buffer, so repeated peeks do not re-read the files.
-    pub fn peek(&mut self, max: usize) -> Result<Vec<(u64, SpoolRecord)>, SpoolError> {
+    pub(crate) fn peek(&mut self, max: usize) -> Result<Vec<(u64, SpoolRecord)>, SpoolError> {
         while self.ahead.len() < max {
             match self.read_next()? {
                 Some(item) => self.ahead.push_back(item),
@@ -106,7 +106,7 @@ impl Spool {
     /// cursor atomically (temp file + fsync + rename) and deletes segment
     /// files holding only committed records. Committing an older sequence is
     /// a no-op; a sequence never appended is an error.
-    pub fn commit(&mut self, seq: u64) -> Result<(), SpoolError> {
+    pub(crate) fn commit(&mut self, seq: u64) -> Result<(), SpoolError> {
         let last = self.next_seq - 1;
         if seq > last {
             return Err(SpoolError::CommitBeyondEnd { seq, last });

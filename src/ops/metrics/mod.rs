@@ -22,7 +22,7 @@ mod registry;
 mod scrape;
 mod sources;
 
-pub use sources::ScrapeSources;
+pub(crate) use sources::ScrapeSources;
 
 use parking_lot::Mutex;
 use prometheus_client::metrics::counter::Counter;
@@ -43,7 +43,7 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
 }
 
 /// Buckets for voice latency: tens of milliseconds to seconds.
-pub const LATENCY_BUCKETS: [f64; 14] = [
+pub(crate) const LATENCY_BUCKETS: [f64; 14] = [
     0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0,
 ];
 
@@ -52,12 +52,12 @@ fn latency_histogram() -> Histogram {
 }
 
 /// Outcomes of `arc_webhooks_total`.
-pub const WEBHOOK_OUTCOMES: [&str; 4] = ["accepted", "duplicate", "rejected", "malformed"];
+pub(crate) const WEBHOOK_OUTCOMES: [&str; 4] = ["accepted", "duplicate", "rejected", "malformed"];
 /// Outcomes of `arc_dispatch_total`: offers this node made, tracks (or
 /// LiveKit jobs) it took or declined, tracks no node took, tracks taken here
 /// because no cluster was reachable, and registrations with LiveKit as an
 /// agent worker.
-pub const DISPATCH_OUTCOMES: [&str; 6] = [
+pub(crate) const DISPATCH_OUTCOMES: [&str; 6] = [
     "offered",
     "taken",
     "declined",

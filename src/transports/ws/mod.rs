@@ -60,11 +60,11 @@ mod routes;
 mod session;
 mod writer;
 
-pub use routes::routes;
+pub(crate) use routes::routes;
 
 /// Largest binary message taken from a client (about 340 ms at 48 kHz).
-pub const MAX_AUDIO_MESSAGE_BYTES: usize = 32 * 1024;
+pub(crate) const MAX_AUDIO_MESSAGE_BYTES: usize = 32 * 1024;
 /// Largest text message taken from a client.
-pub const MAX_TEXT_MESSAGE_BYTES: usize = 4 * 1024;
+pub(crate) const MAX_TEXT_MESSAGE_BYTES: usize = 4 * 1024;
 /// Agent audio waiting for a slow socket before new audio is dropped.
-pub const MAX_QUEUED_AUDIO_MS: u64 = 60_000;
+pub(crate) const MAX_QUEUED_AUDIO_MS: u64 = 60_000;

@@ -18,7 +18,7 @@ const INDEX_HTML: &str = include_str!("../web/index.html");
 const MAX_WS_MESSAGE_BYTES: usize = 1 << 20;
 
 /// `GET /ws`, and the demo page at `GET /` and `GET /demo`.
-pub fn routes(ctx: NodeContext) -> Router {
+pub(crate) fn routes(ctx: NodeContext) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/demo", get(index))
