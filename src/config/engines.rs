@@ -46,6 +46,8 @@ pub struct LlmEngineSection {
     pub brain: Brain,
     pub model: String,
     pub server_binary: PathBuf,
+    /// The llama.cpp libraries of the built-in server (a manifest "runtime").
+    pub runtime: String,
     pub threads: usize,
     pub ctx_size: u32,
     pub parallel: u32,

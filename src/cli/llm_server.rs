@@ -1,0 +1,393 @@
+//! `arc-agent llm-server`: the local brain's model server, an OpenAI-compatible
+//! chat endpoint over llama.cpp's prebuilt libraries
+//! ([`arc_models::llm::llama_cpp`]).
+//!
+//! The node runs it as a supervised child on a loopback port (the same
+//! supervisor and flags as llama.cpp's own `llama-server`, which it replaces
+//! without a 10-minute build), and talks to it with the `openai` engine. A
+//! crash in the model kills this process, not the node; the supervisor starts
+//! it again.
+//!
+//! Served: `GET /health`, `GET /v1/models`, `POST /v1/chat/completions`
+//! (streamed as server-sent events with a final usage chunk, or whole).
+//! Requests wait for a free slot (`--parallel`); each slot keeps its prompt
+//! cache, and a request goes to the free slot whose cache shares the longest
+//! prefix with its prompt, so a session's next turn decodes only what is new.
+
+use arc_models::llm::llama_cpp::{
+    Finish, Generation, LlamaError, LlamaModel, ModelOptions, Sampling, Slot,
+};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{mpsc, Semaphore};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmServerError {
+    #[error(transparent)]
+    Model(#[from] LlamaError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("the server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+/// How to run it (flag names as llama.cpp's `llama-server` has them).
+#[derive(Debug, Clone)]
+pub struct LlmServerOptions {
+    pub lib_dir: PathBuf,
+    pub model: PathBuf,
+    pub host: String,
+    pub port: u16,
+    /// Context tokens per slot.
+    pub ctx_size: u32,
+    /// Slots: requests decoded at once.
+    pub parallel: u32,
+    /// CPU threads per slot (0 = all cores).
+    pub threads: usize,
+    pub verbose: bool,
+}
+
+struct Server {
+    model: Arc<LlamaModel>,
+    name: String,
+    slots: parking_lot::Mutex<Vec<Slot>>,
+    free: Arc<Semaphore>,
+}
+
+/// Loads the model, makes the slots, and serves until the process ends.
+pub async fn run(opts: LlmServerOptions) -> Result<(), LlmServerError> {
+    let started = Instant::now();
+    let model = LlamaModel::load(&ModelOptions {
+        lib_dir: opts.lib_dir.clone(),
+        model: opts.model.clone(),
+        verbose: opts.verbose,
+    })?;
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        opts.threads
+    } as i32;
+    let parallel = opts.parallel.max(1);
+    let slots = (0..parallel)
+        .map(|_| model.slot(opts.ctx_size, threads))
+        .collect::<Result<Vec<_>, _>>()?;
+    let name = opts
+        .model
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "local".into());
+    tracing::info!(
+        model = %opts.model.display(),
+        params = model.n_params(),
+        slots = parallel,
+        ctx = opts.ctx_size,
+        threads,
+        ms = started.elapsed().as_millis() as u64,
+        "llm-server: model loaded"
+    );
+    let server = Arc::new(Server {
+        model,
+        name,
+        slots: parking_lot::Mutex::new(slots),
+        free: Arc::new(Semaphore::new(parallel as usize)),
+    });
+    let app = Router::new()
+        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/v1/models", get(models))
+        .route("/v1/chat/completions", post(chat))
+        .with_state(server);
+    let addr = format!("{}:{}", opts.host, opts.port);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|source| LlmServerError::Listen {
+            addr: addr.clone(),
+            source,
+        })?;
+    tracing::info!(%addr, "llm-server: listening");
+    axum::serve(listener, app)
+        .await
+        .map_err(LlmServerError::Serve)
+}
+
+async fn models(State(s): State<Arc<Server>>) -> Json<Value> {
+    Json(json!({"object": "list", "data": [{"id": s.name, "object": "model", "owned_by": "arc"}]}))
+}
+
+/// The part of OpenAI's chat request this server reads; the rest (tools,
+/// penalties, n) is accepted and ignored.
+#[derive(Debug, Deserialize)]
+struct ChatRequest {
+    messages: Vec<Message>,
+    #[serde(default)]
+    max_tokens: Option<u32>,
+    #[serde(default)]
+    max_completion_tokens: Option<u32>,
+    #[serde(default)]
+    temperature: Option<f32>,
+    #[serde(default)]
+    top_p: Option<f32>,
+    #[serde(default)]
+    stop: Option<Stop>,
+    #[serde(default)]
+    seed: Option<u32>,
+    #[serde(default)]
+    stream: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct Message {
+    role: String,
+    #[serde(default)]
+    content: Option<Content>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Content {
+    Text(String),
+    Parts(Vec<Part>),
+}
+
+#[derive(Debug, Deserialize)]
+struct Part {
+    #[serde(default)]
+    text: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Stop {
+    One(String),
+    Many(Vec<String>),
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    let message = message.into();
+    (
+        status,
+        Json(json!({"error": {"message": message, "type": "invalid_request_error"}})),
+    )
+        .into_response()
+}
+
+impl ChatRequest {
+    /// (role, text) pairs the chat template takes: system, user and
+    /// assistant turns with text; tool traffic is not something this model
+    /// was trained on, so it is left out.
+    fn turns(&self) -> Vec<(String, String)> {
+        self.messages
+            .iter()
+            .filter(|m| {
+                matches!(
+                    m.role.as_str(),
+                    "system" | "developer" | "user" | "assistant"
+                )
+            })
+            .filter_map(|m| {
+                let text = match m.content.as_ref()? {
+                    Content::Text(t) => t.clone(),
+                    Content::Parts(p) => p.iter().filter_map(|p| p.text.clone()).collect(),
+                };
+                let role = if m.role == "developer" {
+                    "system"
+                } else {
+                    m.role.as_str()
+                };
+                Some((role.to_string(), text))
+            })
+            .collect()
+    }
+
+    fn sampling(&self) -> Sampling {
+        let mut s = Sampling::default();
+        if let Some(t) = self.temperature {
+            s.temperature = t;
+        }
+        if let Some(p) = self.top_p {
+            s.top_p = p;
+        }
+        if let Some(n) = self.max_completion_tokens.or(self.max_tokens) {
+            s.max_tokens = n as usize;
+        }
+        s.stop = match &self.stop {
+            Some(Stop::One(s)) => vec![s.clone()],
+            Some(Stop::Many(v)) => v.clone(),
+            None => Vec::new(),
+        };
+        if let Some(seed) = self.seed {
+            s.seed = seed;
+        }
+        s
+    }
+}
+
+enum Out {
+    Text(String),
+    Done(Result<Generation, LlamaError>),
+}
+
+async fn chat(State(s): State<Arc<Server>>, body: axum::body::Bytes) -> Response {
+    let req: ChatRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad chat request: {e}")),
+    };
+    let turns = req.turns();
+    if turns.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "no message with text");
+    }
+    let prompt = match s
+        .model
+        .chat_prompt(&turns)
+        .and_then(|p| s.model.tokenize(&p))
+    {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    let sampling = req.sampling();
+    let Ok(permit) = s.free.clone().acquire_owned().await else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    };
+    // The free slot whose cache shares the longest prefix with this prompt.
+    let slot = {
+        let mut slots = s.slots.lock();
+        let best = slots
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, sl)| common(sl.cached(), &prompt))
+            .map(|(i, _)| i);
+        best.map(|i| slots.swap_remove(i))
+    };
+    let Some(mut slot) = slot else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "no free slot");
+    };
+    let (tx, mut rx) = mpsc::channel::<Out>(64);
+    let server = s.clone();
+    tokio::task::spawn_blocking(move || {
+        let text_tx = tx.clone();
+        let result = slot.generate(&prompt, &sampling, |piece| {
+            text_tx.blocking_send(Out::Text(piece.to_string())).is_ok()
+        });
+        server.slots.lock().push(slot);
+        drop(permit);
+        let _ = tx.blocking_send(Out::Done(result));
+    });
+    let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
+    let created = chrono::Utc::now().timestamp();
+    let model = s.name.clone();
+    if !req.stream {
+        let mut text = String::new();
+        while let Some(out) = rx.recv().await {
+            match out {
+                Out::Text(t) => text.push_str(&t),
+                Out::Done(Ok(g)) => {
+                    return Json(json!({
+                        "id": id, "object": "chat.completion", "created": created, "model": model,
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                     "finish_reason": finish_reason(g.finish)}],
+                        "usage": usage(&g),
+                    }))
+                    .into_response();
+                }
+                Out::Done(Err(e)) => {
+                    return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+                }
+            }
+        }
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "generation ended without a result",
+        );
+    }
+    let chunk = move |delta: Value, finish: Option<&str>| {
+        json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    };
+    let usage_chunk = {
+        let id = format!("chatcmpl-usage-{created}");
+        let model = s.name.clone();
+        move |g: &Generation| {
+            json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                   "choices": [], "usage": usage(g)})
+        }
+    };
+    let stream = async_stream(rx, chunk, usage_chunk);
+    Sse::new(stream).into_response()
+}
+
+/// The generator's output as OpenAI stream chunks: the first carries the
+/// role, the last the finish reason, then the usage chunk and `[DONE]`.
+/// Dropping the stream (the client left) closes `rx`, and the generator stops
+/// at its next piece.
+fn async_stream(
+    rx: mpsc::Receiver<Out>,
+    chunk: impl Fn(Value, Option<&str>) -> Value + Send + Sync + 'static,
+    usage_chunk: impl Fn(&Generation) -> Value + Send + Sync + 'static,
+) -> impl futures::Stream<Item = Result<Event, std::convert::Infallible>> {
+    use futures::StreamExt;
+    let fns = Arc::new((chunk, usage_chunk));
+    futures::stream::unfold((rx, true), move |(mut rx, first)| {
+        let fns = fns.clone();
+        async move {
+            let (chunk, usage_chunk) = &*fns;
+            let events: Vec<Event> = match rx.recv().await? {
+                Out::Text(t) => {
+                    let delta = if first {
+                        json!({"role": "assistant", "content": t})
+                    } else {
+                        json!({"content": t})
+                    };
+                    vec![Event::default().data(chunk(delta, None).to_string())]
+                }
+                Out::Done(Ok(g)) => vec![
+                    Event::default()
+                        .data(chunk(json!({}), Some(finish_reason(g.finish))).to_string()),
+                    Event::default().data(usage_chunk(&g).to_string()),
+                    Event::default().data("[DONE]"),
+                ],
+                Out::Done(Err(e)) => {
+                    tracing::warn!(error = %e, "llm-server: generation failed");
+                    vec![Event::default()
+                        .data(json!({"error": {"message": e.to_string()}}).to_string())]
+                }
+            };
+            Some((
+                futures::stream::iter(events.into_iter().map(Ok)),
+                (rx, false),
+            ))
+        }
+    })
+    .flatten()
+}
+
+fn finish_reason(f: Finish) -> &'static str {
+    match f {
+        Finish::Length => "length",
+        Finish::Stop | Finish::Cancelled => "stop",
+    }
+}
+
+fn usage(g: &Generation) -> Value {
+    json!({
+        "prompt_tokens": g.prompt_tokens,
+        "completion_tokens": g.completion_tokens,
+        "total_tokens": g.prompt_tokens + g.completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": g.cached_tokens},
+    })
+}
+
+fn common(a: &[i32], b: &[i32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
