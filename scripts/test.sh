@@ -13,7 +13,7 @@ step() {
   echo "<== $name: $((SECONDS - t0)) s"
 }
 
-step "setup" bash scripts/setup.sh
+step "setup" bash scripts/setup-test.sh
 step "cargo fmt --check" cargo fmt --all -- --check
 step "operator files (promtool)" bash scripts/operator-check.sh
 step "module graph (no import circle)" python3 scripts/module-graph.py

