@@ -46,17 +46,28 @@ enum Command {
         #[arg(long)]
         realtime: bool,
     },
-    /// Talk to the agent with a WAV file: transcribe it, answer, and write the
-    /// spoken answer (real local models, the same session tree as `serve`).
+    /// Talk to the agent with a WAV file (or a question as text, spoken by
+    /// ARC's own TTS): transcribe it, answer, and write the spoken answer
+    /// (real local models, the same session tree as `serve`).
+    #[command(group(clap::ArgGroup::new("question").required(true).args(["input", "text"])))]
     Converse {
         #[arg(long, env = "ARC_CONFIG")]
         config: Option<PathBuf>,
         /// The user's speech: a WAV of any rate and channel count; several
         /// turns may be separated by silence.
         #[arg(long = "in", value_name = "WAV")]
-        input: PathBuf,
+        input: Option<PathBuf>,
+        /// The question as text instead: spoken by --voice into
+        /// <out stem>.question.wav beside --out, which is then the input.
+        #[arg(long, value_name = "QUESTION")]
+        text: Option<String>,
+        /// Who speaks --text: a piper voice of the models manifest (kind
+        /// tts), or `espeak` (espeak-ng's own voice; `espeak:en-gb` picks
+        /// another espeak-ng voice). Default: engines.tts.voice.
+        #[arg(long, value_name = "NAME")]
+        voice: Option<String>,
         /// Where to write the agent's spoken answer (WAV, 24 kHz mono).
-        #[arg(long = "out", value_name = "WAV")]
+        #[arg(long = "out", value_name = "WAV", default_value = "answer.wav")]
         output: PathBuf,
         /// Longest wait for the agent's answer to one turn, in seconds.
         #[arg(long, default_value_t = 60)]
@@ -226,6 +237,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Converse {
             config,
             input,
+            text,
+            voice,
             output,
             turn_timeout_s,
             brain,
@@ -249,22 +262,53 @@ async fn main() -> anyhow::Result<()> {
             }
             cfg.validate().context("configuration refused")?;
             let _telemetry = telemetry::init(&cfg).context("telemetry failed to start")?;
-            let user =
-                arc_agent::cli::converse::read_input(&input).context("conversation failed")?;
+            use arc_agent::cli::converse as conv;
+            if voice.is_some() && text.is_none() {
+                anyhow::bail!("--voice picks who speaks --text; --in is already speech");
+            }
+            // Bad input (a WAV, a voice, --out) fails before any model is loaded.
+            conv::check_output(&output).context("conversation failed")?;
+            let question = text
+                .map(|t| conv::text_question(&cfg, &t, voice.as_deref(), &output))
+                .transpose()
+                .context("conversation failed")?;
+            let wav = match (&question, input) {
+                (None, Some(path)) => Some((
+                    conv::read_input(&path).context("conversation failed")?,
+                    path,
+                )),
+                (None, None) => anyhow::bail!("give --in WAV or --text QUESTION"),
+                (Some(_), _) => None,
+            };
             let t = std::time::Instant::now();
             let engines = arc_agent::LocalEngines::load(&cfg)
                 .await
                 .context("the local models are not ready")?;
             let load_ms = t.elapsed().as_millis() as u64;
-            let opts = arc_agent::cli::converse::ConverseOptions {
+            let (user, input) = match (question, wav) {
+                (Some(q), _) => {
+                    let spoken = conv::speak_question(&cfg, &engines, &q)
+                        .await
+                        .context("conversation failed")?;
+                    println!("{spoken}");
+                    (
+                        conv::read_input(&q.path).context("conversation failed")?,
+                        q.path,
+                    )
+                }
+                (None, Some(wav)) => wav,
+                (None, None) => anyhow::bail!("give --in WAV or --text QUESTION"),
+            };
+            let opts = conv::ConverseOptions {
                 input,
                 output,
                 turn_timeout: std::time::Duration::from_secs(turn_timeout_s.max(1)),
+                echo: true,
             };
-            let report = arc_agent::cli::converse::run(cfg, engines, load_ms, user, &opts)
+            let report = conv::run(cfg, engines, load_ms, user, &opts)
                 .await
                 .context("conversation failed")?;
-            println!("{report}");
+            println!("\n{report}\n\n{}", conv::play_hint(&opts.output));
         }
         Command::Join {
             config,

@@ -1,7 +1,9 @@
 //! `arc-agent converse` end to end with the real local models: a question
 //! spoken by espeak-ng goes in, the answer WAV comes out, and whisper (run
 //! here, apart from the node) hears in it what the command printed as the
-//! reply. Bad input gives a clear error naming the file.
+//! reply. Bad input gives a clear error naming the file. A `--text` question
+//! is spoken by ARC's own voices (piper, or espeak-ng's in process) into a
+//! WAV beside the answer that whisper hears as the question.
 //!
 //! Needs the models (`arc-agent models fetch`, run by scripts/setup.sh) and
 //! espeak-ng; a missing one fails the test with the command that fixes it.
@@ -11,6 +13,7 @@ use arc_models::pool::InferencePool;
 use arc_models::wer::word_error_rate;
 use arc_testkit::speech::{transcribe_wav, whisper};
 use arc_testkit::utterance::espeak;
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -19,12 +22,23 @@ static SERIAL: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
 
 /// `converse` with no brokers (this test is about speech, not mirroring).
 fn converse(input: &Path, output: &Path, data: &Path) -> Output {
+    converse_with(
+        &[
+            "--in".as_ref(),
+            input.as_ref(),
+            "--out".as_ref(),
+            output.as_ref(),
+        ],
+        data,
+    )
+}
+
+/// `converse ARGS` with no brokers.
+fn converse_with(args: &[&OsStr], data: &Path) -> Output {
     let _serial = SERIAL.lock();
     Command::new(env!("CARGO_BIN_EXE_arc-agent"))
-        .args(["converse", "--in"])
-        .arg(input)
-        .arg("--out")
-        .arg(output)
+        .arg("converse")
+        .args(args)
         .env("ARC__NATS__ENABLED", "false")
         .env("ARC__PULSAR__ENABLED", "false")
         .env("ARC__NODE__DATA_DIR", data)
@@ -176,4 +190,161 @@ fn bad_input_files_are_refused_naming_the_file() {
         &dir.path().join("data"),
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.wav"));
+}
+
+/// `converse --text QUESTION [--voice VOICE] --out DIR/answer.wav`: checks
+/// that it ran, printed what it heard and the reply before the report, and
+/// where the answer is; returns its stdout and what whisper hears in the
+/// spoken question.
+async fn text_question(question: &str, voice: Option<&str>, key_words: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let answer = dir.path().join("answer.wav");
+    let mut args: Vec<&OsStr> = vec!["--text".as_ref(), question.as_ref()];
+    if let Some(v) = voice {
+        args.extend([OsStr::new("--voice"), OsStr::new(v)]);
+    }
+    args.extend([OsStr::new("--out"), answer.as_os_str()]);
+    let out = converse_with(&args, &dir.path().join("data"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "converse failed:\n{stdout}\n{stderr}");
+    println!("{stdout}");
+
+    // The question was kept beside the answer, and the command said where.
+    let asked = dir.path().join("answer.question.wav");
+    assert!(asked.is_file(), "no {}: {stdout}", asked.display());
+    assert!(
+        stdout.contains(&format!("into {}", asked.display())),
+        "{stdout}"
+    );
+    if let Some(v) = voice {
+        assert!(stdout.contains(&format!("spoken by {v} ")), "{stdout}");
+    }
+    // whisper, apart from the node, hears the question in it...
+    let heard_here = transcribe(&asked).await.to_lowercase();
+    for w in key_words {
+        assert!(heard_here.contains(w), "{w:?} not in {heard_here:?}");
+    }
+    // ...and so did the node's.
+    let heard = users(&stdout);
+    assert_eq!(heard.len(), 1, "one turn expected: {stdout}");
+    for w in key_words {
+        assert!(
+            heard[0].to_lowercase().contains(w),
+            "{w:?} not in {heard:?}"
+        );
+    }
+
+    // What was heard and the reply came before the report; then where the
+    // answer is and how to play it.
+    let report = stdout.find("\ninput ").expect("the report");
+    let live_heard = stdout.find("heard: ").expect("a `heard:` line");
+    let live_reply = stdout.find("reply: ").expect("a `reply:` line");
+    assert!(live_heard < live_reply && live_reply < report, "{stdout}");
+    let reply = replies(&stdout).join(" ");
+    assert!(!reply.is_empty(), "no reply: {stdout}");
+    assert!(
+        stdout.contains(&format!("reply: {reply}")),
+        "the live reply is not the reported one: {stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("aplay {}", answer.display())),
+        "{stdout}"
+    );
+    assert!(read_wav(&answer).unwrap().duration_ms > 500);
+    stdout
+}
+
+#[tokio::test]
+async fn a_text_question_is_spoken_by_arc_heard_and_answered() {
+    text_question(
+        "What is the capital of France?",
+        None,
+        &["capital", "france"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_text_question_in_espeaks_voice_needs_no_espeak_command() {
+    text_question(
+        "Please tell me something interesting about the moon.",
+        Some("espeak"),
+        &["moon"],
+    )
+    .await;
+}
+
+#[test]
+fn question_options_that_cannot_work_are_refused_before_any_model_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = dir.path().join("q.wav");
+    arc_models::audio::write_wav(&q, &vec![0.1; 16_000], 16_000).unwrap();
+    let out = dir.path().join("a.wav");
+    let run = |args: &[&OsStr]| {
+        // No models here: a refusal that came after loading would say so.
+        let o = Command::new(env!("CARGO_BIN_EXE_arc-agent"))
+            .arg("converse")
+            .args(args)
+            .env("ARC_MODELS_DIR", dir.path().join("no-models"))
+            .env("ARC__NATS__ENABLED", "false")
+            .env("ARC__PULSAR__ENABLED", "false")
+            .env("ARC__NODE__DATA_DIR", dir.path().join("data"))
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{args:?} was accepted");
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(!stderr.contains("models fetch"), "{args:?}: {stderr}");
+        stderr
+    };
+    let (text, out_flag) = (OsStr::new("--text"), OsStr::new("--out"));
+
+    let both = run(&["--in".as_ref(), q.as_os_str(), text, "Hi".as_ref()]);
+    assert!(
+        both.contains("'--in <WAV>' cannot be used with '--text <QUESTION>'"),
+        "{both}"
+    );
+    let neither = run(&[out_flag, out.as_os_str()]);
+    assert!(
+        neither.contains("--in <WAV>|--text <QUESTION>"),
+        "{neither}"
+    );
+
+    let unknown = run(&[text, "Hi".as_ref(), "--voice".as_ref(), "nobody".as_ref()]);
+    assert!(
+        unknown.contains("unknown --voice \"nobody\"")
+            && unknown.contains("piper-en_US-joe-medium")
+            && unknown.contains("espeak"),
+        "{unknown}"
+    );
+    let espeak = run(&[
+        text,
+        "Hi".as_ref(),
+        "--voice".as_ref(),
+        "espeak:zz-nope".as_ref(),
+    ]);
+    assert!(
+        espeak.contains("espeak-ng has no voice \"zz-nope\""),
+        "{espeak}"
+    );
+    let voice_with_wav = run(&[
+        "--in".as_ref(),
+        q.as_os_str(),
+        "--voice".as_ref(),
+        "espeak".as_ref(),
+    ]);
+    assert!(
+        voice_with_wav.contains("--voice picks who speaks --text"),
+        "{voice_with_wav}"
+    );
+    let empty = run(&[text, " ".as_ref()]);
+    assert!(empty.contains("--text is empty"), "{empty}");
+    let no_folder = run(&[
+        text,
+        "Hi".as_ref(),
+        out_flag,
+        dir.path().join("nope/a.wav").as_os_str(),
+    ]);
+    assert!(no_folder.contains("does not exist"), "{no_folder}");
 }

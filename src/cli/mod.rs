@@ -1,7 +1,8 @@
 //! The binary's commands other than `serve`: each file is one command that
 //! `main.rs` calls.
 //!
-//! - [`converse`]: talk to the agent with a WAV file (the file transport).
+//! - [`converse`]: talk to the agent with a WAV file, or a question as text
+//!   spoken by ARC's own TTS (the file transport).
 //! - [`loadgen`]: many simulated sessions in one process; throughput, latency, memory.
 //! - [`models`]: fetch and list the model files.
 //! - [`llm_server`]: the local brain's model server (a child of the node).

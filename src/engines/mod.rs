@@ -214,6 +214,32 @@ pub(crate) async fn load_brain(
     }
 }
 
+/// The piper voice `voice` (a `tts` model of the manifest), with the
+/// session's TTS rate and `engines.tts.espeak_data_dir`.
+pub(crate) fn load_piper_voice(
+    cfg: &Config,
+    voice: &str,
+    pool: Arc<InferencePool>,
+) -> Result<PiperTts, EnginesError> {
+    let manifest = Manifest::embedded().map_err(|e| EnginesError::Manifest(e.to_string()))?;
+    let dir = cfg.models.resolved_dir();
+    let model = model_file(&manifest, &dir, voice, ".onnx", "ONNX")?;
+    let voice_cfg = model_file(&manifest, &dir, voice, ".onnx.json", "voice config")?;
+    let mut opts = PiperOptions {
+        sample_rate: cfg.session.tts.sample_rate,
+        ..PiperOptions::default()
+    };
+    let espeak_dir = &cfg.engines.tts.espeak_data_dir;
+    if !espeak_dir.as_os_str().is_empty() {
+        opts.espeak_data_dir = Some(espeak_dir.clone());
+    }
+    PiperTts::load(&model, &voice_cfg, opts, pool).map_err(|err| EnginesError::Load {
+        model: voice.to_string(),
+        path: model.clone(),
+        message: err.to_string(),
+    })
+}
+
 impl LocalEngines {
     /// Loads Silero, whisper and piper from the models directory, and starts
     /// the brain.
@@ -256,17 +282,7 @@ impl LocalEngines {
         tracing::info!(model = %e.stt.model, ms = t.elapsed().as_millis() as u64, "STT loaded");
 
         let t = Instant::now();
-        let voice = model_file(&manifest, &dir, &e.tts.voice, ".onnx", "ONNX")?;
-        let voice_cfg = model_file(&manifest, &dir, &e.tts.voice, ".onnx.json", "voice config")?;
-        let mut tts_opts = PiperOptions {
-            sample_rate: cfg.session.tts.sample_rate,
-            ..PiperOptions::default()
-        };
-        if !e.tts.espeak_data_dir.as_os_str().is_empty() {
-            tts_opts.espeak_data_dir = Some(e.tts.espeak_data_dir.clone());
-        }
-        let tts = PiperTts::load(&voice, &voice_cfg, tts_opts, pool.clone())
-            .map_err(|err| load_err(&e.tts.voice, &voice, &err))?;
+        let tts = load_piper_voice(cfg, &e.tts.voice, pool.clone())?;
         tracing::info!(voice = %e.tts.voice, ms = t.elapsed().as_millis() as u64, "TTS loaded");
 
         let t = Instant::now();

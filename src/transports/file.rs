@@ -25,20 +25,40 @@ impl FileOutput {
         self.notices.lock().iter().filter(|n| pred(n)).count()
     }
 
-    /// Waits until `pred` holds for more than `before` notices.
+    /// Hands every notice past `cursor` to `each`, in order, and moves
+    /// `cursor` past them (the lock is not held while `each` runs).
+    pub(crate) fn each_since(&self, cursor: &mut usize, each: &mut dyn FnMut(&SessionNotice)) {
+        let new: Vec<SessionNotice> = self
+            .notices
+            .lock()
+            .get(*cursor..)
+            .map(<[SessionNotice]>::to_vec)
+            .unwrap_or_default();
+        *cursor += new.len();
+        for n in &new {
+            each(n);
+        }
+    }
+
+    /// Waits until `pred` holds for more than `before` notices; meanwhile
+    /// each notice past `cursor` is handed to `each` as it arrives.
     pub(crate) async fn wait_count(
         &self,
         before: usize,
         timeout: Duration,
         pred: impl Fn(&SessionNotice) -> bool + Copy,
+        cursor: &mut usize,
+        each: &mut dyn FnMut(&SessionNotice),
     ) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let changed = self.changed.notified();
+            self.each_since(cursor, each);
             if self.count(pred) > before {
                 return true;
             }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                self.each_since(cursor, each);
                 return self.count(pred) > before;
             }
         }

@@ -18,6 +18,7 @@
 //! One idea per file; callers use the re-exports below:
 //! - `espeak`: espeak-ng, found, initialised once and called under one lock.
 //! - `error`: [`TtsLoadError`] and the engine's failure value.
+//! - `espeak_voice`: [`EspeakVoice`], espeak-ng's own voice, in process.
 //! - `options`: [`PiperOptions`] and their checks.
 //! - `text`: [`split_text`], text cut into pieces of bounded length.
 //! - `phonemize`: text to phoneme sentences in piper-phonemize's shape.
@@ -30,6 +31,7 @@
 
 mod error;
 mod espeak;
+mod espeak_voice;
 mod infer;
 mod options;
 mod phonemize;
@@ -38,6 +40,7 @@ mod text;
 mod voice;
 
 pub use error::TtsLoadError;
+pub use espeak_voice::{EspeakSpeech, EspeakSpeechError, EspeakVoice};
 pub use options::PiperOptions;
 pub use text::split_text;
 pub use voice::PiperTts;
