@@ -129,6 +129,15 @@ enum Command {
         /// CPU threads per slot (0 = all cores).
         #[arg(long, short = 't', default_value_t = 0)]
         threads: usize,
+        /// Sampling where a request does not say: keep the K likeliest tokens.
+        #[arg(long, default_value_t = 40)]
+        top_k: i32,
+        /// ... then the likeliest whose probabilities add up to P.
+        #[arg(long, default_value_t = 0.95)]
+        top_p: f32,
+        /// ... then drop tokens less likely than MIN_P times the likeliest.
+        #[arg(long, default_value_t = 0.05)]
+        min_p: f32,
         /// Accepted for llama-server compatibility; there is no web UI.
         #[arg(long)]
         no_webui: bool,
@@ -360,6 +369,9 @@ async fn main() -> anyhow::Result<()> {
             ctx_size,
             parallel,
             threads,
+            top_k,
+            top_p,
+            min_p,
             no_webui: _,
             verbose,
         } => {
@@ -385,6 +397,9 @@ async fn main() -> anyhow::Result<()> {
                 ctx_size,
                 parallel,
                 threads,
+                top_k,
+                top_p,
+                min_p,
                 verbose,
             })
             .await

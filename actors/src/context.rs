@@ -16,6 +16,8 @@ pub struct Exchange {
 #[derive(Debug, Clone)]
 pub struct ConversationContext {
     system_prompt: String,
+    /// Example exchanges shown after the system prompt (never dropped).
+    examples: Vec<Exchange>,
     exchanges: Vec<Exchange>,
     /// The turn of each exchange (None when pushed without one).
     turns: Vec<Option<u64>>,
@@ -35,12 +37,26 @@ impl ConversationContext {
     pub fn new(system_prompt: impl Into<String>, token_budget: usize) -> Self {
         Self {
             system_prompt: system_prompt.into(),
+            examples: Vec::new(),
             exchanges: Vec::new(),
             turns: Vec::new(),
             cuts: std::collections::HashMap::new(),
             token_budget: token_budget.max(1),
             dropped: 0,
         }
+    }
+
+    /// Example exchanges (question, answer) that follow the system prompt in
+    /// every prompt: part of the instructions, not of the history.
+    pub fn with_examples(mut self, examples: &[(String, String)]) -> Self {
+        self.examples = examples
+            .iter()
+            .map(|(q, a)| Exchange {
+                user: q.clone(),
+                agent: a.clone(),
+            })
+            .collect();
+        self
     }
 
     pub fn push(&mut self, exchange: Exchange) {
@@ -112,7 +128,7 @@ impl ConversationContext {
                 content: self.system_prompt.clone(),
             });
         }
-        for e in &self.exchanges {
+        for e in self.examples.iter().chain(&self.exchanges) {
             out.push(ChatMessage {
                 role: ChatRole::User,
                 content: e.user.clone(),
@@ -131,7 +147,15 @@ impl ConversationContext {
 
     /// Tokens the prompt for `user_input` will use (system + history + input).
     pub fn prompt_tokens(&self, user_input: &str) -> usize {
-        estimate_tokens(&self.system_prompt) + self.history_tokens() + estimate_tokens(user_input)
+        let examples: usize = self
+            .examples
+            .iter()
+            .map(|e| estimate_tokens(&e.user) + estimate_tokens(&e.agent))
+            .sum();
+        estimate_tokens(&self.system_prompt)
+            + examples
+            + self.history_tokens()
+            + estimate_tokens(user_input)
     }
 }
 

@@ -113,6 +113,8 @@ pub struct LlmRequest {
     pub messages: Vec<ChatMessage>,
     pub max_tokens: u32,
     pub temperature: f64,
+    /// Generation ends before any of these strings (OpenAI's `stop`).
+    pub stop: Vec<String>,
     pub trace_id: String,
     /// The seed's `agent.brain.request` for this turn, when a session made
     /// it: what an external brain tier (over NATS) is sent.

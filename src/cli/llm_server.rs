@@ -57,11 +57,16 @@ pub struct LlmServerOptions {
     pub parallel: u32,
     /// CPU threads per slot (0 = all cores).
     pub threads: usize,
+    /// Sampling where a request is silent (top_k, top_p, min_p).
+    pub top_k: i32,
+    pub top_p: f32,
+    pub min_p: f32,
     pub verbose: bool,
 }
 
 struct Server {
     model: Arc<LlamaModel>,
+    defaults: Sampling,
     name: String,
     slots: parking_lot::Mutex<Vec<Slot>>,
     free: Arc<Semaphore>,
@@ -98,8 +103,15 @@ pub async fn run(opts: LlmServerOptions) -> Result<(), LlmServerError> {
         ms = started.elapsed().as_millis() as u64,
         "llm-server: model loaded"
     );
+    let defaults = Sampling {
+        top_k: opts.top_k,
+        top_p: opts.top_p,
+        min_p: opts.min_p,
+        ..Sampling::default()
+    };
     let server = Arc::new(Server {
         model,
+        defaults,
         name,
         slots: parking_lot::Mutex::new(slots),
         free: Arc::new(Semaphore::new(parallel as usize)),
@@ -139,6 +151,11 @@ struct ChatRequest {
     temperature: Option<f32>,
     #[serde(default)]
     top_p: Option<f32>,
+    /// llama.cpp's extensions to the OpenAI request.
+    #[serde(default)]
+    top_k: Option<i32>,
+    #[serde(default)]
+    min_p: Option<f32>,
     #[serde(default)]
     stop: Option<Stop>,
     #[serde(default)]
@@ -211,13 +228,19 @@ impl ChatRequest {
             .collect()
     }
 
-    fn sampling(&self) -> Sampling {
-        let mut s = Sampling::default();
+    fn sampling(&self, defaults: &Sampling) -> Sampling {
+        let mut s = defaults.clone();
         if let Some(t) = self.temperature {
             s.temperature = t;
         }
         if let Some(p) = self.top_p {
             s.top_p = p;
+        }
+        if let Some(k) = self.top_k {
+            s.top_k = k;
+        }
+        if let Some(p) = self.min_p {
+            s.min_p = p;
         }
         if let Some(n) = self.max_completion_tokens.or(self.max_tokens) {
             s.max_tokens = n as usize;
@@ -256,7 +279,7 @@ async fn chat(State(s): State<Arc<Server>>, body: axum::body::Bytes) -> Response
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
-    let sampling = req.sampling();
+    let sampling = req.sampling(&s.defaults);
     let Ok(permit) = s.free.clone().acquire_owned().await else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     };

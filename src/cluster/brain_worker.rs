@@ -37,11 +37,25 @@ pub enum BrainTierError {
 }
 
 /// The chat a worker sends its model for one seed request.
-fn chat_for(req: &BrainRequest, system_prompt: &str) -> Vec<ChatMessage> {
+fn chat_for(
+    req: &BrainRequest,
+    system_prompt: &str,
+    examples: &[(String, String)],
+) -> Vec<ChatMessage> {
     let mut messages = vec![ChatMessage {
         role: ChatRole::System,
         content: system_prompt.to_string(),
     }];
+    for (q, a) in examples {
+        messages.push(ChatMessage {
+            role: ChatRole::User,
+            content: q.clone(),
+        });
+        messages.push(ChatMessage {
+            role: ChatRole::Assistant,
+            content: a.clone(),
+        });
+    }
     for t in &req.context.previous_turns {
         messages.push(ChatMessage {
             role: ChatRole::User,
@@ -93,9 +107,14 @@ async fn answer(llm: Arc<dyn LlmEngine>, payload: &[u8], cfg: &Config) -> (Vec<u
     };
     let started = Instant::now();
     let request = LlmRequest {
-        messages: chat_for(&req, &cfg.session.brain.system_prompt),
+        messages: chat_for(
+            &req,
+            &cfg.session.brain.system_prompt,
+            &cfg.session.brain.examples,
+        ),
         max_tokens: req.constraints.max_tokens.clamp(1, 4096) as u32,
         temperature: req.constraints.temperature.clamp(0.0, 2.0),
+        stop: cfg.session.brain.stop.clone(),
         trace_id: req.trace_id.clone(),
         seed_request: None,
         tools: Default::default(),

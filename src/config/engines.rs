@@ -51,6 +51,8 @@ pub struct LlmEngineSection {
     pub threads: usize,
     pub ctx_size: u32,
     pub parallel: u32,
+    /// local: the sampling floor (`--min-p`) of the model server.
+    pub min_p: f32,
     pub startup_timeout_ms: u64,
     pub base_url: String,
     pub api_model: String,

@@ -88,6 +88,9 @@ impl Config {
             },
             brain: BrainConfig {
                 system_prompt: s.brain.system_prompt.clone(),
+                examples: s.brain.examples.clone(),
+                max_sentences: s.brain.max_sentences,
+                stop: s.brain.stop.clone(),
                 max_tokens: s.brain.max_tokens,
                 temperature: s.brain.temperature,
                 timeout_ms: s.brain.timeout_ms,

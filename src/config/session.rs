@@ -39,6 +39,10 @@ pub struct SttSection {
 #[serde(deny_unknown_fields)]
 pub struct BrainSection {
     pub system_prompt: String,
+    /// (question, answer) pairs shown to the model after the system prompt.
+    pub examples: Vec<(String, String)>,
+    pub max_sentences: u32,
+    pub stop: Vec<String>,
     pub max_tokens: u32,
     pub temperature: f64,
     pub timeout_ms: u64,

@@ -187,6 +187,12 @@ impl Config {
             return Err(invalid("engines.llm.ctx_size", "must be at least 256"));
         }
         positive("engines.llm.parallel", u64::from(llm.parallel))?;
+        if !(0.0..=1.0).contains(&llm.min_p) {
+            return Err(invalid(
+                "engines.llm.min_p",
+                format!("{} is outside 0.0..=1.0", llm.min_p),
+            ));
+        }
         positive("engines.llm.startup_timeout_ms", llm.startup_timeout_ms)
     }
 
@@ -236,6 +242,29 @@ impl Config {
             return Err(invalid(
                 "session.brain.max_tokens",
                 "must be between 1 and 4096",
+            ));
+        }
+        if s.brain.max_sentences > 50 {
+            return Err(invalid(
+                "session.brain.max_sentences",
+                format!("{} is more than 50 (0 = no limit)", s.brain.max_sentences),
+            ));
+        }
+        if s.brain.stop.len() > 4 || s.brain.stop.iter().any(String::is_empty) {
+            return Err(invalid(
+                "session.brain.stop",
+                "at most 4 strings, none empty (OpenAI's limit)",
+            ));
+        }
+        if let Some(i) = s
+            .brain
+            .examples
+            .iter()
+            .position(|(q, a)| q.trim().is_empty() || a.trim().is_empty())
+        {
+            return Err(invalid(
+                "session.brain.examples",
+                format!("example {i} has an empty question or answer"),
             ));
         }
         if !(0.0..=2.0).contains(&s.brain.temperature) {

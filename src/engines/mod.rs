@@ -172,6 +172,7 @@ pub(crate) async fn load_brain(
             opts.threads = llm.threads;
             opts.ctx_size = llm.ctx_size;
             opts.parallel = llm.parallel;
+            opts.min_p = Some(llm.min_p);
             opts.startup_timeout = Duration::from_millis(llm.startup_timeout_ms);
             opts.log_file = Some(cfg.node.data_dir.join("llama-server.log"));
             if let Some(parent) = opts.log_file.as_ref().and_then(|p| p.parent()) {

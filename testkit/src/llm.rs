@@ -61,6 +61,7 @@ pub fn question(text: &str, trace_id: &str) -> LlmRequest {
         ],
         max_tokens: 150,
         temperature: 0.7,
+        stop: Vec::new(),
         trace_id: trace_id.into(),
         seed_request: None,
         tools: Default::default(),

@@ -148,6 +148,7 @@ impl BrainState {
             messages,
             max_tokens: cfg.brain.max_tokens,
             temperature: cfg.brain.temperature,
+            stop: cfg.brain.stop.clone(),
             trace_id: t.trace_id.clone(),
             seed_request,
             tools: ToolUse {
@@ -299,6 +300,12 @@ struct Reply<'a> {
     splitter: SentenceSplitter,
     spoken: String,
     sentences: u64,
+    /// Sentences ended so far, and the most a reply may have (0 = no limit):
+    /// once reached, the model is stopped and nothing after is spoken.
+    ended: u32,
+    max_sentences: u32,
+    /// Text pieces received (the token count when the model is stopped early).
+    pieces: u64,
     first_sentence_ms: Option<u64>,
     first_token_ms: Option<u64>,
 }
@@ -330,8 +337,19 @@ impl Reply<'_> {
         if self.first_token_ms.is_none() {
             self.first_token_ms = Some(self.started.elapsed().as_millis() as u64);
         }
+        self.pieces += 1;
+        if self.full() {
+            return;
+        }
         for s in self.splitter.push(token) {
+            if self.full() {
+                break;
+            }
+            self.ended += 1;
             self.speak(s);
+        }
+        if self.full() {
+            return;
         }
         // The first words go to TTS at the first clause break, not the end
         // of a long first sentence: first audio sooner.
@@ -342,9 +360,18 @@ impl Reply<'_> {
         }
     }
 
+    /// The reply has all the sentences it may have.
+    fn full(&self) -> bool {
+        self.max_sentences > 0 && self.ended >= self.max_sentences
+    }
+
     /// Speak what is left unfinished (a reply cut at max_tokens ends on its
-    /// last whole sentence, unless that would leave nothing to say).
+    /// last whole sentence, unless that would leave nothing to say; a reply
+    /// stopped at max_sentences says nothing more).
     fn finish(&mut self, truncated: bool) {
+        if self.full() {
+            return;
+        }
         if let Some(rest) = self.splitter.finish() {
             if !(truncated && self.sentences > 0) {
                 self.speak(rest);
@@ -364,6 +391,7 @@ async fn stream_once(
     reply: &mut Reply<'_>,
 ) -> Result<LlmUsage, EngineError> {
     let timeout = Duration::from_millis(shared.config.brain.timeout_ms.max(1));
+    let pieces_before = reply.pieces;
     let (tx, mut rx) = mpsc::channel::<String>(64);
     let llm = shared.engines.llm.clone();
     let engine_cancel = cancel.child_token();
@@ -393,6 +421,14 @@ async fn stream_once(
                 Some(tok) => {
                     deadline = (tokio::time::Instant::now() + timeout).min(turn_deadline);
                     reply.push(&tok);
+                    if reply.full() {
+                        // Enough said: stop the model; the reply is complete.
+                        engine_cancel.cancel();
+                        return Ok(LlmUsage {
+                            completion_tokens: reply.pieces - pieces_before,
+                            ..LlmUsage::default()
+                        });
+                    }
                 }
                 None => {
                     // The engine dropped its sender: its result is ready or about to be.
@@ -500,6 +536,9 @@ async fn run_llm(
         splitter: SentenceSplitter::new(),
         spoken: String::new(),
         sentences: 0,
+        ended: 0,
+        max_sentences: brain.max_sentences,
+        pieces: 0,
         first_sentence_ms: None,
         first_token_ms: None,
     };

@@ -94,9 +94,34 @@ pub struct SttConfig {
     pub max_utterance_ms: u64,
 }
 
+/// The default system prompt (config/default.toml says the same): English,
+/// short, correct. Measured on the caller question set (BENCHMARKS.md).
+pub(crate) const DEFAULT_SYSTEM_PROMPT: &str =
+    "You are a helpful voice assistant. Answer the user's question in English with one short, correct sentence.";
+
+/// The default example exchanges (config/default.toml says the same).
+pub(crate) const DEFAULT_EXAMPLES: &[(&str, &str)] = &[
+    (
+        "What is the capital of Germany?",
+        "The capital of Germany is Berlin.",
+    ),
+    (
+        "How many hours are in a day?",
+        "There are twenty-four hours in a day.",
+    ),
+];
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BrainConfig {
     pub system_prompt: String,
+    /// Example exchanges (question, answer) shown to the model after the
+    /// system prompt: how a small model learns the length and tone wanted.
+    pub examples: Vec<(String, String)>,
+    /// A reply ends after this many sentences (the model is stopped); 0 = no
+    /// limit. Spoken answers are short.
+    pub max_sentences: u32,
+    /// Generation ends before any of these strings.
+    pub stop: Vec<String>,
     pub max_tokens: u32,
     pub temperature: f64,
     /// Time allowed to the first token, and between tokens after that.
@@ -166,9 +191,13 @@ impl Default for SttConfig {
 impl Default for BrainConfig {
     fn default() -> Self {
         Self {
-            system_prompt:
-                "You are a helpful voice assistant. Answer briefly, in one or two spoken sentences."
-                    .into(),
+            system_prompt: DEFAULT_SYSTEM_PROMPT.into(),
+            examples: DEFAULT_EXAMPLES
+                .iter()
+                .map(|(q, a)| (q.to_string(), a.to_string()))
+                .collect(),
+            max_sentences: 2,
+            stop: vec!["\n\n".into()],
             max_tokens: 150,
             temperature: 0.7,
             timeout_ms: 2000,

@@ -83,7 +83,8 @@ impl Shared {
         let context = ConversationContext::new(
             config.brain.system_prompt.clone(),
             config.brain.context_token_budget,
-        );
+        )
+        .with_examples(&config.brain.examples);
         Self {
             frames,
             config,

@@ -101,6 +101,7 @@ mod tests {
             }],
             max_tokens: 3,
             temperature: 0.7,
+            stop: Vec::new(),
             trace_id: "t".into(),
             seed_request: None,
             tools: Default::default(),

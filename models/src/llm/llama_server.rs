@@ -62,6 +62,9 @@ pub struct LlamaServerOptions {
     pub ctx_size: u32,
     /// Parallel decoding slots (concurrent requests served at once).
     pub parallel: u32,
+    /// Sampling floor where a request does not set one (`--min-p`): tokens
+    /// less likely than this times the likeliest are never picked.
+    pub min_p: Option<f32>,
     /// Longest wait for the model to load at start (and after a restart).
     pub startup_timeout: Duration,
     /// Where the server's own output goes (`None` = discarded).
@@ -77,6 +80,7 @@ impl LlamaServerOptions {
             threads: 0,
             ctx_size: 2048,
             parallel: 2,
+            min_p: None,
             startup_timeout: Duration::from_secs(60),
             log_file: None,
         }
@@ -114,6 +118,9 @@ fn spawn(opts: &LlamaServerOptions, port: u16) -> Result<Child, LlamaServerError
         .kill_on_drop(true);
     if opts.threads > 0 {
         cmd.args(["--threads", &opts.threads.to_string()]);
+    }
+    if let Some(p) = opts.min_p {
+        cmd.args(["--min-p", &p.to_string()]);
     }
     match opts.log_file.as_ref().and_then(|p| {
         std::fs::OpenOptions::new()
@@ -365,19 +372,13 @@ pub fn agent_binary() -> PathBuf {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("arc-agent"));
-    if exe.file_name().is_some_and(|n| n == "arc-agent") {
-        return exe;
+    match exe.parent() {
+        // A test binary (target/<profile>/deps/<test>-<hash>): the arc-agent
+        // cargo built beside it.
+        Some(deps) if deps.ends_with("deps") => deps.parent().unwrap_or(deps).join("arc-agent"),
+        // The node itself, whatever its file is called.
+        _ => exe,
     }
-    exe.parent()
-        .map(|deps| {
-            let dir = if deps.ends_with("deps") {
-                deps.parent().unwrap_or(deps)
-            } else {
-                deps
-            };
-            dir.join("arc-agent")
-        })
-        .unwrap_or_else(|| PathBuf::from("arc-agent"))
 }
 
 /// Where `scripts/build-llama-server.sh` puts llama.cpp's own server (an

@@ -15,7 +15,7 @@ use async_openai::types::chat::{
     ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
     ChatCompletionRequestToolMessage, ChatCompletionRequestUserMessage,
     ChatCompletionStreamOptions, ChatCompletionTool, ChatCompletionTools,
-    CreateChatCompletionRequest, FinishReason, FunctionCall, FunctionObject,
+    CreateChatCompletionRequest, FinishReason, FunctionCall, FunctionObject, StopConfiguration,
 };
 use async_openai::Client;
 use async_trait::async_trait;
@@ -219,6 +219,10 @@ pub fn chat_request(model: &str, request: &LlmRequest) -> CreateChatCompletionRe
         tools,
         max_tokens: Some(request.max_tokens),
         temperature: Some(request.temperature as f32),
+        // OpenAI takes at most 4 stop strings.
+        stop: (!request.stop.is_empty()).then(|| {
+            StopConfiguration::StringArray(request.stop.iter().take(4).cloned().collect())
+        }),
         stream: Some(true),
         stream_options: Some(ChatCompletionStreamOptions {
             include_usage: Some(true),
@@ -306,6 +310,7 @@ mod tests {
             ],
             max_tokens: 150,
             temperature: 0.7,
+            stop: vec!["\n\n".into()],
             trace_id: "t".into(),
             seed_request: None,
             tools: Default::default(),
@@ -315,6 +320,7 @@ mod tests {
         assert!((json["temperature"].as_f64().unwrap() - 0.7).abs() < 1e-6);
         assert_eq!(json["stream"], true);
         assert_eq!(json["stream_options"]["include_usage"], true);
+        assert_eq!(json["stop"], serde_json::json!(["\n\n"]));
         assert_eq!(json["messages"][0]["role"], "system");
         assert_eq!(json["messages"][1]["content"], "hi");
     }
@@ -329,6 +335,7 @@ mod tests {
             }],
             max_tokens: 150,
             temperature: 0.7,
+            stop: vec!["\n\n".into()],
             trace_id: "t".into(),
             seed_request: None,
             tools: ToolUse {
