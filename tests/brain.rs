@@ -7,6 +7,8 @@
 //!   tokens, streamed in pieces, and a session speaks it sentence by sentence;
 //! - a stopped server and a stalled one give the fallback within the 2000 ms
 //!   timeout (plus a small margin) and the seed's `agent.brain.error`;
+//! - a model server that cannot start leaves the node up, answering every
+//!   turn with the fallback and an `agent.brain.error` that says why;
 //! - a killed model server is restarted by its supervisor (a crash in the
 //!   model costs a restart of the child, never the node).
 
@@ -188,6 +190,27 @@ async fn a_stopped_server_gives_the_fallback_and_the_seed_error() {
     assert_eq!(err["error_type"], "engine_failure");
     assert!(!err["error_message"].as_str().unwrap().is_empty());
     assert!(took < Duration::from_millis(2000 + 1500), "took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_brain_that_cannot_start_leaves_the_node_answering_with_the_fallback() {
+    let _serial = SERIAL.lock().await;
+    // The real engines, with a model server that cannot start: loading goes
+    // on (VAD, STT and TTS are fine), and the brain says why on every turn.
+    let mut cfg = arc_agent::config::Config::load(None).unwrap();
+    cfg.engines.llm.server_binary = "/nonexistent/llama-server".into();
+    let engines = arc_agent::LocalEngines::load(&cfg)
+        .await
+        .expect("the node's engines load without their brain");
+    let (notices, events, _) = one_turn(engines.llm.clone(), "Are you there?").await;
+    assert!(spoke_fallback(&notices), "{notices:?}");
+    let err = brain_error(&events);
+    assert_eq!(err["error_type"], "engine_failure");
+    let message = err["error_message"].as_str().unwrap();
+    assert!(
+        message.contains("/nonexistent/llama-server"),
+        "the error names what is missing: {message}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

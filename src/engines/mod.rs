@@ -96,6 +96,34 @@ impl LlmEngine for PlaceholderBrain {
     }
 }
 
+/// The brain of a node whose model server could not start (a missing
+/// runtime, a damaged model): every turn fails at once with the reason, so
+/// callers hear the fallback and observers see `agent.brain.error`, while the
+/// rest of the node (and every other engine) goes on.
+#[derive(Debug)]
+pub(crate) struct UnavailableBrain {
+    model: String,
+    reason: String,
+}
+
+#[async_trait::async_trait]
+impl LlmEngine for UnavailableBrain {
+    fn model(&self) -> &str {
+        &self.model
+    }
+    async fn stream(
+        &self,
+        _request: LlmRequest,
+        _tokens: mpsc::Sender<String>,
+        _cancel: CancellationToken,
+    ) -> Result<LlmUsage, EngineError> {
+        Err(EngineError::Failed {
+            engine: "llm",
+            message: format!("the local brain is not running: {}", self.reason),
+        })
+    }
+}
+
 fn placeholder_llm() -> Arc<dyn LlmEngine> {
     Arc::new(PlaceholderBrain::default())
 }
@@ -287,7 +315,20 @@ impl LocalEngines {
         tracing::info!(voice = %e.tts.voice, ms = t.elapsed().as_millis() as u64, "TTS loaded");
 
         let t = Instant::now();
-        let (llm, llama_server) = load_brain(cfg).await?;
+        let (llm, llama_server) = match load_brain(cfg).await {
+            Ok(b) => b,
+            // The model server is a separate process: its failure to start
+            // costs the answers, not the node. Said once, loudly.
+            Err(e @ (EnginesError::LlamaServer(_) | EnginesError::ModelFile(_))) => {
+                tracing::error!(error = %e, "the local brain could not start: every turn gets the fallback reply until the node is restarted with a working model");
+                let engine = UnavailableBrain {
+                    model: cfg.engines.llm.model.clone(),
+                    reason: e.to_string(),
+                };
+                (Arc::new(engine) as Arc<dyn LlmEngine>, None)
+            }
+            Err(e) => return Err(e),
+        };
         tracing::info!(brain = %cfg.engines.llm.brain, model = %llm.model(), ms = t.elapsed().as_millis() as u64, "brain ready");
 
         Ok(Self {
