@@ -47,6 +47,25 @@ pub(super) fn collapse_repeats(text: &str) -> String {
             }
         }
     }
+    // "How many minutes are in an hour? How": after the last sentence end, an
+    // unfinished fragment of one to three words (no closing punctuation) that
+    // repeats the start of the sentence before it is a loop's first step,
+    // cut off by the token limit, not speech.
+    let n = keys.len();
+    if let Some(last_end) = words.iter().rposition(|w| w.ends_with(['.', '?', '!'])) {
+        let tail = last_end + 1;
+        let len = n - tail;
+        let start = words[..last_end]
+            .iter()
+            .rposition(|w| w.ends_with(['.', '?', '!']))
+            .map_or(0, |i| i + 1);
+        if (1..=3).contains(&len)
+            && last_end + 1 - start > len
+            && keys[start..start + len] == keys[tail..]
+        {
+            words.truncate(tail);
+        }
+    }
     words.join(" ")
 }
 
@@ -105,12 +124,31 @@ mod tests {
             collapse_repeats("Thank you. Thank you. Thank you. Thank"),
             "Thank you."
         );
+        // A loop's first step after the last sentence (seen on piper speech
+        // through whisper tiny.en): the unfinished restart is dropped.
+        for (looped, clean) in [
+            (
+                "How many minutes are in an hour? How",
+                "How many minutes are in an hour?",
+            ),
+            ("What is 2 plus 2? What", "What is 2 plus 2?"),
+            (
+                "Goodbye Have a nice day. Goodbye",
+                "Goodbye Have a nice day.",
+            ),
+            ("Hi. Can you help me? Can you", "Hi. Can you help me?"),
+        ] {
+            assert_eq!(collapse_repeats(looped), clean);
+        }
         // Ordinary text is left alone.
         for keep in [
             "Can you help me find my keys?",
             "the cat and the dog and the bird",
             "I think that you think that",
             "put it in the kitchen and then clean the table in the kitchen",
+            "Is it open? Yes",
+            "Stop. Stop",
+            "Where is it? It is here",
             "",
         ] {
             assert_eq!(
