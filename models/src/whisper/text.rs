@@ -49,22 +49,55 @@ pub(super) fn collapse_repeats(text: &str) -> String {
     }
     // "How many minutes are in an hour? How": after the last sentence end, an
     // unfinished fragment of one to three words (no closing punctuation) that
-    // repeats the start of the sentence before it is a loop's first step,
-    // cut off by the token limit, not speech.
+    // repeats the start of a sentence before it is a loop's first step, cut
+    // off by the token limit, not speech.
     let n = keys.len();
     if let Some(last_end) = words.iter().rposition(|w| w.ends_with(['.', '?', '!'])) {
         let tail = last_end + 1;
         let len = n - tail;
-        let start = words[..last_end]
-            .iter()
-            .rposition(|w| w.ends_with(['.', '?', '!']))
-            .map_or(0, |i| i + 1);
-        if (1..=3).contains(&len)
-            && last_end + 1 - start > len
-            && keys[start..start + len] == keys[tail..]
-        {
-            words.truncate(tail);
+        let mut start = 0;
+        let mut restarts = false;
+        for (i, w) in words[..tail].iter().enumerate() {
+            if w.ends_with(['.', '?', '!']) {
+                restarts |= i + 1 - start >= len && keys[start..start + len] == keys[tail..];
+                start = i + 1;
+            }
         }
+        if (1..=3).contains(&len) && restarts {
+            words.truncate(tail);
+            keys.truncate(tail);
+        }
+    }
+    // "Hello? How are you today? Hello? Hello?": short sentences (one or two
+    // words) at the end that repeat an earlier sentence word for word are
+    // the decoder going round, not the caller.
+    loop {
+        let ends: Vec<usize> = words
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.ends_with(['.', '?', '!']))
+            .map(|(i, _)| i + 1)
+            .collect();
+        let Some(&last) = ends.last() else { break };
+        if last != words.len() || ends.len() < 2 {
+            break;
+        }
+        let from = ends[ends.len() - 2];
+        let tail = &keys[from..];
+        if tail.len() > 2 {
+            break;
+        }
+        let mut start = 0;
+        let repeats_earlier = ends[..ends.len() - 1].iter().any(|&end| {
+            let same = &keys[start..end] == tail;
+            start = end;
+            same
+        });
+        if !repeats_earlier {
+            break;
+        }
+        words.truncate(from);
+        keys.truncate(from);
     }
     words.join(" ")
 }
@@ -137,6 +170,14 @@ mod tests {
                 "Goodbye Have a nice day.",
             ),
             ("Hi. Can you help me? Can you", "Hi. Can you help me?"),
+            (
+                "Hello? How are you today? Hello? Hello?",
+                "Hello? How are you today?",
+            ),
+            (
+                "Hello? How are you today? Hello? Hello",
+                "Hello? How are you today?",
+            ),
         ] {
             assert_eq!(collapse_repeats(looped), clean);
         }
@@ -147,8 +188,9 @@ mod tests {
             "I think that you think that",
             "put it in the kitchen and then clean the table in the kitchen",
             "Is it open? Yes",
-            "Stop. Stop",
             "Where is it? It is here",
+            "Yes. I said yes.",
+            "Hello. Is anyone there? Hello, hello?",
             "",
         ] {
             assert_eq!(
