@@ -10,7 +10,7 @@
 //!   earlier (printed).
 //! - memory: RSS of the loaded models, and added per connected session.
 //!
-//! Needs the models and llama-server (scripts/setup.sh).
+//! Needs the models and the llama.cpp runtime (`arc-agent models fetch`, run by scripts/setup.sh).
 
 use arc_actors::engine::{CancellationToken, LlmEngine, LlmRequest};
 use arc_actors::events::Event;
@@ -226,7 +226,7 @@ fn main() {
     std::thread::sleep(Duration::from_millis(500));
     let rss_101 = procinfo::sample().rss_bytes;
     println!(
-        "memory: models loaded {:.0} MB (VAD + whisper + piper in process; llama-server is a child), \
+        "memory: models loaded {:.0} MB (VAD + whisper + piper in process; the model server is a child), \
          {:.1} KB per connected session (100 idle sessions added)",
         (rss_models.saturating_sub(rss_before)) as f64 / 1048576.0,
         (rss_101.saturating_sub(rss_one)) as f64 / 1024.0 / 100.0

@@ -7,7 +7,7 @@
 //! is saved to `target/browser-test/demo.png`.
 //!
 //! Needs `chromium` and `chromium-driver` (Debian packages, installed by
-//! scripts/setup.sh), espeak-ng and sox, the models and the llama.cpp runtime.
+//! scripts/setup-test.sh), espeak-ng and sox, the models and the llama.cpp runtime.
 
 use arc_models::wer::word_error_rate;
 use arc_testkit::utterance::espeak;
@@ -160,7 +160,7 @@ impl Drop for WebDriver {
 fn need(path: &str) {
     assert!(
         Path::new(path).exists(),
-        "{path} is missing: run scripts/setup.sh (it installs chromium and chromium-driver)"
+        "{path} is missing: run scripts/setup-test.sh (it installs chromium and chromium-driver)"
     );
 }
 

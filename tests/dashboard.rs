@@ -440,7 +440,9 @@ fn chromium() -> PathBuf {
                 .map(move |d| Path::new(d).join(n))
         })
         .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("chromium not found: run scripts/setup.sh (Debian `chromium`)"))
+        .unwrap_or_else(|| {
+            panic!("chromium not found: run scripts/setup-test.sh (Debian `chromium`)")
+        })
 }
 
 fn screenshot(html: &Path, png: &Path, height: u64) {

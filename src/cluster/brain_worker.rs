@@ -1,7 +1,7 @@
 //! `arc-agent brain`: a brain-only worker in a NATS queue group on
 //! `engines.llm.nats_subject`, so the LLM tier scales apart from the audio
 //! nodes. Each request goes to exactly one worker, which runs its own brain
-//! (local llama-server, an OpenAI-compatible endpoint) and replies with the
+//! (the local `llm-server` child, an OpenAI-compatible endpoint) and replies with the
 //! seed's `agent.brain.response` or `agent.brain.error`. Messages without a
 //! reply subject (the node's own mirror of the event) are ignored. The
 //! session side of the subject is `engines::nats_brain`.

@@ -82,7 +82,7 @@ choice! {
 choice! {
     /// `engines.llm.brain`: the brain of `local` sessions and of `converse`.
     Brain("a known brain (local, openai, nats, placeholder)") {
-        /// llama-server, started and supervised by the node.
+        /// the `arc-agent llm-server` child (llama.cpp), started and supervised by the node.
         Local = "local",
         /// An OpenAI-compatible endpoint.
         OpenAi = "openai",

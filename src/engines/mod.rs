@@ -57,7 +57,7 @@ pub struct LocalEngines {
     pub tts: Arc<PiperTts>,
     pub llm: Arc<dyn LlmEngine>,
     pub pool: Arc<InferencePool>,
-    /// The supervised llama-server behind a `local` brain (stopped when the
+    /// The supervised model server behind a `local` brain (stopped when the
     /// last clone is dropped, and by the kernel if the node dies).
     pub llama_server: Option<Arc<LlamaServer>>,
     /// The HTTP tools of `[[session.brain.tools]]`.

@@ -11,7 +11,7 @@ pub fn livekit_signed(specs: &Value) -> Vec<(String, Option<String>)> {
         "livekit_sign.py",
         &[],
         Some(specs.to_string().as_bytes()),
-        "livekit_sign.py failed (run scripts/setup.sh for livekit-api): ",
+        "livekit_sign.py failed (run scripts/setup-test.sh for livekit-api): ",
     );
     let v: Vec<Value> = serde_json::from_str(&out).expect("signed webhooks");
     v.into_iter()

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 /// Message for a missing Prometheus/promtool binary.
 pub const INSTALL_HINT: &str =
-    "run scripts/setup.sh (it installs the Debian package `prometheus`, which ships promtool)";
+    "run scripts/setup-test.sh (it installs the Debian package `prometheus`, which ships promtool)";
 
 /// Path of a binary that the Debian `prometheus` package installs, or a
 /// panic that says how to get it.

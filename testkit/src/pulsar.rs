@@ -1,5 +1,5 @@
 //! pulsar-lite brokers (the Pulsar wire protocol, from the `pulsar-lite`
-//! Python package that scripts/setup.sh installs), each on its own port and
+//! Python package that scripts/setup-test.sh installs), each on its own port and
 //! data dir, stopped on drop.
 
 use crate::process;
@@ -15,7 +15,7 @@ fn pulsar_lite_binary() -> PathBuf {
         .expect("python3 runs");
     assert!(
         out.status.success(),
-        "pulsar-lite is not installed: run scripts/setup.sh"
+        "pulsar-lite is not installed: run scripts/setup-test.sh"
     );
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }

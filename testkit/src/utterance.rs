@@ -48,7 +48,7 @@ impl Espeak {
             .arg(path)
             .arg(&self.text)
             .status()
-            .expect("espeak-ng must be installed (scripts/setup.sh installs it)");
+            .expect("espeak-ng must be installed (scripts/setup-test.sh installs it)");
         assert!(status.success(), "espeak-ng failed: {status}");
     }
 
@@ -62,7 +62,7 @@ impl Espeak {
             .arg(path)
             .args(["pad", &lead_s.to_string(), &trail_s.to_string()])
             .status()
-            .expect("sox must be installed (scripts/setup.sh installs it)");
+            .expect("sox must be installed (scripts/setup-test.sh installs it)");
         assert!(status.success(), "sox failed");
         let _ = std::fs::remove_file(raw);
     }
