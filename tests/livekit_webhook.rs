@@ -64,6 +64,17 @@ async fn signed_webhooks_reach_both_brokers_and_bad_ones_nothing() {
         track(&format!("EV_video_{run}"), &format!("TR_video_{run}"), json!({"kind": "VIDEO"})),
         {"event": "track_unpublished", "id": format!("EV_unpub_{run}"), "room": room,
          "participant": format!("user-{run}"), "track": format!("TR_ok_{run}")},
+        // Audio that is not a caller's voice: another agent's (LiveKit kind
+        // AGENT), ARC's own (its agent identity), a screen share's soundtrack.
+        {"event": "track_published", "id": format!("EV_agent_{run}"), "room": room,
+         "participant": format!("helper-bot-{run}"), "participant_kind": "AGENT",
+         "track": format!("TR_agent_{run}"), "defaults": true},
+        {"event": "track_published", "id": format!("EV_self_{run}"), "room": room,
+         "participant": format!("arc-agent-sess-TR_ok_{run}"), "track": format!("TR_self_{run}"),
+         "defaults": true},
+        {"event": "track_published", "id": format!("EV_share_{run}"), "room": room,
+         "participant": format!("user-{run}"), "source": "SCREEN_SHARE_AUDIO",
+         "track": format!("TR_share_{run}"), "defaults": true},
     ]);
     let hooks = signed(&specs);
     let statuses: Vec<u16> = hooks[..7]
@@ -75,6 +86,18 @@ async fn signed_webhooks_reach_both_brokers_and_bad_ones_nothing() {
     let (code, body) = post_webhook(http_port, &hooks[0].0, hooks[0].1.as_deref());
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"duplicate\":true"), "{body}");
+    // Agents' tracks and screen-share audio: accepted (and published to
+    // Pulsar as webhooks), never offered, and the answer says why.
+    for (hook, reason) in hooks[8..].iter().zip([
+        "agent_participant",
+        "agent_participant",
+        "screen_share_audio",
+    ]) {
+        let (code, body) = post_webhook(http_port, &hook.0, hook.1.as_deref());
+        assert_eq!(code, 200, "{body}");
+        assert!(body.contains("\"offered\":false"), "{body}");
+        assert!(body.contains(&format!("\"reason\":\"{reason}\"")), "{body}");
+    }
 
     // NATS: one track.published (the audio track that was signed right), with
     // every seed field, and the session it started.
@@ -95,7 +118,15 @@ async fn signed_webhooks_reach_both_brokers_and_bad_ones_nothing() {
             }
         }
     }
-    assert_eq!(published.len(), 1, "{published:?}");
+    // A stray offer of a not-offered track would come within this second.
+    let linger = tokio::time::Instant::now() + Duration::from_secs(1);
+    while let Ok(Some(m)) = tokio::time::timeout_at(linger, sub.next()).await {
+        let v: Value = serde_json::from_slice(&m.payload).unwrap();
+        if v["room_name"] == room.as_str() && m.subject.as_str() == "agent.voice.track.published" {
+            published.push(v);
+        }
+    }
+    assert_eq!(published.len(), 1, "only the caller's track: {published:?}");
     let p = &published[0];
     assert_eq!(missing_paths(&seed, p, ""), Vec::<String>::new(), "{p}");
     assert_eq!(p["track_sid"], format!("TR_ok_{run}"));
@@ -141,7 +172,7 @@ async fn signed_webhooks_reach_both_brokers_and_bad_ones_nothing() {
         &pulsar.url(),
         &["persistent://arc/events/livekit-webhooks"],
         &room,
-        4,
+        7,
         Duration::from_secs(20),
     );
     let seed = seed_example(
@@ -163,6 +194,10 @@ async fn signed_webhooks_reach_both_brokers_and_bad_ones_nothing() {
         format!("EV_room_{run}"),
         format!("EV_unpub_{run}"),
         format!("EV_video_{run}"),
+        // Accepted and kept on the durable log, though never offered.
+        format!("EV_agent_{run}"),
+        format!("EV_self_{run}"),
+        format!("EV_share_{run}"),
     ];
     want.sort();
     assert_eq!(ids, want, "accepted once each, rejected never");
@@ -199,7 +234,15 @@ async fn signed_webhooks_reach_both_brokers_and_bad_ones_nothing() {
     let text = node.get("/metrics").1;
     assert_eq!(
         metric(&text, "arc_webhooks_total{outcome=\"accepted\"}"),
-        Some(4.0)
+        Some(7.0)
+    );
+    assert_eq!(
+        metric(&text, "arc_webhooks_total{outcome=\"agent_participant\"}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        metric(&text, "arc_webhooks_total{outcome=\"screen_share_audio\"}"),
+        Some(1.0)
     );
     assert_eq!(
         metric(&text, "arc_webhooks_total{outcome=\"rejected\"}"),

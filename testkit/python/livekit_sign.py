@@ -8,7 +8,9 @@ Reads a JSON list of specs on stdin and prints a JSON list of
 {"body": ..., "authorization": ...}. A spec: event, id, room, room_sid,
 participant, participant_sid, track (sid), and optionally secret (another
 secret), ttl_s (negative = expired), tamper (change the body after signing),
-no_auth, kind ("AUDIO"/"VIDEO"), defaults (print default-valued fields)."""
+no_auth, kind ("AUDIO"/"VIDEO"), source (a TrackSource name, default
+MICROPHONE), participant_kind (a ParticipantInfo.Kind name: "AGENT", "SIP",
+...), defaults (print default-valued fields)."""
 import base64
 import datetime
 import hashlib
@@ -32,10 +34,12 @@ def body_of(spec: dict) -> str:
         e.participant.identity = spec["participant"]
         e.participant.sid = spec.get("participant_sid", "PA_" + spec["participant"])
         e.participant.state = models.ParticipantInfo.ACTIVE
+        if spec.get("participant_kind"):
+            e.participant.kind = models.ParticipantInfo.Kind.Value(spec["participant_kind"])
     if spec.get("track"):
         e.track.sid = spec["track"]
         e.track.type = models.TrackType.Value(spec.get("kind", "AUDIO"))
-        e.track.source = models.TrackSource.MICROPHONE
+        e.track.source = models.TrackSource.Value(spec.get("source", "MICROPHONE"))
         e.track.mime_type = "audio/opus"
     kwargs = {}
     if spec.get("defaults"):

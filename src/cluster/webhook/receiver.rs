@@ -85,8 +85,34 @@ pub(crate) enum WebhookAction {
     TrackPublished(TrackPublished),
     /// A user's audio track went away: end its session.
     TrackUnpublished(TrackUnpublished),
+    /// An audio track that is not a caller's voice: never offered (an agent
+    /// would otherwise answer itself, or a shared video's soundtrack).
+    NotOffered {
+        track_sid: String,
+        reason: NotOffered,
+    },
     /// Nothing for the voice loop (the webhook is still published).
     None,
+}
+
+/// Why a published audio track is not offered to the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotOffered {
+    /// The participant is an agent: LiveKit's participant kind `AGENT`, or
+    /// ARC's own `<livekit.agent_identity>-<session>` identity.
+    AgentParticipant,
+    /// The audio of a screen share (a video's soundtrack), not a microphone.
+    ScreenShareAudio,
+}
+
+impl NotOffered {
+    /// The webhook answer's `reason` and the `outcome` of `arc_webhooks_total`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            NotOffered::AgentParticipant => "agent_participant",
+            NotOffered::ScreenShareAudio => "screen_share_audio",
+        }
+    }
 }
 
 /// An accepted webhook: the event for Pulsar and what to do.
@@ -101,6 +127,8 @@ pub(crate) struct Accepted {
 /// Verifies and interprets LiveKit webhooks.
 pub(crate) struct WebhookReceiver {
     receiver: Option<livekit_api::webhooks::WebhookReceiver>,
+    /// ARC's own participants are `<agent_identity>-<session id>`.
+    agent_prefix: String,
     recent: Mutex<RecentIds>,
 }
 
@@ -116,6 +144,7 @@ impl WebhookReceiver {
         });
         Self {
             receiver,
+            agent_prefix: format!("{}-", livekit.agent_identity),
             recent: Mutex::new(RecentIds::new(
                 Duration::from_secs(cfg.dedup_window_s),
                 cfg.dedup_capacity,
@@ -175,7 +204,19 @@ impl WebhookReceiver {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .first_time(&webhook_id, received.1);
-        let action = action_of(&payload, received.0);
+        let action = match not_offered(&payload, &self.agent_prefix) {
+            Some(reason) if payload.event == "track_published" && is_audio(&payload) => {
+                WebhookAction::NotOffered {
+                    track_sid: payload
+                        .track
+                        .as_ref()
+                        .map(|t| t.sid.clone())
+                        .unwrap_or_default(),
+                    reason,
+                }
+            }
+            _ => action_of(&payload, received.0),
+        };
         let event = LivekitWebhook {
             schema: LivekitWebhook::SCHEMA.into(),
             message_id: arc_actors::ids::prefixed("msg-webhook"),
@@ -183,7 +224,9 @@ impl WebhookReceiver {
             trace_id: match &action {
                 WebhookAction::TrackPublished(t) => t.trace_id.clone(),
                 WebhookAction::TrackUnpublished(t) => t.trace_id.clone(),
-                WebhookAction::None => arc_actors::ids::new_trace_id(),
+                WebhookAction::NotOffered { .. } | WebhookAction::None => {
+                    arc_actors::ids::new_trace_id()
+                }
             },
             event: payload.event.clone(),
             webhook_payload: payload,
@@ -208,6 +251,27 @@ fn is_audio(payload: &WebhookPayload) -> bool {
         .track
         .as_ref()
         .is_some_and(|t| t.kind.is_empty() || t.kind.eq_ignore_ascii_case("audio"))
+}
+
+/// Why this webhook's audio track is not a caller's voice, if it is not.
+/// LiveKit's participant `kind` is an enum: proto3 JSON writes its name
+/// (`"AGENT"`) or, from some encoders, its number (4).
+fn not_offered(payload: &WebhookPayload, agent_prefix: &str) -> Option<NotOffered> {
+    if let Some(p) = &payload.participant {
+        let kind_is_agent = match p.extra.get("kind") {
+            Some(serde_json::Value::String(k)) => k.eq_ignore_ascii_case("agent"),
+            Some(serde_json::Value::Number(n)) => n.as_u64() == Some(4),
+            _ => false,
+        };
+        if kind_is_agent || p.identity.starts_with(agent_prefix) {
+            return Some(NotOffered::AgentParticipant);
+        }
+    }
+    payload
+        .track
+        .as_ref()
+        .filter(|t| t.source.eq_ignore_ascii_case("screen_share_audio"))
+        .map(|_| NotOffered::ScreenShareAudio)
 }
 
 /// The seed's track event for a track webhook.
@@ -379,5 +443,77 @@ mod tests {
         assert!(r.first_time("a", t));
         let later = t + Duration::from_secs(61);
         assert!(r.first_time("c", later), "expired");
+    }
+
+    fn receiver_with(identity: &str) -> WebhookReceiver {
+        let (mut lk, wh) = cfg();
+        lk.agent_identity = identity.into();
+        WebhookReceiver::new(&lk, &wh)
+    }
+
+    fn payload(participant: serde_json::Value, source: &str) -> WebhookPayload {
+        serde_json::from_value(serde_json::json!({
+            "event": "track_published",
+            "room": {"sid": "RM_1", "name": "room-a"},
+            "participant": participant,
+            "track": {"sid": "TR_1", "type": "AUDIO", "source": source},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_agents_audio_track_and_a_screen_shares_audio_are_not_a_callers_voice() {
+        let r = receiver_with("arc-agent");
+        let agent = NotOffered::AgentParticipant;
+        for (participant, source, expected) in [
+            (
+                serde_json::json!({"identity": "bot-7", "kind": "AGENT"}),
+                "MICROPHONE",
+                Some(agent),
+            ),
+            (
+                serde_json::json!({"identity": "bot-7", "kind": 4}),
+                "MICROPHONE",
+                Some(agent),
+            ),
+            (
+                serde_json::json!({"identity": "arc-agent-sess-TR_9"}),
+                "MICROPHONE",
+                Some(agent),
+            ),
+            (
+                serde_json::json!({"identity": "user-1"}),
+                "SCREEN_SHARE_AUDIO",
+                Some(NotOffered::ScreenShareAudio),
+            ),
+            (
+                serde_json::json!({"identity": "user-1"}),
+                "MICROPHONE",
+                None,
+            ),
+            (
+                serde_json::json!({"identity": "user-1", "kind": "STANDARD"}),
+                "",
+                None,
+            ),
+            (
+                serde_json::json!({"identity": "+15550100", "kind": "SIP"}),
+                "MICROPHONE",
+                None,
+            ),
+            // A caller whose name starts like the agent's, but not its identity.
+            (
+                serde_json::json!({"identity": "arc-agentur"}),
+                "MICROPHONE",
+                None,
+            ),
+        ] {
+            let p = payload(participant.clone(), source);
+            assert_eq!(
+                not_offered(&p, &r.agent_prefix),
+                expected,
+                "{participant} {source}"
+            );
+        }
     }
 }

@@ -96,6 +96,15 @@ async fn livekit_webhook(
                 .sink
                 .emit(arc_actors::events::Event::TrackUnpublished(track));
         }
+        WebhookAction::NotOffered { track_sid, reason } => {
+            st.ctx.metrics.webhook(reason.as_str());
+            tracing::info!(%webhook_id, %track_sid, reason = reason.as_str(), "audio track published but not offered: not a caller's voice");
+            return Json(
+                json!({ "accepted": true, "duplicate": false, "webhook_id": webhook_id,
+                                "offered": false, "reason": reason.as_str() }),
+            )
+            .into_response();
+        }
         WebhookAction::None => {}
     }
     Json(json!({ "accepted": true, "duplicate": false, "webhook_id": webhook_id })).into_response()

@@ -52,7 +52,17 @@ fn latency_histogram() -> Histogram {
 }
 
 /// Outcomes of `arc_webhooks_total`.
-pub(crate) const WEBHOOK_OUTCOMES: [&str; 4] = ["accepted", "duplicate", "rejected", "malformed"];
+/// `accepted`, `duplicate`, `rejected`, `malformed`; and, for accepted audio
+/// tracks that are never offered (counted beside `accepted`),
+/// `agent_participant` and `screen_share_audio`.
+pub(crate) const WEBHOOK_OUTCOMES: [&str; 6] = [
+    "accepted",
+    "duplicate",
+    "rejected",
+    "malformed",
+    "agent_participant",
+    "screen_share_audio",
+];
 /// Outcomes of `arc_dispatch_total`: offers this node made, tracks (or
 /// LiveKit jobs) it took or declined, tracks no node took, tracks taken here
 /// because no cluster was reachable, and registrations with LiveKit as an
