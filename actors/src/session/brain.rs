@@ -8,6 +8,7 @@ use super::emit;
 use super::messages::{
     AgentRecord, ArchiverMsg, BrainMsg, LlmOutcome, PlayoutMsg, SessionNotice, TtsMsg, UserTurn,
 };
+use super::reply::Reply;
 use super::shared::Shared;
 use crate::context::Exchange;
 use crate::emit::service_error;
@@ -274,9 +275,6 @@ impl BrainState {
     }
 }
 
-/// Words a first clause needs before it is spoken on its own.
-const FIRST_CLAUSE_MIN_WORDS: usize = 4;
-
 /// The tools this session offers: its enabled built-ins, then the declared ones.
 fn tool_specs(shared: &Shared) -> Vec<ToolSpec> {
     let mut specs: Vec<ToolSpec> = shared
@@ -290,94 +288,6 @@ fn tool_specs(shared: &Shared) -> Vec<ToolSpec> {
         specs.extend(t.specs());
     }
     specs
-}
-
-/// What a reply has said so far; each sentence goes to Tts as it completes.
-struct Reply<'a> {
-    shared: &'a Shared,
-    turn: &'a UserTurn,
-    started: Instant,
-    splitter: SentenceSplitter,
-    spoken: String,
-    sentences: u64,
-    /// Sentences ended so far, and the most a reply may have (0 = no limit):
-    /// once reached, the model is stopped and nothing after is spoken.
-    ended: u32,
-    max_sentences: u32,
-    /// Text pieces received (the token count when the model is stopped early).
-    pieces: u64,
-    first_sentence_ms: Option<u64>,
-    first_token_ms: Option<u64>,
-}
-
-impl Reply<'_> {
-    fn speak(&mut self, text: String) {
-        if self.first_sentence_ms.is_none() {
-            self.first_sentence_ms = Some(self.started.elapsed().as_millis() as u64);
-        }
-        self.sentences += 1;
-        if !self.spoken.is_empty() {
-            self.spoken.push(' ');
-        }
-        self.spoken.push_str(&text);
-        self.shared
-            .to_playout(PlayoutMsg::Notice(SessionNotice::AgentSentence {
-                turn: self.turn.turn,
-                text: text.clone(),
-            }));
-        self.shared.to_tts(TtsMsg::Speak {
-            turn: self.turn.turn,
-            trace_id: self.turn.trace_id.clone(),
-            text,
-            span: self.turn.span.clone(),
-        });
-    }
-
-    fn push(&mut self, token: &str) {
-        if self.first_token_ms.is_none() {
-            self.first_token_ms = Some(self.started.elapsed().as_millis() as u64);
-        }
-        self.pieces += 1;
-        if self.full() {
-            return;
-        }
-        for s in self.splitter.push(token) {
-            if self.full() {
-                break;
-            }
-            self.ended += 1;
-            self.speak(s);
-        }
-        if self.full() {
-            return;
-        }
-        // The first words go to TTS at the first clause break, not the end
-        // of a long first sentence: first audio sooner.
-        if self.sentences == 0 {
-            if let Some(clause) = self.splitter.take_clause(FIRST_CLAUSE_MIN_WORDS) {
-                self.speak(clause);
-            }
-        }
-    }
-
-    /// The reply has all the sentences it may have.
-    fn full(&self) -> bool {
-        self.max_sentences > 0 && self.ended >= self.max_sentences
-    }
-
-    /// Speak what is left unfinished (a reply cut at max_tokens ends on its
-    /// last whole sentence, unless that would leave nothing to say; a reply
-    /// stopped at max_sentences says nothing more).
-    fn finish(&mut self, truncated: bool) {
-        if self.full() {
-            return;
-        }
-        if let Some(rest) = self.splitter.finish() {
-            if !(truncated && self.sentences > 0) {
-                self.speak(rest);
-            }
-        }
-    }
 }
 
 /// One model call: tokens into `reply`; the timeout covers the wait for the

@@ -35,6 +35,7 @@ mod config;
 pub mod emit;
 mod messages;
 mod playout;
+mod reply;
 mod shared;
 mod stats;
 mod stt;
