@@ -136,6 +136,23 @@ async fn two_workers_in_one_queue_group_answer_each_request_exactly_once() {
         .expect("answered");
     let err: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
     assert_eq!(err["error_type"], "bad_input", "{err}");
+    // So does a request whose identifiers are not safe, naming the field.
+    let mut bad = request(1000);
+    bad.session_id = "../../etc/passwd".into();
+    let reply = client
+        .request(subject.clone(), serde_json::to_vec(&bad).unwrap().into())
+        .await
+        .expect("answered");
+    let err: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+    assert_eq!(err["error_type"], "bad_input", "{err}");
+    assert!(
+        err["error_message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("session_id"),
+        "{err}"
+    );
+    assert_eq!(err["request_id"], bad.request_id.as_str());
 
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (from_a, from_b) = (a.answered(), b.answered());

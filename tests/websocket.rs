@@ -261,11 +261,58 @@ async fn the_session_ending_closes_the_socket_and_a_full_node_refuses() {
     assert_eq!(e["code"], "unavailable", "{e}");
     assert!(next_json(&mut second, &mut audio).await.is_none());
 
-    // Bad query parameters are refused the same way.
+    // Bad identifiers are refused before the upgrade (400 naming the field):
+    // no socket, no session.
     let long = "x".repeat(200);
-    let mut third = connect(&app, &format!("?user_id={long}")).await;
-    let e = until(&mut third, "error", &mut seen, &mut audio).await;
-    assert_eq!(e["code"], "bad_query", "{e}");
+    for (query, field) in [
+        (format!("?user_id={long}"), "user_id"),
+        ("?user_id=..%2F..%2Fetc%2Fpasswd".to_string(), "user_id"),
+        ("?agent_id=a%20b".to_string(), "agent_id"),
+    ] {
+        let url = format!("ws://{}/ws{query}", app.local_addr());
+        match tokio_tungstenite::connect_async(url).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                assert_eq!(resp.status(), 400, "{query}");
+                let body = String::from_utf8_lossy(resp.body().as_deref().unwrap_or_default())
+                    .into_owned();
+                assert!(body.contains(field), "{query}: {body}");
+            }
+            other => panic!("{query}: expected a 400, got {:?}", other.map(|_| ())),
+        }
+    }
+    // The session API checks its identifiers the same way.
+    let big = "u".repeat(100_000);
+    for (body, field) in [
+        (
+            json!({"session_id": "../../etc/passwd", "script": ["hi"]}),
+            "session_id",
+        ),
+        (json!({"user_id": big, "script": ["hi"]}), "user_id"),
+        (json!({"agent_id": "<b>", "script": ["hi"]}), "agent_id"),
+        (json!({"room_name": "a/b", "script": ["hi"]}), "room_name"),
+    ] {
+        let (code, resp) = http(
+            "POST",
+            &format!("http://{}/v1/sessions", app.local_addr()),
+            Some(&body.to_string()),
+        );
+        assert_eq!(code, 400, "{resp}");
+        assert!(resp.contains(field), "{field}: {resp}");
+    }
+    let (_, sessions) = http(
+        "GET",
+        &format!("http://{}/v1/sessions", app.local_addr()),
+        None,
+    );
+    assert!(
+        sessions.contains(&id) && !sessions.contains("passwd"),
+        "{sessions}"
+    );
+    assert_eq!(
+        sessions.matches("\"").count(),
+        4,
+        "only the first session: {sessions}"
+    );
 
     // Ending the session from the API: `ended` with the reason, then a close frame.
     let (code, _) = http(

@@ -17,6 +17,7 @@
 use crate::mirror::MirrorStats;
 use crate::node::NodeContext;
 use crate::ops::metrics::ScrapeSources;
+use arc_actors::ids::check_identifier;
 use arc_actors::node::{NodeError, SessionSpec};
 use arc_actors::session::{ChildKind, EndReason};
 use arc_actors::synthetic::{run_script, CallerOutput};
@@ -136,6 +137,19 @@ async fn create_session(State(st): State<HttpState>, body: Bytes) -> Response {
             StatusCode::BAD_REQUEST,
             "script too long (at most 1000 lines of 10000 bytes)",
         );
+    }
+    for (field, value) in [
+        ("session_id", &req.session_id),
+        ("user_id", &req.user_id),
+        ("agent_id", &req.agent_id),
+        ("room_name", &req.room_name),
+    ] {
+        if let Some(Err(e)) = value.as_deref().map(|v| check_identifier(field, v)) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid session request: {e}"),
+            );
+        }
     }
     let mut config = st.ctx.cfg.session_config();
     if let Some(id) = req.session_id.filter(|s| !s.is_empty()) {

@@ -105,6 +105,19 @@ async fn answer(llm: Arc<dyn LlmEngine>, payload: &[u8], cfg: &Config) -> (Vec<u
             );
         }
     };
+    for (field, value) in [
+        ("session_id", &req.session_id),
+        ("conversation_id", &req.conversation_id),
+        ("user_id", &req.user_id),
+    ] {
+        if let Err(e) = arc_actors::ids::check_identifier(field, value) {
+            let msg = format!("agent.brain.request is not valid: {e}");
+            return (
+                error_reply(&req.request_id, &req.trace_id, "bad_input", msg, fallback),
+                String::new(),
+            );
+        }
+    }
     let started = Instant::now();
     let request = LlmRequest {
         messages: chat_for(

@@ -192,6 +192,24 @@ impl WebhookReceiver {
                 }
             }
         }
+        // The identifiers a track webhook brings become the session's
+        // (events, Pulsar keys, logs): checked like every identifier from outside.
+        if payload.event.starts_with("track_") {
+            let ids = [
+                ("room.name", payload.room.as_ref().map(|r| r.name.as_str())),
+                (
+                    "participant.identity",
+                    payload.participant.as_ref().map(|p| p.identity.as_str()),
+                ),
+                ("track.sid", payload.track.as_ref().map(|t| t.sid.as_str())),
+            ];
+            for (field, value) in ids {
+                if let Some(v) = value {
+                    arc_actors::ids::check_identifier(field, v)
+                        .map_err(|e| WebhookError::Malformed(e.to_string()))?;
+                }
+            }
+        }
         let webhook_id = if checked.id.is_empty() {
             // LiveKit always sends an id; without one the body itself is the identity.
             use sha2::Digest;
@@ -395,6 +413,37 @@ mod tests {
         // The same id again is a duplicate.
         let again = r.receive(Some(&token), BODY.as_bytes(), now()).unwrap();
         assert!(again.duplicate);
+    }
+
+    #[test]
+    fn a_track_webhook_with_an_unsafe_identifier_is_refused_naming_it() {
+        let (lk, wh) = cfg();
+        let r = WebhookReceiver::new(&lk, &wh);
+        for (body, field) in [
+            (
+                BODY.replace(
+                    "\"identity\":\"user-1\"",
+                    "\"identity\":\"../../etc/passwd\"",
+                ),
+                "participant.identity",
+            ),
+            (
+                BODY.replace("\"name\":\"room-a\"", "\"name\":\"room a\""),
+                "room.name",
+            ),
+            (
+                BODY.replace(
+                    "\"sid\":\"TR_1\"",
+                    &format!("\"sid\":\"{}\"", "T".repeat(200)),
+                ),
+                "track.sid",
+            ),
+        ] {
+            let token = sign(&body, &lk.api_secret);
+            let err = r.receive(Some(&token), body.as_bytes(), now()).unwrap_err();
+            assert_eq!(err.status(), 400);
+            assert!(err.to_string().contains(field), "{err}");
+        }
     }
 
     #[test]

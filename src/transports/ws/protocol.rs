@@ -1,11 +1,9 @@
 //! The small pieces of the `/ws` wire: the query parameters, a refused
 //! message and its `error` JSON, and the close frame's code and reason.
 
+use arc_actors::ids::{check_identifier, BadIdentifier};
 use serde::Deserialize;
 use serde_json::json;
-
-/// Longest allowed query-parameter identifier.
-const MAX_ID_LEN: usize = 128;
 
 /// `GET /ws?user_id=..&agent_id=..`.
 #[derive(Debug, Deserialize)]
@@ -16,14 +14,19 @@ pub(super) struct WsQuery {
     pub(super) agent_id: Option<String>,
 }
 
-/// An identifier of the query: bounded, without control characters; empty = none.
-pub(super) fn valid_id(id: Option<String>) -> Result<Option<String>, String> {
-    match id {
-        Some(s) if s.len() > MAX_ID_LEN || s.chars().any(char::is_control) => Err(format!(
-            "identifiers are at most {MAX_ID_LEN} bytes without control characters"
-        )),
-        Some(s) if s.is_empty() => Ok(None),
-        other => Ok(other),
+impl WsQuery {
+    /// The query's identifiers, checked as every identifier from outside is
+    /// ([`check_identifier`]); empty = none.
+    pub(super) fn checked(self) -> Result<(Option<String>, Option<String>), BadIdentifier> {
+        let check = |field, id: Option<String>| match id {
+            Some(s) if s.is_empty() => Ok(None),
+            Some(s) => check_identifier(field, &s).map(|()| Some(s)),
+            None => Ok(None),
+        };
+        Ok((
+            check("user_id", self.user_id)?,
+            check("agent_id", self.agent_id)?,
+        ))
     }
 }
 
@@ -79,11 +82,29 @@ mod tests {
     }
 
     #[test]
-    fn identifiers_are_bounded() {
-        assert_eq!(valid_id(None), Ok(None));
-        assert_eq!(valid_id(Some(String::new())), Ok(None));
-        assert_eq!(valid_id(Some("u-1".into())), Ok(Some("u-1".into())));
-        assert!(valid_id(Some("x".repeat(129))).is_err());
-        assert!(valid_id(Some("a\nb".into())).is_err());
+    fn query_identifiers_are_checked_and_empty_means_none() {
+        let q = |u: Option<&str>, a: Option<&str>| WsQuery {
+            user_id: u.map(str::to_string),
+            agent_id: a.map(str::to_string),
+        };
+        assert_eq!(q(None, None).checked(), Ok((None, None)));
+        assert_eq!(q(Some(""), None).checked(), Ok((None, None)));
+        assert_eq!(
+            q(Some("u-1"), Some("a-1")).checked(),
+            Ok((Some("u-1".into()), Some("a-1".into())))
+        );
+        let long = "x".repeat(129);
+        assert_eq!(q(Some(&long), None).checked().unwrap_err().field, "user_id");
+        assert_eq!(
+            q(None, Some("a\nb")).checked().unwrap_err().field,
+            "agent_id"
+        );
+        assert_eq!(
+            q(Some("../../etc/passwd"), None)
+                .checked()
+                .unwrap_err()
+                .field,
+            "user_id"
+        );
     }
 }

@@ -6,10 +6,12 @@ use super::session::serve_socket;
 use crate::node::NodeContext;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use axum::Json;
 use axum::Router;
+use serde_json::json;
 
 /// The demo page, embedded in the binary.
 const INDEX_HTML: &str = include_str!("../web/index.html");
@@ -44,9 +46,20 @@ async fn upgrade(
     State(st): State<NodeContext>,
     Query(q): Query<WsQuery>,
 ) -> Response {
+    // A bad identifier is refused before the upgrade: nothing starts.
+    let ids = match q.checked() {
+        Ok(ids) => ids,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "error": format!("invalid /ws query: {e}") })),
+            )
+                .into_response()
+        }
+    };
     ws.max_message_size(MAX_WS_MESSAGE_BYTES)
         .max_frame_size(MAX_WS_MESSAGE_BYTES)
-        .on_upgrade(move |socket| serve_socket(socket, st, q))
+        .on_upgrade(move |socket| serve_socket(socket, st, ids))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use super::inbound::{Control, Inbound};
 use super::outbox::Outbox;
 use super::output::WsOutput;
-use super::protocol::{error_json, valid_id, WsQuery};
+use super::protocol::error_json;
 use super::writer::write_loop;
 use crate::node::NodeContext;
 use crate::transports::adapter::open_session;
@@ -32,11 +32,11 @@ async fn refuse(mut socket: WebSocket, code: &str, message: String, close: u16) 
 }
 
 /// Run one session over `socket` until it ends.
-pub(super) async fn serve_socket(socket: WebSocket, st: NodeContext, q: WsQuery) {
-    let (user_id, agent_id) = match (valid_id(q.user_id), valid_id(q.agent_id)) {
-        (Ok(u), Ok(a)) => (u, a),
-        (Err(e), _) | (_, Err(e)) => return refuse(socket, "bad_query", e, 1008).await,
-    };
+pub(super) async fn serve_socket(
+    socket: WebSocket,
+    st: NodeContext,
+    (user_id, agent_id): (Option<String>, Option<String>),
+) {
     if st.is_draining() {
         return refuse(socket, "unavailable", "node is draining".into(), 1013).await;
     }
