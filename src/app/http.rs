@@ -14,6 +14,7 @@
 //! - `GET /ws`, `GET /` (and `/demo`): the browser transport and its demo
 //!   page (`transports::ws`).
 
+use super::auth::{require_metrics, require_v1, Access};
 use crate::mirror::MirrorStats;
 use crate::node::NodeContext;
 use crate::ops::metrics::ScrapeSources;
@@ -24,6 +25,7 @@ use arc_actors::synthetic::{run_script, CallerOutput};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -40,15 +42,25 @@ struct HttpState {
 }
 
 /// The operator endpoints and the session API.
+/// `/v1/*` asks for a token that allows the call and `/metrics` for the
+/// metrics token when one is set ([`auth`](super::auth)); the probes are open.
 pub(crate) fn router(ctx: NodeContext, sources: Arc<ScrapeSources>) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+    let access = Access::from_config(&ctx.cfg);
+    let state = HttpState { ctx, sources };
+    let api = Router::new()
         .route("/v1/sessions", post(create_session).get(list_sessions))
         .route("/v1/sessions/{id}", axum::routing::delete(end_session))
         .route("/v1/sessions/{id}/fault/{child}", post(inject_fault))
-        .with_state(HttpState { ctx, sources })
+        .route_layer(middleware::from_fn_with_state(access.clone(), require_v1));
+    let scrape = Router::new()
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(access, require_metrics));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(api)
+        .merge(scrape)
+        .with_state(state)
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {

@@ -6,6 +6,7 @@
 //! to the transports, the cluster code and the HTTP server ([`http`]); nothing
 //! below calls back into `app`. Only `main.rs` and `cli` use it.
 
+mod auth;
 pub(crate) mod http;
 
 use crate::cluster::agent_worker::AgentWorker;

@@ -113,6 +113,18 @@ impl From<WorkerBrain> for Brain {
 }
 
 choice! {
+    /// `http.auth`: who may use the session API (`/v1/*`).
+    HttpAuth("one of auto, required, off") {
+        /// A token unless the node listens on loopback only.
+        Auto = "auto",
+        /// A token always.
+        Required = "required",
+        /// No token (a warning at start when not on loopback).
+        Off = "off",
+    }
+}
+
+choice! {
     /// `pulsar.compression`.
     Compression("one of lz4, zlib, zstd, snappy, none") {
         Lz4 = "lz4",

@@ -24,8 +24,8 @@ mod session;
 mod validate;
 
 pub use choices::{
-    Brain, Compression, EngineProfile, HttpMethod, LogFormat, OtlpProtocol, RedactField, ToolKind,
-    TtsFormat, WorkerBrain,
+    Brain, Compression, EngineProfile, HttpAuth, HttpMethod, LogFormat, OtlpProtocol, RedactField,
+    ToolKind, TtsFormat, WorkerBrain,
 };
 pub use engines::{
     EnginesSection, LlmEngineSection, SttEngineSection, TtsEngineSection, VadEngineSection,

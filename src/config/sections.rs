@@ -26,6 +26,12 @@ pub struct NodeSection {
 #[serde(deny_unknown_fields)]
 pub struct HttpSection {
     pub listen: String,
+    /// Who may use `/v1/*`: see `app::auth`.
+    pub auth: super::choices::HttpAuth,
+    /// The environment variable holding the static admin token (never printed).
+    pub admin_token_env: String,
+    /// The environment variable holding the token `/metrics` asks for.
+    pub metrics_token_env: String,
     pub fault_injection: bool,
     /// A browser socket (`/ws`) silent this long ends its session (`timeout`).
     pub ws_idle_timeout_ms: u64,

@@ -86,7 +86,7 @@ pub mod wav;
 pub use events::find_event;
 pub use http::{http, http_with, metric};
 pub use in_process::InProcessNode;
-pub use livekit::{livekit_signed, post_webhook};
+pub use livekit::{livekit_signed, livekit_tokens, post_webhook};
 pub use logs::init_logs;
 pub use nats::{NatsServer, SHARED_NATS};
 pub use node::{node_env, speech_env, vars, TestNode};

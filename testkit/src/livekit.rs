@@ -24,6 +24,18 @@ pub fn livekit_signed(specs: &Value) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
+/// LiveKit access tokens for `specs` (see livekit_token.py), minted by
+/// LiveKit's own SDK as an operator's backend mints them.
+pub fn livekit_tokens(specs: &Value) -> Vec<String> {
+    let out = python::run_ok(
+        "livekit_token.py",
+        &[],
+        Some(specs.to_string().as_bytes()),
+        "livekit_token.py failed (run scripts/setup-test.sh for livekit-api): ",
+    );
+    serde_json::from_str(&out).expect("tokens")
+}
+
 /// POST a webhook the way LiveKit does (`Authorization: <jwt>`, JSON body).
 pub fn post_webhook(port: u16, body: &str, auth: Option<&str>) -> (u16, String) {
     let mut headers = vec![("Content-Type", "application/webhook+json")];
