@@ -121,3 +121,74 @@ fn every_v1_route_needs_a_token_that_allows_it() {
         "{printed}"
     );
 }
+
+/// `/ws` off loopback: no token, no session; a token from `POST /v1/tokens`
+/// opens one session for its user, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_needs_a_short_lived_token_from_the_operator() {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let dir = tempfile::tempdir().unwrap();
+    let pulsar = PulsarLite::start_provisioned(dir.path());
+    let node = TestNode::builder(env!("CARGO_BIN_EXE_arc-agent"))
+        .under_test(dir.path(), &pulsar.url(), SHARED_NATS)
+        .env("ARC__HTTP__AUTH", "required")
+        .env("ARC_ADMIN_TOKEN", ADMIN)
+        .spawn();
+    let port = node.http_port;
+    let status_of = |r: Result<_, WsError>| match r {
+        Err(WsError::Http(resp)) => resp.status().as_u16(),
+        Ok(_) => 101,
+        Err(e) => panic!("{e}"),
+    };
+
+    // No token, or a made-up one: refused before any session starts.
+    let url = |q: &str| format!("ws://127.0.0.1:{port}/ws{q}");
+    assert_eq!(
+        status_of(tokio_tungstenite::connect_async(url("")).await),
+        401
+    );
+    assert_eq!(
+        status_of(tokio_tungstenite::connect_async(url("?token=a.b.c")).await),
+        401
+    );
+    let (_, sessions) = call(port, "GET", "/v1/sessions", Some(ADMIN), "");
+    assert_eq!(sessions, r#"{"sessions":[]}"#);
+
+    // Minting needs the operator's credentials.
+    let body = json!({"user_id": "browser-alice"}).to_string();
+    assert_eq!(call(port, "POST", "/v1/tokens", None, &body).0, 401);
+    let (code, minted) = call(port, "POST", "/v1/tokens", Some(ADMIN), &body);
+    assert_eq!(code, 200, "{minted}");
+    let minted: serde_json::Value = serde_json::from_str(&minted).unwrap();
+    let token = minted["token"].as_str().unwrap().to_string();
+    assert_eq!(minted["expires_in_s"], 300);
+
+    // The token opens one session, for its user (the query cannot pick another).
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(url(&format!("?token={token}&user_id=someone-else")))
+            .await
+            .expect("the token opens /ws");
+    let hello = loop {
+        match ws.next().await {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
+                break serde_json::from_str::<serde_json::Value>(t.as_str()).unwrap()
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("no hello: {other:?}"),
+        }
+    };
+    assert_eq!(hello["type"], "session");
+    assert_eq!(hello["user_id"], "browser-alice");
+    assert_eq!(
+        status_of(tokio_tungstenite::connect_async(url(&format!("?token={token}"))).await),
+        429,
+        "a token opens one session"
+    );
+    drop(ws);
+    let log = node.stop(std::time::Duration::from_secs(10));
+    assert!(
+        !log.contains(&token) && !log.contains(ADMIN),
+        "a token in the log"
+    );
+}

@@ -14,7 +14,7 @@
 //! - `GET /ws`, `GET /` (and `/demo`): the browser transport and its demo
 //!   page (`transports::ws`).
 
-use super::auth::{require_metrics, require_v1, Access};
+use super::auth::{require_metrics, require_v1};
 use crate::mirror::MirrorStats;
 use crate::node::NodeContext;
 use crate::ops::metrics::ScrapeSources;
@@ -45,12 +45,13 @@ struct HttpState {
 /// `/v1/*` asks for a token that allows the call and `/metrics` for the
 /// metrics token when one is set ([`auth`](super::auth)); the probes are open.
 pub(crate) fn router(ctx: NodeContext, sources: Arc<ScrapeSources>) -> Router {
-    let access = Access::from_config(&ctx.cfg);
+    let access = ctx.access.clone();
     let state = HttpState { ctx, sources };
     let api = Router::new()
         .route("/v1/sessions", post(create_session).get(list_sessions))
         .route("/v1/sessions/{id}", axum::routing::delete(end_session))
         .route("/v1/sessions/{id}/fault/{child}", post(inject_fault))
+        .route("/v1/tokens", post(mint_token))
         .route_layer(middleware::from_fn_with_state(access.clone(), require_v1));
     let scrape = Router::new()
         .route("/metrics", get(metrics))
@@ -210,6 +211,47 @@ async fn create_session(State(st): State<HttpState>, body: Bytes) -> Response {
         }
         Err(e @ NodeError::Duplicate { .. }) => error(StatusCode::CONFLICT, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenRequest {
+    /// Who the browser is: the session's user_id.
+    user_id: String,
+    /// Seconds the token may wait before it is used (default http.ws_token_ttl_s; at most 3600).
+    #[serde(default)]
+    ttl_s: Option<u64>,
+}
+
+/// `POST /v1/tokens`: a short-lived `/ws` token for one user, for the
+/// operator's backend to hand to a browser (which never holds the node's
+/// credentials).
+async fn mint_token(State(st): State<HttpState>, body: Bytes) -> Response {
+    let req: TokenRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid token request: {e}"),
+            )
+        }
+    };
+    if let Err(e) = check_identifier("user_id", &req.user_id) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid token request: {e}"),
+        );
+    }
+    let ttl = req.ttl_s.map(Duration::from_secs);
+    match st.ctx.access.mint_ws_token(&req.user_id, ttl) {
+        Ok((token, ttl)) => Json(json!({
+            "token": token,
+            "expires_in_s": ttl.as_secs(),
+            "ws_path": format!("/ws?token={token}"),
+        }))
+        .into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }
 

@@ -246,8 +246,11 @@ impl App {
             .merge(transports::ws::routes(ctx.clone()));
         let stop = shutdown.token(Stage::Http);
         shutdown.spawn(Stage::Http, async move {
-            let server =
-                axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned());
+            let server = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(stop.cancelled_owned());
             if let Err(e) = server.await {
                 tracing::error!(error = %e, "HTTP server failed");
             }

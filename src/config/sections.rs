@@ -35,6 +35,10 @@ pub struct HttpSection {
     pub fault_injection: bool,
     /// A browser socket (`/ws`) silent this long ends its session (`timeout`).
     pub ws_idle_timeout_ms: u64,
+    /// Lifetime of a `/ws` token from `POST /v1/tokens`, unless asked shorter.
+    pub ws_token_ttl_s: u64,
+    pub ws_sessions_per_token: u32,
+    pub ws_sessions_per_address: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -1,6 +1,7 @@
 //! The node context: one cheap-to-clone value instead of the same five
 //! parameters threaded through every constructor.
 
+use super::access::Access;
 use crate::config::Config;
 use crate::ops::metrics::Metrics;
 use arc_actors::emit::ServiceIdentity;
@@ -24,6 +25,8 @@ pub struct NodeContext {
     /// Where a scripted session's lines wait for its synthetic STT
     /// (`POST /v1/sessions` with a `script`).
     pub scripts: ScriptBook,
+    /// Who may use the session API, `/ws` and `/metrics`.
+    pub(crate) access: Arc<Access>,
     draining: Arc<AtomicBool>,
 }
 
@@ -37,6 +40,7 @@ impl NodeContext {
         scripts: ScriptBook,
     ) -> Self {
         Self {
+            access: Access::from_config(&cfg),
             cfg,
             node,
             sink,

@@ -6,9 +6,11 @@
 //! `node` sits below the transports, the cluster code and the HTTP server,
 //! which all take a `NodeContext`; it calls only `config` and `ops`.
 
+mod access;
 mod context;
 pub(crate) mod identity;
 mod shutdown;
 
+pub(crate) use access::{Access, Need};
 pub use context::NodeContext;
 pub(crate) use shutdown::{Shutdown, Stage};

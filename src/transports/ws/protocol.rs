@@ -12,20 +12,23 @@ pub(super) struct WsQuery {
     pub(super) user_id: Option<String>,
     #[serde(default)]
     pub(super) agent_id: Option<String>,
+    /// A `/ws` token from `POST /v1/tokens` (required off loopback).
+    #[serde(default)]
+    pub(super) token: Option<String>,
 }
 
 impl WsQuery {
     /// The query's identifiers, checked as every identifier from outside is
     /// ([`check_identifier`]); empty = none.
-    pub(super) fn checked(self) -> Result<(Option<String>, Option<String>), BadIdentifier> {
+    pub(super) fn checked(&self) -> Result<(Option<String>, Option<String>), BadIdentifier> {
         let check = |field, id: Option<String>| match id {
             Some(s) if s.is_empty() => Ok(None),
             Some(s) => check_identifier(field, &s).map(|()| Some(s)),
             None => Ok(None),
         };
         Ok((
-            check("user_id", self.user_id)?,
-            check("agent_id", self.agent_id)?,
+            check("user_id", self.user_id.clone())?,
+            check("agent_id", self.agent_id.clone())?,
         ))
     }
 }
@@ -86,6 +89,7 @@ mod tests {
         let q = |u: Option<&str>, a: Option<&str>| WsQuery {
             user_id: u.map(str::to_string),
             agent_id: a.map(str::to_string),
+            token: None,
         };
         assert_eq!(q(None, None).checked(), Ok((None, None)));
         assert_eq!(q(Some(""), None).checked(), Ok((None, None)));

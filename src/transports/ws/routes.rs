@@ -5,13 +5,14 @@ use super::protocol::WsQuery;
 use super::session::serve_socket;
 use crate::node::NodeContext;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Json;
 use axum::Router;
 use serde_json::json;
+use std::net::SocketAddr;
 
 /// The demo page, embedded in the binary.
 const INDEX_HTML: &str = include_str!("../web/index.html");
@@ -44,22 +45,35 @@ async fn index() -> Response {
 async fn upgrade(
     ws: WebSocketUpgrade,
     State(st): State<NodeContext>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(q): Query<WsQuery>,
 ) -> Response {
-    // A bad identifier is refused before the upgrade: nothing starts.
-    let ids = match q.checked() {
-        Ok(ids) => ids,
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(json!({ "error": format!("invalid /ws query: {e}") })),
-            )
-                .into_response()
+    // A bad identifier, a missing or bad token, or a limit reached is refused
+    // before the upgrade: nothing starts.
+    let refuse = |status: StatusCode, message: String| {
+        (status, Json(json!({ "error": message }))).into_response()
+    };
+    let admission = match st.access.admit_ws(q.token.as_deref(), peer.ip()) {
+        Ok(a) => a,
+        Err(r) => {
+            let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::UNAUTHORIZED);
+            return refuse(status, format!("/ws refused: {}", r.message));
         }
     };
+    let (mut user_id, agent_id) = match q.checked() {
+        Ok(ids) => ids,
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, format!("invalid /ws query: {e}")),
+    };
+    // The token says who the browser is; the query cannot say otherwise.
+    if let Some(u) = admission.user_id.clone() {
+        user_id = Some(u);
+    }
     ws.max_message_size(MAX_WS_MESSAGE_BYTES)
         .max_frame_size(MAX_WS_MESSAGE_BYTES)
-        .on_upgrade(move |socket| serve_socket(socket, st, ids))
+        .on_upgrade(move |socket| async move {
+            serve_socket(socket, st, (user_id, agent_id)).await;
+            drop(admission);
+        })
 }
 
 #[cfg(test)]
