@@ -23,6 +23,8 @@ use tokio::sync::{mpsc, Semaphore};
 pub enum BrainTierError {
     #[error(transparent)]
     Engines(#[from] EnginesError),
+    #[error(transparent)]
+    NatsSettings(#[from] crate::mirror::nats_connect::NatsSettingsError),
     #[error("cannot reach NATS at nats.url = {url}: {source}")]
     Connect {
         url: String,
@@ -193,12 +195,13 @@ async fn answer(llm: Arc<dyn LlmEngine>, payload: &[u8], cfg: &Config) -> (Vec<u
 pub async fn run_worker(mut cfg: Config, stop: CancellationToken) -> Result<(), BrainTierError> {
     cfg.engines.llm.brain = cfg.engines.llm.worker_brain.into();
     let (llm, _server) = engines::load_brain(&cfg).await?;
-    let client = async_nats::ConnectOptions::new()
+    let client = crate::mirror::nats_connect::options(&cfg.nats)
+        .await?
         .name("arc-brain")
         .connect(&cfg.nats.url)
         .await
         .map_err(|source| BrainTierError::Connect {
-            url: cfg.nats.url.clone(),
+            url: crate::mirror::nats_connect::redacted_url(&cfg.nats.url),
             source,
         })?;
     let subject = cfg.engines.llm.nats_subject.clone();

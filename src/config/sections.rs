@@ -56,6 +56,17 @@ pub struct NatsSection {
     pub url: String,
     pub client_name: String,
     pub connect_timeout_ms: u64,
+    /// Credentials: names of environment variables (values never in config).
+    pub user: String,
+    pub password_env: String,
+    pub token_env: String,
+    pub nkey_seed_env: String,
+    pub creds_file: String,
+    /// TLS: the server's CA, a client certificate and key; refuse plain.
+    pub tls_ca_file: String,
+    pub tls_cert_file: String,
+    pub tls_key_file: String,
+    pub tls_required: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -230,7 +230,9 @@ pub(crate) async fn load_brain(
         Brain::Nats => {
             // Connects in the background: a node with no NATS yet still starts,
             // and its turns get the fallback until the tier is reachable.
-            let client = async_nats::ConnectOptions::new()
+            let client = crate::mirror::nats_connect::options(&cfg.nats)
+                .await
+                .map_err(|e| EnginesError::Nats(e.to_string()))?
                 .name(format!("{}-brain", cfg.nats.client_name))
                 .retry_on_initial_connect()
                 .connect(&cfg.nats.url)

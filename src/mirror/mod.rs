@@ -9,6 +9,7 @@
 //! nothing else of the node, and only `app` starts them.
 
 pub(crate) mod nats;
+pub(crate) mod nats_connect;
 pub(crate) mod pulsar;
 pub(crate) mod spool;
 

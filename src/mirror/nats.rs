@@ -5,6 +5,7 @@
 //! at-most-once, and an outage must not grow memory); the client reconnects
 //! by itself.
 
+use super::nats_connect::{self, redacted_url};
 use super::MirrorStats;
 use crate::config::NatsSection;
 use arc_actors::events::Event;
@@ -19,10 +20,20 @@ pub(crate) async fn connect(
     cfg: &NatsSection,
     stats: Arc<MirrorStats>,
 ) -> Result<async_nats::Client, async_nats::ConnectError> {
-    let url = cfg.url.clone();
+    let url = redacted_url(&cfg.url);
     let announced = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let refused = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let ev_stats = stats.clone();
-    let client = async_nats::ConnectOptions::new()
+    let opts = match nats_connect::options(cfg).await {
+        Ok(o) => o,
+        Err(e) => {
+            // A setting that cannot work: said once, and the node goes on
+            // without NATS (its events for NATS are dropped and counted).
+            tracing::error!(error = %e, "NATS settings refused: connecting without credentials or TLS, which a protected server refuses (events for NATS are dropped and counted)");
+            async_nats::ConnectOptions::new()
+        }
+    };
+    let client = opts
         .name(&cfg.client_name)
         .connection_timeout(Duration::from_millis(cfg.connect_timeout_ms))
         .retry_on_initial_connect()
@@ -30,9 +41,23 @@ pub(crate) async fn connect(
             let stats = ev_stats.clone();
             let url = url.clone();
             let announced = announced.clone();
+            let refused = refused.clone();
             async move {
                 match ev {
+                    // Wrong credentials, a certificate not trusted: the server
+                    // or the TLS handshake says so; said once per outage.
+                    async_nats::Event::ServerError(e) => {
+                        if !refused.swap(true, Ordering::Relaxed) {
+                            tracing::warn!(%url, error = %e, "NATS refused the connection (check nats.user/password/token/creds and TLS)");
+                        }
+                    }
+                    async_nats::Event::ClientError(e) => {
+                        if !refused.swap(true, Ordering::Relaxed) {
+                            tracing::warn!(%url, error = %e, "NATS refused or failed the connection (check nats.url, the credentials and TLS)");
+                        }
+                    }
                     async_nats::Event::Connected => {
+                        refused.store(false, Ordering::Relaxed);
                         stats.connected.store(true, Ordering::Relaxed);
                         announced.store(false, Ordering::Relaxed);
                         tracing::info!(%url, "NATS connected: mirroring events");
@@ -58,7 +83,7 @@ pub(crate) async fn connect(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     if client.connection_state() != async_nats::connection::State::Connected {
-        tracing::warn!(url = %cfg.url, "NATS unreachable: running without it (events for NATS are dropped and counted; the client keeps reconnecting)");
+        tracing::warn!(url = %redacted_url(&cfg.url), "NATS unreachable: running without it (events for NATS are dropped and counted; the client keeps reconnecting)");
     }
     Ok(client)
 }

@@ -13,14 +13,23 @@ pub const SHARED_NATS: &str = "nats://127.0.0.1:4222";
 pub struct NatsServer {
     child: Option<Child>,
     pub port: u16,
+    /// Extra nats-server flags (authentication, TLS), kept for `restart`.
+    args: Vec<String>,
 }
 
 impl NatsServer {
     pub fn start() -> NatsServer {
+        Self::start_with(&[])
+    }
+
+    /// A server with extra flags, e.g. `--user u --pass p` or `--tls ...`.
+    pub fn start_with(args: &[&str]) -> NatsServer {
         let port = free_port();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         NatsServer {
-            child: Some(spawn(port)),
+            child: Some(spawn(port, &args)),
             port,
+            args,
         }
     }
 
@@ -47,7 +56,7 @@ impl NatsServer {
     /// Start again on the same port (after `stop` or `kill`).
     pub fn restart(&mut self) {
         if self.child.is_none() {
-            self.child = Some(spawn(self.port));
+            self.child = Some(spawn(self.port, &self.args));
         }
     }
 
@@ -59,9 +68,10 @@ impl NatsServer {
     }
 }
 
-fn spawn(port: u16) -> Child {
+fn spawn(port: u16, args: &[String]) -> Child {
     let child = Command::new("/usr/sbin/nats-server")
         .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
