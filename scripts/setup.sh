@@ -173,11 +173,34 @@ apt_install() {
 }
 
 # onnxruntime for ort (piper TTS, Silero VAD): the library from the PyPI wheel.
+# The sha256 of every wheel this script unpacks, by file name (pinned like
+# the models in models/manifest.toml). A known file with another hash stops
+# setup; a file not listed (another Python or platform than these machines'
+# CPython 3.11 on x86-64) is used with a warning that says so.
+declare -A WHEEL_SHA256=(
+  [onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_x86_64.whl]=5a34fc4dfeb5a7b4a74c95dcba1e773d722abda720b474edf1b0c419dc6d163d
+  [livekit-1.2.1-py3-none-manylinux_2_28_x86_64.whl]=c9a0269cc23a889e20f716405a59fbae375a0248ea3d2d043da103cfb0b71711
+)
+
+verify_wheel() {
+  local file=$1 name want got
+  name=$(basename "$file")
+  want=${WHEEL_SHA256[$name]:-}
+  got=$(sha256sum "$file" | cut -d' ' -f1)
+  if [ -z "$want" ]; then
+    echo "setup: warning: $name has no pinned sha256 here (got $got); using it" >&2
+  elif [ "$got" != "$want" ]; then
+    echo "setup: $name has sha256 $got, expected $want: refusing to use it" >&2
+    return 1
+  fi
+}
+
 onnxruntime_lib() {
   if [ ! -e "$ORT_DIR/libonnxruntime.so.$ORT_VERSION" ]; then
     local tmp="$work/onnxruntime-wheel"
     python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
       -d "$tmp" "onnxruntime==$ORT_VERSION"
+    verify_wheel "$tmp"/onnxruntime-"$ORT_VERSION"-*.whl
     mkdir -p "$ORT_DIR"
     python3 - "$tmp" "$ORT_DIR" "$ORT_VERSION" <<'PY'
 import glob, sys, zipfile, os
@@ -208,6 +231,7 @@ livekit_ffi() {
   local tmp="$work/livekit-wheel"
   python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
     -d "$tmp" "livekit==$LIVEKIT_VERSION"
+  verify_wheel "$tmp"/livekit-"$LIVEKIT_VERSION"-*.whl
   python3 scripts/livekit-ffi.py "$tmp"/livekit-"$LIVEKIT_VERSION"-*.whl "$LK_DIR"
   echo "$LIVEKIT_VERSION" >"$LK_DIR/version"
   note "unpacked $LIVEKIT_VERSION into $LK_DIR"
