@@ -346,6 +346,44 @@ async fn the_session_ending_closes_the_socket_and_a_full_node_refuses() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_messages_is_refused_over_the_rate_and_the_session_goes_on() {
+    init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _events) = node(dir.path(), 10, 60_000, &[]).await;
+    let mut ws = connect(&app, "").await;
+    let mut audio = 0;
+    let mut seen = Vec::new();
+    until(&mut ws, "session", &mut seen, &mut audio).await;
+    ws.send(Message::Text(
+        r#"{"type":"start","sample_rate":16000}"#.into(),
+    ))
+    .await
+    .unwrap();
+    // 1,000 frames at once: far over 200 a second (http.ws_max_messages_per_s).
+    for _ in 0..1000 {
+        ws.send(Message::Binary(vec![0u8; 640].into()))
+            .await
+            .unwrap();
+    }
+    let e = until(&mut ws, "error", &mut seen, &mut audio).await;
+    assert_eq!(e["code"], "rate_limited", "{e}");
+    assert!(e["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("ws_max_messages_per_s"));
+    // The session goes on: a second later it takes messages again, and ends
+    // when asked.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(app.ctx.node.active_sessions(), 1);
+    ws.send(Message::Text(r#"{"type":"stop"}"#.into()))
+        .await
+        .unwrap();
+    let ended = until(&mut ws, "ended", &mut seen, &mut audio).await;
+    assert_eq!(ended["reason"], "user_left");
+    app.shutdown("test over").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_socket_times_out() {
     init_logs();
     let dir = tempfile::tempdir().unwrap();

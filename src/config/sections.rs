@@ -39,6 +39,8 @@ pub struct HttpSection {
     pub ws_token_ttl_s: u64,
     pub ws_sessions_per_token: u32,
     pub ws_sessions_per_address: u32,
+    /// Messages a `/ws` socket may send a second (beyond: refused, not processed).
+    pub ws_max_messages_per_s: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -33,6 +33,40 @@ impl WsQuery {
     }
 }
 
+/// At most `per_s` messages a second from one socket, with a burst of one
+/// second's worth (a microphone sends 50 frames a second). What is over is
+/// refused, not processed.
+#[derive(Debug)]
+pub(super) struct MessageRate {
+    per_s: f64,
+    tokens: f64,
+    last: std::time::Instant,
+}
+
+impl MessageRate {
+    pub(super) fn new(per_s: u32, now: std::time::Instant) -> Self {
+        let per_s = f64::from(per_s.max(1));
+        Self {
+            per_s,
+            tokens: per_s,
+            last: now,
+        }
+    }
+
+    /// Whether one more message fits now.
+    pub(super) fn allow(&mut self, now: std::time::Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.per_s).min(self.per_s);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// A bad client message: answered with an `error`, the session goes on.
 #[derive(Debug)]
 pub(super) struct Refusal {
@@ -82,6 +116,19 @@ mod tests {
         assert_eq!(close_reason("user_left".into()), "user_left");
         let long = close_reason("é".repeat(100));
         assert!(long.len() <= 123 && long.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn the_message_rate_allows_a_burst_then_the_steady_rate() {
+        let t0 = std::time::Instant::now();
+        let mut r = MessageRate::new(50, t0);
+        assert_eq!((0..60).filter(|_| r.allow(t0)).count(), 50);
+        // A tenth of a second later: five more.
+        let t1 = t0 + std::time::Duration::from_millis(100);
+        assert_eq!((0..60).filter(|_| r.allow(t1)).count(), 5);
+        // A microphone's pace (one per 20 ms) is never refused.
+        let mut mic = MessageRate::new(50, t0);
+        assert!((0..500).all(|i| mic.allow(t0 + std::time::Duration::from_millis(20 * i))));
     }
 
     #[test]

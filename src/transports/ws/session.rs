@@ -5,7 +5,7 @@
 use super::inbound::{Control, Inbound};
 use super::outbox::Outbox;
 use super::output::WsOutput;
-use super::protocol::error_json;
+use super::protocol::{error_json, MessageRate, Refusal};
 use super::writer::write_loop;
 use crate::node::NodeContext;
 use crate::transports::adapter::open_session;
@@ -98,6 +98,8 @@ pub(super) async fn serve_socket(
     tokio::pin!(done);
     let idle = Duration::from_millis(st.cfg.http.ws_idle_timeout_ms);
     let mut refusals = 0u64;
+    let limit = st.cfg.http.ws_max_messages_per_s;
+    let mut rate = MessageRate::new(limit, std::time::Instant::now());
     // Why the socket side ended the session (None: the session ended itself).
     let ended_by = loop {
         let msg = tokio::select! {
@@ -109,6 +111,16 @@ pub(super) async fn serve_socket(
         };
         let result = match msg {
             None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break Some(EndReason::UserLeft),
+            Some(Ok(Message::Text(_) | Message::Binary(_)))
+                if !rate.allow(std::time::Instant::now()) =>
+            {
+                Err(Refusal::new(
+                    "rate_limited",
+                    format!(
+                        "more than {limit} messages a second (http.ws_max_messages_per_s): dropped"
+                    ),
+                ))
+            }
             Some(Ok(Message::Text(t))) => match inbound.text(t.as_str()) {
                 Ok(Control::Started) => {
                     tracing::debug!(session_id = %session_id, rate = inbound.rate(), "microphone started");
