@@ -17,8 +17,11 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Each run loads the models and a model server: one at a time on 2 cores.
-static SERIAL: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+/// Each run loads the models and a model server, and the checks run whisper
+/// in the test's own process: one test at a time on 2 cores, so a `converse`
+/// never shares the machine with another test's whisper (once, under that
+/// load, a second turn's final transcript came back empty).
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// `converse` with no brokers (this test is about speech, not mirroring).
 fn converse(input: &Path, output: &Path, data: &Path) -> Output {
@@ -35,7 +38,6 @@ fn converse(input: &Path, output: &Path, data: &Path) -> Output {
 
 /// `converse ARGS` with no brokers.
 fn converse_with(args: &[&OsStr], data: &Path) -> Output {
-    let _serial = SERIAL.lock();
     Command::new(env!("CARGO_BIN_EXE_arc-agent"))
         .arg("converse")
         .args(args)
@@ -74,6 +76,7 @@ async fn transcribe(wav: &Path) -> String {
 
 #[tokio::test]
 async fn a_spoken_question_gets_a_spoken_answer_that_says_the_printed_reply() {
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let question = dir.path().join("question.wav");
     let answer = dir.path().join("answer.wav");
@@ -111,6 +114,7 @@ async fn a_spoken_question_gets_a_spoken_answer_that_says_the_printed_reply() {
 
 #[tokio::test]
 async fn several_turns_separated_by_silence_are_answered_in_order() {
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a.wav");
     let b = dir.path().join("b.wav");
@@ -142,7 +146,7 @@ async fn several_turns_separated_by_silence_are_answered_in_order() {
     );
     assert!(
         word_error_rate("please tell me a joke", &heard[1]) <= 0.4,
-        "{heard:?}"
+        "{heard:?}\n{stdout}"
     );
     assert_eq!(replies(&stdout).len(), 2);
     assert!(read_wav(&answer).unwrap().duration_ms > 1000);
@@ -150,6 +154,7 @@ async fn several_turns_separated_by_silence_are_answered_in_order() {
 
 #[test]
 fn bad_input_files_are_refused_naming_the_file() {
+    let _serial = SERIAL.blocking_lock();
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&str, &[u8], &str); 3] = [
         (
@@ -257,6 +262,7 @@ async fn text_question(question: &str, voice: Option<&str>, key_words: &[&str]) 
 
 #[tokio::test]
 async fn a_text_question_is_spoken_by_arc_heard_and_answered() {
+    let _serial = SERIAL.lock().await;
     text_question(
         "What is the capital of France?",
         None,
@@ -267,6 +273,7 @@ async fn a_text_question_is_spoken_by_arc_heard_and_answered() {
 
 #[tokio::test]
 async fn a_text_question_in_espeaks_voice_needs_no_espeak_command() {
+    let _serial = SERIAL.lock().await;
     text_question(
         "Please tell me something interesting about the moon.",
         Some("espeak"),
@@ -277,6 +284,7 @@ async fn a_text_question_in_espeaks_voice_needs_no_espeak_command() {
 
 #[test]
 fn question_options_that_cannot_work_are_refused_before_any_model_loads() {
+    let _serial = SERIAL.blocking_lock();
     let dir = tempfile::tempdir().unwrap();
     let q = dir.path().join("q.wav");
     arc_models::audio::write_wav(&q, &vec![0.1; 16_000], 16_000).unwrap();

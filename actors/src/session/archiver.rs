@@ -92,6 +92,18 @@ impl Actor for ArchiverActor {
                 for turn in pending {
                     st.complete(turn, true);
                 }
+                // A turn cut off by the session's end (the caller hung up while
+                // the agent was thinking) has no complete record.
+                for (turn, p) in &st.turns {
+                    tracing::debug!(
+                        session_id = %st.shared.config.session_id,
+                        turn,
+                        user = p.user.is_some(),
+                        agent = p.agent.is_some(),
+                        spoken = p.spoken.is_some(),
+                        "turn not archived at session end: a part of its record never came"
+                    );
+                }
                 let facts = st.session_facts(ended_at);
                 let summary = SessionSummary {
                     turns: facts.stats.turns,

@@ -235,6 +235,23 @@ pub async fn run(
             break;
         }
     }
+    // The report is made of the turns' conversation-v1 records, which the
+    // Archiver writes once a turn's last part is in: a moment after its audio
+    // is out. Hang up once each answered turn is on the record (or after a
+    // few seconds), not before.
+    let mut by_turn = BTreeMap::new();
+    let answered = turns.iter().filter(|t| t.answered).count();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while by_turn.len() < answered {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(ev)) => {
+                if let Event::Conversation(c) = &*ev {
+                    by_turn.insert(c.conversation.turn_index, c.clone());
+                }
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
     session.end(EndReason::UserLeft);
     let _ = tokio::time::timeout(Duration::from_secs(10), session.wait()).await;
     app.shutdown("converse finished").await;
@@ -243,8 +260,7 @@ pub async fn run(
         print_now(&end);
     }
 
-    // Fill the turns from their conversation-v1 events.
-    let mut by_turn = BTreeMap::new();
+    // Fill the turns from their conversation-v1 events (any that came late).
     while let Ok(ev) = events.try_recv() {
         if let Event::Conversation(c) = &*ev {
             by_turn.insert(c.conversation.turn_index, c.clone());
