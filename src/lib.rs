@@ -40,7 +40,7 @@ mod transports;
 pub use app::{App, AppError};
 pub use cluster::brain_worker;
 pub use engines::nats_brain::NatsBrainLlm;
-pub use engines::{llama_runtime_dir, EnginesError, LocalEngines, NodeEngines, WithTools};
+pub use engines::{EnginesError, LocalEngines, NodeEngines, WithTools};
 pub use node::NodeContext;
 pub use ops::metrics::Metrics;
 pub use ops::{procinfo, telemetry};

