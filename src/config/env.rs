@@ -1,34 +1,38 @@
 //! The environment layer: `ARC__SECTION__KEY=value` over the file, typed like
-//! the default's value at `section.key`, and LiveKit's own `LIVEKIT_*`
-//! variables under them.
+//! the default's value at `section.key`, and the ecosystem's own variables
+//! (LiveKit's `LIVEKIT_*`, `DATABASE_URL`, `REDIS_URL`) under them.
 
 use super::error::{invalid, ConfigError};
 
 /// Prefix of environment overrides.
 pub const ENV_PREFIX: &str = "ARC__";
 
-/// LiveKit's own environment variables and the keys they set.
-pub const LIVEKIT_ENV: [(&str, &str); 3] = [
+/// The ecosystem's own environment variables and the keys they set: LiveKit's
+/// (as its SDKs and CLI read them) and the database URLs every PostgreSQL and
+/// Redis tool reads.
+pub const ECOSYSTEM_ENV: [(&str, &str); 5] = [
     ("LIVEKIT_URL", "ARC__LIVEKIT__URL"),
     ("LIVEKIT_API_KEY", "ARC__LIVEKIT__API_KEY"),
     ("LIVEKIT_API_SECRET", "ARC__LIVEKIT__API_SECRET"),
+    ("DATABASE_URL", "ARC__CONSUMERS__POSTGRES_URL"),
+    ("REDIS_URL", "ARC__CONSUMERS__REDIS_URL"),
 ];
 
-/// The variables in the order they apply: LiveKit's own first (renamed to
-/// their `ARC__LIVEKIT__*` key), so that `ARC__LIVEKIT__*` wins over them.
-pub(super) fn livekit_first(
+/// The variables in the order they apply: the ecosystem's first (renamed to
+/// their `ARC__*` key), so that they win over the file and `ARC__*` wins over them.
+pub(super) fn ecosystem_first(
     env: impl IntoIterator<Item = (String, String)>,
 ) -> impl Iterator<Item = (String, String)> {
-    let (livekit, arc): (Vec<_>, Vec<_>) = env
+    let (ecosystem, arc): (Vec<_>, Vec<_>) = env
         .into_iter()
-        .partition(|(k, _)| LIVEKIT_ENV.iter().any(|(name, _)| name == k));
-    let livekit = livekit.into_iter().filter_map(|(k, v)| {
-        LIVEKIT_ENV
+        .partition(|(k, _)| ECOSYSTEM_ENV.iter().any(|(name, _)| name == k));
+    let ecosystem = ecosystem.into_iter().filter_map(|(k, v)| {
+        ECOSYSTEM_ENV
             .iter()
             .find(|(name, _)| *name == k)
             .map(|(_, key)| (key.to_string(), v))
     });
-    livekit.chain(arc)
+    ecosystem.chain(arc)
 }
 
 /// Apply `ARC__A__B=value` overrides, typed like the default's value at a.b.

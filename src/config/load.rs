@@ -2,7 +2,7 @@
 //! both (see [`super::env`]); then serde reads the table (refusing a wrong
 //! type or word and naming its key) and [`Config::validate`] checks the rest.
 
-use super::env::{apply_env, livekit_first};
+use super::env::{apply_env, ecosystem_first};
 use super::error::{invalid, ConfigError};
 use super::{Config, DEFAULT_TOML};
 use std::path::Path;
@@ -27,7 +27,7 @@ impl Config {
             let over = parse_toml(&text, &path.display().to_string())?;
             merge(&mut table, over, "")?;
         }
-        apply_env(&mut table, livekit_first(env))?;
+        apply_env(&mut table, ecosystem_first(env))?;
         let cfg = from_table(table)?;
         cfg.validate()?;
         Ok(cfg)

@@ -30,13 +30,14 @@ pub use choices::{
 pub use engines::{
     EnginesSection, LlmEngineSection, SttEngineSection, TtsEngineSection, VadEngineSection,
 };
-pub use env::{ENV_PREFIX, LIVEKIT_ENV};
+pub use env::{ECOSYSTEM_ENV, ENV_PREFIX};
 pub use error::ConfigError;
 pub use resolved::LIVEKIT_DEFAULT_URL;
+pub use sections::without_password;
 pub use sections::{
-    DispatchSection, EventsSection, HeartbeatSection, HttpSection, LivekitSection, LogSection,
-    ModelsSection, NatsSection, NodeSection, PartitionsSection, PrivacySection, PulsarSection,
-    TelemetrySection, WebhookSection,
+    ConsumersSection, DispatchSection, EventsSection, HeartbeatSection, HttpSection,
+    LivekitSection, LogSection, ModelsSection, NatsSection, NodeSection, PartitionsSection,
+    PrivacySection, PulsarSection, TelemetrySection, WebhookSection,
 };
 pub use session::{
     BargeInSection, BrainSection, SessionSection, SttSection, ToolSection, TtsSection,
@@ -65,6 +66,7 @@ pub struct Config {
     pub livekit: LivekitSection,
     pub webhook: WebhookSection,
     pub dispatch: DispatchSection,
+    pub consumers: ConsumersSection,
 }
 
 #[cfg(test)]

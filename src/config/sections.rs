@@ -258,3 +258,59 @@ pub struct DispatchSection {
     pub livekit_agent_name: String,
     pub load_subject: String,
 }
+
+/// `[consumers]`: the Pulsar readers (`arc-agent consume`).
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumersSection {
+    pub postgres_url: String,
+    pub redis_url: String,
+    pub archive_dir: PathBuf,
+    pub archive_batch_size: usize,
+    pub archive_flush_ms: u64,
+    pub subscription_prefix: String,
+    pub batch_size: usize,
+    pub batch_timeout_ms: u64,
+    pub max_attempts: u32,
+    pub retry_backoff_ms: u64,
+    pub redis_ttl_s: u64,
+    pub metrics_listen: String,
+}
+
+impl std::fmt::Debug for ConsumersSection {
+    /// Database URLs are printed without their password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsumersSection")
+            .field("postgres_url", &without_password(&self.postgres_url))
+            .field("redis_url", &without_password(&self.redis_url))
+            .field("archive_dir", &self.archive_dir)
+            .field("archive_batch_size", &self.archive_batch_size)
+            .field("archive_flush_ms", &self.archive_flush_ms)
+            .field("subscription_prefix", &self.subscription_prefix)
+            .field("batch_size", &self.batch_size)
+            .field("batch_timeout_ms", &self.batch_timeout_ms)
+            .field("max_attempts", &self.max_attempts)
+            .field("retry_backoff_ms", &self.retry_backoff_ms)
+            .field("redis_ttl_s", &self.redis_ttl_s)
+            .field("metrics_listen", &self.metrics_listen)
+            .finish()
+    }
+}
+
+/// `scheme://user:secret@host/...` as `scheme://user:<redacted>@host/...`.
+pub fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:<redacted>@{host}{path}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}

@@ -59,6 +59,51 @@ fn livekit_env_vars_follow_livekit_conventions() {
 }
 
 #[test]
+fn database_urls_follow_the_ecosystem_and_never_print_a_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("arc.toml");
+    std::fs::write(
+        &file,
+        "[consumers]\npostgres_url = \"postgres://file@db/arc\"\nredis_url = \"redis://file:6379\"\n",
+    )
+    .unwrap();
+    let c = Config::load_with(
+        Some(&file),
+        env(&[
+            (
+                "DATABASE_URL",
+                "postgres://arc:hunter2@pg.internal:5432/arc",
+            ),
+            ("REDIS_URL", "redis://cache:6379/2"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        c.consumers.postgres_url, "postgres://arc:hunter2@pg.internal:5432/arc",
+        "DATABASE_URL wins over the file"
+    );
+    assert_eq!(c.consumers.redis_url, "redis://cache:6379/2");
+    let printed = format!("{c:?}");
+    assert!(!printed.contains("hunter2"), "password never printed");
+    assert!(printed.contains("postgres://arc:<redacted>@pg.internal:5432/arc"));
+    let c = Config::load_with(
+        Some(&file),
+        env(&[
+            ("DATABASE_URL", "postgres://a@b/c"),
+            ("ARC__CONSUMERS__POSTGRES_URL", "postgres://arc@wins/arc"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        c.consumers.postgres_url, "postgres://arc@wins/arc",
+        "ARC__ wins"
+    );
+    let e = Config::load_with(None, env(&[("DATABASE_URL", "mysql://x:pw@y/z")])).unwrap_err();
+    assert!(e.to_string().contains("consumers.postgres_url"), "{e}");
+    assert!(!e.to_string().contains("pw@"), "{e}");
+}
+
+#[test]
 fn bad_values_name_the_key() {
     let e =
         Config::load_with(None, env(&[("ARC__SESSION__BRAIN__TIMEOUT_MS", "soon")])).unwrap_err();

@@ -34,7 +34,48 @@ impl Config {
         self.check_session()?;
         self.check_tools()?;
         self.check_telemetry()?;
-        self.check_livekit()
+        self.check_livekit()?;
+        self.check_consumers()
+    }
+
+    /// `[consumers]`.
+    fn check_consumers(&self) -> Checked {
+        let c = &self.consumers;
+        if !has_scheme(&c.postgres_url, &["postgres://", "postgresql://"]) {
+            return Err(invalid(
+                "consumers.postgres_url",
+                format!(
+                    "{:?} is not a postgres:// URL (or set DATABASE_URL)",
+                    super::sections::without_password(&c.postgres_url)
+                ),
+            ));
+        }
+        if !has_scheme(&c.redis_url, &["redis://", "rediss://", "unix://"]) {
+            return Err(invalid(
+                "consumers.redis_url",
+                format!(
+                    "{:?} is not a redis:// URL (or set REDIS_URL)",
+                    super::sections::without_password(&c.redis_url)
+                ),
+            ));
+        }
+        arc_actors::ids::check_identifier("consumers.subscription_prefix", &c.subscription_prefix)
+            .map_err(|e| invalid("consumers.subscription_prefix", e.to_string()))?;
+        positive("consumers.batch_size", c.batch_size as u64)?;
+        positive("consumers.archive_batch_size", c.archive_batch_size as u64)?;
+        positive("consumers.archive_flush_ms", c.archive_flush_ms)?;
+        positive("consumers.batch_timeout_ms", c.batch_timeout_ms)?;
+        positive("consumers.max_attempts", c.max_attempts as u64)?;
+        positive("consumers.redis_ttl_s", c.redis_ttl_s)?;
+        c.metrics_listen
+            .parse::<std::net::SocketAddr>()
+            .map_err(|e| {
+                invalid(
+                    "consumers.metrics_listen",
+                    format!("{:?} is not host:port ({e})", c.metrics_listen),
+                )
+            })?;
+        Ok(())
     }
 
     /// `[node]`, `[http]`, `[events]`.

@@ -22,7 +22,7 @@
 //!
 //! The Python witnesses (`python/*.py`, found by [`python::script`])
 //! - [`python`]: where the helpers are, and running one.
-//! - [`pulsar_read`]: what a Pulsar broker holds, read by pulsar-client.
+//! - [`pulsar_read`]: what a Pulsar broker holds, read by pulsar-client; messages sent with it.
 //! - [`livekit`]: webhooks signed by LiveKit's own packages, posted like LiveKit.
 //!
 //! Sessions in the test's process
@@ -91,7 +91,9 @@ pub use logs::init_logs;
 pub use nats::{NatsServer, SHARED_NATS};
 pub use node::{node_env, speech_env, vars, TestNode};
 pub use pulsar::PulsarLite;
-pub use pulsar_read::{partitions, read_conversations, read_pulsar, ReadMessage};
+pub use pulsar_read::{
+    partitions, read_conversations, read_pulsar, send_pulsar, ReadMessage, SendMessage,
+};
 pub use recording::RecordingOutput;
 pub use scripted::{lines, ScriptedCall};
 pub use seeds::{missing_paths, seed_example};

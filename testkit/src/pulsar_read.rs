@@ -1,5 +1,6 @@
 //! What a Pulsar broker holds, read with the official Python client
-//! (python/pulsar_read.py, python/pulsar_partitions.py).
+//! (python/pulsar_read.py, python/pulsar_partitions.py); and messages sent
+//! with it (python/pulsar_send.py), as another producer would.
 
 use crate::python;
 use serde_json::Value;
@@ -86,4 +87,34 @@ pub fn read_conversations(url: &str, user: &str, expect: usize) -> Vec<ReadMessa
         expect,
         Duration::from_secs(20),
     )
+}
+
+/// One message for [`send_pulsar`]; `payload` goes as its UTF-8 text.
+#[derive(Debug, Clone)]
+pub struct SendMessage {
+    pub topic: String,
+    pub key: String,
+    pub properties: Value,
+    pub payload: String,
+}
+
+/// Send `messages` with the Python client (no batching), in order.
+pub fn send_pulsar(url: &str, messages: &[SendMessage]) {
+    let input: String = messages
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "topic": m.topic, "key": m.key, "properties": m.properties, "payload": m.payload,
+            })
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    let out = python::run_ok(
+        "pulsar_send.py",
+        &[url],
+        Some(input.as_bytes()),
+        "sender failed: ",
+    );
+    assert_eq!(out.trim(), messages.len().to_string(), "sent");
 }
