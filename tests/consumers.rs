@@ -576,6 +576,44 @@ async fn a_ten_turn_session_lands_once_in_postgres_redis_and_billing() {
         .iter()
         .any(|r| r["message_id"] == metrics_events[0].payload["message_id"]));
 
+    // `replay`: the conversation back from the log (where every event is now
+    // twice, with poison between), in order, each turn once, nothing missing.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_arc-agent"))
+        .args(["replay", "--session", &session])
+        .env("ARC__PULSAR__URL", broker.url())
+        .output()
+        .expect("arc-agent replay runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let turn_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("turn ")).collect();
+    assert_eq!(turn_lines.len(), 10, "{text}");
+    for (i, line) in turn_lines.iter().enumerate() {
+        assert!(line.starts_with(&format!("turn {}  ", i + 1)), "{line}");
+        assert!(!line.contains("MISSING"), "{line}");
+    }
+    for e in &events {
+        let said = e.payload["user_message"]["text"].as_str().unwrap();
+        assert_eq!(
+            text.matches(&format!("user:  {said:?}")).count(),
+            1,
+            "{said}: {text}"
+        );
+        let latency = u(&e.payload["performance"]["total_latency_ms"]);
+        assert!(
+            text.contains(&format!("voice-to-voice {latency} ms")),
+            "{text}"
+        );
+    }
+    assert!(text
+        .lines()
+        .next()
+        .unwrap()
+        .starts_with(&format!("session {session}")));
+
     kpi.stop().await;
     billing.stop().await;
     archive.stop().await;

@@ -11,6 +11,7 @@
 //! - `kpi`, `billing`, `archive`: the writers (PostgreSQL tables, Redis hot
 //!   state, hourly Parquet files).
 //! - `postgres`: the connection and the migrations (`migrations/*.sql`).
+//! - `log`: the whole log from its start, for `arc-agent replay`.
 //! - `metrics`: `arc_consumer_*` on the consumer's own `/metrics`.
 //! - `error`: why a consumer could not start, why a batch did not commit.
 //!
@@ -22,12 +23,15 @@ mod archive;
 mod billing;
 mod error;
 mod kpi;
+mod log;
 mod metrics;
 mod postgres;
 mod record;
 mod subscription;
 
 pub use error::ConsumeError;
+pub use log::read_log;
+pub use record::Record;
 
 use crate::config::Config;
 use metrics::ConsumerMetrics;

@@ -5,18 +5,18 @@ use arc_actors::events::{pulsar, Event, PulsarTopic};
 
 /// One decoded message.
 #[derive(Debug, Clone)]
-pub(crate) struct Record {
-    pub(crate) topic: PulsarTopic,
-    pub(crate) event: Event,
+pub struct Record {
+    pub topic: PulsarTopic,
+    pub event: Event,
     /// The message as it came (the archive keeps it as written).
-    pub(crate) raw: Vec<u8>,
+    pub raw: Vec<u8>,
     /// The broker's publish time, ms since the epoch.
-    pub(crate) publish_time_ms: u64,
+    pub publish_time_ms: u64,
     /// When the event happened (the producer's event time), ms since the
     /// epoch; the publish time when the producer set none. A replay keeps it.
-    pub(crate) event_time_ms: u64,
+    pub event_time_ms: u64,
     /// The message's partition key.
-    pub(crate) key: Option<String>,
+    pub key: Option<String>,
 }
 
 /// The schema string each topic's payload must carry.
