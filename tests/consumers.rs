@@ -620,3 +620,122 @@ async fn a_ten_turn_session_lands_once_in_postgres_redis_and_billing() {
     drop(client);
     db.drop_it().await;
 }
+
+/// `arc-agent consume <kind>` as its own process.
+fn consume_process(kind: &str, pulsar: &str, db: &Db, metrics_port: u16) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_arc-agent"))
+        .args(["consume", kind])
+        .env("ARC__PULSAR__URL", pulsar)
+        .env("DATABASE_URL", &db.url)
+        .env("REDIS_URL", REDIS)
+        .env(
+            "ARC__CONSUMERS__METRICS_LISTEN",
+            format!("127.0.0.1:{metrics_port}"),
+        )
+        .env("ARC__CONSUMERS__BATCH_SIZE", "20")
+        .env("ARC__CONSUMERS__BATCH_TIMEOUT_MS", "50")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("arc-agent consume starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_killed_mid_run_and_restarted_write_each_turn_once() {
+    init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let broker = PulsarLite::start_provisioned(dir.path());
+    let prefix = format!("kill{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let (sessions, turns) = (100, 10);
+    let events = synthetic_conversations(&prefix, sessions, turns);
+    send_pulsar(&broker.url(), &events);
+    let total = (sessions * turns) as i64;
+    let tokens_out: i64 = (1..=turns as i64).map(|t| 10 + t).sum::<i64>() * sessions as i64;
+    let db = Db::create().await;
+    let client_for = || pg(&db.url);
+    let (kpi_port, billing_port) = (free_port(), free_port());
+    let mut kpi = consume_process("kpi", &broker.url(), &db, kpi_port);
+    let mut billing = consume_process("billing", &broker.url(), &db, billing_port);
+
+    // SIGKILL both while they are part way through (batches of 20).
+    let client = client_for().await;
+    let count = |sql: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query_one(sql, &[])
+                .await
+                .ok()
+                .map(|r| r.get::<_, i64>(0))
+                .unwrap_or(0)
+        }
+    };
+    let turns_sql = "SELECT COUNT(*) FROM agent_turns";
+    let billed_sql = "SELECT COUNT(*) FROM billing_events";
+    until(60, "both readers under way", || async {
+        (count(turns_sql).await >= 100 && count(billed_sql).await >= 100).then_some(())
+    })
+    .await;
+    kpi.kill().unwrap();
+    billing.kill().unwrap();
+    let _ = kpi.wait();
+    let _ = billing.wait();
+    let (turns_at_kill, billed_at_kill) = (count(turns_sql).await, count(billed_sql).await);
+    assert!(
+        turns_at_kill < total || billed_at_kill < total,
+        "killed too late to prove anything ({turns_at_kill}, {billed_at_kill})"
+    );
+
+    let mut kpi = consume_process("kpi", &broker.url(), &db, kpi_port);
+    let mut billing = consume_process("billing", &broker.url(), &db, billing_port);
+    until(120, "every turn after the restart", || async {
+        let done = count(turns_sql).await == total
+            && count(billed_sql).await == total
+            && count("SELECT COALESCE(SUM(turns), 0)::int8 FROM session_kpis").await == total
+            && count("SELECT COALESCE(SUM(turns), 0)::int8 FROM billing_usage").await == total;
+        done.then_some(())
+    })
+    .await;
+    // Once each: no session over 10 turns, the token sums exact.
+    assert_eq!(
+        count("SELECT COUNT(*) FROM session_kpis WHERE turns = 10").await,
+        sessions as i64
+    );
+    assert_eq!(
+        count("SELECT SUM(llm_tokens_out)::int8 FROM billing_usage").await,
+        tokens_out
+    );
+    assert_eq!(
+        count("SELECT SUM(tokens_out)::int8 FROM agent_turns").await,
+        tokens_out
+    );
+    let mut r = redis::Client::open(REDIS)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    for s in [0, sessions / 2, sessions - 1] {
+        let seq: String = redis::cmd("HGET")
+            .arg(format!("session:{prefix}-session-{s}:state"))
+            .arg("seq")
+            .query_async(&mut r)
+            .await
+            .unwrap();
+        assert_eq!(seq, turns.to_string());
+    }
+    let (_, m) = http(
+        "GET",
+        &format!("http://127.0.0.1:{billing_port}/metrics"),
+        None,
+    );
+    eprintln!(
+        "killed at {turns_at_kill} turns / {billed_at_kill} billed events; after the restart billing read: {}",
+        m.lines().filter(|l| l.starts_with("arc_consumer_processed_total")).collect::<Vec<_>>().join(" ")
+    );
+    kpi.kill().unwrap();
+    billing.kill().unwrap();
+    let _ = kpi.wait();
+    let _ = billing.wait();
+    drop(client);
+    db.drop_it().await;
+}

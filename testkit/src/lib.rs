@@ -22,6 +22,7 @@
 //!
 //! The Python witnesses (`python/*.py`, found by [`python::script`])
 //! - [`python`]: where the helpers are, and running one.
+//! - [`conversations`]: made-up conversation-v1 events in bulk.
 //! - [`pulsar_read`]: what a Pulsar broker holds, read by pulsar-client; messages sent with it.
 //! - [`livekit`]: webhooks signed by LiveKit's own packages, posted like LiveKit.
 //!
@@ -52,6 +53,7 @@
 
 #![deny(unreachable_pub)]
 
+pub mod conversations;
 pub mod events;
 pub mod http;
 pub mod in_process;
@@ -83,6 +85,7 @@ pub mod utterance;
 #[cfg(feature = "models")]
 pub mod wav;
 
+pub use conversations::{synthetic_conversations, CONVERSATION_TOPIC};
 pub use events::find_event;
 pub use http::{http, http_with, metric};
 pub use in_process::InProcessNode;
