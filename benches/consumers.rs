@@ -34,7 +34,9 @@ async fn publish(url: &str, n: usize) -> Duration {
         .producer()
         .with_topic(CONVERSATION_TOPIC)
         .with_options(producer::ProducerOptions {
-            batch_size: Some(500),
+            batch_size: std::env::var("ARC_BENCH_PRODUCER_BATCH")
+                .ok()
+                .and_then(|v| v.parse().ok()),
             batch_timeout: Some(Duration::from_millis(5)),
             ..Default::default()
         })

@@ -11,6 +11,7 @@ use arc_actors::events::Event;
 use arc_actors::session::{SessionConfig, SessionNotice};
 use arc_agent::NatsBrainLlm;
 use arc_testkit::{find_event, InProcessNode, TestNode};
+use futures::StreamExt;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -248,5 +249,46 @@ async fn a_session_with_the_nats_brain_speaks_the_tiers_answer_or_the_fallback()
     assert_eq!(
         resp.request_id, answered[0],
         "the session's request went to the tier"
+    );
+    // The model is the worker's, as it answered, not the tier's subject.
+    assert!(
+        !resp.metadata.llm_model.is_empty() && !resp.metadata.llm_model.starts_with("nats:"),
+        "{}",
+        resp.metadata.llm_model
+    );
+}
+
+/// With the seed's subject, the tier's request *is* the turn's
+/// `agent.brain.request`: it goes out once, and the session does not mirror
+/// a copy of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_seed_subject_the_request_goes_out_once() {
+    let watcher = async_nats::connect(NATS).await.expect("NATS at 4222");
+    let mut sub = watcher.subscribe(BrainRequest::SUBJECT).await.unwrap();
+    watcher.flush().await.unwrap();
+    let (_, events) = nats_turn(BrainRequest::SUBJECT).await;
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(&**e, Event::BrainRequest(_))),
+        "the session mirrored a second copy"
+    );
+    let session = find_event(&events, |e| match e {
+        Event::SessionStarted(s) => Some(s.session_id.clone()),
+        _ => None,
+    })
+    .expect("session started");
+    let mut seen = 0;
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_secs(2), sub.next()).await {
+        let r: BrainRequest = serde_json::from_slice(&m.payload).expect("a seed request");
+        if r.session_id == session {
+            seen += 1;
+        }
+    }
+    assert_eq!(
+        seen,
+        1,
+        "requests of this session's one turn on {}",
+        BrainRequest::SUBJECT
     );
 }

@@ -207,11 +207,20 @@ pub struct LlmUsage {
     pub truncated: bool,
     /// The model ended by asking for these calls (OpenAI `finish_reason = tool_calls`).
     pub tool_calls: Vec<ToolCall>,
+    /// The model that answered, when the engine learns it with the answer (a
+    /// remote brain tier names its worker's model); `None`: [`LlmEngine::model`].
+    pub model: Option<String>,
 }
 
 #[async_trait]
 pub trait LlmEngine: Send + Sync {
     fn model(&self) -> &str;
+    /// The engine itself publishes the turn's seed `agent.brain.request` (the
+    /// NATS brain tier's request is that event): the session must not mirror
+    /// it a second time.
+    fn publishes_seed_request(&self) -> bool {
+        false
+    }
     /// Stream the reply's text pieces into `tokens` until done or cancelled.
     async fn stream(
         &self,

@@ -6,6 +6,7 @@
 //!
 //! - `subscription`: the loop they share (batch, write, then acknowledge;
 //!   retry what did not commit; poison to `<topic>-dlq` after `max_attempts`).
+//! - `entry_acks`: a batched entry acknowledged once all of it is written.
 //! - `record`: a message decoded into an event of the right schema version,
 //!   or the reason it is poison.
 //! - `kpi`, `billing`, `archive`: the writers (PostgreSQL tables, Redis hot
@@ -21,6 +22,7 @@
 
 mod archive;
 mod billing;
+mod entry_acks;
 mod error;
 mod kpi;
 mod log;

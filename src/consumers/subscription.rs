@@ -5,6 +5,7 @@
 //! (negative acknowledgement) and, after `max_attempts`, sent to
 //! `<topic>-dlq` with the reason, then acknowledged. The consumer goes on.
 
+use super::entry_acks::EntryAcks;
 use super::error::{ConsumeError, WriteError};
 use super::metrics::ConsumerMetrics;
 use super::record::{base_topic, decode, Record};
@@ -47,6 +48,7 @@ struct Subscription {
     /// Reads of each unreadable message so far, by message id.
     attempts: HashMap<String, u32>,
     dead_letter: HashMap<String, Producer<TokioExecutor>>,
+    acks: EntryAcks,
 }
 
 /// Reads until `stop`, writing through `writer`.
@@ -73,6 +75,7 @@ pub(crate) async fn run<W: Writer>(
         metrics,
         attempts: HashMap::new(),
         dead_letter: HashMap::new(),
+        acks: EntryAcks::default(),
     };
     let mut consumer = sub.subscribe(&topics).await.map_err(subscribe_error)?;
     tracing::info!(subscription = %settings.subscription, topics = %topics.join(", "), "consuming");
@@ -122,13 +125,7 @@ impl Subscription {
             .with_options(
                 ConsumerOptions::default()
                     .durable(true)
-                    .with_initial_position(InitialPosition::Earliest)
-                    // A whole batch may wait unacknowledged for its write.
-                    .with_receiver_queue_size(
-                        u32::try_from(self.settings.batch_size.saturating_mul(2))
-                            .unwrap_or(u32::MAX)
-                            .max(1000),
-                    ),
+                    .with_initial_position(InitialPosition::Earliest),
             )
             .build()
             .await
@@ -209,12 +206,24 @@ impl Subscription {
             self.metrics.processed(topic, n);
         }
         for m in &good {
-            if let Err(e) = consumer.ack(m).await {
-                // Written already: a redelivery changes nothing downstream.
-                tracing::debug!(error = %e, "acknowledgement failed");
-            }
+            self.ack(consumer, m).await;
         }
         true
+    }
+
+    /// `m` is done (written, or dead-lettered): acknowledge its entry once
+    /// all of the entry is done.
+    async fn ack(&mut self, consumer: &mut Consumer<Vec<u8>, TokioExecutor>, m: &Msg) {
+        let Some(id) = self
+            .acks
+            .done(&m.topic, m.message_id(), m.message_id.batch_size)
+        else {
+            return;
+        };
+        if let Err(e) = consumer.ack_with_id(&m.topic, id).await {
+            // Written already: a redelivery changes nothing downstream.
+            tracing::debug!(error = %e, "acknowledgement failed");
+        }
     }
 
     /// A message that cannot be read: again through the broker, and to
@@ -253,9 +262,7 @@ impl Subscription {
                 tracing::error!(%topic, %dlq, attempts, %reason, "unreadable message dead-lettered");
                 self.metrics.dead_lettered(&topic);
                 self.attempts.remove(&key);
-                if let Err(e) = consumer.ack(&m).await {
-                    tracing::debug!(error = %e, "acknowledgement failed");
-                }
+                self.ack(consumer, &m).await;
             }
             Err(e) => {
                 tracing::warn!(%dlq, error = %e, "dead-letter send failed; retrying the message");

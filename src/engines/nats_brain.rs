@@ -81,6 +81,10 @@ impl LlmEngine for NatsBrainLlm {
         &self.model
     }
 
+    fn publishes_seed_request(&self) -> bool {
+        self.subject == BrainRequest::SUBJECT
+    }
+
     async fn stream(
         &self,
         request: LlmRequest,
@@ -109,6 +113,7 @@ impl LlmEngine for NatsBrainLlm {
                 completion_tokens: resp.metadata.tokens_used,
                 prompt_tokens: 0,
                 truncated: false,
+                model: Some(resp.metadata.llm_model).filter(|m| !m.is_empty()),
                 ..Default::default()
             });
         }

@@ -124,7 +124,10 @@ impl BrainState {
             crate::events::Event::BrainRequest(r) => Some(Arc::new(r.clone())),
             _ => None,
         };
-        self.shared.sink.emit(seed_event);
+        // With the NATS brain tier the request itself is this event on its subject.
+        if !self.shared.engines.llm.publishes_seed_request() {
+            self.shared.sink.emit(seed_event);
+        }
         if !previous.is_empty() {
             self.shared.sink.emit(emit::audit(
                 &self.shared.identity,
@@ -192,6 +195,11 @@ impl BrainState {
         }
         let cfg = &self.shared.config;
         let llm = self.shared.engines.llm.clone();
+        // The model that answered (a brain tier's worker), else the engine's own.
+        let model = match &outcome.result {
+            Ok(LlmUsage { model: Some(m), .. }) => m.clone(),
+            _ => llm.model().to_string(),
+        };
         let mut spoken = outcome.spoken.clone();
         let tokens = match &outcome.result {
             Ok(usage) => {
@@ -201,7 +209,7 @@ impl BrainState {
                     &outcome.trace_id,
                     outcome.turn,
                     &outcome.spoken,
-                    llm.model(),
+                    &model,
                     usage.completion_tokens,
                     outcome.latency_ms,
                     outcome.first_token_ms,
@@ -263,7 +271,7 @@ impl BrainState {
         self.shared.to_archiver(ArchiverMsg::Agent(AgentRecord {
             turn: outcome.turn,
             text: spoken,
-            llm_model: llm.model().to_string(),
+            llm_model: model,
             tokens,
             llm_latency_ms: outcome.latency_ms,
             first_sentence_ms: outcome.first_sentence_ms.unwrap_or(outcome.latency_ms),
