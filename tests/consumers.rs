@@ -18,47 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-const ADMIN_DB: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const REDIS: &str = "redis://127.0.0.1:6379";
-
-/// A database of the test's own, dropped at the end.
-struct Db {
-    name: String,
-    url: String,
-}
-
-impl Db {
-    async fn create() -> Db {
-        let name = format!("arc_test_{}", uuid::Uuid::new_v4().simple());
-        let admin = pg(ADMIN_DB).await;
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create the test database");
-        Db {
-            url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
-            name,
-        }
-    }
-
-    async fn drop_it(self) {
-        let admin = pg(ADMIN_DB).await;
-        let _ = admin
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .await;
-    }
-}
-
-async fn pg(url: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {url}: {e}"));
-    tokio::spawn(conn);
-    client
-}
 
 /// A consumer running in this process until its token is cancelled.
 struct Running {
@@ -67,7 +27,7 @@ struct Running {
     metrics: SocketAddr,
 }
 
-async fn start_consumer(pulsar: &str, db: &Db, archive: &Path, kind: ConsumerKind) -> Running {
+async fn start_consumer(pulsar: &str, db: &TestDb, archive: &Path, kind: ConsumerKind) -> Running {
     let archive = archive.display().to_string();
     let cfg = Config::load_with(
         None,
@@ -293,7 +253,7 @@ async fn a_ten_turn_session_lands_once_in_postgres_redis_and_billing() {
     );
     assert_eq!(metrics_events.len(), 1);
 
-    let db = Db::create().await;
+    let db = TestDb::create("arc_test").await;
     let archive_dir = dir.path().join("archive");
     let kpi = start_consumer(&broker.url(), &db, &archive_dir, ConsumerKind::Kpi).await;
     let billing = start_consumer(&broker.url(), &db, &archive_dir, ConsumerKind::Billing).await;
@@ -622,7 +582,12 @@ async fn a_ten_turn_session_lands_once_in_postgres_redis_and_billing() {
 }
 
 /// `arc-agent consume <kind>` as its own process.
-fn consume_process(kind: &str, pulsar: &str, db: &Db, metrics_port: u16) -> std::process::Child {
+fn consume_process(
+    kind: &str,
+    pulsar: &str,
+    db: &TestDb,
+    metrics_port: u16,
+) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_arc-agent"))
         .args(["consume", kind])
         .env("ARC__PULSAR__URL", pulsar)
@@ -651,7 +616,7 @@ async fn readers_killed_mid_run_and_restarted_write_each_turn_once() {
     send_pulsar(&broker.url(), &events);
     let total = (sessions * turns) as i64;
     let tokens_out: i64 = (1..=turns as i64).map(|t| 10 + t).sum::<i64>() * sessions as i64;
-    let db = Db::create().await;
+    let db = TestDb::create("arc_test").await;
     let client_for = || pg(&db.url);
     let (kpi_port, billing_port) = (free_port(), free_port());
     let mut kpi = consume_process("kpi", &broker.url(), &db, kpi_port);

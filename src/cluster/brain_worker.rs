@@ -201,7 +201,7 @@ pub async fn run_worker(mut cfg: Config, stop: CancellationToken) -> Result<(), 
         .connect(&cfg.nats.url)
         .await
         .map_err(|source| BrainTierError::Connect {
-            url: crate::mirror::nats_connect::redacted_url(&cfg.nats.url),
+            url: crate::config::redacted_url(&cfg.nats.url),
             source,
         })?;
     let subject = cfg.engines.llm.nats_subject.clone();

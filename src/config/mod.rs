@@ -8,6 +8,7 @@
 //! - `load` layers default, file and environment (`env`), then serde
 //!   reads the table; `validate` checks what serde cannot.
 //! - `resolved`: values the rest of the node derives from a `Config`.
+//! - `url`: [`redacted_url`], how any URL with credentials is printed.
 //!
 //! Calls go one way: `load`, `validate`, `resolved` → `Config` → the section
 //! files → `choices`; everything → `error`. `config` calls nothing else of the
@@ -21,6 +22,7 @@ mod load;
 mod resolved;
 mod sections;
 mod session;
+mod url;
 mod validate;
 
 pub use choices::{
@@ -33,7 +35,6 @@ pub use engines::{
 pub use env::{ECOSYSTEM_ENV, ENV_PREFIX};
 pub use error::ConfigError;
 pub use resolved::LIVEKIT_DEFAULT_URL;
-pub use sections::without_password;
 pub use sections::{
     ConsumersSection, DispatchSection, EventsSection, HeartbeatSection, HttpSection,
     LivekitSection, LogSection, ModelsSection, NatsSection, NodeSection, PartitionsSection,
@@ -42,6 +43,7 @@ pub use sections::{
 pub use session::{
     BargeInSection, BrainSection, SessionSection, SttSection, ToolSection, TtsSection,
 };
+pub use url::redacted_url;
 
 use serde::Deserialize;
 

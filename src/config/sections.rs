@@ -278,11 +278,11 @@ pub struct ConsumersSection {
 }
 
 impl std::fmt::Debug for ConsumersSection {
-    /// Database URLs are printed without their password.
+    /// Database URLs are printed without their user info.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConsumersSection")
-            .field("postgres_url", &without_password(&self.postgres_url))
-            .field("redis_url", &without_password(&self.redis_url))
+            .field("postgres_url", &super::redacted_url(&self.postgres_url))
+            .field("redis_url", &super::redacted_url(&self.redis_url))
             .field("archive_dir", &self.archive_dir)
             .field("archive_batch_size", &self.archive_batch_size)
             .field("archive_flush_ms", &self.archive_flush_ms)
@@ -294,23 +294,5 @@ impl std::fmt::Debug for ConsumersSection {
             .field("redis_ttl_s", &self.redis_ttl_s)
             .field("metrics_listen", &self.metrics_listen)
             .finish()
-    }
-}
-
-/// `scheme://user:secret@host/...` as `scheme://user:<redacted>@host/...`.
-pub fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:<redacted>@{host}{path}"),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
     }
 }

@@ -85,7 +85,10 @@ fn database_urls_follow_the_ecosystem_and_never_print_a_password() {
     assert_eq!(c.consumers.redis_url, "redis://cache:6379/2");
     let printed = format!("{c:?}");
     assert!(!printed.contains("hunter2"), "password never printed");
-    assert!(printed.contains("postgres://arc:<redacted>@pg.internal:5432/arc"));
+    assert!(
+        printed.contains("\"postgres://pg.internal:5432/arc\""),
+        "{printed}"
+    );
     let c = Config::load_with(
         Some(&file),
         env(&[

@@ -46,7 +46,7 @@ impl Config {
                 "consumers.postgres_url",
                 format!(
                     "{:?} is not a postgres:// URL (or set DATABASE_URL)",
-                    super::sections::without_password(&c.postgres_url)
+                    super::redacted_url(&c.postgres_url)
                 ),
             ));
         }
@@ -55,7 +55,7 @@ impl Config {
                 "consumers.redis_url",
                 format!(
                     "{:?} is not a redis:// URL (or set REDIS_URL)",
-                    super::sections::without_password(&c.redis_url)
+                    super::redacted_url(&c.redis_url)
                 ),
             ));
         }

@@ -12,7 +12,7 @@ use super::metrics::ConsumerMetrics;
 use super::postgres::Pg;
 use super::record::Record;
 use super::subscription::Writer;
-use crate::config::{without_password, ConsumersSection};
+use crate::config::{redacted_url, ConsumersSection};
 use arc_actors::events::{Event, PulsarTopic};
 use chrono::{DateTime, TimeZone, Utc};
 use std::collections::BTreeSet;
@@ -36,7 +36,7 @@ impl KpiWriter {
     ) -> Result<KpiWriter, ConsumeError> {
         let pg = Pg::start(cfg).await?;
         let redis_error = |source| ConsumeError::Redis {
-            url: without_password(&cfg.redis_url),
+            url: redacted_url(&cfg.redis_url),
             source,
         };
         let client = redis::Client::open(cfg.redis_url.as_str()).map_err(redis_error)?;

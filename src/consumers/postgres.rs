@@ -43,7 +43,7 @@ impl Pg {
             client: None,
         };
         let client = pg.client().await.map_err(|source| ConsumeError::Postgres {
-            url: crate::config::without_password(&cfg.postgres_url),
+            url: crate::config::redacted_url(&cfg.postgres_url),
             source,
         })?;
         migrate(client).await?;

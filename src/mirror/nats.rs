@@ -5,8 +5,9 @@
 //! at-most-once, and an outage must not grow memory); the client reconnects
 //! by itself.
 
-use super::nats_connect::{self, redacted_url};
+use super::nats_connect;
 use super::MirrorStats;
+use crate::config::redacted_url;
 use crate::config::NatsSection;
 use arc_actors::events::Event;
 use std::sync::atomic::Ordering;

@@ -7,7 +7,7 @@
 //! decentralized JWT auth). TLS: the CA that signed the server's certificate,
 //! a client certificate and key for mutual TLS, and `tls_required` to refuse
 //! a plain connection (`tls://` URLs ask for TLS too). Nothing secret is
-//! logged: URLs are printed without their user info ([`redacted_url`]).
+//! logged: URLs are printed without their user info (`config::redacted_url`).
 
 use crate::config::NatsSection;
 use std::path::PathBuf;
@@ -110,33 +110,4 @@ pub(crate) async fn options(
         opts = opts.require_tls(true);
     }
     Ok(opts)
-}
-
-/// The URL for logs: `nats://user:pass@host:4222` → `nats://host:4222`.
-pub(crate) fn redacted_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-            format!("{scheme}://{host}")
-        }
-        None => url.rsplit_once('@').map_or(url, |(_, h)| h).to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_lose_their_user_info_in_logs() {
-        assert_eq!(
-            redacted_url("nats://arc:s3cret@nats:4222"),
-            "nats://nats:4222"
-        );
-        assert_eq!(redacted_url("tls://tok@a:1,b:2"), "tls://a:1,b:2");
-        assert_eq!(
-            redacted_url("nats://127.0.0.1:4222"),
-            "nats://127.0.0.1:4222"
-        );
-    }
 }

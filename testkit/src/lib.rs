@@ -23,6 +23,7 @@
 //! The Python witnesses (`python/*.py`, found by [`python::script`])
 //! - [`python`]: where the helpers are, and running one.
 //! - [`conversations`]: made-up conversation-v1 events in bulk.
+//! - [`postgres`]: the machine's PostgreSQL, a database of the test's own.
 //! - [`pulsar_read`]: what a Pulsar broker holds, read by pulsar-client; messages sent with it.
 //! - [`livekit`]: webhooks signed by LiveKit's own packages, posted like LiveKit.
 //!
@@ -61,6 +62,7 @@ pub mod livekit;
 pub mod logs;
 pub mod nats;
 pub mod node;
+pub mod postgres;
 pub mod process;
 pub mod prometheus;
 pub mod pulsar;
@@ -93,6 +95,7 @@ pub use livekit::{livekit_signed, livekit_tokens, post_webhook};
 pub use logs::init_logs;
 pub use nats::{NatsServer, SHARED_NATS};
 pub use node::{node_env, speech_env, vars, TestNode};
+pub use postgres::{pg, TestDb, ADMIN_DB};
 pub use pulsar::PulsarLite;
 pub use pulsar_read::{
     partitions, read_conversations, read_pulsar, send_pulsar, ReadMessage, SendMessage,
