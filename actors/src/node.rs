@@ -6,6 +6,7 @@ use crate::audio::FrameQueue;
 use crate::emit::{self, ServiceIdentity};
 use crate::engine::{EngineError, Engines};
 use crate::session::emit::session_ended;
+use crate::session::TotalsSlot;
 use crate::session::{
     AudioOutput, EndReason, SessionArgs, SessionConfig, SessionHandle, SessionSupervisor,
 };
@@ -79,6 +80,8 @@ pub struct NodeSupervisor;
 struct Entry {
     handle: SessionHandle,
     config: SessionConfig,
+    /// The session's shared state (its totals), once it started.
+    totals: TotalsSlot,
 }
 
 pub struct NodeState {
@@ -175,7 +178,18 @@ impl Actor for NodeSupervisor {
                         "session_ended",
                         &trace_id,
                     ));
-                    sink.emit(session_ended(&e.config, &trace_id, 0, 0, "error", "failed"));
+                    // Its session-metrics from the totals it left (exactly once:
+                    // not if it sent them before it died).
+                    let (duration, turns) = match e.totals.get() {
+                        Some(shared) => {
+                            let s = shared.finish_metrics(chrono::Utc::now());
+                            (s.duration_seconds, s.turns)
+                        }
+                        None => (0, 0),
+                    };
+                    sink.emit(session_ended(
+                        &e.config, &trace_id, duration, turns, "error", "failed",
+                    ));
                 }
             }
             _ => {}
@@ -221,6 +235,7 @@ impl NodeState {
                 })?;
         let frames = Arc::new(FrameQueue::new(spec.config.audio_queue_frames));
         let (done_tx, done_rx) = watch::channel(None);
+        let totals = TotalsSlot::default();
         let args = SessionArgs {
             config: spec.config.clone(),
             identity: self.args.identity.clone(),
@@ -229,6 +244,7 @@ impl NodeState {
             output: spec.output,
             frames: frames.clone(),
             done: done_tx,
+            totals: totals.clone(),
         };
         let (actor, _) = Actor::spawn_linked(None, SessionSupervisor, args, myself.get_cell())
             .await
@@ -242,6 +258,7 @@ impl NodeState {
             Entry {
                 handle: handle.clone(),
                 config: spec.config,
+                totals,
             },
         );
         self.args

@@ -323,6 +323,11 @@ async fn a_crashing_session_does_not_take_the_node_down() {
         _ => None,
     });
     let ended = ended.expect("session.ended for the crashed session");
+    let metrics = events
+        .iter()
+        .filter(|e| matches!(&***e, Event::SessionMetrics(m) if m.session.user_id == "crashy"))
+        .count();
+    assert_eq!(metrics, 1, "one session-metrics for the crashed session");
     assert_eq!(
         (ended.reason.as_str(), ended.final_status.as_str()),
         ("error", "failed")
@@ -334,4 +339,56 @@ async fn a_crashing_session_does_not_take_the_node_down() {
             .load(std::sync::atomic::Ordering::Relaxed),
         1
     );
+}
+
+/// Every child crashing over and over, until the supervisor gives up on the
+/// session: still exactly one session-metrics (from the Archiver, or from the
+/// shared totals when the Archiver is gone), and one session.ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_child_crashing_still_yields_exactly_one_session_metrics() {
+    let mut node = InProcessNode::synthetic().await;
+    let script = lines(&["first question"]);
+    let call = node.scripted(config("all-crash"), script).await.unwrap();
+    assert_eq!(call.say_all(Duration::from_secs(5)).await, 1);
+    let session_id = call.session.session_id.clone();
+    for _ in 0..4 {
+        for kind in [
+            ChildKind::Archiver,
+            ChildKind::Brain,
+            ChildKind::Stt,
+            ChildKind::Tts,
+            ChildKind::Playout,
+        ] {
+            call.session.inject_fault(kind);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let summary = tokio::time::timeout(Duration::from_secs(10), call.session.wait())
+        .await
+        .expect("the supervisor gives up on a session whose children keep crashing");
+    assert_eq!(
+        summary.map(|s| s.turns),
+        Some(1),
+        "the turn done before is counted"
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let events = node.drain();
+    let metrics: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &**e {
+            Event::SessionMetrics(m) if m.session.id == session_id => Some(m.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(metrics.len(), 1, "exactly one session-metrics");
+    assert_eq!(metrics[0].conversation_stats.total_turns, 1);
+    let ended: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &**e {
+            Event::SessionEnded(s) if s.session_id == session_id => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].reason, "error");
 }

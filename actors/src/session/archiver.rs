@@ -3,8 +3,8 @@
 //! session-metrics record. Totals live in the shared state, so a restarted
 //! Archiver keeps counting.
 
-use super::emit::{self, SessionFacts, TurnFacts};
-use super::messages::{AgentRecord, ArchiverMsg, SessionSummary, SpokenRecord, UserRecord};
+use super::emit::{self, TurnFacts};
+use super::messages::{AgentRecord, ArchiverMsg, SpokenRecord, UserRecord};
 use super::shared::Shared;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::BTreeMap;
@@ -104,14 +104,7 @@ impl Actor for ArchiverActor {
                         "turn not archived at session end: a part of its record never came"
                     );
                 }
-                let facts = st.session_facts(ended_at);
-                let summary = SessionSummary {
-                    turns: facts.stats.turns,
-                    interruptions: facts.stats.interruptions,
-                    total_tokens: facts.stats.tokens,
-                    duration_seconds: facts.duration_seconds,
-                };
-                st.shared.sink.emit(emit::session_metrics(&facts));
+                let summary = st.shared.finish_metrics(ended_at);
                 let _ = reply.send(summary);
             }
             ArchiverMsg::Fault => panic!("fault injected into archiver"),
@@ -233,17 +226,5 @@ impl ArchiverState {
             }
             s.last_agent_done = Some(Instant::now());
         });
-    }
-
-    fn session_facts(&self, ended_at: chrono::DateTime<chrono::Utc>) -> SessionFacts {
-        let stats = self.shared.with_stats(|s| s.clone());
-        let started = self.shared.started_at;
-        SessionFacts {
-            config: self.shared.config.clone(),
-            started_at: started,
-            ended_at,
-            duration_seconds: (ended_at - started).num_seconds().max(0) as u64,
-            stats,
-        }
     }
 }

@@ -45,4 +45,5 @@ mod turn_audio;
 
 pub use config::{AuditConfig, BargeInConfig, BrainConfig, SessionConfig, SttConfig, TtsConfig};
 pub use messages::{AudioOutput, ChildKind, EndReason, SessionMsg, SessionNotice, SessionSummary};
+pub(crate) use supervisor::TotalsSlot;
 pub use supervisor::{SessionArgs, SessionHandle, SessionSupervisor};

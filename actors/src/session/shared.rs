@@ -4,8 +4,10 @@
 //! never an actor: every child uses it, it uses no child.
 
 use super::config::SessionConfig;
+use super::emit::{self, SessionFacts};
 use super::messages::{
-    ArchiverMsg, AudioOutput, BrainMsg, EndReason, PlayoutMsg, SessionMsg, SttMsg, TtsMsg, UserTurn,
+    ArchiverMsg, AudioOutput, BrainMsg, EndReason, PlayoutMsg, SessionMsg, SessionSummary, SttMsg,
+    TtsMsg, UserTurn,
 };
 use super::stats::SessionStats;
 use super::turn_audio::TurnAudio;
@@ -18,7 +20,7 @@ use chrono::{DateTime, Utc};
 use parking_lot::{Mutex, RwLock};
 use ractor::ActorRef;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// Current address of each child; replaced when the supervisor restarts one.
@@ -58,6 +60,9 @@ pub(crate) struct Shared {
     pub(crate) supervisor: OnceLock<ActorRef<SessionMsg>>,
     /// The model called `end_call` in this turn: end once its reply is spoken.
     end_after: Mutex<Option<u64>>,
+    /// session-metrics went out: one per session, the Archiver's, or the
+    /// supervisor's from these totals when the Archiver is gone or slow.
+    metrics_sent: AtomicBool,
 }
 
 fn send<M: Send + 'static>(slot: &RwLock<Option<ActorRef<M>>>, msg: M, lost: &AtomicU64) -> bool {
@@ -102,6 +107,7 @@ impl Shared {
             playout: Mutex::default(),
             stats: Mutex::default(),
             undelivered: AtomicU64::new(0),
+            metrics_sent: AtomicBool::new(false),
             supervisor: OnceLock::new(),
             end_after: Mutex::new(None),
         }
@@ -201,6 +207,27 @@ impl Shared {
 
     pub(crate) fn with_stats<R>(&self, f: impl FnOnce(&mut SessionStats) -> R) -> R {
         f(&mut self.stats.lock())
+    }
+
+    /// The session's totals at `ended_at`; session-metrics from them, unless
+    /// it already went out (whoever comes first sends it, the other does not).
+    pub(crate) fn finish_metrics(&self, ended_at: DateTime<Utc>) -> SessionSummary {
+        let facts = SessionFacts {
+            config: self.config.clone(),
+            started_at: self.started_at,
+            ended_at,
+            duration_seconds: (ended_at - self.started_at).num_seconds().max(0) as u64,
+            stats: self.with_stats(|s| s.clone()),
+        };
+        if !self.metrics_sent.swap(true, Ordering::SeqCst) {
+            self.sink.emit(emit::session_metrics(&facts));
+        }
+        SessionSummary {
+            turns: facts.stats.turns,
+            interruptions: facts.stats.interruptions,
+            total_tokens: facts.stats.tokens,
+            duration_seconds: facts.duration_seconds,
+        }
     }
 
     pub(crate) fn with_context<R>(&self, f: impl FnOnce(&mut ConversationContext) -> R) -> R {

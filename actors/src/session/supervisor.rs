@@ -20,7 +20,7 @@ use crate::engine::Engines;
 use crate::sink::EventSink;
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -37,7 +37,14 @@ pub struct SessionArgs {
     pub frames: Arc<FrameQueue>,
     /// Set to the summary when the session has stopped.
     pub done: watch::Sender<Option<SessionSummary>>,
+    /// Filled with the session's shared state at start, so that whoever
+    /// outlives a supervisor that panicked (the node) can still report the
+    /// session's totals.
+    pub(crate) totals: TotalsSlot,
 }
+
+/// Where a session leaves its shared state for the node.
+pub(crate) type TotalsSlot = Arc<OnceLock<Arc<Shared>>>;
 
 pub struct SessionState {
     shared: Arc<Shared>,
@@ -183,6 +190,7 @@ impl Actor for SessionSupervisor {
             args.frames,
         ));
         let _ = shared.supervisor.set(myself.clone());
+        let _ = args.totals.set(shared.clone());
         let mut children = HashMap::new();
         for kind in ChildKind::ALL {
             let cell = spawn_child(kind, myself.get_cell(), &shared).await?;
@@ -347,10 +355,9 @@ impl SessionState {
             Some(a) => ractor::call_t!(a, ArchiverMsg::Finish, 2000, ended_at).ok(),
             None => None,
         };
-        let summary = summary.unwrap_or_else(|| SessionSummary {
-            duration_seconds: (ended_at - self.shared.started_at).num_seconds().max(0) as u64,
-            ..Default::default()
-        });
+        // No answer (the Archiver crashed for good, or is stuck): the
+        // session-metrics come from the shared totals, still exactly once.
+        let summary = summary.unwrap_or_else(|| self.shared.finish_metrics(ended_at));
         self.shared.sink.emit(emit::session_ended(
             cfg,
             &self.trace_id,
