@@ -37,6 +37,20 @@ async fn scripted_session_reaches_nats_and_pulsar_with_the_seed_fields() {
     );
     let app = start_app(env).await;
 
+    // NATS is at-most-once: what the node emits before its client is
+    // connected is dropped by design. Start the session once /readyz says
+    // it is (a loaded machine can take a while), and check nothing was dropped.
+    let readyz = format!("http://{}/readyz", app.local_addr());
+    let connected = eventually(Duration::from_secs(15), || {
+        let (_, body) = http("GET", &readyz, None);
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        (v["brokers"]["nats"]["connected"] == true).then_some(())
+    });
+    assert!(
+        connected.is_some(),
+        "the node's NATS client never connected"
+    );
+
     let nats = async_nats::connect(nats_server.url()).await.unwrap();
     let mut agent_sub = nats.subscribe("agent.>").await.unwrap();
     let mut hb_sub = nats.subscribe("system.health.heartbeat").await.unwrap();
@@ -82,6 +96,9 @@ async fn scripted_session_reaches_nats_and_pulsar_with_the_seed_fields() {
             }
         }
     }
+    let (_, body) = http("GET", &readyz, None);
+    let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["brokers"]["nats"]["dropped"], 0, "{ready}");
     let count = |s: &str| by_subject.iter().filter(|(x, _)| x == s).count();
     assert_eq!(count("agent.voice.session.started"), 1, "{by_subject:#?}");
     assert_eq!(count("agent.brain.request"), 2);
@@ -165,6 +182,15 @@ async fn scripted_session_reaches_nats_and_pulsar_with_the_seed_fields() {
     assert_eq!(metrics.len(), 1);
     assert_eq!(metrics[0].payload["schema"], "session-metrics-v1");
     assert_eq!(metrics[0].payload["conversation_stats"]["total_turns"], 2);
+    // What the node cannot know is null, not a made-up 0.
+    let m = &metrics[0].payload;
+    for unknown in [
+        &m["connection_quality"]["avg_packet_loss_percent"],
+        &m["connection_quality"]["avg_jitter_ms"],
+        &m["user_experience"]["user_satisfaction_score"],
+    ] {
+        assert!(unknown.is_null(), "{m}");
+    }
     assert_eq!(
         metrics[0].key.len(),
         10,

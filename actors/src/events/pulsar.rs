@@ -296,8 +296,10 @@ pub struct PerformanceMetrics {
 /// `connection_quality` of [`SessionMetrics`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionQuality {
-    pub avg_packet_loss_percent: f64,
-    pub avg_jitter_ms: u64,
+    /// `null` unless the transport measured it (the node alone cannot know).
+    pub avg_packet_loss_percent: Option<f64>,
+    /// `null` unless the transport measured it.
+    pub avg_jitter_ms: Option<u64>,
     /// e.g. `"udp"`.
     pub connection_type: String,
     pub reconnect_count: u64,
@@ -331,7 +333,8 @@ pub struct UserExperience {
     pub interruptions: u64,
     #[serde(default)]
     pub silence_gaps_ms: Vec<u64>,
-    pub user_satisfaction_score: f64,
+    /// `null` until someone rates the call (the node does not ask).
+    pub user_satisfaction_score: Option<f64>,
 }
 
 // ---------------------------------------------------------------------

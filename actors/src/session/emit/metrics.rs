@@ -89,8 +89,9 @@ pub(crate) fn session_metrics(f: &SessionFacts) -> Event {
             target_latency_ms: cfg.target_latency_ms,
         },
         connection_quality: pulsar::ConnectionQuality {
-            avg_packet_loss_percent: 0.0,
-            avg_jitter_ms: 0,
+            // Not measured by the node: null, not a made-up 0.
+            avg_packet_loss_percent: None,
+            avg_jitter_ms: None,
             connection_type: cfg.connection_type.clone(),
             reconnect_count: 0,
             quality_rating: quality.into(),
@@ -108,7 +109,7 @@ pub(crate) fn session_metrics(f: &SessionFacts) -> Event {
         user_experience: pulsar::UserExperience {
             interruptions: s.interruptions,
             silence_gaps_ms: s.silence_gaps_ms.clone(),
-            user_satisfaction_score: 0.0,
+            user_satisfaction_score: None,
         },
     }))
 }
