@@ -225,6 +225,13 @@ async fn a_node_at_its_session_limit_declines_and_the_track_is_reported() {
     );
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
     let hooks = signed(&track_specs(&run, 0, 5));
+    // An observer of the seed subject (not in the queue group).
+    let observer = async_nats::connect(nats.url()).await.unwrap();
+    let mut seed = observer
+        .subscribe("agent.voice.track.published")
+        .await
+        .unwrap();
+    observer.flush().await.unwrap();
     send(&cluster, &hooks);
     let node = cluster.nodes[0].as_ref().unwrap();
     let text = eventually(Duration::from_secs(20), || {
@@ -241,4 +248,14 @@ async fn a_node_at_its_session_limit_declines_and_the_track_is_reported() {
     // Its heartbeat says how loaded it is.
     let (_, ready) = node.get("/readyz");
     assert!(ready.contains("\"active_sessions\":3"), "{ready}");
+    // Declined offers went out again, but the seed event once per track.
+    let mut per_track: HashMap<String, usize> = HashMap::new();
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(500), seed.next()).await {
+        let v: Value = serde_json::from_slice(&m.payload).unwrap();
+        *per_track
+            .entry(v["track_sid"].as_str().unwrap_or_default().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(per_track.len(), 5, "{per_track:?}");
+    assert!(per_track.values().all(|n| *n == 1), "{per_track:?}");
 }

@@ -7,7 +7,9 @@
 //! answer. A taker below its session limit starts the track's session and
 //! answers `taken`; one at its limit (or draining) answers `declined`, and the
 //! offer goes out again (NATS picks a member at random) up to
-//! `dispatch.max_offers` times, also when a taker dies before answering. So
+//! `dispatch.max_offers` times, also when a taker dies before answering;
+//! those later offers go to `dispatch.offer_subject` (the same queue group),
+//! so an observer of the seed subject sees each track once. So
 //! no track is lost while any node has room, and none is taken twice unless an
 //! answer is lost after the session started.
 //!
@@ -179,7 +181,14 @@ impl Dispatcher {
                 .payload(payload.clone())
                 .headers(headers)
                 .timeout(Some(timeout));
-            match client.send_request(TrackPublished::SUBJECT, request).await {
+            // The seed event once; offers after a decline go to the retry
+            // subject, so observers of the seed subject see each track once.
+            let subject = if attempt == 1 {
+                TrackPublished::SUBJECT.to_string()
+            } else {
+                self.offer_subject()
+            };
+            match client.send_request(subject, request).await {
                 Ok(msg) => match serde_json::from_slice::<TakeReply>(&msg.payload) {
                     Ok(r) if r.taken => {
                         tracing::info!(track_sid = %track.track_sid, taken_by = %r.instance_id, session_id = %r.session_id, attempt, "track taken");
@@ -272,6 +281,11 @@ impl Dispatcher {
     /// balance among themselves only.
     fn load_subject(&self) -> String {
         format!("{}.{}", self.cfg.load_subject, self.cfg.queue_group)
+    }
+
+    /// Where a track is offered again after its first offer was not taken.
+    fn offer_subject(&self) -> String {
+        format!("{}.{}", self.cfg.offer_subject, self.cfg.queue_group)
     }
 
     /// Tells the other nodes this node's load (at most-once, like all NATS).
@@ -480,6 +494,13 @@ impl Dispatcher {
                 subject: TrackPublished::SUBJECT,
                 source,
             })?;
+        let mut offered_again = client
+            .queue_subscribe(self.offer_subject(), self.cfg.queue_group.clone())
+            .await
+            .map_err(|source| DispatchError::Subscribe {
+                subject: "dispatch.offer_subject",
+                source,
+            })?;
         let mut unpublished =
             client
                 .subscribe(TrackUnpublished::SUBJECT)
@@ -515,6 +536,10 @@ impl Dispatcher {
                         Some(m) => me.on_published(&client, m).await,
                         None => break,
                     },
+                    m = offered_again.next() => match m {
+                        Some(m) => me.on_published(&client, m).await,
+                        None => break,
+                    },
                     m = unpublished.next() => match m {
                         Some(m) => match serde_json::from_slice::<TrackUnpublished>(&m.payload) {
                             Ok(t) => {
@@ -530,6 +555,7 @@ impl Dispatcher {
             }
             // Leave the queue group at once, so offers go to the other nodes.
             let _ = published.unsubscribe().await;
+            let _ = offered_again.unsubscribe().await;
             let _ = unpublished.unsubscribe().await;
             let _ = loads.unsubscribe().await;
         })))

@@ -257,6 +257,7 @@ pub struct DispatchSection {
     pub livekit_worker: bool,
     pub livekit_agent_name: String,
     pub load_subject: String,
+    pub offer_subject: String,
 }
 
 /// `[consumers]`: the Pulsar readers (`arc-agent consume`).
