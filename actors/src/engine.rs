@@ -209,6 +209,7 @@ pub struct LlmUsage {
     pub tool_calls: Vec<ToolCall>,
     /// The model that answered, when the engine learns it with the answer (a
     /// remote brain tier names its worker's model); `None`: [`LlmEngine::model`].
+    /// Lost when the session stops the stream early (`max_sentences` reached).
     pub model: Option<String>,
 }
 
