@@ -3,7 +3,7 @@
 
 use super::error::failed;
 use super::states::StatePool;
-use super::text::{clean_text, collapse_repeats};
+use super::text::{clean_text, collapse_repeats, drop_echoed_tail};
 use super::window::{
     audio_ctx_for, max_tokens_for, peak, sanitize, split_windows, voiced_seconds,
     CUT_SEARCH_SAMPLES, MIN_DECODE_SAMPLES, MIN_SAMPLES, SAMPLE_RATE, WINDOW_SAMPLES,
@@ -117,6 +117,7 @@ impl Inner {
             if words as f64 > MAX_WORDS_PER_VOICED_SECOND * voiced.max(1.0) {
                 window_text = collapse_repeats(&window_text);
             }
+            let window_text = drop_echoed_tail(&window_text);
             if !window_text.is_empty() {
                 texts.push(window_text);
             }

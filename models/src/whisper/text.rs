@@ -102,6 +102,47 @@ pub(super) fn collapse_repeats(text: &str) -> String {
     words.join(" ")
 }
 
+/// Drops a last sentence of six words or more that says again, word for word,
+/// the end of the sentence before it ("… and it takes 27 days to orbit the
+/// Earth. It takes 27 days to orbit the Earth."): whisper echoing its own last
+/// clause at the end of a window, which fits the speech's length and so
+/// escapes [`collapse_repeats`]. A short repeat ("Around the Earth!") is kept:
+/// people say those.
+pub(super) fn drop_echoed_tail(text: &str) -> String {
+    const MIN_WORDS: usize = 6;
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let key = |w: &str| -> String {
+        w.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let ends: Vec<usize> = words
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.ends_with(['.', '?', '!']))
+        .map(|(i, _)| i + 1)
+        .collect();
+    let (Some(&last), true) = (ends.last(), ends.len() >= 2) else {
+        return text.to_string();
+    };
+    if last != words.len() {
+        return text.to_string();
+    }
+    let from = ends[ends.len() - 2];
+    let before = if ends.len() >= 3 {
+        ends[ends.len() - 3]
+    } else {
+        0
+    };
+    let tail: Vec<String> = words[from..].iter().map(|w| key(w)).collect();
+    let previous: Vec<String> = words[before..from].iter().map(|w| key(w)).collect();
+    if tail.len() >= MIN_WORDS && previous.len() > tail.len() && previous.ends_with(&tail) {
+        return words[..from].join(" ");
+    }
+    text.to_string()
+}
+
 /// Whisper's text minus what it writes for non-speech (`[BLANK_AUDIO]`,
 /// `(silence)`, `[Music]`, `♪`), with whitespace tidied. Text with no letter or
 /// digit left is empty.
@@ -131,6 +172,23 @@ pub(super) fn clean_text(raw: &str) -> String {
 mod tests {
     use super::*;
     use crate::whisper::window::max_tokens_for;
+
+    #[test]
+    fn an_echo_of_the_last_clause_is_dropped_a_short_repeat_kept() {
+        let echoed = "The Moon is a fascinating celestial body. It's a satellite of Earth, and it takes about 27 days to complete one orbit around the Earth. It takes about 27 days to complete one orbit around the Earth.";
+        assert_eq!(
+            drop_echoed_tail(echoed),
+            "The Moon is a fascinating celestial body. It's a satellite of Earth, and it takes about 27 days to complete one orbit around the Earth."
+        );
+        for kept in [
+            "We fly around the Earth. Around the Earth!",
+            "I want a refund. I want a refund.",
+            "It takes about 27 days to complete one orbit around the Earth.",
+            "Book it for two people tonight at seven. Then call me back tonight at seven please.",
+        ] {
+            assert_eq!(drop_echoed_tail(kept), kept);
+        }
+    }
 
     #[test]
     fn non_speech_markers_are_stripped() {
