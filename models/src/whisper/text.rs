@@ -1,6 +1,25 @@
 //! The text side of one decode: whisper's non-speech markers removed and its
 //! repetition loops collapsed.
 
+/// A word as repeats are compared: without case and punctuation ("cost?"
+/// repeats "cost?" or "cost.").
+fn word_key(w: &str) -> String {
+    w.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The index just past each word that ends a sentence.
+fn sentence_ends(words: &[&str]) -> Vec<usize> {
+    words
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.ends_with(['.', '?', '!']))
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
 /// Removes whisper's repetition loops from a window's text: a run of 2+ words
 /// repeated back to back is kept once, and a trailing restart of the run just
 /// before it (the loop cut off by the token limit) is dropped. Only called when
@@ -9,16 +28,7 @@
 pub(super) fn collapse_repeats(text: &str) -> String {
     const MIN_RUN: usize = 2;
     let mut words: Vec<&str> = text.split_whitespace().collect();
-    // Compared without case and punctuation: "cost?" repeats "cost?" or "cost.".
-    let mut keys: Vec<String> = words
-        .iter()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric())
-                .flat_map(char::to_lowercase)
-                .collect()
-        })
-        .collect();
+    let mut keys: Vec<String> = words.iter().map(|w| word_key(w)).collect();
     'again: loop {
         for len in MIN_RUN..=keys.len() / 2 {
             for start in 0..=keys.len() - 2 * len {
@@ -72,12 +82,7 @@ pub(super) fn collapse_repeats(text: &str) -> String {
     // words) at the end that repeat an earlier sentence word for word are
     // the decoder going round, not the caller.
     loop {
-        let ends: Vec<usize> = words
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| w.ends_with(['.', '?', '!']))
-            .map(|(i, _)| i + 1)
-            .collect();
+        let ends = sentence_ends(&words);
         let Some(&last) = ends.last() else { break };
         if last != words.len() || ends.len() < 2 {
             break;
@@ -111,18 +116,7 @@ pub(super) fn collapse_repeats(text: &str) -> String {
 pub(super) fn drop_echoed_tail(text: &str) -> String {
     const MIN_WORDS: usize = 6;
     let words: Vec<&str> = text.split_whitespace().collect();
-    let key = |w: &str| -> String {
-        w.chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
-            .collect()
-    };
-    let ends: Vec<usize> = words
-        .iter()
-        .enumerate()
-        .filter(|(_, w)| w.ends_with(['.', '?', '!']))
-        .map(|(i, _)| i + 1)
-        .collect();
+    let ends = sentence_ends(&words);
     let (Some(&last), true) = (ends.last(), ends.len() >= 2) else {
         return text.to_string();
     };
@@ -135,8 +129,8 @@ pub(super) fn drop_echoed_tail(text: &str) -> String {
     } else {
         0
     };
-    let tail: Vec<String> = words[from..].iter().map(|w| key(w)).collect();
-    let previous: Vec<String> = words[before..from].iter().map(|w| key(w)).collect();
+    let tail: Vec<String> = words[from..].iter().map(|w| word_key(w)).collect();
+    let previous: Vec<String> = words[before..from].iter().map(|w| word_key(w)).collect();
     if tail.len() >= MIN_WORDS && previous.len() > tail.len() && previous.ends_with(&tail) {
         return words[..from].join(" ");
     }
