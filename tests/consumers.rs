@@ -239,6 +239,7 @@ async fn a_ten_turn_session_lands_once_in_postgres_redis_and_billing() {
         .unwrap();
     assert_eq!(call.say_all(Duration::from_secs(30)).await, 10);
     call.hang_up().await.unwrap();
+    let app_instance = app.ctx.identity.instance_id.clone();
     app.shutdown("test done").await;
 
     // What the node wrote, read by an independent client.
@@ -252,6 +253,38 @@ async fn a_ten_turn_session_lands_once_in_postgres_redis_and_billing() {
         Duration::from_secs(20),
     );
     assert_eq!(metrics_events.len(), 1);
+    // The node's partial hour at shutdown: this session and its 10 turns.
+    let instance = app_instance.as_str();
+    let performance = read_pulsar(
+        &broker.url(),
+        &["persistent://arc/analytics/agent-performance"],
+        instance,
+        1,
+        Duration::from_secs(20),
+    );
+    assert_eq!(performance.len(), 1, "{performance:#?}");
+    let perf = &performance[0].payload;
+    assert_eq!(perf["schema"], "agent-performance-v1");
+    assert_eq!(
+        perf["agent_id"],
+        metrics_events[0].payload["session"]["agent_id"]
+    );
+    assert_eq!(u(&perf["metrics"]["total_sessions"]), 1);
+    assert_eq!(u(&perf["metrics"]["total_conversations"]), 10);
+    let turn_latencies: Vec<u64> = events
+        .iter()
+        .map(|e| u(&e.payload["performance"]["total_latency_ms"]))
+        .collect();
+    assert_eq!(
+        u(&perf["metrics"]["avg_latency_ms"]),
+        turn_latencies.iter().sum::<u64>() / 10
+    );
+    assert_eq!(
+        u(&perf["metrics"]["p95_latency_ms"]),
+        *turn_latencies.iter().max().unwrap()
+    );
+    assert!(perf["metrics"]["uptime_percent"].as_f64().unwrap() > 0.0);
+    assert!(u(&perf["resource_usage"]["peak_memory_mb"]) > 0);
 
     let db = TestDb::create("arc_test").await;
     let archive_dir = dir.path().join("archive");

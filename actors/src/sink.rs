@@ -122,6 +122,8 @@ pub enum MirrorFilter {
     Pulsar,
     /// Everything (tests, logs).
     All,
+    /// Events of these kinds ([`Event::kind`]): an observer that reads a few.
+    Kinds(&'static [&'static str]),
 }
 
 impl MirrorFilter {
@@ -130,6 +132,7 @@ impl MirrorFilter {
             MirrorFilter::Nats => e.nats_subject().is_some(),
             MirrorFilter::Pulsar => e.pulsar_topic().is_some(),
             MirrorFilter::All => true,
+            MirrorFilter::Kinds(kinds) => kinds.contains(&e.kind()),
         }
     }
 }

@@ -20,6 +20,7 @@ use crate::mirror::{self, MirrorStats};
 use crate::node::{identity::identity, NodeContext, Shutdown, Stage};
 use crate::ops::heartbeat::{self, HeartbeatSources};
 use crate::ops::metrics::{Metrics, ScrapeSources};
+use crate::ops::performance::{self, PerformanceSources};
 use crate::transports;
 use arc_actors::emit::{self, LifecycleChange};
 use arc_actors::node::{NodeArgs, NodeHandle, NodeStats};
@@ -180,10 +181,38 @@ impl App {
             None
         };
 
+        // The hourly rollup reads the sessions' last events, so it stops
+        // with the heartbeat, after the sessions have drained.
+        let performance = cfg.analytics.agent_performance.then(|| {
+            let (input, rx) = MirrorInput::new(
+                "agent_performance",
+                MirrorFilter::Kinds(performance::KINDS),
+                65_536,
+            );
+            inputs.push(input);
+            rx
+        });
+
         shutdown.track(
             Stage::Events,
             spawn_fanout(stream, inputs, shutdown.token(Stage::Events)),
         );
+        if let Some(rx) = performance {
+            shutdown.track(
+                Stage::Heartbeat,
+                performance::spawn(
+                    PerformanceSources {
+                        identity: identity.clone(),
+                        sink: sink.clone(),
+                        default_agent: cfg.session.agent_id.clone(),
+                        sample_interval: Duration::from_millis(cfg.analytics.sample_interval_ms),
+                        clock: performance::Clock::System,
+                    },
+                    rx,
+                    shutdown.token(Stage::Heartbeat),
+                ),
+            );
+        }
 
         let node_stats = Arc::new(NodeStats::default());
         let (node, _) = NodeHandle::start(NodeArgs {

@@ -36,9 +36,9 @@ pub use env::{ECOSYSTEM_ENV, ENV_PREFIX};
 pub use error::ConfigError;
 pub use resolved::LIVEKIT_DEFAULT_URL;
 pub use sections::{
-    ConsumersSection, DispatchSection, EventsSection, HeartbeatSection, HttpSection,
-    LivekitSection, LogSection, ModelsSection, NatsSection, NodeSection, PartitionsSection,
-    PrivacySection, PulsarSection, TelemetrySection, WebhookSection,
+    AnalyticsSection, ConsumersSection, DispatchSection, EventsSection, HeartbeatSection,
+    HttpSection, LivekitSection, LogSection, ModelsSection, NatsSection, NodeSection,
+    PartitionsSection, PrivacySection, PulsarSection, TelemetrySection, WebhookSection,
 };
 pub use session::{
     BargeInSection, BrainSection, SessionSection, SttSection, ToolSection, TtsSection,
@@ -59,6 +59,7 @@ pub struct Config {
     pub nats: NatsSection,
     pub pulsar: PulsarSection,
     pub heartbeat: HeartbeatSection,
+    pub analytics: AnalyticsSection,
     pub models: ModelsSection,
     pub privacy: PrivacySection,
     pub engines: EnginesSection,

@@ -1,5 +1,5 @@
 //! The node's own sections of the file: `[node]`, `[http]`, `[events]`,
-//! `[nats]`, `[pulsar]`, `[heartbeat]`, `[models]`, `[privacy]`,
+//! `[nats]`, `[pulsar]`, `[heartbeat]`, `[analytics]`, `[models]`, `[privacy]`,
 //! `[telemetry]`, `[log]`, `[livekit]`, `[webhook]` and `[dispatch]`, each
 //! key documented in config/default.toml.
 
@@ -121,6 +121,14 @@ impl PartitionsSection {
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatSection {
     pub interval_ms: u64,
+}
+
+/// `[analytics]`: the node's hourly `analytics/agent-performance` rollup.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsSection {
+    pub agent_performance: bool,
+    pub sample_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -141,9 +141,13 @@ impl Config {
         Ok(())
     }
 
-    /// `[heartbeat]`, the LiveKit URL, `[webhook]`, `[dispatch]`.
+    /// `[heartbeat]`, `[analytics]`, the LiveKit URL, `[webhook]`, `[dispatch]`.
     fn check_cluster(&self) -> Checked {
         positive("heartbeat.interval_ms", self.heartbeat.interval_ms)?;
+        positive(
+            "analytics.sample_interval_ms",
+            self.analytics.sample_interval_ms,
+        )?;
         if !self.livekit.url.is_empty()
             && !has_scheme(
                 &self.livekit.url,

@@ -2,6 +2,7 @@
 //!
 //! - [`metrics`]: the `arc_*` Prometheus metrics, fed by a tap of the event stream.
 //! - [`heartbeat`]: `system.health.heartbeat` on an interval.
+//! - [`performance`]: the hourly `analytics/agent-performance` rollup.
 //! - [`telemetry`]: tracing subscriber and OpenTelemetry export.
 //! - [`procinfo`]: this process's memory and CPU, for metrics and the load generator.
 //!
@@ -10,5 +11,6 @@
 
 pub(crate) mod heartbeat;
 pub(crate) mod metrics;
+pub(crate) mod performance;
 pub mod procinfo;
 pub mod telemetry;
