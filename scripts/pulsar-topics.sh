@@ -13,11 +13,18 @@ for ns_ret in events:30d analytics:90d audit:2555d; do
   $ADMIN namespaces create "arc/$ns" 2>/dev/null || true
   $ADMIN namespaces set-retention "arc/$ns" --time "$ret" --size -1
 done
-for t_p in events/conversation:16 events/agent-lifecycle:4 analytics/session-metrics:8 audit/compliance-events:32; do
+# events/realtime is ARC's durable copy of the NATS-subject events
+# (pulsar.realtime_topic, pulsar.partitions.realtime).
+for t_p in events/conversation:16 events/agent-lifecycle:4 analytics/session-metrics:8 audit/compliance-events:32 events/realtime:16; do
   t=${t_p%%:*}; p=${t_p##*:}
   $ADMIN topics create-partitioned-topic "persistent://arc/$t" -p "$p" 2>/dev/null || true
 done
 for t in events/livekit-webhooks analytics/agent-performance; do
   $ADMIN topics create "persistent://arc/$t" 2>/dev/null || true
 done
+# Seed 000's per-topic retention where it differs from its namespace's
+# (topic-level policies: Pulsar 2.6+ with topicLevelPoliciesEnabled, on by
+# default since 2.11).
+$ADMIN topics set-retention persistent://arc/events/agent-lifecycle --time 90d --size -1
+$ADMIN topics set-retention persistent://arc/events/livekit-webhooks --time 7d --size -1
 echo "ARC topics ready"

@@ -197,4 +197,39 @@ async fn scripted_session_reaches_nats_and_pulsar_with_the_seed_fields() {
         "keyed by date: {}",
         metrics[0].key
     );
+
+    // The durable copy of the NATS events: each of this session's, once, in
+    // order, keyed by the session, the subject kept, the payload as on NATS.
+    let session_events: Vec<&(String, Event)> = by_subject
+        .iter()
+        .filter(|(_, ev)| ev.session_id() == Some(sc.session_id.as_str()))
+        .collect();
+    assert!(session_events.len() >= 8, "{session_events:#?}");
+    let realtime = read_pulsar(
+        &broker.url(),
+        &[arc_actors::events::REALTIME_TOPIC],
+        &sc.session_id,
+        session_events.len(),
+        Duration::from_secs(20),
+    );
+    let subjects = |v: &[&(String, Event)]| v.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>();
+    let got: Vec<String> = realtime
+        .iter()
+        .map(|m| m.properties["subject"].as_str().unwrap_or("?").to_string())
+        .collect();
+    assert_eq!(got, subjects(&session_events), "{realtime:#?}");
+    let mut ids = HashSet::new();
+    for (m, (subject, ev)) in realtime.iter().zip(&session_events) {
+        assert_eq!(m.key, sc.session_id);
+        assert!(
+            m.topic
+                .starts_with("persistent://arc/events/realtime-partition-"),
+            "{}",
+            m.topic
+        );
+        let copy = Event::from_nats(subject, m.payload.to_string().as_bytes()).unwrap();
+        assert_eq!(&copy, ev, "{subject}");
+        ids.insert(m.properties["message_id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(ids.len(), realtime.len(), "a message id each");
 }

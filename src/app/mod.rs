@@ -143,8 +143,13 @@ impl App {
 
         let pulsar = if cfg.pulsar.enabled {
             let stats = Arc::new(MirrorStats::default());
-            let (input, rx) =
-                MirrorInput::new("pulsar", MirrorFilter::Pulsar, cfg.events.pulsar_queue);
+            // With a realtime topic, the NATS-subject events are spooled too.
+            let filter = if cfg.pulsar.realtime_topic.is_empty() {
+                MirrorFilter::Pulsar
+            } else {
+                MirrorFilter::All
+            };
+            let (input, rx) = MirrorInput::new("pulsar", filter, cfg.events.pulsar_queue);
             let dir = cfg.spool_dir();
             let m = mirror::pulsar::spawn(cfg.pulsar.clone(), dir.clone(), rx, stats.clone())
                 .map_err(|source| AppError::Spool {

@@ -90,6 +90,8 @@ fn error_reply(
         error_message: message,
         retry_count: 0,
         fallback_response: Some(fallback.to_string()),
+        // The requester knows its session; the reply goes only to it.
+        session_id: String::new(),
     })
     .unwrap_or_default()
 }

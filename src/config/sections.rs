@@ -88,6 +88,8 @@ pub struct PulsarSection {
     pub spool_segment_bytes: u64,
     pub spool_sync_interval_ms: u64,
     pub send_window: usize,
+    /// Where every NATS-subject event is also written (empty: nowhere).
+    pub realtime_topic: String,
     pub partitions: PartitionsSection,
 }
 
@@ -100,6 +102,8 @@ pub struct PartitionsSection {
     pub session_metrics: u32,
     pub agent_performance: u32,
     pub compliance_events: u32,
+    /// Of `realtime_topic`.
+    pub realtime: u32,
 }
 
 impl PartitionsSection {

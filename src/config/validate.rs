@@ -138,6 +138,24 @@ impl Config {
                 ));
             }
         }
+        if p.partitions.realtime > 1024 {
+            return Err(invalid(
+                "pulsar.partitions.realtime",
+                "must be at most 1024",
+            ));
+        }
+        if !p.realtime_topic.is_empty()
+            && (!has_scheme(&p.realtime_topic, &["persistent://", "non-persistent://"])
+                || arc_actors::events::PulsarTopic::from_name(&p.realtime_topic).is_some())
+        {
+            return Err(invalid(
+                "pulsar.realtime_topic",
+                format!(
+                    "{:?} must be empty or a persistent:// topic other than the seed's",
+                    p.realtime_topic
+                ),
+            ));
+        }
         Ok(())
     }
 

@@ -69,7 +69,8 @@ impl PulsarLite {
     }
 
     /// Start on `port`, its data in `dir/pulsar-db`, with the seed's
-    /// partitioned topics already created (16/4/8/32). pulsar-lite has no
+    /// partitioned topics already created (16/4/8/32), and the realtime
+    /// topic's 16. pulsar-lite has no
     /// admin API; it keeps partitioned-topic metadata in
     /// `<db>.metadata.json`, which is what `pulsar-admin topics
     /// create-partitioned-topic` would have produced.
@@ -84,6 +85,10 @@ impl PulsarLite {
                 );
             }
         }
+        topics.insert(
+            arc_actors::events::REALTIME_TOPIC.to_string(),
+            serde_json::json!({ "partitions": 16 }),
+        );
         let meta = serde_json::json!({ "version": 2, "partitioned_topics": topics });
         std::fs::write(db.with_extension("metadata.json"), meta.to_string()).expect("metadata");
         Self::start_raw(&db, port, 0, "")

@@ -50,5 +50,41 @@ pub use error::DecodeError;
 pub use pulsar::new_message_id;
 pub use table::{Event, PulsarTopic};
 
+/// The durable copy of every NATS-subject event (seed 001: "duplicate events
+/// to Pulsar topics"): one partitioned topic keyed by session, the NATS
+/// subject in the message property [`REALTIME_SUBJECT_PROPERTY`], the payload
+/// the NATS payload byte for byte. Not a seed topic; ARC's default name.
+pub const REALTIME_TOPIC: &str = "persistent://arc/events/realtime";
+/// The message property holding the NATS subject on [`REALTIME_TOPIC`].
+pub const REALTIME_SUBJECT_PROPERTY: &str = "subject";
+
+impl Event {
+    /// The session the event belongs to, where it names one.
+    pub fn session_id(&self) -> Option<&str> {
+        let id = match self {
+            Event::TrackPublished(e) => &e.metadata.session_id,
+            Event::TrackUnpublished(e) => &e.session_id,
+            Event::SessionStarted(e) => &e.session_id,
+            Event::SessionEnded(e) => &e.session_id,
+            Event::BrainRequest(e) => &e.session_id,
+            Event::BrainResponse(e) => &e.session_id,
+            Event::BrainError(e) => &e.session_id,
+            Event::TtsRequest(e) => &e.session_id,
+            Event::TtsCompleted(e) => &e.session_id,
+            Event::ToolCall(e) => &e.session_id,
+            Event::ToolResult(e) => &e.session_id,
+            Event::Conversation(e) => &e.conversation.session_id,
+            Event::SessionMetrics(e) => &e.session.id,
+            Event::Heartbeat(_)
+            | Event::ServiceError(_)
+            | Event::AgentLifecycle(_)
+            | Event::LivekitWebhook(_)
+            | Event::AgentPerformance(_)
+            | Event::ComplianceAudit(_) => return None,
+        };
+        (!id.is_empty()).then_some(id.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -52,6 +52,10 @@ pub struct TrackUnpublished {
     /// e.g. [`TrackUnpublished::REASON_USER_DISCONNECTED`].
     pub reason: String,
     pub duration_seconds: u64,
+    /// Not in the seed: the session it belongs to (the key of the durable
+    /// realtime log). Empty (and left out) when unknown.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub session_id: String,
 }
 
 impl TrackUnpublished {
@@ -199,6 +203,10 @@ pub struct BrainError {
     /// What the agent says instead, when the brain has a canned fallback.
     #[serde(default)]
     pub fallback_response: Option<String>,
+    /// Not in the seed: the session it belongs to (the key of the durable
+    /// realtime log). Empty (and left out) when unknown.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub session_id: String,
 }
 
 impl BrainError {
@@ -282,6 +290,10 @@ pub struct TtsCompleted {
     pub synthesis_latency_ms: u64,
     pub audio_format: String,
     pub ready_for_playback: bool,
+    /// Not in the seed: the session it belongs to (the key of the durable
+    /// realtime log). Empty (and left out) when unknown.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub session_id: String,
 }
 
 /// `system.health.heartbeat`: sent by every service every 30 s.

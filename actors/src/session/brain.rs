@@ -224,6 +224,7 @@ impl BrainState {
                 let error_type = error_type.unwrap_or(e.error_type());
                 tracing::warn!(session_id = %cfg.session_id, trace_id = %outcome.trace_id, turn = outcome.turn, error = %e, "LLM failed: speaking the fallback");
                 self.shared.sink.emit(emit::brain_error(
+                    &cfg.session_id,
                     &outcome.request_id,
                     &outcome.trace_id,
                     error_type,

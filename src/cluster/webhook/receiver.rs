@@ -326,9 +326,10 @@ fn action_of(payload: &WebhookPayload, now: DateTime<Utc>) -> WebhookAction {
                 trace_id: arc_actors::ids::new_trace_id(),
                 room_name: room.name,
                 participant_sid: psid,
-                track_sid: t.sid,
                 reason: TrackUnpublished::REASON_USER_DISCONNECTED.into(),
                 duration_seconds: 0,
+                session_id: format!("sess-{}", t.sid),
+                track_sid: t.sid,
             })
         }
         _ => WebhookAction::None,

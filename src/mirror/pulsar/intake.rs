@@ -3,21 +3,50 @@
 
 use super::shared::Shared;
 use crate::mirror::spool::SpoolRecord;
-use arc_actors::events::Event;
+use arc_actors::events::{new_message_id, Event};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-fn record_of(ev: &Event) -> Option<Result<SpoolRecord, serde_json::Error>> {
-    let topic = ev.pulsar_topic()?;
+/// The spool record of an event: a Pulsar-topic event to its seed topic; a
+/// NATS-subject event to `realtime_topic` (when set), keyed by session (or
+/// by service), its subject kept, given a message id here (the spool keeps
+/// it, so a replay carries the same one).
+fn record_of(ev: &Event, realtime_topic: &str) -> Option<Result<SpoolRecord, serde_json::Error>> {
+    let (topic, key, subject, message_id) = match (ev.pulsar_topic(), ev.nats_subject()) {
+        (Some(topic), _) => (
+            topic.name().to_string(),
+            ev.partition_key(),
+            None,
+            ev.message_id().unwrap_or_default().to_string(),
+        ),
+        (None, Some(subject)) if !realtime_topic.is_empty() => (
+            realtime_topic.to_string(),
+            realtime_key(ev),
+            Some(subject.to_string()),
+            new_message_id(),
+        ),
+        _ => return None,
+    };
     Some(ev.to_json().map(|payload| SpoolRecord {
-        topic: topic.name().to_string(),
-        key: ev.partition_key(),
-        message_id: ev.message_id().unwrap_or_default().to_string(),
+        topic,
+        key,
+        subject,
+        message_id,
         event_time_ms: ev.timestamp().timestamp_millis().max(0) as u64,
         payload,
     }))
+}
+
+/// A session's events on one partition, in order; a service's heartbeats
+/// and errors on one too.
+fn realtime_key(ev: &Event) -> Option<String> {
+    match ev {
+        Event::Heartbeat(h) => Some(format!("{}/{}", h.service, h.instance_id)),
+        Event::ServiceError(e) => Some(e.service.clone()),
+        _ => ev.session_id().map(str::to_string),
+    }
 }
 
 /// Append incoming events to the spool, batching the writes.
@@ -46,7 +75,7 @@ pub(super) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Arc<Event>>)
         {
             let mut spool = shared.spool();
             for ev in &batch {
-                let rec = match record_of(ev) {
+                let rec = match record_of(ev, &shared.cfg.realtime_topic) {
                     Some(Ok(r)) => r,
                     Some(Err(e)) => {
                         shared.stats.failed.fetch_add(1, Ordering::Relaxed);

@@ -4,7 +4,7 @@
 
 use crate::config::{self, PulsarSection};
 use crate::mirror::spool::SpoolRecord;
-use arc_actors::events::PulsarTopic;
+use arc_actors::events::{PulsarTopic, REALTIME_SUBJECT_PROPERTY};
 use pulsar::{
     compression, producer, ConnectionRetryOptions, OperationRetryOptions, Producer, Pulsar,
     TokioExecutor,
@@ -18,7 +18,7 @@ pub(super) struct Producers {
     client: Option<Pulsar<TokioExecutor>>,
     by_topic: HashMap<String, Producer<TokioExecutor>>,
     /// Topics whose partition mismatch was already reported.
-    warned_partitions: HashSet<PulsarTopic>,
+    warned_partitions: HashSet<String>,
 }
 
 impl Producers {
@@ -53,19 +53,24 @@ impl Producers {
             .build()
             .await?;
         // The seed fixes each topic's partition count; say so when the broker disagrees.
-        for topic in PulsarTopic::ALL {
-            let want = cfg.partitions.of(topic);
-            match client.lookup_partitioned_topic_number(topic.name()).await {
-                Ok(have) if have != want && self.warned_partitions.insert(topic) => {
+        let realtime = (!cfg.realtime_topic.is_empty())
+            .then(|| (cfg.realtime_topic.as_str(), cfg.partitions.realtime));
+        let topics = PulsarTopic::ALL
+            .into_iter()
+            .map(|t| (t.name(), cfg.partitions.of(t)))
+            .chain(realtime);
+        for (name, want) in topics {
+            match client.lookup_partitioned_topic_number(name).await {
+                Ok(have) if have != want && self.warned_partitions.insert(name.to_string()) => {
                     tracing::warn!(
-                    topic = topic.name(), broker_partitions = have, configured = want,
+                    topic = name, broker_partitions = have, configured = want,
                     "topic partitions differ from the schema: create it with `pulsar-admin topics create-partitioned-topic {} -p {}` (scripts/pulsar-topics.sh)",
-                    topic.name(), want
+                    name, want
                     )
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::debug!(topic = topic.name(), error = %e, "partition lookup failed")
+                    tracing::debug!(topic = name, error = %e, "partition lookup failed")
                 }
             }
         }
@@ -138,6 +143,9 @@ impl Producers {
 pub(super) fn message(rec: &SpoolRecord, payload: Vec<u8>) -> producer::Message {
     let mut properties = HashMap::new();
     properties.insert("message_id".to_string(), rec.message_id.clone());
+    if let Some(subject) = &rec.subject {
+        properties.insert(REALTIME_SUBJECT_PROPERTY.to_string(), subject.clone());
+    }
     producer::Message {
         payload,
         properties,

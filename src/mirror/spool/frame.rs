@@ -1,7 +1,8 @@
 //! One record on disk: `u32 LE body_len | u32 LE crc32(body) | body`, the body
-//! being `u64 seq | u64 event_time_ms | u16 len + topic | u8 key flag
-//! [+ u16 len + key] | u16 len + message_id | u32 len + payload` (all little
-//! endian). Encoding checks the field sizes; decoding reports damage (short
+//! being `u64 seq | u64 event_time_ms | u16 len + topic | u8 flags
+//! [+ u16 len + key if flags & 1] [+ u16 len + subject if flags & 2] |
+//! u16 len + message_id | u32 len + payload` (all little endian). Flags 0 and
+//! 1 are the format before `subject` existed, so an older spool still reads. Encoding checks the field sizes; decoding reports damage (short
 //! frame, CRC mismatch, bad body) as [`Frame::Bad`] rather than an error.
 
 use super::error::SpoolError;
@@ -18,6 +19,8 @@ const MIN_BODY: usize = 25;
 pub(crate) struct SpoolRecord {
     pub topic: String,
     pub key: Option<String>,
+    /// The NATS subject of an event on the realtime topic (a message property).
+    pub subject: Option<String>,
     pub message_id: String,
     pub event_time_ms: u64,
     pub payload: Vec<u8>,
@@ -52,6 +55,9 @@ pub(super) fn body_len(rec: &SpoolRecord) -> Result<usize, SpoolError> {
     if let Some(key) = &rec.key {
         len += 2 + check("key", key.len(), u16max)?;
     }
+    if let Some(subject) = &rec.subject {
+        len += 2 + check("subject", subject.len(), u16max)?;
+    }
     let max_payload = u32::MAX as usize - len;
     len += check("payload", rec.payload.len(), max_payload)?;
     Ok(len)
@@ -68,13 +74,10 @@ pub(super) fn encode_frame(seq: u64, rec: &SpoolRecord, body_len: usize, out: &m
     out.extend_from_slice(&rec.event_time_ms.to_le_bytes());
     out.extend_from_slice(&(rec.topic.len() as u16).to_le_bytes());
     out.extend_from_slice(rec.topic.as_bytes());
-    match &rec.key {
-        Some(key) => {
-            out.push(1);
-            out.extend_from_slice(&(key.len() as u16).to_le_bytes());
-            out.extend_from_slice(key.as_bytes());
-        }
-        None => out.push(0),
+    out.push(u8::from(rec.key.is_some()) | (u8::from(rec.subject.is_some()) << 1));
+    for s in [&rec.key, &rec.subject].into_iter().flatten() {
+        out.extend_from_slice(&(s.len() as u16).to_le_bytes());
+        out.extend_from_slice(s.as_bytes());
     }
     out.extend_from_slice(&(rec.message_id.len() as u16).to_le_bytes());
     out.extend_from_slice(rec.message_id.as_bytes());
@@ -125,10 +128,19 @@ fn decode_body(body: &[u8]) -> Result<(u64, SpoolRecord), String> {
     let seq = d.u64("seq")?;
     let event_time_ms = d.u64("event_time_ms")?;
     let topic = d.string("topic")?;
-    let key = match d.u8("key flag")? {
-        0 => None,
-        1 => Some(d.string("key")?),
-        f => return Err(format!("invalid key flag {f}")),
+    let flags = d.u8("flags")?;
+    if flags > 3 {
+        return Err(format!("invalid flags {flags}"));
+    }
+    let key = if flags & 1 != 0 {
+        Some(d.string("key")?)
+    } else {
+        None
+    };
+    let subject = if flags & 2 != 0 {
+        Some(d.string("subject")?)
+    } else {
+        None
     };
     let message_id = d.string("message_id")?;
     let len = d.u32("payload")? as usize;
@@ -139,6 +151,7 @@ fn decode_body(body: &[u8]) -> Result<(u64, SpoolRecord), String> {
     let rec = SpoolRecord {
         topic,
         key,
+        subject,
         message_id,
         event_time_ms,
         payload,

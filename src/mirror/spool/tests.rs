@@ -13,6 +13,9 @@ fn rec(i: u64) -> SpoolRecord {
     SpoolRecord {
         topic: format!("persistent://arc/events/t{}", i % 3),
         key: i.is_multiple_of(2).then(|| format!("call-{}", i % 7)),
+        subject: i
+            .is_multiple_of(3)
+            .then(|| "agent.brain.response".to_string()),
         message_id: format!("msg-{i:08}"),
         event_time_ms: 1_700_000_000_000 + i,
         payload: (0..(i % 50) as u8).map(|b| b ^ i as u8).collect(),
@@ -24,6 +27,7 @@ fn fixed_rec(i: u64) -> SpoolRecord {
     SpoolRecord {
         topic: "t".to_string(),
         key: None,
+        subject: None,
         message_id: format!("m{i:06}"),
         event_time_ms: i,
         payload: vec![i as u8; 40],
@@ -537,4 +541,32 @@ fn kill9_after_flush_loses_nothing() {
     }
     let next = s.append(&rec(depth + 1)).unwrap();
     assert_eq!(next, depth + 1);
+}
+
+/// A frame of the format before `subject` (flags 0 or 1 only) still reads.
+#[test]
+fn a_frame_written_before_subject_existed_still_reads() {
+    let old = SpoolRecord {
+        subject: None,
+        ..rec(2)
+    };
+    let mut bytes = Vec::new();
+    encode_frame(1, &old, body_len(&old).unwrap(), &mut bytes);
+    // The byte after the topic is the old key flag: 1 (a key follows).
+    let flag_at = 8 + 8 + 8 + 2 + old.topic.len();
+    assert_eq!(bytes[flag_at], 1);
+    let mut buf = Vec::new();
+    match super::frame::read_frame(&mut &bytes[..], bytes.len() as u64, &mut buf).unwrap() {
+        super::frame::Frame::Record { rec, .. } => assert_eq!(rec, old),
+        _ => panic!("not read"),
+    }
+    // And one with a subject round-trips.
+    let new = rec(3);
+    assert!(new.subject.is_some());
+    let mut bytes = Vec::new();
+    encode_frame(2, &new, body_len(&new).unwrap(), &mut bytes);
+    match super::frame::read_frame(&mut &bytes[..], bytes.len() as u64, &mut buf).unwrap() {
+        super::frame::Frame::Record { rec, .. } => assert_eq!(rec, new),
+        _ => panic!("not read"),
+    }
 }

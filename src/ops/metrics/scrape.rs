@@ -126,7 +126,9 @@ mod tests {
             "x",
             "t",
         ));
-        m.observe(&brain_error("r", "t", "timeout", "slow", 0, "fallback"));
+        m.observe(&brain_error(
+            "s", "r", "t", "timeout", "slow", 0, "fallback",
+        ));
         let (sink, _s) = EventSink::new(8);
         let text = m.render(&ScrapeSources {
             sink,

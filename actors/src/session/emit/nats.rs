@@ -166,6 +166,7 @@ pub fn tool_result(
 }
 
 pub fn brain_error(
+    session_id: &str,
     request_id: &str,
     trace_id: &str,
     error_type: &str,
@@ -181,6 +182,7 @@ pub fn brain_error(
         error_message: message.into(),
         retry_count,
         fallback_response: Some(fallback.into()),
+        session_id: session_id.into(),
     })
 }
 
@@ -223,5 +225,6 @@ pub fn tts_completed(
         synthesis_latency_ms,
         audio_format: cfg.tts.format.clone(),
         ready_for_playback: true,
+        session_id: cfg.session_id.clone(),
     })
 }
