@@ -737,3 +737,159 @@ async fn readers_killed_mid_run_and_restarted_write_each_turn_once() {
     drop(client);
     db.drop_it().await;
 }
+
+/// A node killed with SIGKILL may have sent events whose spool commit never
+/// happened: on restart it sends them again, with the same message ids. The
+/// worst case is a lost cursor (everything on disk is sent again), made
+/// here by removing it after the kill. The readers' rows, hashes and Parquet
+/// records stay as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_and_restarted_replays_without_changing_what_readers_wrote() {
+    init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let broker = PulsarLite::start_provisioned(dir.path());
+    let data = dir.path().join("data");
+    let http_port = free_port();
+    let env = node_env(&broker.url(), SHARED_NATS, &data, http_port);
+    let log = dir.path().join("node.log");
+    let binary = env!("CARGO_BIN_EXE_arc-agent");
+    let mut node = TestNode::serve(binary, &env, http_port, &log);
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let (session, user) = (format!("replay-{id}"), format!("replay-user-{id}"));
+    let (code, body) = node.post(
+        "/v1/sessions",
+        Some(&format!(
+            r#"{{"session_id":"{session}","user_id":"{user}","script":["one","two","three","four","five"]}}"#
+        )),
+    );
+    assert_eq!(code, 201, "{body}");
+
+    let db = TestDb::create("arc_test").await;
+    let archive_dir = dir.path().join("archive");
+    let kpi = start_consumer(&broker.url(), &db, &archive_dir, ConsumerKind::Kpi).await;
+    let billing = start_consumer(&broker.url(), &db, &archive_dir, ConsumerKind::Billing).await;
+    let archive = start_consumer(&broker.url(), &db, &archive_dir, ConsumerKind::Archive).await;
+    let client = pg(&db.url).await;
+    let mine = |rows: Vec<Value>| {
+        let mut v: Vec<String> = rows
+            .into_iter()
+            .map(|r| r.to_string())
+            .filter(|r| r.contains(&session) || r.contains(&user))
+            .collect();
+        v.sort();
+        v
+    };
+    until(60, "the session in every reader", || async {
+        let turns: i64 = client
+            .query_one(
+                "SELECT COUNT(*) FROM agent_turns WHERE session_id = $1",
+                &[&session],
+            )
+            .await
+            .ok()?
+            .get(0);
+        let billed: i64 = client
+            .query_one(
+                "SELECT COUNT(*) FROM billing_usage WHERE account_id = $1",
+                &[&user],
+            )
+            .await
+            .ok()?
+            .get(0);
+        let files = if archive_dir.join("v1").exists() {
+            mine(archived(&archive_dir.join("v1")))
+        } else {
+            Vec::new()
+        };
+        let ended = client
+            .query_opt(
+                "SELECT 1 FROM session_kpis WHERE session_id = $1 AND ended_at IS NOT NULL",
+                &[&session],
+            )
+            .await
+            .ok()
+            .flatten()
+            .is_some();
+        (turns == 5 && ended && billed > 0 && files.len() >= 6).then_some(())
+    })
+    .await;
+    // Settle: nothing more is on its way.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = snapshot(&client, &session, &user).await;
+    let files_before = mine(archived(&archive_dir.join("v1")));
+    let seen = |r: &Running| r.processed("conversation") + r.processed("session-metrics");
+    let (kpi_seen, billing_seen, archive_seen) = (seen(&kpi), seen(&billing), seen(&archive));
+
+    node.kill(); // SIGKILL
+    let cursor = data.join("spool").join("cursor");
+    assert!(cursor.exists(), "the spool's cursor at {cursor:?}");
+    std::fs::remove_file(&cursor).unwrap();
+    let node = TestNode::serve(binary, &env, http_port, &log);
+    let replayed = eventually(Duration::from_secs(30), || {
+        let (_, m) = node.get("/metrics");
+        let replayed = metric(&m, "arc_pulsar_replayed_total")?;
+        let depth = metric(&m, "arc_pulsar_spool_depth_events")?;
+        (depth == 0.0 && replayed >= 7.0).then_some(replayed)
+    });
+    assert!(
+        replayed.is_some(),
+        "the spool was not sent again: {}",
+        node.log_tail(30)
+    );
+    // Each reader has seen the session's 5 turns and its metrics again.
+    until(60, "the replay read by every reader", || async {
+        (seen(&kpi) >= kpi_seen + 6.0
+            && seen(&billing) >= billing_seen + 6.0
+            && seen(&archive) >= archive_seen + 6.0)
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(snapshot(&client, &session, &user).await, before);
+    assert_eq!(mine(archived(&archive_dir.join("v1"))), files_before);
+    node.stop(Duration::from_secs(10));
+
+    kpi.stop().await;
+    billing.stop().await;
+    archive.stop().await;
+    drop(client);
+    db.drop_it().await;
+}
+
+/// A backlog of 20,000 events in producer batches of 128 over the
+/// conversation topic's 16 partitions is read to the end. Without
+/// patches/pulsar-6.9.1-idle-flow.patch the `pulsar` crate's consumers stop
+/// part way (pulsar-lite parks an entry when the connection's queue is full
+/// and dispatches again only on a Flow; the crate sends one only after half
+/// of its window has arrived): 5,000–15,000 read, then nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_batched_backlog_is_read_to_the_end() {
+    init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let broker = PulsarLite::start_provisioned(dir.path());
+    let prefix = format!("backlog{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let events = synthetic_conversations(&prefix, 2_000, 10);
+    send_pulsar_batched(&broker.url(), &events, 128);
+    let db = TestDb::create("arc_test").await;
+    let kpi = start_consumer(
+        &broker.url(),
+        &db,
+        &dir.path().join("archive"),
+        ConsumerKind::Kpi,
+    )
+    .await;
+    let client = pg(&db.url).await;
+    until(120, "all 20,000 turns in agent_turns", || async {
+        let n: i64 = client
+            .query_one("SELECT COUNT(*) FROM agent_turns", &[])
+            .await
+            .ok()?
+            .get(0);
+        (n == 20_000).then_some(())
+    })
+    .await;
+    assert_eq!(kpi.processed("conversation"), 20_000.0);
+    kpi.stop().await;
+    drop(client);
+    db.drop_it().await;
+}

@@ -52,6 +52,9 @@ struct Subscription {
 }
 
 /// Reads until `stop`, writing through `writer`.
+/// The longest wait between two attempts to reach the broker.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
 pub(crate) async fn run<W: Writer>(
     settings: Settings,
     mut writer: W,
@@ -65,19 +68,38 @@ pub(crate) async fn run<W: Writer>(
         topics: topics.join(", "),
         source,
     };
-    let client = Pulsar::builder(settings.url.clone(), TokioExecutor)
-        .build()
-        .await
-        .map_err(subscribe_error)?;
-    let mut sub = Subscription {
-        settings: settings.clone(),
-        client,
-        metrics,
-        attempts: HashMap::new(),
-        dead_letter: HashMap::new(),
-        acks: EntryAcks::default(),
+    // A broker that is not there yet (restarting, starting beside the
+    // reader) is waited for: each failure is logged with what was tried,
+    // and the reader goes on trying until it is stopped.
+    let mut backoff = settings.retry_backoff;
+    let (mut sub, mut consumer) = loop {
+        let attempt = async {
+            let client = Pulsar::builder(settings.url.clone(), TokioExecutor)
+                .build()
+                .await?;
+            let sub = Subscription {
+                settings: settings.clone(),
+                client,
+                metrics: metrics.clone(),
+                attempts: HashMap::new(),
+                dead_letter: HashMap::new(),
+                acks: EntryAcks::default(),
+            };
+            let consumer = sub.subscribe(&topics).await?;
+            Ok::<_, pulsar::Error>((sub, consumer))
+        };
+        match attempt.await {
+            Ok(ok) => break ok,
+            Err(e) => {
+                tracing::warn!(error = %subscribe_error(e), retry_in_ms = backoff.as_millis() as u64, "not consuming yet");
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
     };
-    let mut consumer = sub.subscribe(&topics).await.map_err(subscribe_error)?;
     tracing::info!(subscription = %settings.subscription, topics = %topics.join(", "), "consuming");
     loop {
         let batch = tokio::select! {

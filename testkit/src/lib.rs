@@ -98,7 +98,8 @@ pub use node::{node_env, speech_env, vars, TestNode};
 pub use postgres::{pg, TestDb, ADMIN_DB};
 pub use pulsar::PulsarLite;
 pub use pulsar_read::{
-    partitions, read_conversations, read_pulsar, send_pulsar, ReadMessage, SendMessage,
+    partitions, read_conversations, read_pulsar, send_pulsar, send_pulsar_batched, ReadMessage,
+    SendMessage,
 };
 pub use recording::RecordingOutput;
 pub use scripted::{lines, ScriptedCall};

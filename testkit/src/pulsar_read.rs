@@ -100,6 +100,13 @@ pub struct SendMessage {
 
 /// Send `messages` with the Python client (no batching), in order.
 pub fn send_pulsar(url: &str, messages: &[SendMessage]) {
+    send_pulsar_batched(url, messages, 0)
+}
+
+/// [`send_pulsar`] with the producer batching up to `batch` messages per
+/// broker entry (0 or 1: one message per entry).
+pub fn send_pulsar_batched(url: &str, messages: &[SendMessage], batch: usize) {
+    let batch = batch.to_string();
     let input: String = messages
         .iter()
         .map(|m| {
@@ -112,7 +119,7 @@ pub fn send_pulsar(url: &str, messages: &[SendMessage]) {
         .collect();
     let out = python::run_ok(
         "pulsar_send.py",
-        &[url],
+        &[url, &batch],
         Some(input.as_bytes()),
         "sender failed: ",
     );

@@ -54,7 +54,7 @@ impl Producers {
             .await?;
         // The seed fixes each topic's partition count; say so when the broker disagrees.
         let realtime = (!cfg.realtime_topic.is_empty())
-            .then(|| (cfg.realtime_topic.as_str(), cfg.partitions.realtime));
+            .then_some((cfg.realtime_topic.as_str(), cfg.partitions.realtime));
         let topics = PulsarTopic::ALL
             .into_iter()
             .map(|t| (t.name(), cfg.partitions.of(t)))
