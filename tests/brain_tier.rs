@@ -188,6 +188,13 @@ async fn two_workers_in_one_queue_group_answer_each_request_exactly_once() {
 
 /// One scripted turn with the `nats` brain on `subject`.
 async fn nats_turn(subject: &str) -> (Vec<SessionNotice>, Vec<Arc<Event>>) {
+    nats_turn_with(subject, SessionConfig::default()).await
+}
+
+async fn nats_turn_with(
+    subject: &str,
+    cfg: SessionConfig,
+) -> (Vec<SessionNotice>, Vec<Arc<Event>>) {
     let client = async_nats::connect(NATS).await.expect("NATS at 4222");
     let llm: Arc<dyn LlmEngine> = Arc::new(NatsBrainLlm::new(client, subject));
     let mut node = InProcessNode::builder()
@@ -196,10 +203,7 @@ async fn nats_turn(subject: &str) -> (Vec<SessionNotice>, Vec<Arc<Event>>) {
         .start()
         .await;
     let call = node
-        .scripted(
-            SessionConfig::default(),
-            vec!["Hello, who are you?".to_string()],
-        )
+        .scripted(cfg, vec!["Hello, who are you?".to_string()])
         .await
         .unwrap();
     assert_eq!(call.say_all(Duration::from_secs(30)).await, 1);
@@ -222,10 +226,13 @@ async fn a_session_with_the_nats_brain_speaks_the_tiers_answer_or_the_fallback()
         .any(|n| matches!(n, SessionNotice::AgentSentence { text, .. } if *text == fallback)));
     assert!(events.iter().any(|e| matches!(&**e, Event::BrainError(_))));
 
-    // With a worker: the tier's answer is spoken.
+    // With a worker: the tier's answer is spoken, its first sentence only
+    // (the session stops listening there).
     let mut w = Worker::spawn(dir.path(), 3, &subject, &unique("q"));
     w.wait_ready();
-    let (notices, events) = nats_turn(&subject).await;
+    let mut cfg = SessionConfig::default();
+    cfg.brain.max_sentences = 1;
+    let (notices, events) = nats_turn_with(&subject, cfg).await;
     let said: Vec<&String> = notices
         .iter()
         .filter_map(|n| match n {
@@ -250,6 +257,13 @@ async fn a_session_with_the_nats_brain_speaks_the_tiers_answer_or_the_fallback()
         resp.request_id, answered[0],
         "the session's request went to the tier"
     );
+    // The model named is the worker's, not the tier's subject.
+    assert_eq!(resp.metadata.llm_model, "smollm2-135m-instruct", "{resp:?}");
+    let record = find_event(&events, |e| match e {
+        Event::Conversation(c) => Some(c.agent_response.llm_model.clone()),
+        _ => None,
+    });
+    assert_eq!(record.as_deref(), Some("smollm2-135m-instruct"));
 }
 
 /// With the seed's subject, the tier's request *is* the turn's

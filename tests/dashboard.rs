@@ -2,8 +2,9 @@
 //! `config/grafana/dashboards/arc.json` is run against a real Prometheus
 //! (Debian's `prometheus`, configured from the shipped `config/prometheus.yml`
 //! and `alerts.yml`) that scraped a running node through scripted sessions, a
-//! stalled LLM, a crashed actor and a broker outage, and each query returns
-//! data. No Grafana server exists in any registry these machines reach, so the
+//! stalled LLM, a crashed actor and a broker outage, and a reader
+//! (`arc-agent consume kpi`, on a database of its own) that writes the node's
+//! turns and dead-letters a poison message, and each query returns data. No Grafana server exists in any registry these machines reach, so the
 //! panels are rendered the way Grafana lays them out (the dashboard's own
 //! `gridPos`, titles, legends and the queries' range results, as SVG) into an
 //! HTML page that headless Chromium screenshots to
@@ -22,15 +23,18 @@ fn repo() -> PathBuf {
 
 /// The shipped scrape config, pointed at the node under test and scraping
 /// every second so that the dashboard's `[1m]` windows fill within the test.
-fn scrape_config(node_port: u16, dir: &Path) -> String {
+fn scrape_config(node_port: u16, reader_port: u16, dir: &Path) -> String {
     let shipped = std::fs::read_to_string(repo().join("config/prometheus.yml")).expect("config");
     std::fs::copy(repo().join("config/alerts.yml"), dir.join("alerts.yml")).expect("alerts");
     let cfg = shipped
         .replace("127.0.0.1:8080", &format!("127.0.0.1:{node_port}"))
+        .replace("127.0.0.1:9464", &format!("127.0.0.1:{reader_port}"))
         .replace("scrape_interval: 5s", "scrape_interval: 1s")
+        .replace("scrape_interval: 15s", "scrape_interval: 1s")
         .replace("scrape_timeout: 4s", "scrape_timeout: 900ms")
         .replace("evaluation_interval: 15s", "evaluation_interval: 1s");
     assert!(cfg.contains(&format!("127.0.0.1:{node_port}")), "target");
+    assert!(cfg.contains(&format!("127.0.0.1:{reader_port}")), "reader");
     cfg
 }
 
@@ -196,12 +200,41 @@ fn every_dashboard_query_returns_data_from_a_real_prometheus() {
         .under_test(dir.path(), &pulsar.url(), SHARED_NATS)
         .env("ARC__SESSION__BRAIN__TIMEOUT_MS", "300")
         .spawn();
+    // A reader of the node's log, with a poison message to dead-letter.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(TestDb::create("arc_test"));
+    let reader_port = free_port();
+    let mut reader = Reader(
+        std::process::Command::new(env!("CARGO_BIN_EXE_arc-agent"))
+            .args(["consume", "kpi"])
+            .env("ARC__PULSAR__URL", pulsar.url())
+            .env("DATABASE_URL", &db.url)
+            .env("REDIS_URL", "redis://127.0.0.1:6379")
+            .env(
+                "ARC__CONSUMERS__METRICS_LISTEN",
+                format!("127.0.0.1:{reader_port}"),
+            )
+            .env("ARC__CONSUMERS__RETRY_BACKOFF_MS", "200")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("arc-agent consume starts"),
+    );
+    send_pulsar(
+        &pulsar.url(),
+        &[SendMessage {
+            topic: "persistent://arc/events/conversation".into(),
+            key: "dash-poison".into(),
+            properties: serde_json::json!({ "message_id": "msg-dash-poison" }),
+            payload: "this is not JSON".into(),
+        }],
+    );
     let prom_dir = dir.path().join("prometheus");
     std::fs::create_dir_all(&prom_dir).unwrap();
     let prom = PrometheusServer::start(
         &prom_dir,
         free_port(),
-        &scrape_config(node.http_port, &prom_dir),
+        &scrape_config(node.http_port, reader_port, &prom_dir),
     );
     let start = now_s();
 
@@ -211,6 +244,11 @@ fn every_dashboard_query_returns_data_from_a_real_prometheus() {
         (!r.is_empty()).then_some(())
     });
     assert!(up.is_some(), "node never scraped: {}", prom.log_text());
+    let reader_up = eventually(Duration::from_secs(20), || {
+        let r = prom.query_vector("up{job=\"arc-consumers\"} == 1");
+        (!r.is_empty()).then_some(())
+    });
+    assert!(reader_up.is_some(), "reader never scraped");
     exercise(&node, &mut pulsar, 8);
     // Let rate windows see the last events and the replay.
     std::thread::sleep(Duration::from_secs(5));
@@ -269,6 +307,19 @@ fn every_dashboard_query_returns_data_from_a_real_prometheus() {
         "{queries} queries, all with data; dashboard rendered to {}",
         png.display()
     );
+    let _ = reader.0.kill();
+    let _ = reader.0.wait();
+    rt.block_on(db.drop_it());
+}
+
+/// The reader process, killed when the test ends either way.
+struct Reader(std::process::Child);
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 const COL_PX: f64 = 66.0;

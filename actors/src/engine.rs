@@ -209,7 +209,8 @@ pub struct LlmUsage {
     pub tool_calls: Vec<ToolCall>,
     /// The model that answered, when the engine learns it with the answer (a
     /// remote brain tier names its worker's model); `None`: [`LlmEngine::model`].
-    /// Lost when the session stops the stream early (`max_sentences` reached).
+    /// A session that stops listening at `max_sentences` still gets it from an
+    /// engine that holds its whole answer by then.
     pub model: Option<String>,
 }
 

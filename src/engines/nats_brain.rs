@@ -98,7 +98,9 @@ impl LlmEngine for NatsBrainLlm {
         };
         if let Ok(resp) = serde_json::from_slice::<BrainResponse>(&reply.payload) {
             // The tier answers whole; hand it on word by word so sentences
-            // are cut as with a streaming engine.
+            // are cut as with a streaming engine. A session that has all
+            // the sentences it may say stops listening: the answer (and
+            // which model gave it) is still the result.
             for (i, word) in resp.agent_response.split(' ').enumerate() {
                 let piece = if i == 0 {
                     word.to_string()
@@ -106,7 +108,7 @@ impl LlmEngine for NatsBrainLlm {
                     format!(" {word}")
                 };
                 if tokens.send(piece).await.is_err() {
-                    return Err(EngineError::Cancelled);
+                    break;
                 }
             }
             return Ok(LlmUsage {

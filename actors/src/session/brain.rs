@@ -299,6 +299,9 @@ fn tool_specs(shared: &Shared) -> Vec<ToolSpec> {
     specs
 }
 
+/// How long a stopped engine may take to end and report its model.
+const STOPPED_ENGINE_GRACE: Duration = Duration::from_millis(50);
+
 /// One model call: tokens into `reply`; the timeout covers the wait for the
 /// first token and every gap between tokens, and `turn_deadline` the whole turn.
 async fn stream_once(
@@ -342,9 +345,23 @@ async fn stream_once(
                     reply.push(&tok);
                     if reply.full() {
                         // Enough said: stop the model; the reply is complete.
+                        // An engine that already holds its whole answer (a
+                        // brain tier) ends at once when no one listens, and
+                        // says which model answered; a streaming one is
+                        // cancelled and the node's own model stands.
                         engine_cancel.cancel();
+                        drop(rx);
+                        let ended = match engine_result.take() {
+                            Some(r) => Some(r),
+                            None => tokio::time::timeout(STOPPED_ENGINE_GRACE, &mut stream).await.ok(),
+                        };
+                        let model = match ended {
+                            Some(Ok(usage)) => usage.model,
+                            _ => None,
+                        };
                         return Ok(LlmUsage {
                             completion_tokens: reply.pieces - pieces_before,
+                            model,
                             ..LlmUsage::default()
                         });
                     }
