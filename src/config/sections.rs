@@ -279,6 +279,7 @@ pub struct ConsumersSection {
     pub postgres_url: String,
     pub redis_url: String,
     pub archive_dir: PathBuf,
+    pub archive_url: String,
     pub archive_batch_size: usize,
     pub archive_flush_ms: u64,
     pub subscription_prefix: String,
@@ -297,6 +298,7 @@ impl std::fmt::Debug for ConsumersSection {
             .field("postgres_url", &super::redacted_url(&self.postgres_url))
             .field("redis_url", &super::redacted_url(&self.redis_url))
             .field("archive_dir", &self.archive_dir)
+            .field("archive_url", &self.archive_url)
             .field("archive_batch_size", &self.archive_batch_size)
             .field("archive_flush_ms", &self.archive_flush_ms)
             .field("subscription_prefix", &self.subscription_prefix)

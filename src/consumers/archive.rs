@@ -1,21 +1,25 @@
 //! `consume archive`: every event of every topic into hourly Parquet files,
-//! `<archive_dir>/v1/date=YYYY-MM-DD/hour=HH/part-*.parquet` (the event's own
-//! time picks the hour, so a replayed event lands where it did before).
+//! `v1/date=YYYY-MM-DD/hour=HH/part-*.parquet` under `archive_dir` or
+//! `archive_url` (an S3-compatible store; see `archive_store`) — the event's
+//! own time picks the hour, so a replayed event lands where it did before.
 //!
 //! Schema `arc-archive-v1` (the version is in the folder and in the file's
 //! key-value metadata): message_id, topic, schema, key, event_time,
 //! publish_time (ms timestamps), and the event's JSON as it was published.
 //!
-//! One part per flush and hour, written whole or not at all (to a hidden
-//! name, synced, then renamed), and acknowledged only after. Idempotent: the
-//! message ids of an hour already on disk (read back from its parts) are
-//! skipped, so a redelivery or a replay writes nothing twice.
+//! One part per flush and hour, written whole or not at all, and
+//! acknowledged only after. Idempotent: the message ids of an hour already
+//! stored (read back from its parts) are skipped, so a redelivery or a
+//! replay writes nothing twice.
 
+use super::archive_store::ArchiveStore;
 use super::error::{ConsumeError, WriteError};
 use super::metrics::ConsumerMetrics;
 use super::record::Record;
 use super::subscription::Writer;
+use crate::config::ConsumersSection;
 use arc_actors::events::PulsarTopic;
+use bytes::Bytes;
 use chrono::{TimeZone, Utc};
 use parquet::basic::Compression;
 use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
@@ -26,8 +30,6 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::record::RowAccessor;
 use parquet::schema::parser::parse_message_type;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -48,39 +50,40 @@ const MESSAGE_TYPE: &str = "message arc_archive_v1 {
 const HOURS_KEPT: usize = 48;
 
 pub(crate) struct ArchiveWriter {
-    root: PathBuf,
-    /// Message ids on disk, per hour folder.
-    seen: HashMap<PathBuf, HashSet<String>>,
+    store: ArchiveStore,
+    /// Message ids stored, per hour folder.
+    seen: HashMap<String, HashSet<String>>,
     metrics: Arc<ConsumerMetrics>,
 }
 
 impl ArchiveWriter {
     pub(crate) fn start(
-        dir: &Path,
+        c: &ConsumersSection,
         metrics: Arc<ConsumerMetrics>,
     ) -> Result<ArchiveWriter, ConsumeError> {
-        let root = dir.join(SCHEMA_FOLDER);
-        std::fs::create_dir_all(&root).map_err(|source| ConsumeError::Archive {
-            path: root.clone(),
-            source,
-        })?;
+        let store = ArchiveStore::open(c)?;
+        tracing::info!(archive = %store.describe(), "archiving to");
         Ok(ArchiveWriter {
-            root,
+            store,
             seen: HashMap::new(),
             metrics,
         })
     }
 
     /// The message ids of the parts already in `hour_dir`.
-    fn seen_in(&mut self, hour_dir: &Path) -> Result<&mut HashSet<String>, WriteError> {
+    async fn seen_in(&mut self, hour_dir: &str) -> Result<&mut HashSet<String>, WriteError> {
         if !self.seen.contains_key(hour_dir) {
             if self.seen.len() >= HOURS_KEPT {
                 if let Some(oldest) = self.seen.keys().min().cloned() {
                     self.seen.remove(&oldest);
                 }
             }
-            let ids = read_ids(hour_dir)?;
-            self.seen.insert(hour_dir.to_path_buf(), ids);
+            let mut ids = HashSet::new();
+            for part in self.store.parts(hour_dir).await? {
+                let bytes = self.store.get(&part).await?;
+                ids.extend(read_part(bytes, &part)?.into_iter().map(|r| r.message_id));
+            }
+            self.seen.insert(hour_dir.to_string(), ids);
         }
         self.seen
             .get_mut(hour_dir)
@@ -101,13 +104,13 @@ impl Writer for ArchiveWriter {
 
     async fn write(&mut self, batch: &[Record]) -> Result<(), WriteError> {
         let t0 = Instant::now();
-        let mut by_hour: BTreeMap<PathBuf, Vec<Row>> = BTreeMap::new();
+        let mut by_hour: BTreeMap<String, Vec<Row>> = BTreeMap::new();
         for r in batch {
             let Some(id) = r.event.message_id() else {
                 continue;
             };
             by_hour
-                .entry(hour_dir(&self.root, r.event_time_ms))
+                .entry(hour_dir(r.event_time_ms))
                 .or_default()
                 .push(Row {
                     message_id: id,
@@ -115,7 +118,7 @@ impl Writer for ArchiveWriter {
                 });
         }
         for (dir, rows) in by_hour {
-            let seen = self.seen_in(&dir)?;
+            let seen = self.seen_in(&dir).await?;
             let mut fresh = Vec::new();
             let mut in_part = HashSet::new();
             for row in rows {
@@ -126,8 +129,9 @@ impl Writer for ArchiveWriter {
             if fresh.is_empty() {
                 continue;
             }
-            write_part(&dir, &fresh)?;
-            let seen = self.seen_in(&dir)?;
+            let (name, bytes) = encode_part(&fresh)?;
+            self.store.put(&format!("{dir}/{name}"), bytes).await?;
+            let seen = self.seen_in(&dir).await?;
             seen.extend(fresh.iter().map(|r| r.message_id.to_string()));
         }
         self.metrics
@@ -136,48 +140,21 @@ impl Writer for ArchiveWriter {
     }
 }
 
-/// `<root>/date=YYYY-MM-DD/hour=HH` of a time in ms.
-fn hour_dir(root: &Path, ms: u64) -> PathBuf {
+/// `v1/date=YYYY-MM-DD/hour=HH` of a time in ms.
+fn hour_dir(ms: u64) -> String {
     let t = Utc
         .timestamp_millis_opt(ms as i64)
         .single()
         .unwrap_or_default();
-    root.join(format!("date={}", t.format("%Y-%m-%d")))
-        .join(format!("hour={}", t.format("%H")))
+    format!(
+        "{SCHEMA_FOLDER}/date={}/hour={}",
+        t.format("%Y-%m-%d"),
+        t.format("%H")
+    )
 }
 
-fn archive_err(what: &str, path: &Path, e: impl std::fmt::Display) -> WriteError {
-    WriteError::Archive(format!("{what} {}: {e}", path.display()))
-}
-
-/// Every `message_id` in the parts of `dir`.
-fn read_ids(dir: &Path) -> Result<HashSet<String>, WriteError> {
-    let mut ids = HashSet::new();
-    for part in parts(dir)? {
-        for row in read_part(&part)? {
-            ids.insert(row.message_id);
-        }
-    }
-    Ok(ids)
-}
-
-/// The finished parts of one hour folder (none when it does not exist).
-pub(crate) fn parts(dir: &Path) -> Result<Vec<PathBuf>, WriteError> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(archive_err("cannot list", dir, e)),
-    };
-    let mut out = Vec::new();
-    for e in entries {
-        let path = e.map_err(|e| archive_err("cannot list", dir, e))?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with("part-") && name.ends_with(".parquet") {
-            out.push(path);
-        }
-    }
-    out.sort();
-    Ok(out)
+fn archive_err(what: &str, part: &str, e: impl std::fmt::Display) -> WriteError {
+    WriteError::Archive(format!("{what} {part}: {e}"))
 }
 
 /// One row of a part, as read back.
@@ -192,11 +169,11 @@ pub(crate) struct ArchivedRow {
     pub(crate) payload: String,
 }
 
-/// Reads a part back (the archive's own check, and the replay's reader).
-pub(crate) fn read_part(path: &Path) -> Result<Vec<ArchivedRow>, WriteError> {
-    let file = std::fs::File::open(path).map_err(|e| archive_err("cannot open", path, e))?;
+/// Reads a part back (`part` names it in errors).
+pub(crate) fn read_part(bytes: Bytes, part: &str) -> Result<Vec<ArchivedRow>, WriteError> {
+    let path = part;
     let reader =
-        SerializedFileReader::new(file).map_err(|e| archive_err("not a Parquet file", path, e))?;
+        SerializedFileReader::new(bytes).map_err(|e| archive_err("not a Parquet file", path, e))?;
     let rows = reader
         .get_row_iter(None)
         .map_err(|e| archive_err("cannot read", path, e))?;
@@ -218,10 +195,9 @@ pub(crate) fn read_part(path: &Path) -> Result<Vec<ArchivedRow>, WriteError> {
     Ok(out)
 }
 
-/// Writes `rows` as a new part of `dir`: to `.part-*.tmp`, synced, renamed.
-fn write_part(dir: &Path, rows: &[Row]) -> Result<(), WriteError> {
-    std::fs::create_dir_all(dir).map_err(|e| archive_err("cannot create", dir, e))?;
-    // Named for its content: the same rows give the same name.
+/// A part of `rows`: its name (from its content: the same rows give the
+/// same name) and its Parquet bytes.
+fn encode_part(rows: &[Row]) -> Result<(String, Vec<u8>), WriteError> {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for r in rows {
         std::hash::Hash::hash(r.message_id, &mut h);
@@ -235,22 +211,11 @@ fn write_part(dir: &Path, rows: &[Row]) -> Result<(), WriteError> {
         "part-{first:013}-{:016x}.parquet",
         std::hash::Hasher::finish(&h)
     );
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let done = dir.join(&name);
-    let result = write_file(&tmp, rows).and_then(|()| {
-        std::fs::rename(&tmp, &done).map_err(|e| archive_err("cannot rename", &tmp, e))?;
-        // The rename itself must survive a crash.
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| archive_err("cannot sync", dir, e))
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let bytes = encode_rows(&name, rows)?;
+    Ok((name, bytes))
 }
 
-fn write_file(path: &Path, rows: &[Row]) -> Result<(), WriteError> {
+fn encode_rows(path: &str, rows: &[Row]) -> Result<Vec<u8>, WriteError> {
     let err = |e: parquet::errors::ParquetError| archive_err("cannot write", path, e);
     let schema = Arc::new(parse_message_type(MESSAGE_TYPE).map_err(err)?);
     let props = Arc::new(
@@ -262,8 +227,7 @@ fn write_file(path: &Path, rows: &[Row]) -> Result<(), WriteError> {
             )]))
             .build(),
     );
-    let file = std::fs::File::create(path).map_err(|e| archive_err("cannot create", path, e))?;
-    let mut writer = SerializedFileWriter::new(file, schema, props).map_err(err)?;
+    let mut writer = SerializedFileWriter::new(Vec::new(), schema, props).map_err(err)?;
     let text = |f: &dyn Fn(&Row) -> String| -> Vec<ByteArray> {
         rows.iter()
             .map(|r| ByteArray::from(f(r).into_bytes()))
@@ -316,8 +280,5 @@ fn write_file(path: &Path, rows: &[Row]) -> Result<(), WriteError> {
         index += 1;
     }
     rg.close().map_err(err)?;
-    let mut file = writer.into_inner().map_err(err)?;
-    file.flush()
-        .and_then(|()| file.sync_all())
-        .map_err(|e| archive_err("cannot sync", path, e))
+    writer.into_inner().map_err(err)
 }

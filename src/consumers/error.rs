@@ -30,6 +30,8 @@ pub enum ConsumeError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("consumers.archive_url = {url:?}: {reason}")]
+    ArchiveUrl { url: String, reason: String },
     #[error("cannot listen on {addr} for /metrics: {source}")]
     Listen {
         addr: String,

@@ -63,6 +63,6 @@ pub async fn read_log(
             Ok(None) | Err(_) => break,
         }
     }
-    let _ = consumer.close().await;
+    let _ = tokio::time::timeout(super::subscription::CLOSE_TIMEOUT, consumer.close()).await;
     Ok(out)
 }

@@ -10,7 +10,8 @@
 //! - `record`: a message decoded into an event of the right schema version,
 //!   or the reason it is poison.
 //! - `kpi`, `billing`, `archive`: the writers (PostgreSQL tables, Redis hot
-//!   state, hourly Parquet files).
+//!   state, hourly Parquet files); `archive_store`: the archive's local
+//!   folder or S3-compatible store.
 //! - `postgres`: the connection and the migrations (`migrations/*.sql`).
 //! - `log`: the whole log from its start, for `arc-agent replay`.
 //! - `metrics`: `arc_consumer_*` on the consumer's own `/metrics`.
@@ -21,6 +22,7 @@
 //! downstream.
 
 mod archive;
+mod archive_store;
 mod billing;
 mod entry_acks;
 mod error;
@@ -103,7 +105,7 @@ pub async fn run(
             subscription::run(settings, w, metrics, stop).await
         }
         ConsumerKind::Archive => {
-            let w = archive::ArchiveWriter::start(&c.archive_dir, metrics.clone())?;
+            let w = archive::ArchiveWriter::start(c, metrics.clone())?;
             subscription::run(settings, w, metrics, stop).await
         }
     }

@@ -52,6 +52,9 @@ struct Subscription {
 }
 
 /// Reads until `stop`, writing through `writer`.
+/// The longest wait for the consumer to close at stop.
+pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The longest wait between two attempts to reach the broker.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -125,7 +128,15 @@ pub(crate) async fn run<W: Writer>(
             break;
         }
     }
-    let _ = consumer.close().await;
+    // The crate's close waits for its engine, which can be blocked handing
+    // on messages no one reads any more: bounded, then dropped (the broker
+    // redelivers what was not acknowledged to the next reader).
+    if tokio::time::timeout(CLOSE_TIMEOUT, consumer.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!(subscription = %settings.subscription, "consumer did not close within 5 s; dropped");
+    }
     Ok(())
 }
 

@@ -25,6 +25,7 @@
 //! - [`conversations`]: made-up conversation-v1 events in bulk.
 //! - [`postgres`]: the machine's PostgreSQL, a database of the test's own.
 //! - [`pulsar_read`]: what a Pulsar broker holds, read by pulsar-client; messages sent with it.
+//! - [`s3`]: an S3-compatible store (moto's server) and an independent reader of it.
 //! - [`livekit`]: webhooks signed by LiveKit's own packages, posted like LiveKit.
 //!
 //! Sessions in the test's process
@@ -69,6 +70,7 @@ pub mod pulsar;
 pub mod pulsar_read;
 pub mod python;
 pub mod recording;
+pub mod s3;
 pub mod scripted;
 pub mod seeds;
 pub mod wait;
@@ -102,6 +104,7 @@ pub use pulsar_read::{
     SendMessage,
 };
 pub use recording::RecordingOutput;
+pub use s3::MotoS3;
 pub use scripted::{lines, ScriptedCall};
 pub use seeds::{missing_paths, seed_example};
 pub use wait::{eventually, free_port, nobody_at, wait_port};
