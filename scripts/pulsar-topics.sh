@@ -12,6 +12,10 @@ for ns_ret in events:30d analytics:90d audit:2555d; do
   ns=${ns_ret%%:*}; ret=${ns_ret##*:}
   $ADMIN namespaces create "arc/$ns" 2>/dev/null || true
   $ADMIN namespaces set-retention "arc/$ns" --time "$ret" --size -1
+  # Broker-side deduplication (seed 000's producer name + sequence id): a node
+  # names its producers after its spool and numbers each message with its
+  # spool sequence, so what a restarted node sends again is dropped here.
+  $ADMIN namespaces set-deduplication "arc/$ns" --enable
 done
 # events/realtime is ARC's durable copy of the NATS-subject events
 # (pulsar.realtime_topic, pulsar.partitions.realtime).

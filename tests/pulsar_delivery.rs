@@ -159,3 +159,124 @@ fn node_killed_with_sigkill_replays_its_spool_after_restart() {
         "node did not stop cleanly on SIGTERM"
     );
 }
+
+/// Broker-side deduplication needs a resend to look like the first send: a
+/// node that sends its spool again (here the cursor set back to 0, as a kill
+/// -9 before the commit leaves it) does so under the same producer name
+/// (`arc-<spool id>`) and with the same sequence id per event (its spool
+/// sequence), so a broker with deduplication on drops the copies. Read back
+/// with the `pulsar` crate's own consumer (patches/pulsar-6.9.1-sequence-id.patch
+/// sends the ids and reads each batched message's own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resent_spool_carries_the_same_producer_name_and_sequence_ids() {
+    use ::pulsar::{consumer::InitialPosition, ConsumerOptions, Pulsar, SubType, TokioExecutor};
+    use futures::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = PulsarLite::start_provisioned(dir.path());
+    let data = dir.path().join("data");
+    let run = |user: Option<String>| {
+        let env = node_env(&broker.url(), SHARED_NATS, &data, 0);
+        async move {
+            let app = start_app(env).await;
+            let user = match user {
+                None => {
+                    let sc = user_session(&app, "seq");
+                    let user = sc.user_id.clone();
+                    let script = lines(&["first", "second", "third"]);
+                    let call = ScriptedCall::start(&app.ctx.node, &app.ctx.scripts, sc, script)
+                        .await
+                        .unwrap();
+                    assert_eq!(call.say_all(Duration::from_secs(10)).await, 3);
+                    call.hang_up().await.unwrap();
+                    user
+                }
+                Some(u) => u,
+            };
+            // Until the spool is delivered.
+            let delivered = tokio::time::timeout(Duration::from_secs(30), async {
+                loop {
+                    let m = app.ctx.metrics.render_for_test();
+                    if metric(&m, "arc_pulsar_spool_depth_events") == Some(0.0) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+            .await;
+            assert!(delivered.is_ok(), "spool not delivered");
+            app.shutdown("test done").await;
+            user
+        }
+    };
+    let user = run(None).await;
+    let spool = data.join("spool");
+    let id = std::fs::read_to_string(spool.join("id"))
+        .unwrap()
+        .trim()
+        .to_string();
+    // The cursor back at 0 (valid): everything on disk is sent again.
+    std::fs::write(
+        spool.join("cursor"),
+        format!("0 {:08x}\n", crc32fast::hash(&0u64.to_le_bytes())),
+    )
+    .unwrap();
+    run(Some(user.clone())).await;
+    assert_eq!(
+        std::fs::read_to_string(spool.join("id")).unwrap().trim(),
+        id,
+        "the same spool keeps its id"
+    );
+
+    // Every conversation record of this user, as the broker holds them.
+    let client = Pulsar::builder(broker.url(), TokioExecutor)
+        .build()
+        .await
+        .unwrap();
+    let mut consumer: ::pulsar::Consumer<Vec<u8>, TokioExecutor> = client
+        .consumer()
+        .with_topic("persistent://arc/events/conversation")
+        .with_subscription("sequence-check")
+        .with_subscription_type(SubType::Shared)
+        .with_options(ConsumerOptions::default().with_initial_position(InitialPosition::Earliest))
+        .build()
+        .await
+        .unwrap();
+    let mut seen: Vec<(String, String, u64)> = Vec::new();
+    while let Ok(Some(Ok(msg))) =
+        tokio::time::timeout(Duration::from_secs(3), consumer.next()).await
+    {
+        let meta = &msg.payload.metadata;
+        let body = String::from_utf8_lossy(&msg.payload.data).to_string();
+        if body.contains(&user) {
+            let message_id = meta
+                .properties
+                .iter()
+                .find(|kv| kv.key == "message_id")
+                .map(|kv| kv.value.clone())
+                .unwrap_or_default();
+            seen.push((message_id, meta.producer_name.clone(), meta.sequence_id));
+        }
+        let _ = consumer.ack(&msg).await;
+    }
+    assert_eq!(seen.len(), 6, "3 turns, each sent twice: {seen:#?}");
+    let mut by_id: std::collections::HashMap<String, Vec<(String, u64)>> = Default::default();
+    for (message_id, producer, seq) in &seen {
+        assert_eq!(producer, &format!("arc-{id}"));
+        by_id
+            .entry(message_id.clone())
+            .or_default()
+            .push((producer.clone(), *seq));
+    }
+    assert_eq!(by_id.len(), 3, "{seen:#?}");
+    let mut sequences = HashSet::new();
+    for (message_id, copies) in &by_id {
+        assert_eq!(copies.len(), 2, "{message_id}: {copies:?}");
+        assert_eq!(
+            copies[0], copies[1],
+            "{message_id}: the resend is the same message"
+        );
+        assert!(copies[0].1 > 0);
+        sequences.insert(copies[0].1);
+    }
+    assert_eq!(sequences.len(), 3, "a sequence id per event");
+}

@@ -14,6 +14,7 @@ use std::sync::atomic::Ordering;
 pub(super) async fn dead_letter(
     producers: &mut Producers,
     shared: &Shared,
+    seq: u64,
     rec: &SpoolRecord,
     attempts: u32,
     reason: &str,
@@ -33,7 +34,7 @@ pub(super) async fn dead_letter(
         "payload": original,
     });
     let body = serde_json::to_vec(&envelope).unwrap_or_default();
-    if producers.send_one(&dlq_topic, rec, body.clone()).await {
+    if producers.send_one(&dlq_topic, seq, rec, body.clone()).await {
         tracing::error!(message_id = %rec.message_id, topic = %rec.topic, %dlq_topic, %reason, "event dead-lettered after {attempts} rejections");
     } else {
         // The event itself may be what the broker refuses (e.g. its size):
@@ -60,6 +61,7 @@ pub(super) async fn dead_letter(
         let sent = producers
             .send_one(
                 &dlq_topic,
+                seq,
                 rec,
                 serde_json::to_vec(&notice).unwrap_or_default(),
             )

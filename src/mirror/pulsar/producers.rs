@@ -15,6 +15,10 @@ use std::time::Duration;
 /// The connection and its producers; empty while the broker is away.
 pub(super) struct Producers {
     cfg: PulsarSection,
+    /// Every producer's name: `arc-<spool id>`, the same after a restart on
+    /// the same spool, so a broker with deduplication recognises a resend by
+    /// its sequence id (the record's spool sequence).
+    name: String,
     client: Option<Pulsar<TokioExecutor>>,
     by_topic: HashMap<String, Producer<TokioExecutor>>,
     /// Topics whose partition mismatch was already reported.
@@ -22,9 +26,10 @@ pub(super) struct Producers {
 }
 
 impl Producers {
-    pub(super) fn new(cfg: PulsarSection) -> Self {
+    pub(super) fn new(cfg: PulsarSection, spool_id: &str) -> Self {
         Producers {
             cfg,
+            name: format!("arc-{spool_id}"),
             client: None,
             by_topic: HashMap::new(),
             warned_partitions: HashSet::new(),
@@ -108,6 +113,7 @@ impl Producers {
             let p = client
                 .producer()
                 .with_topic(topic)
+                .with_name(self.name.clone())
                 .with_options(producer::ProducerOptions {
                     batch_size: Some(cfg.batch_size.max(1)),
                     batch_timeout: Some(Duration::from_millis(cfg.batch_timeout_ms.max(1))),
@@ -126,11 +132,17 @@ impl Producers {
             .ok_or(pulsar::Error::Custom("producer vanished".into()))
     }
 
-    /// Send one message and wait for its acknowledgement.
-    pub(super) async fn send_one(&mut self, topic: &str, rec: &SpoolRecord, body: Vec<u8>) -> bool {
+    /// Send one message (record `seq`) and wait for its acknowledgement.
+    pub(super) async fn send_one(
+        &mut self,
+        topic: &str,
+        seq: u64,
+        rec: &SpoolRecord,
+        body: Vec<u8>,
+    ) -> bool {
         let timeout = Duration::from_millis(self.cfg.send_timeout_ms);
         match self.get(topic).await {
-            Ok(p) => match p.send_non_blocking(message(rec, body)).await {
+            Ok(p) => match p.send_non_blocking(message(seq, rec, body)).await {
                 Ok(fut) => matches!(tokio::time::timeout(timeout, fut).await, Ok(Ok(_))),
                 Err(_) => false,
             },
@@ -139,8 +151,9 @@ impl Producers {
     }
 }
 
-/// The message of a spooled record, with `payload` as its body.
-pub(super) fn message(rec: &SpoolRecord, payload: Vec<u8>) -> producer::Message {
+/// The message of spooled record `seq`, with `payload` as its body and `seq`
+/// as its sequence id (patches/pulsar-6.9.1-sequence-id.patch).
+pub(super) fn message(seq: u64, rec: &SpoolRecord, payload: Vec<u8>) -> producer::Message {
     let mut properties = HashMap::new();
     properties.insert("message_id".to_string(), rec.message_id.clone());
     if let Some(subject) = &rec.subject {
@@ -151,6 +164,7 @@ pub(super) fn message(rec: &SpoolRecord, payload: Vec<u8>) -> producer::Message 
         properties,
         partition_key: rec.key.clone(),
         event_time: Some(rec.event_time_ms),
+        sequence_id: Some(seq),
         ..Default::default()
     }
 }

@@ -44,8 +44,9 @@ pub(super) async fn run(shared: Arc<Shared>, stop: CancellationToken) {
             0
         }
     };
+    let spool_id = shared.spool().id().to_string();
     let mut s = Sender {
-        producers: Producers::new(shared.cfg.clone()),
+        producers: Producers::new(shared.cfg.clone(), &spool_id),
         shared,
         rejections: HashMap::new(),
         delivered_ahead: Default::default(),
@@ -138,7 +139,9 @@ pub(super) async fn run(shared: Arc<Shared>, stop: CancellationToken) {
                 tracing::warn!(seq, attempts, %reason, "Pulsar rejected an event");
                 if attempts >= cfg.max_attempts {
                     if let Some((_, rec)) = batch.iter().find(|(q, _)| *q == seq) {
-                        if dead_letter(&mut s.producers, &s.shared, rec, attempts, &reason).await {
+                        if dead_letter(&mut s.producers, &s.shared, seq, rec, attempts, &reason)
+                            .await
+                        {
                             s.commit(Some(seq));
                         }
                     }
@@ -178,7 +181,7 @@ impl Sender {
                 }
             };
             match producer
-                .send_non_blocking(message(rec, rec.payload.clone()))
+                .send_non_blocking(message(*seq, rec, rec.payload.clone()))
                 .await
             {
                 Ok(fut) => pending.push((*seq, Some(fut))),

@@ -20,14 +20,14 @@ pub(super) fn remove_stale_tmp(dir: &Path) -> Result<(), SpoolError> {
     }
 }
 
-/// Reads the cursor; a missing file means nothing committed yet, a damaged
-/// one is warned about and treated the same (everything on disk is replayed,
-/// which at-least-once delivery allows).
-pub(super) fn read_cursor(dir: &Path) -> Result<u64, SpoolError> {
+/// Reads the cursor; `None` when it is missing (nothing committed yet) or
+/// damaged (warned about): both mean everything on disk is replayed, which
+/// at-least-once delivery allows.
+pub(super) fn read_cursor(dir: &Path) -> Result<Option<u64>, SpoolError> {
     let path = dir.join(CURSOR_FILE);
     let text = match fs::read(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err(&path)(e)),
     };
     let parsed = std::str::from_utf8(&text).ok().and_then(|t| {
@@ -36,13 +36,10 @@ pub(super) fn read_cursor(dir: &Path) -> Result<u64, SpoolError> {
         let crc = u32::from_str_radix(crc, 16).ok()?;
         (crc32fast::hash(&seq.to_le_bytes()) == crc).then_some(seq)
     });
-    match parsed {
-        Some(seq) => Ok(seq),
-        None => {
-            warn!(file = %path.display(), "spool: cursor file is corrupt, replaying everything on disk");
-            Ok(0)
-        }
+    if parsed.is_none() {
+        warn!(file = %path.display(), "spool: cursor file is corrupt, replaying everything on disk");
     }
+    Ok(parsed)
 }
 
 /// Persists `seq` as the committed sequence: the file is complete and synced

@@ -42,6 +42,7 @@
 mod cursor;
 mod error;
 mod frame;
+mod id;
 mod open;
 mod queue;
 mod read;
@@ -89,6 +90,8 @@ impl Default for SpoolOptions {
 /// access, e.g. from one actor.
 pub(crate) struct Spool {
     dir: PathBuf,
+    /// See `id.rs`: names the Pulsar producers that send this spool.
+    id: String,
     opts: SpoolOptions,
     /// Held for the advisory lock only.
     _lock: File,
@@ -158,6 +161,11 @@ impl Spool {
 
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The spool's id (see `id.rs`).
+    pub(crate) fn id(&self) -> &str {
+        &self.id
     }
 
     /// Highest sequence handed out so far (0 if none ever was); the next

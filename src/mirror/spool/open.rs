@@ -5,6 +5,7 @@
 
 use super::cursor::{read_cursor, remove_stale_tmp};
 use super::error::{io_err, SpoolError};
+use super::id::spool_id;
 use super::segment::{
     create_segment, parse_segment_name, remove_if_exists, scan_segment, Pos, ScanResult, Segment,
     SEG_SUFFIX,
@@ -26,6 +27,8 @@ impl Spool {
         let lock = lock_dir(dir)?;
         remove_stale_tmp(dir)?;
         let cursor = read_cursor(dir)?;
+        let id = spool_id(dir, cursor.is_some())?;
+        let cursor = cursor.unwrap_or(0);
         let found = recover_segments(list_segments(dir)?, cursor)?;
         let next_seq = next_sequence(&found.segments, cursor);
         let (mut segments, removed) = drop_committed(found.segments, cursor)?;
@@ -37,6 +40,7 @@ impl Spool {
 
         Ok(Spool {
             dir: dir.to_path_buf(),
+            id,
             opts,
             _lock: lock,
             segments,
