@@ -175,6 +175,10 @@ fn archived(root: &Path) -> Vec<Value> {
     let mut rows = Vec::new();
     for f in files {
         let name = f.file_name().unwrap().to_str().unwrap();
+        if name.starts_with('.') && name.ends_with(".tmp") {
+            // A part a killed reader was writing: never renamed, never read.
+            continue;
+        }
         assert!(
             name.starts_with("part-") && name.ends_with(".parquet"),
             "stray file {f:?}"
@@ -620,9 +624,13 @@ fn consume_process(
     pulsar: &str,
     db: &TestDb,
     metrics_port: u16,
+    archive: &Path,
 ) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_arc-agent"))
         .args(["consume", kind])
+        .env("ARC__CONSUMERS__ARCHIVE_DIR", archive)
+        .env("ARC__CONSUMERS__ARCHIVE_BATCH_SIZE", "50")
+        .env("ARC__CONSUMERS__ARCHIVE_FLUSH_MS", "100")
         .env("ARC__PULSAR__URL", pulsar)
         .env("DATABASE_URL", &db.url)
         .env("REDIS_URL", REDIS)
@@ -651,9 +659,21 @@ async fn readers_killed_mid_run_and_restarted_write_each_turn_once() {
     let tokens_out: i64 = (1..=turns as i64).map(|t| 10 + t).sum::<i64>() * sessions as i64;
     let db = TestDb::create("arc_test").await;
     let client_for = || pg(&db.url);
-    let (kpi_port, billing_port) = (free_port(), free_port());
-    let mut kpi = consume_process("kpi", &broker.url(), &db, kpi_port);
-    let mut billing = consume_process("billing", &broker.url(), &db, billing_port);
+    let (kpi_port, billing_port, archive_port) = (free_port(), free_port(), free_port());
+    let archive_dir = dir.path().join("archive");
+    let archived_ids = || -> std::collections::HashMap<String, usize> {
+        let mut ids = std::collections::HashMap::new();
+        if archive_dir.join("v1").exists() {
+            for r in archived(&archive_dir.join("v1")) {
+                *ids.entry(r["message_id"].as_str().unwrap().to_string())
+                    .or_insert(0) += 1;
+            }
+        }
+        ids
+    };
+    let mut kpi = consume_process("kpi", &broker.url(), &db, kpi_port, &archive_dir);
+    let mut billing = consume_process("billing", &broker.url(), &db, billing_port, &archive_dir);
+    let mut archive = consume_process("archive", &broker.url(), &db, archive_port, &archive_dir);
 
     // SIGKILL both while they are part way through (batches of 20).
     let client = client_for().await;
@@ -670,24 +690,32 @@ async fn readers_killed_mid_run_and_restarted_write_each_turn_once() {
     };
     let turns_sql = "SELECT COUNT(*) FROM agent_turns";
     let billed_sql = "SELECT COUNT(*) FROM billing_events";
-    until(60, "both readers under way", || async {
-        (count(turns_sql).await >= 100 && count(billed_sql).await >= 100).then_some(())
+    until(60, "the readers under way", || async {
+        (count(turns_sql).await >= 100
+            && count(billed_sql).await >= 100
+            && archived_ids().len() >= 100)
+            .then_some(())
     })
     .await;
     kpi.kill().unwrap();
     billing.kill().unwrap();
+    archive.kill().unwrap();
     let _ = kpi.wait();
     let _ = billing.wait();
+    let _ = archive.wait();
+    let archived_at_kill = archived_ids().len();
     let (turns_at_kill, billed_at_kill) = (count(turns_sql).await, count(billed_sql).await);
     assert!(
-        turns_at_kill < total || billed_at_kill < total,
-        "killed too late to prove anything ({turns_at_kill}, {billed_at_kill})"
+        turns_at_kill < total || billed_at_kill < total || (archived_at_kill as i64) < total,
+        "killed too late to prove anything ({turns_at_kill}, {billed_at_kill}, {archived_at_kill})"
     );
 
-    let mut kpi = consume_process("kpi", &broker.url(), &db, kpi_port);
-    let mut billing = consume_process("billing", &broker.url(), &db, billing_port);
+    let mut kpi = consume_process("kpi", &broker.url(), &db, kpi_port, &archive_dir);
+    let mut billing = consume_process("billing", &broker.url(), &db, billing_port, &archive_dir);
+    let mut archive = consume_process("archive", &broker.url(), &db, archive_port, &archive_dir);
     until(120, "every turn after the restart", || async {
         let done = count(turns_sql).await == total
+            && archived_ids().len() as i64 == total
             && count(billed_sql).await == total
             && count("SELECT COALESCE(SUM(turns), 0)::int8 FROM session_kpis").await == total
             && count("SELECT COALESCE(SUM(turns), 0)::int8 FROM billing_usage").await == total;
@@ -730,10 +758,22 @@ async fn readers_killed_mid_run_and_restarted_write_each_turn_once() {
         "killed at {turns_at_kill} turns / {billed_at_kill} billed events; after the restart billing read: {}",
         m.lines().filter(|l| l.starts_with("arc_consumer_processed_total")).collect::<Vec<_>>().join(" ")
     );
+    // The Parquet parts too: each event in exactly one row.
+    let ids = archived_ids();
+    assert!(
+        ids.values().all(|n| *n == 1),
+        "archived twice: {:?}",
+        ids.iter()
+            .filter(|(_, n)| **n > 1)
+            .take(5)
+            .collect::<Vec<_>>()
+    );
     kpi.kill().unwrap();
     billing.kill().unwrap();
+    archive.kill().unwrap();
     let _ = kpi.wait();
     let _ = billing.wait();
+    let _ = archive.wait();
     drop(client);
     db.drop_it().await;
 }
