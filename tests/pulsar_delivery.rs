@@ -210,10 +210,12 @@ async fn a_resent_spool_carries_the_same_producer_name_and_sequence_ids() {
     };
     let user = run(None).await;
     let spool = data.join("spool");
-    let id = std::fs::read_to_string(spool.join("id"))
-        .unwrap()
-        .trim()
-        .to_string();
+    // `<spool>/id` holds the id and the boot it was made in.
+    let id_of = |spool: &std::path::Path| {
+        let text = std::fs::read_to_string(spool.join("id")).unwrap();
+        text.split_whitespace().next().unwrap().to_string()
+    };
+    let id = id_of(&spool);
     // The cursor back at 0 (valid): everything on disk is sent again.
     std::fs::write(
         spool.join("cursor"),
@@ -221,11 +223,7 @@ async fn a_resent_spool_carries_the_same_producer_name_and_sequence_ids() {
     )
     .unwrap();
     run(Some(user.clone())).await;
-    assert_eq!(
-        std::fs::read_to_string(spool.join("id")).unwrap().trim(),
-        id,
-        "the same spool keeps its id"
-    );
+    assert_eq!(id_of(&spool), id, "the same spool keeps its id");
 
     // Every conversation record of this user, as the broker holds them.
     let client = Pulsar::builder(broker.url(), TokioExecutor)

@@ -65,6 +65,7 @@ impl Config {
         positive("consumers.archive_batch_size", c.archive_batch_size as u64)?;
         positive("consumers.archive_flush_ms", c.archive_flush_ms)?;
         positive("consumers.batch_timeout_ms", c.batch_timeout_ms)?;
+        positive("consumers.retry_backoff_ms", c.retry_backoff_ms)?;
         positive("consumers.max_attempts", c.max_attempts as u64)?;
         positive("consumers.redis_ttl_s", c.redis_ttl_s)?;
         c.metrics_listen
@@ -151,7 +152,7 @@ impl Config {
             return Err(invalid(
                 "pulsar.realtime_topic",
                 format!(
-                    "{:?} must be empty or a persistent:// topic other than the seed's",
+                    "{:?} must be empty or a persistent:// (or non-persistent://) topic other than the seed's",
                     p.realtime_topic
                 ),
             ));

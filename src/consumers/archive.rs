@@ -170,8 +170,7 @@ pub(crate) struct ArchivedRow {
 }
 
 /// Reads a part back (`part` names it in errors).
-pub(crate) fn read_part(bytes: Bytes, part: &str) -> Result<Vec<ArchivedRow>, WriteError> {
-    let path = part;
+pub(crate) fn read_part(bytes: Bytes, path: &str) -> Result<Vec<ArchivedRow>, WriteError> {
     let reader =
         SerializedFileReader::new(bytes).map_err(|e| archive_err("not a Parquet file", path, e))?;
     let rows = reader

@@ -51,13 +51,13 @@ struct Subscription {
     acks: EntryAcks,
 }
 
-/// Reads until `stop`, writing through `writer`.
 /// The longest wait for the consumer to close at stop.
 pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The longest wait between two attempts to reach the broker.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
+/// Reads until `stop`, writing through `writer`.
 pub(crate) async fn run<W: Writer>(
     settings: Settings,
     mut writer: W,
@@ -91,7 +91,13 @@ pub(crate) async fn run<W: Writer>(
             let consumer = sub.subscribe(&topics).await?;
             Ok::<_, pulsar::Error>((sub, consumer))
         };
-        match attempt.await {
+        // The crate retries a connection on its own for a long while: a
+        // stop does not wait for it.
+        let attempt = tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            a = attempt => a,
+        };
+        match attempt {
             Ok(ok) => break ok,
             Err(e) => {
                 tracing::warn!(error = %subscribe_error(e), retry_in_ms = backoff.as_millis() as u64, "not consuming yet");

@@ -33,6 +33,7 @@ use arc_actors::events::pulsar::{
     new_message_id, AgentMetrics, AgentPerformance, AgentResourceUsage,
 };
 use arc_actors::events::Event;
+use arc_actors::session::emit::percentile;
 use arc_actors::sink::EventSink;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -83,10 +84,12 @@ struct AgentHour {
     sla_violations: u64,
 }
 
-/// A session still running: its turns' latencies so far.
-#[derive(Debug, Default)]
+/// A session still running: its turns' latencies so far, and the hour of
+/// its last turn (a session whose end never came is forgotten after two).
+#[derive(Debug)]
 struct LiveSession {
     latencies_ms: Vec<u64>,
+    last_turn: DateTime<Utc>,
 }
 
 /// A session that ended in the open hour: where a late turn record or its
@@ -117,6 +120,9 @@ pub(crate) struct HourlyRollup {
     agents: BTreeMap<String, AgentHour>,
     live: HashMap<String, LiveSession>,
     ended: HashMap<String, EndedSession>,
+    /// The hour before's, for a late turn record or status right after the
+    /// boundary (counted in the open hour).
+    ended_before: HashMap<String, EndedSession>,
     resources: Resources,
 }
 
@@ -129,6 +135,7 @@ impl HourlyRollup {
             agents: BTreeMap::new(),
             live: HashMap::new(),
             ended: HashMap::new(),
+            ended_before: HashMap::new(),
             resources: Resources::default(),
         }
     }
@@ -144,29 +151,38 @@ impl HourlyRollup {
             Event::Conversation(c) => {
                 let latency = c.performance.total_latency_ms;
                 let session = &c.conversation.session_id;
-                if let Some(ended) = self.ended.get(session) {
-                    // A turn record after its session's metrics: same hour.
-                    let hour = self.agents.entry(ended.agent_id.clone()).or_default();
+                if let Some(ended) = self.ended_session(session) {
+                    // A turn record after its session's metrics: the open hour.
+                    let (agent, target_ms) = (ended.agent_id.clone(), ended.target_ms);
+                    let hour = self.agents.entry(agent).or_default();
                     hour.latencies_ms.push(latency);
-                    hour.sla_violations += u64::from(latency > ended.target_ms);
+                    hour.sla_violations += u64::from(latency > target_ms);
                 } else {
-                    self.live
+                    let bucket = self.bucket;
+                    let live = self
+                        .live
                         .entry(session.clone())
-                        .or_default()
-                        .latencies_ms
-                        .push(latency);
+                        .or_insert_with(|| LiveSession {
+                            latencies_ms: Vec::new(),
+                            last_turn: bucket,
+                        });
+                    live.latencies_ms.push(latency);
+                    live.last_turn = bucket;
                 }
             }
             Event::SessionMetrics(m) => {
                 let target_ms = m.performance_metrics.target_latency_ms;
-                let live = self.live.remove(&m.session.id).unwrap_or_default();
+                let live = self
+                    .live
+                    .remove(&m.session.id)
+                    .map(|l| l.latencies_ms)
+                    .unwrap_or_default();
                 let hour = self.agents.entry(m.session.agent_id.clone()).or_default();
                 hour.sessions += 1;
                 hour.turns += m.conversation_stats.total_turns;
                 hour.duration_seconds += m.session.duration_seconds;
-                hour.sla_violations +=
-                    live.latencies_ms.iter().filter(|l| **l > target_ms).count() as u64;
-                hour.latencies_ms.extend(live.latencies_ms);
+                hour.sla_violations += live.iter().filter(|l| **l > target_ms).count() as u64;
+                hour.latencies_ms.extend(live);
                 self.ended.insert(
                     m.session.id.clone(),
                     EndedSession {
@@ -176,15 +192,19 @@ impl HourlyRollup {
                 );
             }
             Event::SessionEnded(e) if e.final_status == "failed" => {
-                if let Some(ended) = self.ended.get(&e.session_id) {
-                    self.agents
-                        .entry(ended.agent_id.clone())
-                        .or_default()
-                        .failed += 1;
+                if let Some(ended) = self.ended_session(&e.session_id) {
+                    let agent = ended.agent_id.clone();
+                    self.agents.entry(agent).or_default().failed += 1;
                 }
             }
             _ => {}
         }
+    }
+
+    fn ended_session(&self, session: &str) -> Option<&EndedSession> {
+        self.ended
+            .get(session)
+            .or_else(|| self.ended_before.get(session))
     }
 
     /// One reading of the process's resources.
@@ -227,14 +247,10 @@ impl HourlyRollup {
             .into_iter()
             .map(|(agent_id, mut h)| {
                 h.latencies_ms.sort_unstable();
-                let n = h.latencies_ms.len();
                 let avg_latency_ms = (h.latencies_ms.iter().sum::<u64>())
-                    .checked_div(n as u64)
+                    .checked_div(h.latencies_ms.len() as u64)
                     .unwrap_or(0);
-                let p95_latency_ms = match n {
-                    0 => 0,
-                    _ => h.latencies_ms[(n * 95).div_ceil(100) - 1],
-                };
+                let p95_latency_ms = percentile(&h.latencies_ms, 95.0);
                 AgentPerformance {
                     schema: AgentPerformance::SCHEMA.into(),
                     message_id: new_message_id(),
@@ -265,7 +281,10 @@ impl HourlyRollup {
                 }
             })
             .collect();
-        self.ended.clear();
+        self.ended_before = std::mem::take(&mut self.ended);
+        // A session whose end never came (its last events dropped) is
+        // forgotten two hours after its last turn.
+        self.live.retain(|_, l| l.last_turn + HOUR >= bucket);
         self.bucket = hour_of(end);
         records
     }

@@ -314,7 +314,7 @@ fn action_of(payload: &WebhookPayload, now: DateTime<Utc>) -> WebhookAction {
                 track_source: t.source.to_ascii_lowercase(),
                 metadata: TrackMetadata {
                     user_id: identity,
-                    session_id: format!("sess-{}", t.sid),
+                    session_id: session_of_track(&t.sid),
                 },
             })
         }
@@ -328,11 +328,20 @@ fn action_of(payload: &WebhookPayload, now: DateTime<Utc>) -> WebhookAction {
                 participant_sid: psid,
                 reason: TrackUnpublished::REASON_USER_DISCONNECTED.into(),
                 duration_seconds: 0,
-                session_id: format!("sess-{}", t.sid),
+                session_id: session_of_track(&t.sid),
                 track_sid: t.sid,
             })
         }
         _ => WebhookAction::None,
+    }
+}
+
+/// The session a webhook-started track gets (empty when the track has no sid).
+fn session_of_track(track_sid: &str) -> String {
+    if track_sid.is_empty() {
+        String::new()
+    } else {
+        format!("sess-{track_sid}")
     }
 }
 

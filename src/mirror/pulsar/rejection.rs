@@ -51,3 +51,40 @@ pub(super) fn rejection_reason(e: &pulsar::Error) -> String {
     }
     text
 }
+
+/// A receipt for a message the broker did not store because its producer
+/// already sent a higher sequence id (deduplication): message id -1:-1.
+pub(super) fn is_duplicate(receipt: &pulsar::message::proto::CommandSendReceipt) -> bool {
+    receipt
+        .message_id
+        .as_ref()
+        .is_some_and(|m| m.ledger_id == u64::MAX && m.entry_id == u64::MAX)
+}
+
+/// The rejection of record `seq` dropped as a duplicate after its first refusal.
+pub(super) fn duplicate_of_later(seq: u64) -> pulsar::Error {
+    pulsar::Error::Producer(pulsar::error::ProducerError::Custom(format!(
+        "record {seq}, refused before, was dropped by the broker as a duplicate (later records of this producer reached the topic first)"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pulsar::message::proto::{CommandSendReceipt, MessageIdData};
+
+    #[test]
+    fn a_deduplicated_receipt_is_told_apart_and_is_a_rejection() {
+        let receipt = |ledger_id, entry_id| CommandSendReceipt {
+            message_id: Some(MessageIdData {
+                ledger_id,
+                entry_id,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(is_duplicate(&receipt(u64::MAX, u64::MAX)));
+        assert!(!is_duplicate(&receipt(12, 3)));
+        assert!(is_rejection(&duplicate_of_later(7)));
+    }
+}

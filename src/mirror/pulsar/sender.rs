@@ -4,7 +4,7 @@
 
 use super::dead_letter::dead_letter;
 use super::producers::{message, Producers};
-use super::rejection::{is_rejection, rejection_reason};
+use super::rejection::{duplicate_of_later, is_duplicate, is_rejection, rejection_reason};
 use super::shared::Shared;
 use crate::mirror::spool::SpoolRecord;
 use std::collections::{BTreeSet, HashMap};
@@ -197,6 +197,15 @@ impl Sender {
             let result = match fut {
                 None => Ok(()),
                 Some(fut) => match tokio::time::timeout(timeout, fut).await {
+                    // A record the broker refused before, resent after later
+                    // ones of the same producer were stored: a broker with
+                    // deduplication drops it (its sequence id is below theirs),
+                    // so it was not stored: a rejection, not a delivery.
+                    Ok(Ok(receipt))
+                        if self.rejections.contains_key(&seq) && is_duplicate(&receipt) =>
+                    {
+                        Err(duplicate_of_later(seq))
+                    }
                     Ok(r) => r.map(|_| ()),
                     Err(_) => {
                         // No acknowledgement in time: a connection problem, not a rejection.

@@ -2,8 +2,11 @@
 //! being `u64 seq | u64 event_time_ms | u16 len + topic | u8 flags
 //! [+ u16 len + key if flags & 1] [+ u16 len + subject if flags & 2] |
 //! u16 len + message_id | u32 len + payload` (all little endian). Flags 0 and
-//! 1 are the format before `subject` existed, so an older spool still reads. Encoding checks the field sizes; decoding reports damage (short
-//! frame, CRC mismatch, bad body) as [`Frame::Bad`] rather than an error.
+//! 1 are the format before `subject` existed, so an older spool still reads
+//! (a binary from before reads flags 2 and 3 as damage: flush the spool
+//! before going back to one). Encoding checks the field sizes; decoding
+//! reports damage (short frame, CRC mismatch, bad body) as [`Frame::Bad`]
+//! rather than an error.
 
 use super::error::SpoolError;
 use std::io::{self, Read};

@@ -10,11 +10,14 @@
 //!
 //! * `<dir>/<first_seq:020>.seg`: segment files. Each record is framed as
 //!   `u32 LE body_len | u32 LE crc32(body) | body`, the body being
-//!   `u64 seq | u64 event_time_ms | u16 len + topic | u8 key flag [+ u16 len + key]
-//!   | u16 len + message_id | u32 len + payload` (all little endian). Within a
-//!   segment sequences are contiguous and start at the number in the name.
+//!   `u64 seq | u64 event_time_ms | u16 len + topic | u8 flags [+ u16 len + key]
+//!   [+ u16 len + subject] | u16 len + message_id | u32 len + payload` (all
+//!   little endian; `frame.rs`). Within a segment sequences are contiguous and
+//!   start at the number in the name.
 //! * `<dir>/cursor`: last committed sequence as `"<seq> <crc32 hex>\n"`,
 //!   replaced atomically (temp file + fsync + rename).
+//! * `<dir>/id`: the spool's id and the boot it was made in (`id.rs`): the
+//!   Pulsar producers' name, renewed when the sequence could repeat.
 //! * `<dir>/lock`: held with an exclusive advisory lock while a [`Spool`] is
 //!   open, so two processes can never interleave writes into one spool.
 //!
@@ -30,7 +33,7 @@
 //!
 //! - `frame`: a record's bytes on disk (framing, CRC, encode, decode).
 //! - `segment`: the segment files and the scan that validates one.
-//! - `cursor`: the commit cursor file.
+//! - `cursor`: the commit cursor file; `id`: the spool's id.
 //! - `open`: [`Spool::open`], recovery in named steps.
 //! - `queue`: the queue API (append, flush, sync, peek, commit) and the
 //!   segment roll and reclaim behind it; `read`: reading records back.

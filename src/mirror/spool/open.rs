@@ -3,9 +3,9 @@
 //! last one, skipping the damaged rest of an older one), delete segments
 //! holding only committed records, then pick or create the active segment.
 
-use super::cursor::{read_cursor, remove_stale_tmp};
+use super::cursor::{read_cursor, remove_stale_tmp, write_cursor};
 use super::error::{io_err, SpoolError};
-use super::id::spool_id;
+use super::id::{has_id, spool_id};
 use super::segment::{
     create_segment, parse_segment_name, remove_if_exists, scan_segment, Pos, ScanResult, Segment,
     SEG_SUFFIX,
@@ -27,9 +27,17 @@ impl Spool {
         let lock = lock_dir(dir)?;
         remove_stale_tmp(dir)?;
         let cursor = read_cursor(dir)?;
-        let id = spool_id(dir, cursor.is_some())?;
+        let listed = list_segments(dir)?;
+        // A new spool gets its cursor at once: later, a missing cursor means
+        // a lost one.
+        let new_spool = cursor.is_none() && listed.is_empty() && !has_id(dir);
+        if new_spool {
+            write_cursor(dir, 0)?;
+        }
+        let sound = cursor.is_some() || new_spool;
         let cursor = cursor.unwrap_or(0);
-        let found = recover_segments(list_segments(dir)?, cursor)?;
+        let found = recover_segments(listed, cursor)?;
+        let id = spool_id(dir, sound && !found.damaged)?;
         let next_seq = next_sequence(&found.segments, cursor);
         let (mut segments, removed) = drop_committed(found.segments, cursor)?;
         let (active_file, created) = open_active(dir, &mut segments, next_seq)?;
@@ -49,7 +57,7 @@ impl Spool {
             active_dirty: found.truncated,
             active_broken: false,
             unsynced: Vec::new(),
-            dir_dirty: removed || created,
+            dir_dirty: removed || created || new_spool,
             next_seq,
             committed: cursor,
             persisted: cursor,
@@ -105,6 +113,9 @@ struct Recovered {
     first_uncommitted: Option<Pos>,
     /// The last segment was truncated: its new length needs an fsync.
     truncated: bool,
+    /// Some segment had a torn or corrupt part: records may be gone, and
+    /// their sequence numbers may be handed out again.
+    damaged: bool,
 }
 
 /// Scans the segments in order, repairing what a crash left.
@@ -114,6 +125,7 @@ fn recover_segments(listed: Vec<(u64, PathBuf)>, cursor: u64) -> Result<Recovere
         depth: 0,
         first_uncommitted: None,
         truncated: false,
+        damaged: false,
     };
     // Sequences must keep increasing across segments.
     let mut min_first = 0u64;
@@ -126,6 +138,7 @@ fn recover_segments(listed: Vec<(u64, PathBuf)>, cursor: u64) -> Result<Recovere
         };
         let mut file_len = res.file_len;
         if let Some(reason) = &res.bad {
+            found.damaged = true;
             if i + 1 == n {
                 truncate_tail(&path, &res, reason)?;
                 file_len = res.valid_len;

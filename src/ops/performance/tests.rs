@@ -170,3 +170,27 @@ fn p95_is_the_nearest_rank() {
     assert_eq!(out[0].metrics.uptime_percent, 100.0);
     assert_eq!(r.bucket(), at("11:00:00"));
 }
+
+/// A turn record or a failed status right after the boundary still counts
+/// (in the open hour); a session whose end never came is forgotten.
+#[test]
+fn late_events_count_and_lost_sessions_are_forgotten() {
+    let id = ServiceIdentity::local("arc-agent");
+    let mut r = HourlyRollup::new(at("10:00:00"), "a");
+    r.observe(&turn("s", "a", 100));
+    r.observe(&ended("s", "a", 2, 10));
+    r.observe(&turn("lost", "a", 100));
+    let first = r.close(at("11:00:00"), &id);
+    assert_eq!(first[0].metrics.total_sessions, 1);
+    r.observe(&turn("s", "a", 900));
+    r.observe(&status("s", "failed"));
+    let second = r.close(at("12:00:00"), &id);
+    assert_eq!(second[0].metrics.avg_latency_ms, 900);
+    assert_eq!(second[0].metrics.sla_violations, 1);
+    assert_eq!(r.live.len(), 1, "the lost session is kept a while");
+    r.close(at("13:00:00"), &id);
+    assert!(
+        r.live.is_empty(),
+        "and forgotten two hours after its last turn"
+    );
+}
