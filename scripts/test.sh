@@ -19,6 +19,9 @@ step "operator files (promtool)" bash scripts/operator-check.sh
 step "module graph (no import circle)" python3 scripts/module-graph.py
 step "cargo build (tests, benches, binary)" cargo build --workspace --all-targets --locked
 step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+# Licenses, bans and sources of the crate graph (deny.toml); the advisories
+# check needs GitHub, which these machines cannot reach.
+step "cargo deny" cargo deny --offline check licenses bans sources
 run_tests() {
   cargo test --workspace --locked 2>&1 | tee target/test-output.log
 }
