@@ -8,7 +8,8 @@ pub enum ConsumeError {
         url: String,
         subscription: String,
         topics: String,
-        source: pulsar::Error,
+        /// Boxed: the client's error is large, and every consumer result carries it.
+        source: Box<pulsar::Error>,
     },
     #[error("PostgreSQL at {url}: {source}")]
     Postgres {

@@ -26,7 +26,7 @@ pub async fn read_log(
         url: url.to_string(),
         subscription: subscription.clone(),
         topics: names.join(", "),
-        source,
+        source: Box::new(source),
     };
     let client = Pulsar::builder(url.to_string(), TokioExecutor)
         .build()

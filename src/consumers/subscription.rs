@@ -69,7 +69,7 @@ pub(crate) async fn run<W: Writer>(
         url: settings.url.clone(),
         subscription: settings.subscription.clone(),
         topics: topics.join(", "),
-        source,
+        source: Box::new(source),
     };
     // A broker that is not there yet (restarting, starting beside the
     // reader) is waited for: each failure is logged with what was tried,
