@@ -216,6 +216,29 @@ fn archived(root: &Path) -> Vec<Value> {
     rows
 }
 
+/// One number from `sql` (a count or a sum); `None` while the tables are not
+/// there yet (the reader has not run its migrations).
+async fn scalar(
+    client: &tokio_postgres::Client,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Option<i64> {
+    Some(client.query_one(sql, params).await.ok()?.get(0))
+}
+
+/// The session's `session_kpis` row has its end.
+async fn session_ended(client: &tokio_postgres::Client, session: &str) -> bool {
+    client
+        .query_opt(
+            "SELECT 1 FROM session_kpis WHERE session_id = $1 AND ended_at IS NOT NULL",
+            &[&session],
+        )
+        .await
+        .ok()
+        .flatten()
+        .is_some()
+}
+
 fn u(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("{v} is not a count"))
 }
@@ -300,30 +323,19 @@ async fn a_ten_turn_session_lands_once_in_postgres_redis_and_billing() {
         60,
         "10 turns and the session's end in PostgreSQL",
         || async {
-            let n: i64 = client
-                .query_one(
-                    "SELECT COUNT(*) FROM agent_turns WHERE session_id = $1",
-                    &[&session],
-                )
-                .await
-                .ok()?
-                .get(0);
-            let ended = client
-                .query_opt(
-                    "SELECT 1 FROM session_kpis WHERE session_id = $1 AND ended_at IS NOT NULL",
-                    &[&session],
-                )
-                .await
-                .ok()?;
-            let billed: i64 = client
-                .query_one(
-                    "SELECT COALESCE(SUM(sessions), 0) FROM billing_usage WHERE account_id = $1",
-                    &[&user],
-                )
-                .await
-                .ok()?
-                .get(0);
-            (n == 10 && ended.is_some() && billed == 1).then_some(())
+            let n = scalar(
+                &client,
+                "SELECT COUNT(*) FROM agent_turns WHERE session_id = $1",
+                &[&session],
+            )
+            .await?;
+            let billed = scalar(
+                &client,
+                "SELECT COALESCE(SUM(sessions), 0) FROM billing_usage WHERE account_id = $1",
+                &[&user],
+            )
+            .await?;
+            (n == 10 && session_ended(&client, &session).await && billed == 1).then_some(())
         },
     )
     .await;
@@ -679,14 +691,7 @@ async fn readers_killed_mid_run_and_restarted_write_each_turn_once() {
     let client = client_for().await;
     let count = |sql: &'static str| {
         let client = &client;
-        async move {
-            client
-                .query_one(sql, &[])
-                .await
-                .ok()
-                .map(|r| r.get::<_, i64>(0))
-                .unwrap_or(0)
-        }
+        async move { scalar(client, sql, &[]).await.unwrap_or(0) }
     };
     let turns_sql = "SELECT COUNT(*) FROM agent_turns";
     let billed_sql = "SELECT COUNT(*) FROM billing_events";
@@ -820,36 +825,24 @@ async fn a_node_killed_and_restarted_replays_without_changing_what_readers_wrote
         v
     };
     until(60, "the session in every reader", || async {
-        let turns: i64 = client
-            .query_one(
-                "SELECT COUNT(*) FROM agent_turns WHERE session_id = $1",
-                &[&session],
-            )
-            .await
-            .ok()?
-            .get(0);
-        let billed: i64 = client
-            .query_one(
-                "SELECT COUNT(*) FROM billing_usage WHERE account_id = $1",
-                &[&user],
-            )
-            .await
-            .ok()?
-            .get(0);
+        let turns = scalar(
+            &client,
+            "SELECT COUNT(*) FROM agent_turns WHERE session_id = $1",
+            &[&session],
+        )
+        .await?;
+        let billed = scalar(
+            &client,
+            "SELECT COUNT(*) FROM billing_usage WHERE account_id = $1",
+            &[&user],
+        )
+        .await?;
         let files = if archive_dir.join("v1").exists() {
             mine(archived(&archive_dir.join("v1")))
         } else {
             Vec::new()
         };
-        let ended = client
-            .query_opt(
-                "SELECT 1 FROM session_kpis WHERE session_id = $1 AND ended_at IS NOT NULL",
-                &[&session],
-            )
-            .await
-            .ok()
-            .flatten()
-            .is_some();
+        let ended = session_ended(&client, &session).await;
         (turns == 5 && ended && billed > 0 && files.len() >= 6).then_some(())
     })
     .await;
@@ -920,11 +913,7 @@ async fn a_large_batched_backlog_is_read_to_the_end() {
     .await;
     let client = pg(&db.url).await;
     until(120, "all 20,000 turns in agent_turns", || async {
-        let n: i64 = client
-            .query_one("SELECT COUNT(*) FROM agent_turns", &[])
-            .await
-            .ok()?
-            .get(0);
+        let n = scalar(&client, "SELECT COUNT(*) FROM agent_turns", &[]).await?;
         (n == 20_000).then_some(())
     })
     .await;
