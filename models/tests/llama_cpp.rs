@@ -160,3 +160,74 @@ fn a_file_that_is_not_a_model_is_refused_with_its_name() {
     .to_string();
     assert!(err.contains(&junk.path().display().to_string()), "{err}");
 }
+
+/// What crashed CI once: models loading on several threads while another
+/// thread decodes. ggml's backend registry is process-wide; the library is
+/// now loaded once and loads are serialized, so every thread answers.
+#[test]
+fn models_load_on_several_threads_while_another_decodes() {
+    let first = model();
+    let decoding = std::thread::spawn(move || {
+        let mut slot = first.slot(1024, 1).unwrap();
+        let prompt = chat(&first, "What is the capital of France?");
+        let mut text = String::new();
+        for _ in 0..3 {
+            text.clear();
+            slot.generate(&prompt, &greedy(24), |t| {
+                text.push_str(t);
+                true
+            })
+            .unwrap();
+        }
+        text
+    });
+    let loaders: Vec<_> = (0..3)
+        .map(|_| {
+            std::thread::spawn(|| {
+                let m = model();
+                let mut slot = m.slot(512, 1).unwrap();
+                let prompt = chat(&m, "What is the capital of France?");
+                let mut text = String::new();
+                slot.generate(&prompt, &greedy(24), |t| {
+                    text.push_str(t);
+                    true
+                })
+                .unwrap();
+                text
+            })
+        })
+        .collect();
+    for l in loaders {
+        let text = l.join().expect("a loading thread finished");
+        assert!(text.contains("Paris"), "{text:?}");
+    }
+    let text = decoding.join().expect("the decoding thread finished");
+    assert!(text.contains("Paris"), "{text:?}");
+}
+
+/// The library is process-wide: asking for another copy of it (another
+/// folder) is refused with both folders named, not loaded beside the first.
+#[test]
+fn a_second_library_folder_is_refused_with_both_names() {
+    let _loaded = model();
+    let other = tempfile::tempdir().unwrap();
+    let gguf = manifest::require(
+        &manifest::default_models_dir(),
+        "smollm2-135m-instruct",
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let err = LlamaModel::load(&ModelOptions {
+        lib_dir: other.path().to_path_buf(),
+        model: gguf,
+        verbose: false,
+    })
+    .err()
+    .expect("refused")
+    .to_string();
+    assert!(err.contains("already loaded from"), "{err}");
+    assert!(
+        err.contains(&other.path().canonicalize().unwrap().display().to_string()),
+        "{err}"
+    );
+}

@@ -10,7 +10,7 @@
 use super::ffi::{self, Api, LoadError};
 use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Why a model or a generation failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +29,48 @@ pub enum LlamaError {
     Nul,
     #[error("llama_decode failed with {0}")]
     Decode(i32),
+    #[error("llama.cpp is already loaded from {} in this process; it cannot also be loaded from {}", loaded.display(), asked.display())]
+    OtherLibrary { loaded: PathBuf, asked: PathBuf },
+}
+
+/// The libraries, loaded once per process and never unloaded.
+///
+/// Why once: ggml keeps its backends in a process-wide registry that
+/// `ggml_backend_load_all_from_path` extends without a lock. Loading again
+/// (a second model, a second test thread) while a slot decodes reallocates
+/// that registry under the decoding thread: a segmentation fault, seen in
+/// CI with three models loading side by side. Why never unloaded: the
+/// registry keeps handles into the CPU backend library.
+static LIBRARY: Mutex<Option<(PathBuf, &'static Api)>> = Mutex::new(None);
+
+/// Returns the process's llama.cpp, loading it from `dir` the first time.
+/// The caller holds the `LIBRARY` lock, so loads never overlap.
+fn library(
+    loaded: &mut Option<(PathBuf, &'static Api)>,
+    dir: &Path,
+) -> Result<&'static Api, LlamaError> {
+    // The same folder by another spelling (relative, via a link) is the same
+    // library.
+    let dir = &std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    if let Some((from, api)) = loaded {
+        if from == dir {
+            return Ok(api);
+        }
+        return Err(LlamaError::OtherLibrary {
+            loaded: from.clone(),
+            asked: dir.to_path_buf(),
+        });
+    }
+    let api: &'static Api = Box::leak(Box::new(Api::load(dir)?));
+    let cdir = path_cstring(dir)?;
+    // SAFETY: the pinned C API, called once per process under the lock, with
+    // a valid NUL-terminated path.
+    unsafe {
+        (api.ggml_backend_load_all_from_path)(cdir.as_ptr());
+        (api.llama_backend_init)();
+    }
+    *loaded = Some((dir.to_path_buf(), api));
+    Ok(api)
 }
 
 /// How to load the model.
@@ -43,7 +85,7 @@ pub struct ModelOptions {
 
 /// The weights and vocabulary, shared by every slot.
 pub struct LlamaModel {
-    api: Api,
+    api: &'static Api,
     model: *mut ffi::llama_model,
     vocab: *const ffi::llama_vocab,
     template: Option<CString>,
@@ -63,21 +105,22 @@ unsafe extern "C" fn quiet_log(
 }
 
 impl LlamaModel {
-    /// Loads the libraries and the model (once per process).
+    /// Loads the model (and, the first time in the process, the libraries).
     pub fn load(opts: &ModelOptions) -> Result<Arc<Self>, LlamaError> {
-        let api = Api::load(&opts.lib_dir)?;
-        let dir = path_cstring(&opts.lib_dir)?;
         let path = path_cstring(&opts.model)?;
+        // One load at a time: llama.cpp's loader and its log callback are
+        // process-wide.
+        let mut loaded = LIBRARY.lock().unwrap_or_else(|p| p.into_inner());
+        let api = library(&mut loaded, &opts.lib_dir)?;
         // SAFETY: calls into the pinned C API with valid, NUL-terminated strings.
         let model = unsafe {
             if !opts.verbose {
                 (api.llama_log_set)(Some(quiet_log), std::ptr::null_mut());
             }
-            (api.ggml_backend_load_all_from_path)(dir.as_ptr());
-            (api.llama_backend_init)();
             let params = (api.llama_model_default_params)();
             (api.llama_model_load_from_file)(path.as_ptr(), params)
         };
+        drop(loaded);
         if model.is_null() {
             return Err(LlamaError::Model {
                 path: opts.model.clone(),
@@ -322,7 +365,7 @@ impl Slot {
         mut on_text: impl FnMut(&str) -> bool,
     ) -> Result<Generation, LlamaError> {
         let model = self.model.clone();
-        let api = &model.api;
+        let api = model.api;
         if prompt.len() + 1 >= self.n_ctx as usize {
             return Err(LlamaError::PromptTooLong {
                 tokens: prompt.len(),
@@ -398,7 +441,7 @@ impl Slot {
     }
 
     fn decode(&mut self, tokens: &mut [ffi::llama_token]) -> Result<(), LlamaError> {
-        let api = &self.model.api;
+        let api = self.model.api;
         // SAFETY: `tokens` outlives the call; the batch only borrows it.
         let rc = unsafe {
             let batch = (api.llama_batch_get_one)(tokens.as_mut_ptr(), tokens.len() as i32);
