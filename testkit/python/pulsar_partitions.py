@@ -5,8 +5,9 @@ import sys
 
 import pulsar
 
-client = pulsar.Client(sys.argv[1], operation_timeout_seconds=10,
-                       logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Error))
+from pulsar_client import connect
+
+client = connect(sys.argv[1])
 for topic in sys.argv[2:]:
     print(json.dumps({"topic": topic, "partitions": client.get_topic_partitions(topic)}), flush=True)
 client.close()

@@ -12,6 +12,8 @@ import uuid
 
 import pulsar
 
+from pulsar_client import connect
+
 
 def main() -> int:
     ap = argparse.ArgumentParser()
@@ -23,11 +25,7 @@ def main() -> int:
     ap.add_argument("--match", default="", help="only count messages whose payload contains this string")
     args = ap.parse_args()
 
-    client = pulsar.Client(
-        args.url,
-        operation_timeout_seconds=10,
-        logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Error),
-    )
+    client = connect(args.url)
     consumer = client.subscribe(
         args.topic,
         subscription_name="test-reader-" + uuid.uuid4().hex,

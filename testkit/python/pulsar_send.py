@@ -10,12 +10,13 @@ import sys
 
 import pulsar
 
+from pulsar_client import connect
+
 
 def main() -> int:
     url = sys.argv[1]
     batch = int(sys.argv[2]) if len(sys.argv) > 2 else 0
-    client = pulsar.Client(url, operation_timeout_seconds=10,
-                           logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Error))
+    client = connect(url)
     producers = {}
     sent = 0
     for line in sys.stdin:
