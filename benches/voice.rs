@@ -111,6 +111,9 @@ fn main() {
     // --- voice to voice with every real engine -----------------------------
     let mut cfg = Config::load(None).expect("config");
     cfg.engines.profile = arc_agent::config::EngineProfile::Local;
+    // The fixed silence rule, so end of speech is the endpoint + silence_ms
+    // (the turn model's figures: the turn_taking bench, both rules side by side).
+    cfg.engines.turn.enabled = false;
     let rss_before = procinfo::sample().rss_bytes;
     let engines = rt
         .block_on(LocalEngines::load(&cfg))

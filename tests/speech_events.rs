@@ -33,7 +33,9 @@ async fn a_spoken_turn_emits_the_real_engines_values() {
     for f in frames {
         assert!(h.push_audio_wait(f).await);
     }
-    for _ in 0..50 {
+    // Silence past the longest wait for the end of the turn (the turn
+    // model's limit).
+    for _ in 0..(cfg.engines.turn_silence_limit_ms() / 20 + 25) {
         h.push_audio_wait(arc_actors::audio::AudioFrame::new(16_000, vec![0.0; 320]))
             .await;
     }

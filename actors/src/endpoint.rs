@@ -72,6 +72,14 @@ impl Endpointer {
         None
     }
 
+    /// Something other than the silence rule ended the turn (the turn
+    /// model): out of speech now, so the next speech starts a new turn.
+    pub fn end_turn(&mut self) {
+        self.in_speech = false;
+        self.speech_run_ms = 0;
+        self.silence_run_ms = 0;
+    }
+
     /// In a turn, and the last frame was silence (see [`VadStream::pausing`](crate::engine::VadStream::pausing)).
     pub fn pausing(&self) -> bool {
         self.in_speech && self.silence_run_ms > 0
@@ -106,5 +114,26 @@ mod tests {
         assert_eq!(ep.push(true, 20), None);
         assert_eq!(ep.push(false, 20), None);
         assert_eq!(ep.push(true, 20), None);
+    }
+
+    #[test]
+    fn a_turn_ended_from_outside_lets_the_next_speech_start_one() {
+        let mut ep = Endpointer::new(Endpointing {
+            min_speech_ms: 40,
+            silence_ms: 1000,
+        });
+        ep.push(true, 20);
+        assert_eq!(ep.push(true, 20), Some(VadEvent::SpeechStart { at_ms: 0 }));
+        ep.push(false, 20);
+        ep.end_turn();
+        assert!(!ep.pausing());
+        for _ in 0..60 {
+            assert_eq!(ep.push(false, 20), None, "no second end for that turn");
+        }
+        ep.push(true, 20);
+        assert_eq!(
+            ep.push(true, 20),
+            Some(VadEvent::SpeechStart { at_ms: 1260 })
+        );
     }
 }

@@ -61,12 +61,34 @@ pub trait VadStream: Send {
     fn pausing(&self) -> bool {
         false
     }
+
+    /// The turn model ended the turn before the silence rule did: leave
+    /// speech, so the next words start a new turn (and no late end comes).
+    fn end_turn(&mut self);
 }
 
 /// A VAD model shared by all sessions; each session gets its own stream.
 pub trait VadEngine: Send + Sync {
     fn name(&self) -> &str;
     fn stream(&self) -> Box<dyn VadStream>;
+    /// A stream whose silence rule ends a turn after `silence_ms` instead of
+    /// the engine's own setting: with a turn engine deciding first, the
+    /// session's silence rule is only the longer limit behind it.
+    fn stream_with_silence(&self, silence_ms: u64) -> Box<dyn VadStream>;
+}
+
+/// Semantic end of turn: has the user finished, judged from the turn so far?
+///
+/// The VAD hears silence, not meaning: "a table for … two" pauses where a
+/// turn has not ended. A detector behind this trait is asked when the user
+/// pauses (Smart Turn on the audio today; a text model on the transcript or
+/// a remote service can follow).
+#[async_trait]
+pub trait TurnEngine: Send + Sync {
+    fn name(&self) -> &str;
+    /// The probability (0..=1) that the turn is complete. `audio` is the
+    /// turn so far at 16 kHz, ending in the pause.
+    async fn completion(&self, audio: Arc<[f32]>) -> Result<f32, EngineError>;
 }
 
 /// Partial transcripts are cheap previews; the final one is what the Brain gets.
@@ -263,6 +285,8 @@ pub struct Engines {
     pub tts: Arc<dyn TtsEngine>,
     /// The session's external tools (declared in config), if any.
     pub tools: Option<Arc<dyn ToolEngine>>,
+    /// Semantic end of turn; none: the VAD's silence rule alone ends turns.
+    pub turn: Option<Arc<dyn TurnEngine>>,
 }
 
 impl std::fmt::Debug for Engines {
@@ -272,6 +296,7 @@ impl std::fmt::Debug for Engines {
             .field("stt", &self.stt.model())
             .field("llm", &self.llm.model())
             .field("tts", &self.tts.model())
+            .field("turn", &self.turn.as_ref().map(|t| t.name().to_string()))
             .finish()
     }
 }

@@ -32,6 +32,8 @@
 //! - [`engine`]: the Vad, Stt, Llm and Tts traits (streaming, cancellable).
 //! - [`endpoint`]: the endpointing rules every VAD applies (speech start/end).
 //! - [`tools`]: the built-in tools offered to the model.
+//! - [`turn_stats`]: why turns ended and how fast, for the node's metrics.
+//! - [`dangling`]: does a transcript stop mid-sentence ("a table for")?
 //! - [`context`]: the rolling conversation history that survives a Brain restart.
 //! - [`sentence`]: cutting a token stream into speakable sentences.
 //! - [`redact`]: PII masking of event texts before they leave the node.
@@ -46,6 +48,7 @@
 
 pub mod audio;
 pub mod context;
+pub mod dangling;
 pub mod emit;
 pub mod endpoint;
 pub mod engine;
@@ -59,3 +62,4 @@ pub mod sink;
 pub mod synthetic;
 pub mod telemetry;
 pub mod tools;
+pub mod turn_stats;

@@ -92,6 +92,7 @@ impl EngineProvider for Provider {
             llm: Arc::new(EchoLlm::default()),
             tts: Arc::new(ToneTts::default()),
             tools: None,
+            turn: None,
         })
     }
 }

@@ -19,6 +19,7 @@
 //! - [`llm`]: language models (`LlmEngine`): an OpenAI-compatible client and
 //!   the embedded llama-server.
 //! - [`tools`]: HTTP tools declared in config (`ToolEngine`).
+//! - [`turn`]: Smart Turn, semantic end of turn (`TurnEngine`).
 //! - [`piper`]: Piper text to speech (`TtsEngine`).
 //! - [`opus`]: Opus packets for the wire.
 //! - [`manifest`]: the catalogue of models (`models/manifest.toml`) and
@@ -48,5 +49,6 @@ pub mod piper;
 pub mod pool;
 pub mod silero;
 pub mod tools;
+pub mod turn;
 pub mod wer;
 pub mod whisper;

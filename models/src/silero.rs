@@ -170,12 +170,16 @@ impl SileroVad {
     /// A stream with its own state, as a concrete type (tests and benches
     /// that want [`SileroStream::probabilities`]).
     pub fn silero_stream(&self) -> SileroStream {
+        self.silero_stream_with(self.shared.options.endpointing)
+    }
+
+    fn silero_stream_with(&self, endpointing: Endpointing) -> SileroStream {
         SileroStream {
             shared: self.shared.clone(),
             state: vec![0.0; STATE_LEN],
             context: vec![0.0; CONTEXT_SAMPLES],
             buf: Vec::with_capacity(2 * WINDOW_SAMPLES),
-            ep: Endpointer::new(self.shared.options.endpointing),
+            ep: Endpointer::new(endpointing),
             speaking: false,
             pending: VecDeque::new(),
             last_probs: Vec::new(),
@@ -220,6 +224,13 @@ impl VadEngine for SileroVad {
 
     fn stream(&self) -> Box<dyn VadStream> {
         Box::new(self.silero_stream())
+    }
+
+    fn stream_with_silence(&self, silence_ms: u64) -> Box<dyn VadStream> {
+        Box::new(self.silero_stream_with(Endpointing {
+            silence_ms,
+            ..self.shared.options.endpointing
+        }))
     }
 }
 
@@ -388,6 +399,11 @@ impl VadStream for SileroStream {
 
     fn pausing(&self) -> bool {
         self.pending.is_empty() && self.ep.pausing()
+    }
+
+    fn end_turn(&mut self) {
+        self.pending.clear();
+        self.ep.end_turn();
     }
 }
 

@@ -1,5 +1,5 @@
 //! `[engines]`: which engines sessions get, and the settings of each
-//! (`[engines.vad]`, `[engines.stt]`, `[engines.tts]`, `[engines.llm]`).
+//! (`[engines.vad]`, `[engines.turn]`, `[engines.stt]`, `[engines.tts]`, `[engines.llm]`).
 
 use super::choices::{Brain, EngineProfile, WorkerBrain};
 use serde::Deserialize;
@@ -12,6 +12,7 @@ pub struct EnginesSection {
     /// Inference jobs running at once (0 = one per core).
     pub inference_threads: usize,
     pub vad: VadEngineSection,
+    pub turn: TurnEngineSection,
     pub stt: SttEngineSection,
     pub tts: TtsEngineSection,
     pub llm: LlmEngineSection,
@@ -24,6 +25,29 @@ pub struct VadEngineSection {
     pub threshold: f32,
     pub min_speech_ms: u64,
     pub silence_ms: u64,
+}
+
+impl EnginesSection {
+    /// The silence after which a session's turn ends at the latest: the
+    /// turn model's limit when it is on, else the VAD's silence rule.
+    pub fn turn_silence_limit_ms(&self) -> u64 {
+        if self.turn.enabled && self.profile == EngineProfile::Local {
+            self.turn.max_silence_ms
+        } else {
+            self.vad.silence_ms
+        }
+    }
+}
+
+/// `[engines.turn]`: semantic end of turn on top of the VAD (local profile).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TurnEngineSection {
+    pub enabled: bool,
+    pub model: String,
+    pub pause_ms: u64,
+    pub max_silence_ms: u64,
+    pub threshold: f32,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

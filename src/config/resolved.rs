@@ -70,7 +70,7 @@ impl Config {
 
     /// Session settings for a new conversation.
     pub fn session_config(&self) -> arc_actors::session::SessionConfig {
-        use arc_actors::session::{BrainConfig, SessionConfig, SttConfig, TtsConfig};
+        use arc_actors::session::{BrainConfig, SessionConfig, SttConfig, TtsConfig, TurnConfig};
         let s = &self.session;
         SessionConfig {
             agent_id: s.agent_id.clone(),
@@ -85,6 +85,11 @@ impl Config {
                 partial_interval_ms: s.stt.partial_interval_ms,
                 preroll_ms: s.stt.preroll_ms,
                 max_utterance_ms: s.stt.max_utterance_ms,
+                turn: TurnConfig {
+                    pause_ms: self.engines.turn.pause_ms,
+                    threshold: self.engines.turn.threshold,
+                    max_silence_ms: self.engines.turn.max_silence_ms,
+                },
             },
             brain: BrainConfig {
                 system_prompt: s.brain.system_prompt.clone(),

@@ -258,3 +258,31 @@ fn fixed_choices_name_the_key_and_the_word() {
     // `arc-agent config` prints the words of the file.
     assert!(format!("{c:?}").contains("profile: \"synthetic\""), "{c:?}");
 }
+
+#[test]
+fn turn_settings_are_checked_and_named() {
+    let cfg = Config::load_with(None, env(&[])).unwrap();
+    assert!(
+        cfg.engines.turn.enabled,
+        "on by default for the local engines"
+    );
+    assert_eq!(cfg.session_config().stt.turn.max_silence_ms, 1500);
+    for (var, value, key) in [
+        (
+            "ARC__ENGINES__TURN__THRESHOLD",
+            "1.5",
+            "engines.turn.threshold",
+        ),
+        ("ARC__ENGINES__TURN__PAUSE_MS", "0", "engines.turn.pause_ms"),
+        (
+            "ARC__ENGINES__TURN__MAX_SILENCE_MS",
+            "150",
+            "engines.turn.max_silence_ms",
+        ),
+    ] {
+        let e = Config::load_with(None, env(&[(var, value)])).unwrap_err();
+        assert!(e.to_string().contains(key), "{var}={value}: {e}");
+    }
+    let off = Config::load_with(None, env(&[("ARC__ENGINES__TURN__ENABLED", "false")])).unwrap();
+    assert!(!off.engines.turn.enabled);
+}

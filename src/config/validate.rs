@@ -197,7 +197,7 @@ impl Config {
         positive("dispatch.max_offers", u64::from(d.max_offers))
     }
 
-    /// `[engines]`, `[engines.vad]`.
+    /// `[engines]`, `[engines.vad]`, `[engines.turn]`.
     fn check_engines(&self) -> Checked {
         if self.engines.inference_threads > 256 {
             return Err(invalid("engines.inference_threads", "must be at most 256"));
@@ -210,7 +210,25 @@ impl Config {
             ));
         }
         positive("engines.vad.silence_ms", vad.silence_ms)?;
-        positive("engines.vad.min_speech_ms", vad.min_speech_ms)
+        positive("engines.vad.min_speech_ms", vad.min_speech_ms)?;
+        let turn = &self.engines.turn;
+        if !(turn.threshold > 0.0 && turn.threshold < 1.0) {
+            return Err(invalid(
+                "engines.turn.threshold",
+                format!("{} is outside 0.0..1.0 (exclusive)", turn.threshold),
+            ));
+        }
+        positive("engines.turn.pause_ms", turn.pause_ms)?;
+        if turn.max_silence_ms <= turn.pause_ms {
+            return Err(invalid(
+                "engines.turn.max_silence_ms",
+                format!(
+                    "{} ms must be longer than engines.turn.pause_ms ({} ms): the model is asked at the pause, the limit comes after",
+                    turn.max_silence_ms, turn.pause_ms
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// `[privacy]` (the PII kinds are arc-actors' list).

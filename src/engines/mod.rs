@@ -12,7 +12,7 @@ use crate::config::{Brain, Config, EngineProfile};
 use arc_actors::endpoint::Endpointing;
 use arc_actors::engine::{
     CancellationToken, EngineError, Engines, LlmEngine, LlmRequest, LlmUsage, SttEngine,
-    ToolEngine, TtsEngine, VadEngine,
+    ToolEngine, TtsEngine, TurnEngine, VadEngine,
 };
 use arc_actors::node::{EngineProvider, SessionSpec};
 use arc_actors::synthetic::{EchoLlm, ScriptBook, SyntheticProvider};
@@ -22,6 +22,7 @@ use arc_models::manifest::{self, Manifest, ModelFileError};
 use arc_models::piper::{PiperOptions, PiperTts};
 use arc_models::pool::InferencePool;
 use arc_models::silero::{SileroOptions, SileroVad};
+use arc_models::turn::SmartTurn;
 use arc_models::whisper::{WhisperOptions, WhisperStt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -53,6 +54,8 @@ pub enum EnginesError {
 #[derive(Clone)]
 pub struct LocalEngines {
     pub vad: Arc<SileroVad>,
+    /// Semantic end of turn (`[engines.turn]`), when enabled.
+    pub turn: Option<Arc<SmartTurn>>,
     pub stt: Arc<WhisperStt>,
     pub tts: Arc<PiperTts>,
     pub llm: Arc<dyn LlmEngine>,
@@ -306,6 +309,17 @@ impl LocalEngines {
         .map_err(|err| load_err(&e.vad.model, &vad_path, &err))?;
         tracing::info!(model = %e.vad.model, ms = t.elapsed().as_millis() as u64, "VAD loaded");
 
+        let turn = if e.turn.enabled {
+            let t = Instant::now();
+            let path = model_file(&manifest, &dir, &e.turn.model, ".onnx", "ONNX")?;
+            let model = SmartTurn::load(&path, &e.turn.model, pool.clone())
+                .map_err(|err| load_err(&e.turn.model, &path, &err))?;
+            tracing::info!(model = %e.turn.model, ms = t.elapsed().as_millis() as u64, "turn model loaded");
+            Some(Arc::new(model))
+        } else {
+            None
+        };
+
         let t = Instant::now();
         let stt_path = model_file(&manifest, &dir, &e.stt.model, ".bin", "ggml")?;
         let stt = WhisperStt::load(&stt_path, WhisperOptions::default(), pool.clone())
@@ -335,6 +349,7 @@ impl LocalEngines {
 
         Ok(Self {
             vad: Arc::new(vad),
+            turn,
             stt: Arc::new(stt),
             tts: Arc::new(tts),
             llm,
@@ -351,6 +366,7 @@ impl LocalEngines {
             llm: self.llm.clone(),
             tts: self.tts.clone() as Arc<dyn TtsEngine>,
             tools: self.tools.clone(),
+            turn: self.turn.clone().map(|t| t as Arc<dyn TurnEngine>),
         }
     }
 }

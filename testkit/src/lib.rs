@@ -46,6 +46,8 @@
 //! - [`synthesis`]: everything a TTS engine (piper) produced for a text.
 //! - [`speech`]: the speech models, the known sentences, what whisper hears.
 //! - [`llm`]: the local LLM (the `llm-server` child with SmolLM2) and a question for it.
+//! - [`turn_taking`]: the turn-taking corpus (pauses inside sentences and at
+//!   their ends) and a real-time run of one item through a session.
 //!
 //! The node in the test's process (feature `node`, the root crate's tests)
 //! - [`app`]: a node started from its settings; a session of a unique user.
@@ -84,6 +86,8 @@ pub mod llm;
 pub mod speech;
 #[cfg(feature = "models")]
 pub mod synthesis;
+#[cfg(feature = "models")]
+pub mod turn_taking;
 #[cfg(feature = "models")]
 pub mod utterance;
 #[cfg(feature = "models")]

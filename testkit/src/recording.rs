@@ -7,7 +7,7 @@ use arc_actors::session::{AudioOutput, SessionNotice};
 use arc_actors::synthetic::CallerEar;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
@@ -20,6 +20,7 @@ pub struct RecordingOutput {
     notices: Mutex<Vec<SessionNotice>>,
     changed: Notify,
     first_audio: Notify,
+    first_played: Mutex<Option<Instant>>,
 }
 
 impl RecordingOutput {
@@ -75,6 +76,11 @@ impl RecordingOutput {
             .collect()
     }
 
+    /// When the first agent audio frame was played.
+    pub fn first_played_at(&self) -> Option<Instant> {
+        *self.first_played.lock()
+    }
+
     /// Resolves when the next audio frame is played.
     pub fn first_audio(&self) -> Notified<'_> {
         self.first_audio.notified()
@@ -83,6 +89,7 @@ impl RecordingOutput {
 
 impl AudioOutput for RecordingOutput {
     fn play(&self, _turn: u64, frame: AudioFrame) {
+        self.first_played.lock().get_or_insert_with(Instant::now);
         self.frames.fetch_add(1, Ordering::Relaxed);
         self.audio_ms
             .fetch_add(frame.duration_ms(), Ordering::Relaxed);

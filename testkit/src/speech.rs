@@ -8,6 +8,7 @@ use arc_models::manifest;
 use arc_models::piper::{PiperOptions, PiperTts};
 use arc_models::pool::InferencePool;
 use arc_models::silero::{SileroOptions, SileroVad};
+use arc_models::turn::SmartTurn;
 use arc_models::whisper::{WhisperOptions, WhisperStt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +27,9 @@ pub const SENTENCES: &[&str] = &[
     "My favorite color is blue.",
     "How much does this ticket cost?",
 ];
+
+/// Smart Turn's model, below the models dir.
+pub const SMART_TURN_FILE: &str = "smart-turn-v3.2/smart-turn-v3.2-cpu.onnx";
 
 /// Silero VAD's model, below the models dir.
 pub const SILERO_FILE: &str = "silero-vad/silero_vad.onnx";
@@ -67,6 +71,12 @@ pub fn piper(pool: Arc<InferencePool>) -> PiperTts {
 /// Silero VAD, default options.
 pub fn silero(pool: Arc<InferencePool>) -> SileroVad {
     SileroVad::load(&model_file(SILERO_FILE), SileroOptions::default(), pool)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Smart Turn v3.2 (semantic end of turn).
+pub fn smart_turn(pool: Arc<InferencePool>) -> SmartTurn {
+    SmartTurn::load(&model_file(SMART_TURN_FILE), "smart-turn-v3.2", pool)
         .unwrap_or_else(|e| panic!("{e}"))
 }
 

@@ -92,6 +92,34 @@ pub struct SttConfig {
     pub preroll_ms: u64,
     /// An utterance longer than this is cut and transcribed.
     pub max_utterance_ms: u64,
+    /// When the turn engine (if the engines have one) is asked.
+    pub turn: TurnConfig,
+}
+
+/// Semantic end of turn (see [`TurnEngine`](crate::engine::TurnEngine)).
+/// The VAD's silence rule stays behind it as the limit: with a turn engine
+/// the session's VAD stream ends a turn after `max_silence_ms` (not the
+/// engine's shorter silence), since the model decides first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TurnConfig {
+    /// A pause this long inside a turn asks the turn engine whether the
+    /// user is done; once per pause.
+    pub pause_ms: u64,
+    /// The engine's probability at or above which the turn is complete.
+    pub threshold: f32,
+    /// The longest silence before the turn ends anyway (the engine said
+    /// incomplete, failed, or was slow).
+    pub max_silence_ms: u64,
+}
+
+impl Default for TurnConfig {
+    fn default() -> Self {
+        Self {
+            pause_ms: 200,
+            threshold: 0.5,
+            max_silence_ms: 1500,
+        }
+    }
 }
 
 /// The default system prompt (config/default.toml says the same): English,
@@ -184,6 +212,7 @@ impl Default for SttConfig {
             partial_interval_ms: 500,
             preroll_ms: 200,
             max_utterance_ms: 30_000,
+            turn: TurnConfig::default(),
         }
     }
 }

@@ -236,6 +236,17 @@ pub(crate) enum SttMsg {
     BargeInWindow {
         id: u64,
     },
+    /// The turn engine's answer for pause `pause` (the probability that the
+    /// turn is complete).
+    TurnVerdict {
+        pause: u64,
+        result: Result<f32, crate::engine::EngineError>,
+    },
+    /// The speculative final's text for pause `pause` (None: it failed).
+    SpeculativeText {
+        pause: u64,
+        text: Option<String>,
+    },
     Fault,
 }
 

@@ -43,7 +43,9 @@ mod supervisor;
 mod tts;
 mod turn_audio;
 
-pub use config::{AuditConfig, BargeInConfig, BrainConfig, SessionConfig, SttConfig, TtsConfig};
+pub use config::{
+    AuditConfig, BargeInConfig, BrainConfig, SessionConfig, SttConfig, TtsConfig, TurnConfig,
+};
 pub use messages::{AudioOutput, ChildKind, EndReason, SessionMsg, SessionNotice, SessionSummary};
 pub(crate) use supervisor::TotalsSlot;
 pub use supervisor::{SessionArgs, SessionHandle, SessionSupervisor};

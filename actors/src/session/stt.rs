@@ -9,6 +9,13 @@
 //! far: if the endpoint follows with no new speech, the trailing silence adds
 //! no words and that decode is the final, mostly done by then. Speech that
 //! comes back cancels it.
+//!
+//! With a turn engine (semantic end of turn), a pause of `stt.turn.pause_ms`
+//! asks it whether the user is done. Complete, and the speculative final's
+//! words do not stop mid-sentence ("a table for", see [`crate::dangling`]):
+//! the turn ends at once, with that transcript as its final. Otherwise the
+//! VAD's longer silence limit ends it. One question per pause; a verdict or
+//! a text for a pause that speech has since broken is stale and ignored.
 
 use super::messages::{
     ArchiverMsg, BrainMsg, PlayoutMsg, SessionNotice, SttMsg, TtsMsg, UserRecord, UserTurn,
@@ -18,6 +25,7 @@ use crate::audio::{AudioFrame, STT_SAMPLE_RATE};
 use crate::engine::{
     CancellationToken, EngineError, TranscribeKind, Transcript, VadEvent, VadStream,
 };
+use crate::turn_stats::{turn_stats, TurnCause, Verdict};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -98,6 +106,16 @@ pub(crate) struct SttState {
     /// words confirm the interruption or the false-interruption window passes.
     barge: Option<PendingBargeIn>,
     barge_seq: u64,
+    /// Audio time (ms) of the pause in progress inside the utterance.
+    pause_ms: u64,
+    /// Numbers pauses: speech after a pause starts the next one.
+    pause_seq: u64,
+    /// The pause the turn engine was last asked about.
+    asked_pause: Option<u64>,
+    /// The speculative final's text of a pause (None: it failed).
+    spec_text: Option<(u64, Option<String>)>,
+    /// The turn engine judged this pause complete; the text decides.
+    complete_at: Option<u64>,
     /// Cancels the pump and in-flight transcriptions when this actor dies.
     cancel: CancellationToken,
 }
@@ -145,8 +163,16 @@ impl Actor for SttActor {
                 }
             }
         });
+        // With a turn engine, silence is only the limit behind it.
+        let vad = match &shared.engines.turn {
+            Some(_) => shared
+                .engines
+                .vad
+                .stream_with_silence(shared.config.stt.turn.max_silence_ms),
+            None => shared.engines.vad.stream(),
+        };
         Ok(SttState {
-            vad: shared.engines.vad.stream(),
+            vad,
             shared,
             preroll: VecDeque::new(),
             utterance: None,
@@ -157,6 +183,11 @@ impl Actor for SttActor {
             warned_rate: false,
             barge: None,
             barge_seq: 0,
+            pause_ms: 0,
+            pause_seq: 0,
+            asked_pause: None,
+            spec_text: None,
+            complete_at: None,
             cancel,
         })
     }
@@ -244,6 +275,13 @@ impl Actor for SttActor {
                     st.false_interruption();
                 }
             }
+            SttMsg::TurnVerdict { pause, result } => st.on_turn_verdict(&myself, pause, result),
+            SttMsg::SpeculativeText { pause, text } => {
+                st.spec_text = Some((pause, text));
+                if st.complete_at == Some(pause) {
+                    st.decide_complete(&myself, pause);
+                }
+            }
             SttMsg::Fault => panic!("fault injected into stt"),
         }
         Ok(())
@@ -251,11 +289,24 @@ impl Actor for SttActor {
 }
 
 /// The user stopped speaking: decode the utterance so far as the final.
-fn speculate(shared: &Shared, cancel: CancellationToken, audio: Arc<[f32]>) -> Speculation {
+/// With a turn engine, its text also goes to the actor (`tell`), tagged with
+/// the pause: the turn decision reads it.
+fn speculate(
+    shared: &Shared,
+    cancel: CancellationToken,
+    audio: Arc<[f32]>,
+    tell: Option<(ActorRef<SttMsg>, u64)>,
+) -> Speculation {
     let stt = shared.engines.stt.clone();
     let token = cancel.clone();
-    let result =
-        tokio::spawn(async move { stt.transcribe(audio, TranscribeKind::Final, token).await });
+    let result = tokio::spawn(async move {
+        let r = stt.transcribe(audio, TranscribeKind::Final, token).await;
+        if let Some((me, pause)) = tell {
+            let text = r.as_ref().ok().map(|t| t.text.clone());
+            let _ = me.cast(SttMsg::SpeculativeText { pause, text });
+        }
+        r
+    });
     Speculation { cancel, result }
 }
 
@@ -301,7 +352,13 @@ impl SttState {
             Some(VadEvent::SpeechEnd { .. }) => {
                 if let Some(mut u) = self.utterance.take() {
                     u.samples.extend_from_slice(&frame.samples);
-                    self.finish_utterance(myself, u);
+                    let cause = if self.shared.engines.turn.is_some() {
+                        TurnCause::ModelTimeout
+                    } else {
+                        TurnCause::SilenceRule
+                    };
+                    let after = self.pause_ms + frame_ms;
+                    self.finish_utterance(myself, u, cause, after);
                 }
             }
             None => {
@@ -309,6 +366,10 @@ impl SttState {
                     u.samples.extend_from_slice(&frame.samples);
                     u.since_partial_ms += frame_ms;
                     if !self.vad.pausing() {
+                        if self.pause_ms > 0 {
+                            self.pause_ms = 0;
+                            self.pause_seq += 1;
+                        }
                         if let Some(s) = self.speculation.take() {
                             // Speech came back: that audio was not the whole turn.
                             s.discard();
@@ -316,17 +377,29 @@ impl SttState {
                     } else if self.speculation.is_none() {
                         let cancel = self.cancel.child_token();
                         let audio = u.samples.clone().into();
-                        self.speculation = Some(speculate(&self.shared, cancel, audio));
+                        let tell = self
+                            .shared
+                            .engines
+                            .turn
+                            .as_ref()
+                            .map(|_| (myself.clone(), self.pause_seq));
+                        self.speculation = Some(speculate(&self.shared, cancel, audio, tell));
                         // On a small pool a preview would hold the thread it needs.
                         if let Some(c) = self.partial_cancel.take() {
                             c.cancel();
                         }
                     }
                     let max = self.shared.config.stt.max_utterance_ms;
-                    if u.samples.len() as u64 * 1000 / STT_SAMPLE_RATE as u64 >= max {
+                    let too_long = u.samples.len() as u64 * 1000 / STT_SAMPLE_RATE as u64 >= max;
+                    if self.vad.pausing() {
+                        self.pause_ms += frame_ms;
+                        self.maybe_ask_turn(myself);
+                    }
+                    if too_long {
                         tracing::info!(session_id = %self.shared.config.session_id, max_ms = max, "utterance reached its maximum length: transcribing it now");
                         if let Some(u) = self.utterance.take() {
-                            self.finish_utterance(myself, u);
+                            let after = self.pause_ms;
+                            self.finish_utterance(myself, u, TurnCause::MaxLength, after);
                         }
                     } else {
                         self.maybe_partial(myself);
@@ -340,6 +413,102 @@ impl SttState {
                     }
                 }
             }
+        }
+    }
+
+    /// A long enough pause: ask the turn engine, once per pause.
+    fn maybe_ask_turn(&mut self, myself: &ActorRef<SttMsg>) {
+        let Some(engine) = self.shared.engines.turn.clone() else {
+            return;
+        };
+        if self.pause_ms < self.shared.config.stt.turn.pause_ms
+            || self.asked_pause == Some(self.pause_seq)
+        {
+            return;
+        }
+        let Some(u) = self.utterance.as_ref() else {
+            return;
+        };
+        self.asked_pause = Some(self.pause_seq);
+        let pause = self.pause_seq;
+        let audio: Arc<[f32]> = u.samples.clone().into();
+        let me = myself.clone();
+        let cancel = self.cancel.clone();
+        tokio::spawn(async move {
+            let result = tokio::select! {
+                _ = cancel.cancelled() => return,
+                r = engine.completion(audio) => r,
+            };
+            let _ = me.cast(SttMsg::TurnVerdict { pause, result });
+        });
+    }
+
+    /// The turn engine answered: a complete turn ends now, if the user is
+    /// still in the pause it was asked about.
+    fn on_turn_verdict(
+        &mut self,
+        myself: &ActorRef<SttMsg>,
+        pause: u64,
+        result: Result<f32, EngineError>,
+    ) {
+        let threshold = self.shared.config.stt.turn.threshold;
+        let complete = match &result {
+            Ok(p) if *p >= threshold => {
+                turn_stats().verdict(Verdict::Complete);
+                true
+            }
+            Ok(_) => {
+                turn_stats().verdict(Verdict::Incomplete);
+                false
+            }
+            Err(e) => {
+                turn_stats().verdict(Verdict::Failed);
+                tracing::warn!(session_id = %self.shared.config.session_id, error = %e, "turn model failed: the silence limit ends this turn");
+                false
+            }
+        };
+        tracing::debug!(session_id = %self.shared.config.session_id, pause, probability = ?result.as_ref().ok(), pause_ms = self.pause_ms, "turn verdict");
+        if !complete || !self.in_pause(pause) {
+            return;
+        }
+        match &self.spec_text {
+            Some((p, _)) if *p == pause => self.decide_complete(myself, pause),
+            // The transcript is still being made (the reply needs it anyway).
+            _ => self.complete_at = Some(pause),
+        }
+    }
+
+    /// The user is still in pause `pause` of the current utterance.
+    fn in_pause(&self, pause: u64) -> bool {
+        pause == self.pause_seq
+            && self.pause_ms > 0
+            && self.utterance.is_some()
+            && self.vad.pausing()
+    }
+
+    /// The turn engine said complete and the pause's transcript is known:
+    /// the turn ends now, unless the words stop mid-sentence.
+    fn decide_complete(&mut self, myself: &ActorRef<SttMsg>, pause: u64) {
+        self.complete_at = None;
+        if !self.in_pause(pause) {
+            return;
+        }
+        let text = match &self.spec_text {
+            Some((p, text)) if *p == pause => text.clone(),
+            _ => None,
+        };
+        if let Some(t) = text
+            .as_deref()
+            .filter(|t| crate::dangling::ends_mid_sentence(t))
+        {
+            turn_stats().verdict(Verdict::TextIncomplete);
+            tracing::debug!(session_id = %self.shared.config.session_id, text = %t, "the turn model said complete, the words stop mid-sentence: waiting");
+            return;
+        }
+        if let Some(u) = self.utterance.take() {
+            self.vad.end_turn();
+            let after = self.pause_ms;
+            self.finish_utterance(myself, u, TurnCause::ModelComplete, after);
         }
     }
 
@@ -396,6 +565,7 @@ impl SttState {
     /// No words came: the agent goes on where it paused.
     fn false_interruption(&mut self) {
         if let Some(b) = self.barge.take() {
+            turn_stats().false_interruption();
             tracing::info!(session_id = %self.shared.config.session_id, turn = b.turn, "false interruption (no words): resuming the reply");
             self.shared.to_playout(PlayoutMsg::Resume);
         }
@@ -444,7 +614,21 @@ impl SttState {
         });
     }
 
-    fn finish_utterance(&mut self, myself: &ActorRef<SttMsg>, u: Utterance) {
+    /// The turn ended (`cause`, `after_ms` after the user's last speech):
+    /// transcribe it and hand it on.
+    fn finish_utterance(
+        &mut self,
+        myself: &ActorRef<SttMsg>,
+        u: Utterance,
+        cause: TurnCause,
+        after_ms: u64,
+    ) {
+        turn_stats().decision(cause, after_ms);
+        tracing::debug!(session_id = %self.shared.config.session_id, cause = cause.label(), after_ms, "end of turn");
+        self.pause_ms = 0;
+        self.pause_seq += 1;
+        self.complete_at = None;
+        self.spec_text = None;
         // Made while the VAD paused and no speech since: it holds every word.
         let speculated = self.speculation.take();
         self.partial_seq += 1; // late partials of this utterance are stale now

@@ -24,6 +24,7 @@ impl EngineProvider for SyntheticProvider {
             llm: Arc::new(self.llm.clone()),
             tts: Arc::new(self.tts.clone()),
             tools: None,
+            turn: None,
         })
     }
 }

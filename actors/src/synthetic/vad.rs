@@ -38,6 +38,10 @@ impl VadStream for EnergyVadStream {
     fn pausing(&self) -> bool {
         self.ep.pausing()
     }
+
+    fn end_turn(&mut self) {
+        self.ep.end_turn();
+    }
 }
 
 impl VadEngine for EnergyVad {
@@ -45,9 +49,15 @@ impl VadEngine for EnergyVad {
         "energy-vad"
     }
     fn stream(&self) -> Box<dyn VadStream> {
+        self.stream_with_silence(self.rules.silence_ms)
+    }
+    fn stream_with_silence(&self, silence_ms: u64) -> Box<dyn VadStream> {
         Box::new(EnergyVadStream {
             threshold: self.threshold,
-            ep: Endpointer::new(self.rules),
+            ep: Endpointer::new(Endpointing {
+                silence_ms,
+                ..self.rules
+            }),
         })
     }
 }

@@ -157,7 +157,8 @@ pub async fn run(
 
     // A private HTTP port: converse must not collide with a running node.
     cfg.http.listen = "127.0.0.1:0".into();
-    let silence_ms = cfg.engines.vad.silence_ms;
+    // The silence that surely ends a turn: the turn model may end it sooner.
+    let silence_ms = cfg.engines.turn_silence_limit_ms();
     let (tap, mut events) = MirrorInput::new("converse", MirrorFilter::All, 1 << 16);
     let pool = engines.pool.clone();
     let engines = NodeEngines::new(Arc::new(engines)).with_inference(pool);
@@ -195,7 +196,7 @@ pub async fn run(
     for (i, (start, end)) in segments.iter().copied().enumerate() {
         let before = output.count(is_done);
         // The user's audio up to the end of this utterance, then the silence
-        // that ends the turn (from the file, or added when the file ends).
+        // that ends the turn (from the file, or added when it has too little).
         let gap_end = segments
             .get(i + 1)
             .map(|(next, _)| *next)
@@ -206,8 +207,13 @@ pub async fn run(
             alive &= session.push_audio_wait(f).await;
         }
         pushed = until.max(pushed);
-        if i + 1 == segments.len() {
-            for f in arc_actors::synthetic::silence_frames(silence_ms + 300) {
+        // Each utterance is one turn: when the file's own silence after it is
+        // shorter than the turn surely takes to end (the silence limit behind
+        // the turn model, which may end it sooner), silence is added.
+        let had_ms = until.saturating_sub(end) as u64 * 20;
+        let want_ms = silence_ms + 300;
+        if had_ms < want_ms {
+            for f in arc_actors::synthetic::silence_frames(want_ms - had_ms) {
                 alive &= session.push_audio_wait(f).await;
             }
         }

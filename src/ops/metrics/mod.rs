@@ -12,6 +12,8 @@
 //!   the counts the webhook, dispatch and LiveKit code report directly.
 //! - `scrape`: [`Metrics::render`], reading the [`ScrapeSources`] first.
 //! - `sources`: [`ScrapeSources`], the counters kept elsewhere.
+//! - `turn_taking`: why and how fast turns end, and false interruptions,
+//!   encoded from arc-actors' process-wide counters at scrape time.
 //!
 //! `registry`, `observer` and `scrape` add methods to [`Metrics`] (defined
 //! here); `Metrics` holds the `sources`; `sources` reads the mirrors' and the
@@ -21,6 +23,7 @@ mod observer;
 mod registry;
 mod scrape;
 mod sources;
+mod turn_taking;
 
 pub(crate) use sources::ScrapeSources;
 

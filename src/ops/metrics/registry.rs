@@ -249,6 +249,7 @@ impl Metrics {
             "Open file descriptors",
             m.process_fds.clone(),
         );
+        super::turn_taking::register(&mut r);
         r.register(
             "arc_webhooks",
             "LiveKit webhooks received, by outcome (accepted, duplicate, rejected, malformed)",

@@ -1,0 +1,178 @@
+//! Turn-taking as users feel it, counted for the node's metrics: why each
+//! turn ended (the turn model judged it complete, the silence limit ran out
+//! behind the model, the fixed silence rule, the length cap), how long after
+//! the user's last word that was, what the model answered, and the false
+//! interruptions (the agent paused for a cough). Process-wide counters: the
+//! metrics endpoint reads them at scrape time; sessions only add to them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// Why a turn ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnCause {
+    /// The turn model judged the turn complete at a pause.
+    ModelComplete,
+    /// The model was on but did not end the turn (said incomplete, failed,
+    /// or answered late): the silence limit did.
+    ModelTimeout,
+    /// No turn model: the fixed silence rule.
+    SilenceRule,
+    /// The utterance reached its maximum length.
+    MaxLength,
+}
+
+impl TurnCause {
+    pub const ALL: [TurnCause; 4] = [
+        TurnCause::ModelComplete,
+        TurnCause::ModelTimeout,
+        TurnCause::SilenceRule,
+        TurnCause::MaxLength,
+    ];
+
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            TurnCause::ModelComplete => "model_complete",
+            TurnCause::ModelTimeout => "model_timeout",
+            TurnCause::SilenceRule => "silence_rule",
+            TurnCause::MaxLength => "max_length",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What the turn model answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Complete,
+    Incomplete,
+    Failed,
+    /// The model said complete, but the transcript stops mid-sentence
+    /// ("a table for"): the turn goes on.
+    TextIncomplete,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 4] = [
+        Verdict::Complete,
+        Verdict::Incomplete,
+        Verdict::Failed,
+        Verdict::TextIncomplete,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Complete => "complete",
+            Verdict::Incomplete => "incomplete",
+            Verdict::Failed => "failed",
+            Verdict::TextIncomplete => "text_incomplete",
+        }
+    }
+}
+
+/// Upper bounds (seconds) of the end-of-speech → decision histogram.
+pub const DECISION_BUCKETS: [f64; 12] =
+    [0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0];
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [AtomicU64; DECISION_BUCKETS.len()],
+    count: AtomicU64,
+    sum_us: AtomicU64,
+}
+
+/// A histogram's state: per-bucket counts, count and sum (seconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramSnapshot {
+    pub buckets: Vec<(f64, u64)>,
+    pub count: u64,
+    pub sum: f64,
+}
+
+/// The process's turn-taking counters; see the module docs.
+#[derive(Default)]
+pub struct TurnStats {
+    decisions: [Histogram; 4],
+    verdicts: [AtomicU64; 4],
+    false_interruptions: AtomicU64,
+}
+
+impl TurnStats {
+    /// A turn ended for `cause`, `after_ms` after the user's last speech.
+    pub fn decision(&self, cause: TurnCause, after_ms: u64) {
+        let h = &self.decisions[cause.index()];
+        let secs = after_ms as f64 / 1000.0;
+        if let Some(i) = DECISION_BUCKETS.iter().position(|&b| secs <= b) {
+            h.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        h.count.fetch_add(1, Ordering::Relaxed);
+        h.sum_us.fetch_add(after_ms * 1000, Ordering::Relaxed);
+    }
+
+    pub fn verdict(&self, v: Verdict) {
+        self.verdicts[v as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn false_interruption(&self) {
+        self.false_interruptions.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Per-bucket counts (not cumulative), the last bucket's bound
+    /// `f64::MAX` (+Inf), as Prometheus encoders take them.
+    pub fn decisions(&self, cause: TurnCause) -> HistogramSnapshot {
+        let h = &self.decisions[cause.index()];
+        let count = h.count.load(Ordering::Relaxed);
+        let mut buckets: Vec<(f64, u64)> = DECISION_BUCKETS
+            .iter()
+            .zip(&h.buckets)
+            .map(|(&b, n)| (b, n.load(Ordering::Relaxed)))
+            .collect();
+        let within: u64 = buckets.iter().map(|(_, n)| n).sum();
+        buckets.push((f64::MAX, count.saturating_sub(within)));
+        HistogramSnapshot {
+            buckets,
+            count,
+            sum: h.sum_us.load(Ordering::Relaxed) as f64 / 1e6,
+        }
+    }
+
+    pub fn verdicts(&self, v: Verdict) -> u64 {
+        self.verdicts[v as usize].load(Ordering::Relaxed)
+    }
+
+    pub fn false_interruptions(&self) -> u64 {
+        self.false_interruptions.load(Ordering::Relaxed)
+    }
+}
+
+/// The process's counters.
+pub fn turn_stats() -> &'static TurnStats {
+    static STATS: OnceLock<TurnStats> = OnceLock::new();
+    STATS.get_or_init(TurnStats::default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decisions_fall_in_their_buckets() {
+        let s = TurnStats::default();
+        s.decision(TurnCause::ModelComplete, 280);
+        s.decision(TurnCause::ModelComplete, 300);
+        s.decision(TurnCause::ModelComplete, 5000);
+        let h = s.decisions(TurnCause::ModelComplete);
+        assert_eq!(h.count, 3);
+        assert!((h.sum - 5.58).abs() < 1e-9);
+        let at = |b: f64| h.buckets.iter().find(|(x, _)| *x == b).unwrap().1;
+        assert_eq!(at(0.25), 0);
+        assert_eq!(at(0.3), 2, "0.28 s and 0.3 s");
+        assert_eq!(at(3.0), 0);
+        assert_eq!(at(f64::MAX), 1, "5 s is only in +Inf");
+        assert_eq!(s.decisions(TurnCause::SilenceRule).count, 0);
+    }
+}

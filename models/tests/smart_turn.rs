@@ -1,0 +1,106 @@
+//! Smart Turn v3.2 against the real model from `arc-agent models fetch`:
+//! our features against pipecat's reference code (from the same wheel as
+//! the model), and the model's judgement on piper's speech, whole and cut.
+
+use arc_models::audio::resample;
+use arc_models::pool::InferencePool;
+use arc_models::turn::features::{last_window, log_mel, N_FRAMES, N_MELS, WINDOW_SAMPLES};
+use arc_models::turn::{SmartTurn, TurnLoadError};
+use arc_testkit::speech;
+use arc_testkit::synthesis::synthesize;
+use std::sync::Arc;
+
+fn pool() -> Arc<InferencePool> {
+    InferencePool::new(2)
+}
+
+/// Deterministic faint noise, so "silence" is not digital zero.
+fn noise(n: usize, seed: &mut u64) -> Vec<f32> {
+    (0..n)
+        .map(|_| {
+            *seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((*seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.002
+        })
+        .collect()
+}
+
+/// `text` spoken by piper at 16 kHz.
+async fn piper_16k(text: &str) -> Vec<f32> {
+    let tts = speech::piper(pool());
+    let s = synthesize(&tts, text, 64).await;
+    s.result.as_ref().expect("piper speaks");
+    resample(&s.samples(), s.sample_rate(), 16_000).expect("resampled")
+}
+
+#[tokio::test]
+async fn features_match_pipecats_reference_on_speech() {
+    let mut seed = 7;
+    let mut audio = piper_16k("I would like to book a table for two people.").await;
+    audio.extend(noise(3200, &mut seed));
+    let window = last_window(&audio);
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("in.f32"), dir.path().join("out.f32"));
+    let bytes: Vec<u8> = window.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(&src, bytes).unwrap();
+    let cache = arc_models::manifest::default_models_dir().join(".test-wheels");
+    let out = arc_testkit::python::run_ok(
+        "smart_turn_features.py",
+        &[
+            src.to_str().unwrap(),
+            dst.to_str().unwrap(),
+            cache.to_str().unwrap(),
+        ],
+        None,
+        "the reference features failed: ",
+    );
+    assert_eq!(out.trim(), format!("{N_MELS} {N_FRAMES}"));
+    let reference: Vec<f32> = std::fs::read(&dst)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let ours = log_mel(&window);
+    assert_eq!(ours.len(), reference.len());
+    let worst = ours
+        .iter()
+        .zip(&reference)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-3, "largest difference {worst}");
+    assert_eq!(window.len(), WINDOW_SAMPLES);
+}
+
+#[tokio::test]
+async fn a_finished_question_is_complete_and_a_sentence_cut_after_and_is_not() {
+    let model = speech::smart_turn(pool());
+    let mut seed = 11;
+    let pause = |seed: &mut u64| noise(3200, seed); // 200 ms: when the node asks
+    let mut whole = piper_16k("How many days are in a week?").await;
+    whole.extend(pause(&mut seed));
+    let mut cut = piper_16k("I want a large pizza and").await;
+    cut.extend(pause(&mut seed));
+    let p_whole = model.predict_blocking(&whole).unwrap();
+    let p_cut = model.predict_blocking(&cut).unwrap();
+    println!("complete question: {p_whole:.3}; cut after \"and\": {p_cut:.3}");
+    assert!(p_whole > 0.5, "a finished question: {p_whole}");
+    assert!(p_cut < 0.5, "cut after \"and\": {p_cut}");
+}
+
+#[test]
+fn a_missing_or_wrong_file_is_named_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.onnx");
+    let err = SmartTurn::load(&missing, "t", pool()).unwrap_err();
+    assert!(matches!(err, TurnLoadError::Missing { .. }), "{err}");
+    assert!(err.to_string().contains("models fetch"), "{err}");
+    let junk = dir.path().join("junk.onnx");
+    std::fs::write(&junk, b"not a model").unwrap();
+    let err = SmartTurn::load(&junk, "t", pool()).unwrap_err().to_string();
+    assert!(err.contains("junk.onnx"), "{err}");
+    // Silero is a real ONNX model, but not this one.
+    let silero = speech::model_file(speech::SILERO_FILE);
+    let err = SmartTurn::load(&silero, "t", pool()).unwrap_err();
+    assert!(matches!(err, TurnLoadError::WrongModel { .. }), "{err}");
+}

@@ -1,0 +1,94 @@
+//! Turn-taking on real audio (piper's voice) through sessions with the real
+//! engines, played in real time: a sentence with a pause inside is answered
+//! once, after its end, with the turn model (Smart Turn) on, and cut in two
+//! with it off (so this test can fail); a finished question ends its turn
+//! on the model's word, not by the silence limit behind it.
+
+use arc_agent::config::Config;
+use arc_agent::LocalEngines;
+use arc_testkit::turn_taking::{complete_item, inside_pause_item, run_item, Voice};
+use arc_testkit::{speech_env, InProcessNode};
+use std::sync::Arc;
+
+async fn nodes() -> (Config, InProcessNode, InProcessNode) {
+    arc_testkit::init_logs();
+    let mut cfg = Config::load_with(None, std::env::vars().chain(speech_env())).unwrap();
+    cfg.engines.turn.enabled = true;
+    let engines = LocalEngines::load(&cfg)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(engines.turn.is_some(), "the turn model is loaded");
+    let mut fixed = engines.clone();
+    fixed.turn = None;
+    let node = |e: LocalEngines| {
+        InProcessNode::builder()
+            .provider(Arc::new(e))
+            .max_sessions(10)
+            .start()
+    };
+    let with_model = node(engines).await;
+    let without = node(fixed).await;
+    (cfg, with_model, without)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_inside_a_sentence_is_waited_out_with_the_turn_model_and_cut_without() {
+    let (cfg, mut with_model, mut without) = nodes().await;
+    let engines_tts = arc_testkit::speech::piper(arc_models::pool::InferencePool::new(1));
+    let mut seed = 1;
+    let item = inside_pause_item(
+        &engines_tts,
+        Voice::Piper,
+        ("I'd like to book a table for", "two people tonight."),
+        600,
+        &mut seed,
+    )
+    .await;
+
+    let run = run_item(&mut with_model, cfg.session_config(), &item).await;
+    assert!(!run.cut_off, "model on: {run:?}");
+    assert_eq!(run.heard.len(), 1, "one turn: {run:?}");
+    let heard = run.heard[0].to_lowercase();
+    assert!(
+        heard.contains("table") && heard.contains("two"),
+        "the whole sentence in one turn: {heard:?}"
+    );
+    assert!(run.first_audio_ms.is_some(), "answered: {run:?}");
+
+    // The fixed 500 ms rule ends the turn inside the 600 ms pause.
+    let run = run_item(&mut without, cfg.session_config(), &item).await;
+    assert!(run.cut_off, "model off: the fixed rule cuts it: {run:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_question_ends_its_turn_on_the_models_word() {
+    let (cfg, mut with_model, _) = nodes().await;
+    let tts = arc_testkit::speech::piper(arc_models::pool::InferencePool::new(1));
+    let mut seed = 2;
+    let item = complete_item(
+        &tts,
+        Voice::Piper,
+        "What is the capital of France?",
+        &mut seed,
+    )
+    .await;
+    let stats = arc_actors::turn_stats::turn_stats();
+    let before = stats
+        .decisions(arc_actors::turn_stats::TurnCause::ModelComplete)
+        .count;
+    let run = run_item(&mut with_model, cfg.session_config(), &item).await;
+    assert_eq!(run.heard.len(), 1, "{run:?}");
+    let decision = run.decision_ms.expect("answered");
+    assert!(
+        decision < cfg.engines.turn.max_silence_ms,
+        "the turn ended {decision} ms after the last word: the silence limit ({} ms), not the model",
+        cfg.engines.turn.max_silence_ms
+    );
+    assert!(
+        stats
+            .decisions(arc_actors::turn_stats::TurnCause::ModelComplete)
+            .count
+            > before,
+        "ended by the model's verdict"
+    );
+}
