@@ -68,7 +68,7 @@ async fn a_finished_question_ends_its_turn_on_the_models_word() {
     let item = complete_item(
         &tts,
         Voice::Piper,
-        "What is the capital of France?",
+        "How many days are in a week?",
         &mut seed,
     )
     .await;
