@@ -40,7 +40,10 @@ async fn a_pause_inside_a_sentence_is_waited_out_with_the_turn_model_and_cut_wit
         &engines_tts,
         Voice::Piper,
         ("I'd like to book a table for", "two people tonight."),
-        600,
+        // 700 ms: the fixed 500 ms rule fires on every such pause (Silero's
+        // hysteresis holds speech ~150 ms past the last word, so at 600 ms it
+        // sometimes does not; turn_taking bench: 0/12 cut at 500, 12/12 at 700).
+        700,
         &mut seed,
     )
     .await;
@@ -55,7 +58,7 @@ async fn a_pause_inside_a_sentence_is_waited_out_with_the_turn_model_and_cut_wit
     );
     assert!(run.first_audio_ms.is_some(), "answered: {run:?}");
 
-    // The fixed 500 ms rule ends the turn inside the 600 ms pause.
+    // The fixed 500 ms rule ends the turn inside the 700 ms pause.
     let run = run_item(&mut without, cfg.session_config(), &item).await;
     assert!(run.cut_off, "model off: the fixed rule cuts it: {run:?}");
 }
