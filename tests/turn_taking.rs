@@ -53,7 +53,9 @@ async fn a_pause_inside_a_sentence_is_waited_out_with_the_turn_model_and_cut_wit
     assert_eq!(run.heard.len(), 1, "one turn: {run:?}");
     let heard = run.heard[0].to_lowercase();
     assert!(
-        heard.contains("table") && heard.contains("two"),
+        // Words from both sides of the pause (whisper hears "for … two"
+        // as "for two" or "for a few").
+        heard.contains("table") && heard.contains("people"),
         "the whole sentence in one turn: {heard:?}"
     );
     assert!(run.first_audio_ms.is_some(), "answered: {run:?}");
