@@ -44,6 +44,7 @@ pub mod audio;
 pub mod install;
 pub mod llm;
 pub mod manifest;
+mod onnx;
 pub mod opus;
 pub mod piper;
 pub mod pool;

@@ -8,18 +8,16 @@
 //! windows; each window's speech probability, with hysteresis, drives the shared
 //! [`Endpointer`], so boundaries come out in audio time like every other VAD.
 
+use crate::onnx::{self, SessionSet};
 use crate::pool::InferencePool;
 use arc_actors::audio::{AudioFrame, STT_SAMPLE_RATE};
 use arc_actors::endpoint::{Endpointer, Endpointing};
 use arc_actors::engine::{EngineError, VadEngine, VadEvent, VadStream};
 use async_trait::async_trait;
-use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::Tensor;
-use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Samples per model window at 16 kHz (Silero v5 accepts only this size).
@@ -104,9 +102,9 @@ impl SileroOptions {
 
 /// What all streams share: the sessions, the pool and the options.
 struct Shared {
-    sessions: Vec<Mutex<Session>>,
-    /// Where the next job starts looking for a free session.
-    next: AtomicUsize,
+    /// One per pool thread, single-threaded each: the pool already runs one
+    /// job per core and a window is far too small to split.
+    sessions: SessionSet,
     pool: Arc<InferencePool>,
     options: SileroOptions,
 }
@@ -147,7 +145,7 @@ impl SileroVad {
         let count = options.sessions.unwrap_or(pool.threads()).max(1);
         let mut sessions = Vec::with_capacity(count);
         for _ in 0..count {
-            let session = build_session(&bytes).map_err(|reason| VadLoadError::Corrupt {
+            let session = onnx::session(&bytes, 1).map_err(|reason| VadLoadError::Corrupt {
                 path: path.to_path_buf(),
                 reason,
             })?;
@@ -155,12 +153,11 @@ impl SileroVad {
                 path: path.to_path_buf(),
                 detail,
             })?;
-            sessions.push(Mutex::new(session));
+            sessions.push(session);
         }
         Ok(Self {
             shared: Arc::new(Shared {
-                sessions,
-                next: AtomicUsize::new(0),
+                sessions: SessionSet::new(sessions),
                 pool,
                 options,
             }),
@@ -185,21 +182,6 @@ impl SileroVad {
             last_probs: Vec::new(),
         }
     }
-}
-
-/// One session's ONNX session: single-threaded, since the pool already runs
-/// one job per core and a window is far too small to split.
-fn build_session(bytes: &[u8]) -> Result<Session, String> {
-    Session::builder()
-        .map_err(|e| e.to_string())?
-        .with_intra_threads(1)
-        .map_err(|e| e.to_string())?
-        .with_inter_threads(1)
-        .map_err(|e| e.to_string())?
-        .with_optimization_level(GraphOptimizationLevel::Level3)
-        .map_err(|e| e.to_string())?
-        .commit_from_memory(bytes)
-        .map_err(|e| e.to_string())
 }
 
 fn check_signature(session: &Session) -> Result<(), String> {
@@ -283,13 +265,7 @@ fn run_windows(
     state: &mut [f32],
     context: &mut [f32],
 ) -> Result<Vec<f32>, String> {
-    let n = shared.sessions.len();
-    let start = shared.next.fetch_add(1, Ordering::Relaxed) % n;
-    // The pool bounds concurrent jobs to its threads and there is one session
-    // per thread, so a free one is almost always found without waiting.
-    let mut guard = (0..n)
-        .find_map(|i| shared.sessions[(start + i) % n].try_lock())
-        .unwrap_or_else(|| shared.sessions[start].lock());
+    let mut guard = shared.sessions.lock();
     let session = &mut *guard;
     let mut probs = Vec::with_capacity(samples.len() / WINDOW_SAMPLES);
     let mut input = vec![0.0f32; CONTEXT_SAMPLES + WINDOW_SAMPLES];

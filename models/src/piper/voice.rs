@@ -5,7 +5,6 @@ use super::error::TtsLoadError;
 use super::espeak::init_espeak;
 use super::options::PiperOptions;
 use crate::pool::InferencePool;
-use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use parking_lot::Mutex;
 use piper_rs::ModelConfig;
@@ -100,7 +99,7 @@ impl PiperTts {
         let threads = options.threads_per_instance;
         let built: Vec<Result<Session, String>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..count)
-                .map(|_| s.spawn(|| build_session(&bytes, threads)))
+                .map(|_| s.spawn(|| crate::onnx::session(&bytes, threads)))
                 .collect();
             handles
                 .into_iter()
@@ -151,19 +150,6 @@ impl PiperTts {
     pub fn options(&self) -> &PiperOptions {
         &self.inner.options
     }
-}
-
-fn build_session(bytes: &[u8], threads: usize) -> Result<Session, String> {
-    Session::builder()
-        .map_err(|e| e.to_string())?
-        .with_intra_threads(threads)
-        .map_err(|e| e.to_string())?
-        .with_inter_threads(1)
-        .map_err(|e| e.to_string())?
-        .with_optimization_level(GraphOptimizationLevel::Level3)
-        .map_err(|e| e.to_string())?
-        .commit_from_memory(bytes)
-        .map_err(|e| e.to_string())
 }
 
 /// Checks the inputs piper voices have and returns the audio output's name.

@@ -7,15 +7,13 @@
 //! session's actor.
 
 use super::features::{last_window, log_mel, N_FRAMES, N_MELS};
+use crate::onnx::{self, SessionSet};
 use crate::pool::InferencePool;
 use arc_actors::engine::{EngineError, TurnEngine};
 use async_trait::async_trait;
-use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::Tensor;
-use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 const ENGINE: &str = "smart-turn";
@@ -38,8 +36,7 @@ pub enum TurnLoadError {
 }
 
 struct Shared {
-    sessions: Vec<Mutex<Session>>,
-    next: AtomicUsize,
+    sessions: SessionSet,
     pool: Arc<InferencePool>,
 }
 
@@ -73,7 +70,7 @@ impl SmartTurn {
         })?;
         let mut sessions = Vec::new();
         for _ in 0..pool.threads().max(1) {
-            let session = build_session(&bytes).map_err(|reason| TurnLoadError::Corrupt {
+            let session = onnx::session(&bytes, 1).map_err(|reason| TurnLoadError::Corrupt {
                 path: path.to_path_buf(),
                 reason,
             })?;
@@ -81,11 +78,10 @@ impl SmartTurn {
                 path: path.to_path_buf(),
                 detail,
             })?;
-            sessions.push(Mutex::new(session));
+            sessions.push(session);
         }
         let shared = Arc::new(Shared {
-            sessions,
-            next: AtomicUsize::new(0),
+            sessions: SessionSet::new(sessions),
             pool,
         });
         // A first run per session: onnxruntime sizes its buffers on the first
@@ -107,19 +103,6 @@ impl SmartTurn {
     pub fn predict_blocking(&self, audio: &[f32]) -> Result<f32, String> {
         predict(&self.shared, audio)
     }
-}
-
-fn build_session(bytes: &[u8]) -> Result<Session, String> {
-    Session::builder()
-        .map_err(|e| e.to_string())?
-        .with_intra_threads(1)
-        .map_err(|e| e.to_string())?
-        .with_inter_threads(1)
-        .map_err(|e| e.to_string())?
-        .with_optimization_level(GraphOptimizationLevel::Level3)
-        .map_err(|e| e.to_string())?
-        .commit_from_memory(bytes)
-        .map_err(|e| e.to_string())
 }
 
 fn check_signature(session: &Session) -> Result<(), String> {
@@ -146,12 +129,8 @@ fn predict(shared: &Shared, audio: &[f32]) -> Result<f32, String> {
     let features = log_mel(&last_window(&clean));
     let input =
         Tensor::from_array(([1usize, N_MELS, N_FRAMES], features)).map_err(|e| e.to_string())?;
-    let n = shared.sessions.len();
-    let start = shared.next.fetch_add(1, Ordering::Relaxed) % n;
-    let mut guard = (0..n)
-        .find_map(|i| shared.sessions[(start + i) % n].try_lock())
-        .unwrap_or_else(|| shared.sessions[start].lock());
-    let outputs = guard
+    let mut session = shared.sessions.lock();
+    let outputs = session
         .run(ort::inputs![INPUT => input])
         .map_err(|e| e.to_string())?;
     let p = outputs
