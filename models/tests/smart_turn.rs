@@ -2,43 +2,27 @@
 //! our features against pipecat's reference code (from the same wheel as
 //! the model), and the model's judgement on piper's speech, whole and cut.
 
-use arc_models::audio::resample;
 use arc_models::pool::InferencePool;
 use arc_models::turn::features::{last_window, log_mel, N_FRAMES, N_MELS, WINDOW_SAMPLES};
 use arc_models::turn::{SmartTurn, TurnLoadError};
 use arc_testkit::speech;
-use arc_testkit::synthesis::synthesize;
+use arc_testkit::turn_taking::{room, speak, Voice};
 use std::sync::Arc;
 
 fn pool() -> Arc<InferencePool> {
     InferencePool::new(2)
 }
 
-/// Deterministic faint noise, so "silence" is not digital zero.
-fn noise(n: usize, seed: &mut u64) -> Vec<f32> {
-    (0..n)
-        .map(|_| {
-            *seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((*seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.002
-        })
-        .collect()
-}
-
-/// `text` spoken by piper at 16 kHz.
+/// `text` spoken by piper at 16 kHz (trimmed to its voiced part).
 async fn piper_16k(text: &str) -> Vec<f32> {
-    let tts = speech::piper(pool());
-    let s = synthesize(&tts, text, 64).await;
-    s.result.as_ref().expect("piper speaks");
-    resample(&s.samples(), s.sample_rate(), 16_000).expect("resampled")
+    speak(&speech::piper(pool()), Voice::Piper, text).await
 }
 
 #[tokio::test]
 async fn features_match_pipecats_reference_on_speech() {
     let mut seed = 7;
     let mut audio = piper_16k("I would like to book a table for two people.").await;
-    audio.extend(noise(3200, &mut seed));
+    audio.extend(room(200, &mut seed));
     let window = last_window(&audio);
     let dir = tempfile::tempdir().unwrap();
     let (src, dst) = (dir.path().join("in.f32"), dir.path().join("out.f32"));
@@ -76,7 +60,7 @@ async fn features_match_pipecats_reference_on_speech() {
 async fn a_finished_question_is_complete_and_a_sentence_cut_after_and_is_not() {
     let model = speech::smart_turn(pool());
     let mut seed = 11;
-    let pause = |seed: &mut u64| noise(3200, seed); // 200 ms: when the node asks
+    let pause = |seed: &mut u64| room(200, seed); // when the node asks
     let mut whole = piper_16k("How many days are in a week?").await;
     whole.extend(pause(&mut seed));
     let mut cut = piper_16k("I want a large pizza and").await;
