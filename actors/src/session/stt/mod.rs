@@ -25,47 +25,19 @@ use crate::audio::{AudioFrame, STT_SAMPLE_RATE};
 use crate::engine::{
     CancellationToken, EngineError, TranscribeKind, Transcript, VadEvent, VadStream,
 };
-use crate::turn_stats::{turn_stats, TurnCause, Verdict};
+use crate::turn_stats::{turn_stats, TurnCause};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
+use words::{has_words, word_count};
+
+mod end_of_turn;
+mod words;
 
 pub(crate) struct SttActor;
-
-/// Sounds people make over a speaker without taking the turn (hesitations,
-/// backchannels): not words that interrupt.
-const FILLERS: [&str; 16] = [
-    "a", "ah", "ahh", "eh", "er", "erm", "hm", "hmm", "huh", "mhm", "mm", "mmm", "uh", "uhm", "um",
-    "mm-hmm",
-];
-
-/// Words of a transcript: whisper writes non-speech as "[BLANK_AUDIO]" or
-/// "(static)", and a hum or a hesitation as "Hmm", "uh" or "A...": none of
-/// those are words.
-fn word_count(text: &str) -> usize {
-    let mut depth = 0i32;
-    let mut outside = String::new();
-    for c in text.chars() {
-        match c {
-            '[' | '(' => depth += 1,
-            ']' | ')' => depth -= 1,
-            c if depth <= 0 => outside.push(c),
-            _ => {}
-        }
-    }
-    outside
-        .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\''))
-        .map(|w| w.trim_matches('-').to_lowercase())
-        .filter(|w| !w.is_empty() && !FILLERS.contains(&w.as_str()))
-        .count()
-}
-
-fn has_words(text: &str) -> bool {
-    word_count(text) > 0
-}
 
 /// Words a partial transcript needs to confirm a barge-in while the user is
 /// still speaking: whisper guesses a word or two on the first half second of
@@ -416,102 +388,6 @@ impl SttState {
         }
     }
 
-    /// A long enough pause: ask the turn engine, once per pause.
-    fn maybe_ask_turn(&mut self, myself: &ActorRef<SttMsg>) {
-        let Some(engine) = self.shared.engines.turn.clone() else {
-            return;
-        };
-        if self.pause_ms < self.shared.config.stt.turn.pause_ms
-            || self.asked_pause == Some(self.pause_seq)
-        {
-            return;
-        }
-        let Some(u) = self.utterance.as_ref() else {
-            return;
-        };
-        self.asked_pause = Some(self.pause_seq);
-        let pause = self.pause_seq;
-        let audio: Arc<[f32]> = u.samples.clone().into();
-        let me = myself.clone();
-        let cancel = self.cancel.clone();
-        tokio::spawn(async move {
-            let result = tokio::select! {
-                _ = cancel.cancelled() => return,
-                r = engine.completion(audio) => r,
-            };
-            let _ = me.cast(SttMsg::TurnVerdict { pause, result });
-        });
-    }
-
-    /// The turn engine answered: a complete turn ends now, if the user is
-    /// still in the pause it was asked about.
-    fn on_turn_verdict(
-        &mut self,
-        myself: &ActorRef<SttMsg>,
-        pause: u64,
-        result: Result<f32, EngineError>,
-    ) {
-        let threshold = self.shared.config.stt.turn.threshold;
-        let complete = match &result {
-            Ok(p) if *p >= threshold => {
-                turn_stats().verdict(Verdict::Complete);
-                true
-            }
-            Ok(_) => {
-                turn_stats().verdict(Verdict::Incomplete);
-                false
-            }
-            Err(e) => {
-                turn_stats().verdict(Verdict::Failed);
-                tracing::warn!(session_id = %self.shared.config.session_id, error = %e, "turn model failed: the silence limit ends this turn");
-                false
-            }
-        };
-        tracing::debug!(session_id = %self.shared.config.session_id, pause, probability = ?result.as_ref().ok(), pause_ms = self.pause_ms, "turn verdict");
-        if !complete || !self.in_pause(pause) {
-            return;
-        }
-        match &self.spec_text {
-            Some((p, _)) if *p == pause => self.decide_complete(myself, pause),
-            // The transcript is still being made (the reply needs it anyway).
-            _ => self.complete_at = Some(pause),
-        }
-    }
-
-    /// The user is still in pause `pause` of the current utterance.
-    fn in_pause(&self, pause: u64) -> bool {
-        pause == self.pause_seq
-            && self.pause_ms > 0
-            && self.utterance.is_some()
-            && self.vad.pausing()
-    }
-
-    /// The turn engine said complete and the pause's transcript is known:
-    /// the turn ends now, unless the words stop mid-sentence.
-    fn decide_complete(&mut self, myself: &ActorRef<SttMsg>, pause: u64) {
-        self.complete_at = None;
-        if !self.in_pause(pause) {
-            return;
-        }
-        let text = match &self.spec_text {
-            Some((p, text)) if *p == pause => text.clone(),
-            _ => None,
-        };
-        if let Some(t) = text
-            .as_deref()
-            .filter(|t| crate::dangling::ends_mid_sentence(t))
-        {
-            turn_stats().verdict(Verdict::TextIncomplete);
-            tracing::debug!(session_id = %self.shared.config.session_id, text = %t, "the turn model said complete, the words stop mid-sentence: waiting");
-            return;
-        }
-        if let Some(u) = self.utterance.take() {
-            self.vad.end_turn();
-            let after = self.pause_ms;
-            self.finish_utterance(myself, u, TurnCause::ModelComplete, after);
-        }
-    }
-
     fn on_speech_start(&mut self) {
         self.shared
             .to_playout(PlayoutMsg::Notice(SessionNotice::SpeechStarted));
@@ -666,28 +542,5 @@ impl SttState {
             }
             .instrument(stt_span),
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn fillers_and_non_speech_are_not_words() {
-        for t in [
-            "",
-            " [BLANK_AUDIO]",
-            "(static)",
-            "Hmm",
-            "uh",
-            "A...",
-            "Mm-hmm.",
-            "Uh, um.",
-        ] {
-            assert!(!super::has_words(t), "{t:?}");
-        }
-        for t in ["Stop.", "wait", "Uh, stop please", "I'm done", "no"] {
-            assert!(super::has_words(t), "{t:?}");
-        }
-        assert_eq!(super::word_count("Uh, stop [noise] right now"), 3);
     }
 }
