@@ -9,11 +9,18 @@ use arc_agent::LocalEngines;
 use arc_testkit::turn_taking::{complete_item, inside_pause_item, run_item, Voice};
 use arc_testkit::{speech_env, InProcessNode};
 use std::sync::Arc;
+use tokio::sync::Mutex;
 
-async fn nodes() -> (Config, InProcessNode, InProcessNode) {
+/// One test at a time: each runs every real engine in real time on a
+/// 2-core machine, and the turn counts read below are the process's.
+static SERIAL: Mutex<()> = Mutex::const_new(());
+
+/// Nodes with and without the turn model; `max_silence_ms`: its limit.
+async fn nodes(max_silence_ms: u64) -> (Config, InProcessNode, InProcessNode) {
     arc_testkit::init_logs();
     let mut cfg = Config::load_with(None, std::env::vars().chain(speech_env())).unwrap();
     cfg.engines.turn.enabled = true;
+    cfg.engines.turn.max_silence_ms = max_silence_ms;
     let engines = LocalEngines::load(&cfg)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -33,7 +40,8 @@ async fn nodes() -> (Config, InProcessNode, InProcessNode) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pause_inside_a_sentence_is_waited_out_with_the_turn_model_and_cut_without() {
-    let (cfg, mut with_model, mut without) = nodes().await;
+    let _serial = SERIAL.lock().await;
+    let (cfg, mut with_model, mut without) = nodes(1500).await;
     let engines_tts = arc_testkit::speech::piper(arc_models::pool::InferencePool::new(1));
     let mut seed = 1;
     let item = inside_pause_item(
@@ -67,7 +75,11 @@ async fn a_pause_inside_a_sentence_is_waited_out_with_the_turn_model_and_cut_wit
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_finished_question_ends_its_turn_on_the_models_word() {
-    let (cfg, mut with_model, _) = nodes().await;
+    let _serial = SERIAL.lock().await;
+    // A long limit: the test is about the model's decision, which on a
+    // loaded 2-core machine (its verdict, then whisper's transcript) can
+    // come after the default 1.5 s.
+    let (cfg, mut with_model, _) = nodes(2800).await;
     let tts = arc_testkit::speech::piper(arc_models::pool::InferencePool::new(1));
     let mut seed = 2;
     let item = complete_item(
@@ -77,23 +89,23 @@ async fn a_finished_question_ends_its_turn_on_the_models_word() {
         &mut seed,
     )
     .await;
-    let stats = arc_actors::turn_stats::turn_stats();
-    let before = stats
-        .decisions(arc_actors::turn_stats::TurnCause::ModelComplete)
-        .count;
+    use arc_actors::turn_stats::{turn_stats, TurnCause};
+    let count = |cause| turn_stats().decisions(cause).count;
+    let (complete, timeout) = (
+        count(TurnCause::ModelComplete),
+        count(TurnCause::ModelTimeout),
+    );
     let run = run_item(&mut with_model, cfg.session_config(), &item).await;
     assert_eq!(run.heard.len(), 1, "{run:?}");
-    let decision = run.decision_ms.expect("answered");
-    assert!(
-        decision < cfg.engines.turn.max_silence_ms,
-        "the turn ended {decision} ms after the last word: the silence limit ({} ms), not the model",
-        cfg.engines.turn.max_silence_ms
+    assert!(run.first_audio_ms.is_some(), "answered: {run:?}");
+    assert_eq!(
+        count(TurnCause::ModelComplete) - complete,
+        1,
+        "the turn ended on the model's verdict: {run:?}"
     );
-    assert!(
-        stats
-            .decisions(arc_actors::turn_stats::TurnCause::ModelComplete)
-            .count
-            > before,
-        "ended by the model's verdict"
+    assert_eq!(
+        count(TurnCause::ModelTimeout) - timeout,
+        0,
+        "not by the silence limit: {run:?}"
     );
 }
