@@ -87,7 +87,8 @@ pub trait VadEngine: Send + Sync {
 pub trait TurnEngine: Send + Sync {
     fn name(&self) -> &str;
     /// The probability (0..=1) that the turn is complete. `audio` is the
-    /// turn so far at 16 kHz, ending in the pause.
+    /// end of the turn so far (its last 8 s at most) at 16 kHz, ending in
+    /// the pause.
     async fn completion(&self, audio: Arc<[f32]>) -> Result<f32, EngineError>;
 }
 

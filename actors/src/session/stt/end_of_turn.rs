@@ -3,10 +3,14 @@
 //! transcript decide whether the turn ends before the silence limit.
 
 use super::{SttMsg, SttState, TurnCause};
+use crate::audio::STT_SAMPLE_RATE;
 use crate::engine::EngineError;
 use crate::turn_stats::{turn_stats, Verdict};
 use ractor::ActorRef;
 use std::sync::Arc;
+
+/// The end of the turn a turn engine is given.
+const TURN_AUDIO_MS: usize = 8_000;
 
 impl SttState {
     /// A long enough pause: ask the turn engine, once per pause.
@@ -24,7 +28,13 @@ impl SttState {
         };
         self.asked_pause = Some(self.pause_seq);
         let pause = self.pause_seq;
-        let audio: Arc<[f32]> = u.samples.clone().into();
+        // Turn models look at the end of the turn (Smart Turn: its last 8 s),
+        // not at a 30 s utterance.
+        let from = u
+            .samples
+            .len()
+            .saturating_sub(TURN_AUDIO_MS * STT_SAMPLE_RATE as usize / 1000);
+        let audio: Arc<[f32]> = u.samples[from..].into();
         let me = myself.clone();
         let cancel = self.cancel.clone();
         tokio::spawn(async move {
