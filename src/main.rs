@@ -45,6 +45,10 @@ enum Command {
         /// Users speak at microphone pace (one 20 ms frame every 20 ms).
         #[arg(long)]
         realtime: bool,
+        /// Spread the users' starts evenly over this many milliseconds (0:
+        /// all at once, the synchronized burst).
+        #[arg(long, default_value_t = 0)]
+        stagger: u64,
     },
     /// Talk to the agent with a WAV file (or a question as text, spoken by
     /// ARC's own TTS): transcribe it, answer, and write the spoken answer
@@ -240,10 +244,17 @@ async fn main() -> anyhow::Result<()> {
             sessions,
             turns,
             realtime,
+            stagger,
         } => {
             let cfg = Config::load(config.as_deref()).context("configuration refused")?;
             let _telemetry = telemetry::init(&cfg).context("telemetry failed to start")?;
-            let report = arc_agent::cli::loadgen::run(cfg, sessions, turns, realtime)
+            let opts = arc_agent::cli::loadgen::LoadOptions {
+                sessions,
+                turns,
+                realtime,
+                stagger: std::time::Duration::from_millis(stagger),
+            };
+            let report = arc_agent::cli::loadgen::run(cfg, opts)
                 .await
                 .context("load generation failed")?;
             println!("{report}");

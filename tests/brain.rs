@@ -10,7 +10,11 @@
 //! - a model server that cannot start leaves the node up, answering every
 //!   turn with the fallback and an `agent.brain.error` that says why;
 //! - a killed model server is restarted by its supervisor (a crash in the
-//!   model costs a restart of the child, never the node).
+//!   model costs a restart of the child, never the node);
+//! - a 40-turn call: the caller's name and order number from turn 2 outlive
+//!   the history's budget (the model is asked to summarize the oldest turns;
+//!   what the caller stated is kept word for word either way), and turn 40
+//!   is asked with them.
 
 use arc_actors::engine::{CancellationToken, LlmEngine, LlmRequest};
 use arc_actors::events::Event;
@@ -279,4 +283,146 @@ unsafe fn libc_kill(pid: i32) {
         fn kill(pid: i32, sig: i32) -> i32;
     }
     kill(pid, 9);
+}
+
+/// The local brain, with every request it is asked kept for the test.
+struct Recorded {
+    inner: Arc<dyn LlmEngine>,
+    /// Each request and the reply it got.
+    requests: parking_lot::Mutex<Vec<(LlmRequest, String)>>,
+}
+
+#[async_trait::async_trait]
+impl LlmEngine for Recorded {
+    fn model(&self) -> &str {
+        self.inner.model()
+    }
+    async fn stream(
+        &self,
+        request: LlmRequest,
+        tokens: mpsc::Sender<String>,
+        cancel: CancellationToken,
+    ) -> Result<arc_actors::engine::LlmUsage, arc_actors::engine::EngineError> {
+        let index = {
+            let mut r = self.requests.lock();
+            r.push((request.clone(), String::new()));
+            r.len() - 1
+        };
+        // Forward the reply, keeping a copy.
+        let (tx, mut rx) = mpsc::channel::<String>(256);
+        let forward = async {
+            let mut text = String::new();
+            while let Some(piece) = rx.recv().await {
+                text.push_str(&piece);
+                if tokens.send(piece).await.is_err() {
+                    break;
+                }
+            }
+            text
+        };
+        let (result, text) = tokio::join!(self.inner.stream(request, tx, cancel), forward);
+        self.requests.lock()[index].1 = text;
+        result
+    }
+}
+
+fn last_user(r: &LlmRequest) -> &str {
+    r.messages.last().map(|m| m.content.as_str()).unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fact_from_turn_2_survives_to_turn_40() {
+    let _serial = SERIAL.lock().await;
+    let (_server, llm) = local_llm().await;
+    let recorded = Arc::new(Recorded {
+        inner: Arc::new(llm),
+        requests: parking_lot::Mutex::new(Vec::new()),
+    });
+    let mut node = InProcessNode::builder()
+        .llm(recorded.clone())
+        .max_sessions(10)
+        .start()
+        .await;
+    node.drain_in_background();
+    let chatter = [
+        "What is the capital of Italy?",
+        "How many days are in a week?",
+        "What color is the sky on a clear day?",
+        "What is two plus two?",
+        "Which animal says moo?",
+        "How many legs does a spider have?",
+        "What do bees make?",
+        "What is the opposite of hot?",
+        "Which planet do we live on?",
+        "What season comes after winter?",
+        "How many minutes are in an hour?",
+        "What is frozen water called?",
+    ];
+    let mut script = vec![
+        "Hello, I am calling about a delivery.".to_string(),
+        "My name is Alice Moreno and my order number is 4417.".to_string(),
+    ];
+    script.extend((0..37).map(|i| chatter[i % chatter.len()].to_string()));
+    script.push("What is my order number?".to_string());
+    assert_eq!(script.len(), 40);
+    let mut config = SessionConfig {
+        user_id: "long-call".into(),
+        ..Default::default()
+    };
+    config.brain.temperature = 0.0;
+    // About six exchanges: turn 2 leaves the history long before turn 40,
+    // and the summary is made (and carried on) several times.
+    config.brain.context_token_budget = 150;
+    let call = node.scripted(config, script).await.unwrap();
+    let answered = call.say_all(Duration::from_secs(30)).await;
+    assert_eq!(answered, 40, "{:?}", call.out.notices().last());
+    call.hang_up().await;
+
+    let requests = recorded.requests.lock().clone();
+    let summaries: Vec<&(LlmRequest, String)> = requests
+        .iter()
+        .filter(|(r, _)| r.messages[0].content == arc_actors::summary::INSTRUCTIONS)
+        .collect();
+    println!("{} summary requests", summaries.len());
+    if let Some((_, summary)) = summaries.last() {
+        println!("the model's last summary: {summary:?}");
+    }
+    let (turn_40, _) = requests
+        .iter()
+        .rev()
+        .find(|(r, _)| last_user(r) == "What is my order number?")
+        .expect("turn 40 was asked");
+    let system = &turn_40.messages[0].content;
+    println!("turn 40's system message: {system}");
+    assert!(
+        summaries.len() >= 2,
+        "the summary was made {} times",
+        summaries.len()
+    );
+    assert!(
+        !turn_40
+            .messages
+            .iter()
+            .skip(1)
+            .any(|m| m.content.contains("Alice Moreno")),
+        "turn 2 is still in the history as said: the test proves nothing"
+    );
+    assert!(
+        system.contains("4417"),
+        "the order number did not survive: {system}"
+    );
+    assert!(
+        system.contains("Alice"),
+        "the name did not survive: {system}"
+    );
+    let reply: Vec<String> = call
+        .out
+        .notices()
+        .iter()
+        .filter_map(|n| match n {
+            SessionNotice::AgentSentence { turn: 40, text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    println!("turn 40's reply: {reply:?}");
 }

@@ -34,7 +34,9 @@
 //! - [`tools`]: the built-in tools offered to the model.
 //! - [`turn_stats`]: why turns ended and how fast, for the node's metrics.
 //! - [`dangling`]: does a transcript stop mid-sentence ("a table for")?
+//! - [`facts`]: what the caller stated (names, numbers), kept word for word.
 //! - [`context`]: the rolling conversation history that survives a Brain restart.
+//! - [`summary`]: the oldest turns of a long call folded into a summary by the LLM.
 //! - [`sentence`]: cutting a token stream into speakable sentences.
 //! - [`redact`]: PII masking of event texts before they leave the node.
 //! - [`sink`]: the bounded event sink and its fan-out to mirror queues.
@@ -53,12 +55,14 @@ pub mod emit;
 pub mod endpoint;
 pub mod engine;
 pub mod events;
+pub mod facts;
 pub mod ids;
 pub mod node;
 pub mod redact;
 pub mod sentence;
 pub mod session;
 pub mod sink;
+pub mod summary;
 pub mod synthetic;
 pub mod telemetry;
 pub mod tools;

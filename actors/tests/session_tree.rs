@@ -194,6 +194,47 @@ async fn llm_stall_gives_fallback_within_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_synthesis_is_abandoned_at_its_deadline_and_the_session_goes_on() {
+    let mut node = InProcessNode::synthetic().await;
+    let mut cfg = config("user-tts-stall");
+    cfg.tts.stall_timeout_ms = 400;
+    // The echo brain repeats the line: its first sentence reaches a
+    // synthesis that never returns and ignores its cancel.
+    let script = lines(&["please [tts-stall] now", "and again"]);
+    let call = node.scripted(cfg, script.clone()).await.unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(call.say(&script[..1], Duration::from_secs(5)).await, 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(call.say(&script[1..], Duration::from_secs(5)).await, 1);
+    let summary = call.hang_up().await.unwrap();
+    assert_eq!(summary.turns, 2);
+    let events = node.drain();
+    let err = find_event(&events, |e| match e {
+        Event::ServiceError(s) if s.error_type == "tts_failure" => Some(s.clone()),
+        _ => None,
+    })
+    .expect("a service error for the stalled synthesis");
+    assert!(
+        err.error_message.contains("timed out after 400 ms"),
+        "{err:?}"
+    );
+    // Both turns are archived; the first kept what was spoken after the stall.
+    assert_eq!(
+        events.iter().filter(|e| e.kind() == "conversation").count(),
+        2
+    );
+    let completed = events
+        .iter()
+        .filter(|e| e.kind() == "tts_completed")
+        .count();
+    assert!(completed >= 2, "the sentences after the stall were spoken");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_speech_over_the_agent_cancels_the_reply() {
     let mut node = InProcessNode::synthetic().await;
     let script = lines(&["tell me something [slow]", "stop"]);

@@ -60,7 +60,7 @@ pub async fn run(cfg: &Config, filter: &ReplayFilter) -> Result<String, ReplayEr
         return Err(ReplayError::NoFilter);
     }
     let records = read_log(
-        &cfg.pulsar.url,
+        &cfg.pulsar,
         &[PulsarTopic::Conversation, PulsarTopic::SessionMetrics],
         Duration::from_millis(1500),
         Duration::from_secs(120),

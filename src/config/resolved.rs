@@ -101,6 +101,8 @@ impl Config {
                 timeout_ms: s.brain.timeout_ms,
                 fallback_text: s.brain.fallback_text.clone(),
                 context_token_budget: s.brain.context_token_budget,
+                summarize: s.brain.summarize,
+                summary_max_tokens: s.brain.summary_max_tokens,
                 builtin_tools: s.brain.builtin_tools.clone(),
                 max_tool_rounds: s.brain.max_tool_rounds,
                 turn_timeout_ms: s.brain.turn_timeout_ms,
@@ -109,6 +111,7 @@ impl Config {
                 max_latency_ms: s.tts.max_latency_ms,
                 format: s.tts.format.as_str().to_string(),
                 sample_rate: s.tts.sample_rate,
+                stall_timeout_ms: s.tts.stall_timeout_ms,
             },
             barge_in: arc_actors::session::BargeInConfig {
                 false_interruption_ms: s.barge_in.false_interruption_ms,

@@ -76,6 +76,17 @@ pub struct NatsSection {
 pub struct PulsarSection {
     pub enabled: bool,
     pub url: String,
+    /// Credentials (see `mirror::pulsar::access`): the variable holding a
+    /// token, a token file, or OAuth2 client credentials.
+    pub token_env: String,
+    pub token_file: String,
+    pub oauth2_issuer_url: String,
+    pub oauth2_credentials_file: String,
+    pub oauth2_audience: String,
+    pub oauth2_scope: String,
+    /// TLS (`pulsar+ssl://`): the broker's CA, and whether its name is checked.
+    pub tls_ca_file: String,
+    pub tls_hostname_verification: bool,
     pub max_attempts: u32,
     pub send_timeout_ms: u64,
     pub reconnect_min_ms: u64,

@@ -48,6 +48,8 @@ pub struct BrainSection {
     pub timeout_ms: u64,
     pub fallback_text: String,
     pub context_token_budget: usize,
+    pub summarize: bool,
+    pub summary_max_tokens: u32,
     pub turn_timeout_ms: u64,
     pub max_tool_rounds: u32,
     pub builtin_tools: Vec<String>,
@@ -114,4 +116,5 @@ pub struct TtsSection {
     pub max_latency_ms: u64,
     pub format: TtsFormat,
     pub sample_rate: u32,
+    pub stall_timeout_ms: u64,
 }

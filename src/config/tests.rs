@@ -113,6 +113,18 @@ fn bad_values_name_the_key() {
     assert!(e.to_string().contains("session.brain.timeout_ms"), "{e}");
     let e = Config::load_with(None, env(&[("ARC__SESSION__BRAIN__TEMPERATURE", "7")])).unwrap_err();
     assert!(e.to_string().contains("session.brain.temperature"), "{e}");
+    let e = Config::load_with(
+        None,
+        env(&[("ARC__SESSION__BRAIN__SUMMARY_MAX_TOKENS", "5")]),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("session.brain.summary_max_tokens"),
+        "{e}"
+    );
+    let e =
+        Config::load_with(None, env(&[("ARC__SESSION__BRAIN__SUMMARIZE", "maybe")])).unwrap_err();
+    assert!(e.to_string().contains("session.brain.summarize"), "{e}");
     let e = Config::load_with(None, env(&[("ARC__NATS__NOPE", "1")])).unwrap_err();
     assert!(
         e.to_string().contains("nats.nope") && e.to_string().contains("unknown"),

@@ -364,6 +364,13 @@ impl Config {
             s.brain.context_token_budget as u64,
         )?;
         positive("session.brain.turn_timeout_ms", s.brain.turn_timeout_ms)?;
+        positive("session.tts.stall_timeout_ms", s.tts.stall_timeout_ms)?;
+        if !(16..=1024).contains(&s.brain.summary_max_tokens) {
+            return Err(invalid(
+                "session.brain.summary_max_tokens",
+                format!("{} is outside 16..=1024", s.brain.summary_max_tokens),
+            ));
+        }
         if s.barge_in.false_interruption_ms > 10_000 {
             return Err(invalid(
                 "session.barge_in.false_interruption_ms",

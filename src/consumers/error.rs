@@ -9,7 +9,7 @@ pub enum ConsumeError {
         subscription: String,
         topics: String,
         /// Boxed: the client's error is large, and every consumer result carries it.
-        source: Box<pulsar::Error>,
+        source: Box<crate::mirror::pulsar::access::PulsarConnectError>,
     },
     #[error("PostgreSQL at {url}: {source}")]
     Postgres {

@@ -5,33 +5,37 @@
 
 use super::error::ConsumeError;
 use super::record::{decode, Record};
+use crate::config::PulsarSection;
+use crate::mirror::pulsar::access::{self, PulsarConnectError};
 use arc_actors::events::PulsarTopic;
 use futures::StreamExt;
 use pulsar::consumer::{ConsumerOptions, InitialPosition};
-use pulsar::{Consumer, Pulsar, SubType, TokioExecutor};
+use pulsar::{Consumer, SubType, TokioExecutor};
 use std::time::Duration;
 
 /// Every readable message of `topics`, in the order received; stops once no
 /// message came for `quiet` (or after `limit` in all). Unreadable messages
 /// are skipped with a warning: they are the readers' dead letters.
 pub async fn read_log(
-    url: &str,
+    pulsar: &PulsarSection,
     topics: &[PulsarTopic],
     quiet: Duration,
     limit: Duration,
 ) -> Result<Vec<Record>, ConsumeError> {
     let names: Vec<&str> = topics.iter().map(|t| t.name()).collect();
     let subscription = format!("arc-replay-{}", uuid::Uuid::new_v4().simple());
-    let error = |source| ConsumeError::Subscribe {
+    let url = &pulsar.url;
+    let error = |source: PulsarConnectError| ConsumeError::Subscribe {
         url: url.to_string(),
         subscription: subscription.clone(),
         topics: names.join(", "),
         source: Box::new(source),
     };
-    let client = Pulsar::builder(url.to_string(), TokioExecutor)
+    let client = access::builder(pulsar)
+        .map_err(|e| error(e.into()))?
         .build()
         .await
-        .map_err(error)?;
+        .map_err(|e| error(e.into()))?;
     let mut consumer: Consumer<Vec<u8>, TokioExecutor> = client
         .consumer()
         .with_topics(&names)
@@ -44,7 +48,7 @@ pub async fn read_log(
         )
         .build()
         .await
-        .map_err(error)?;
+        .map_err(|e| error(e.into()))?;
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + limit;
     loop {

@@ -85,7 +85,7 @@ pub async fn run(
         _ => (c.batch_size, c.batch_timeout_ms),
     };
     let settings = Settings {
-        url: cfg.pulsar.url.clone(),
+        pulsar: cfg.pulsar.clone(),
         subscription: format!("{}-{}", c.subscription_prefix, kind.as_str()),
         batch_size,
         batch_timeout: Duration::from_millis(batch_ms),

@@ -9,6 +9,8 @@ use super::entry_acks::EntryAcks;
 use super::error::{ConsumeError, WriteError};
 use super::metrics::ConsumerMetrics;
 use super::record::{base_topic, decode, Record};
+use crate::config::PulsarSection;
+use crate::mirror::pulsar::access::{self, PulsarConnectError};
 use arc_actors::events::PulsarTopic;
 use futures::StreamExt;
 use pulsar::consumer::{ConsumerOptions, InitialPosition, Message};
@@ -31,7 +33,8 @@ pub(crate) trait Writer: Send {
 /// How a subscription reads and retries.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
-    pub(crate) url: String,
+    /// The broker and how to reach it (`[pulsar]`: URL, credentials, TLS).
+    pub(crate) pulsar: PulsarSection,
     pub(crate) subscription: String,
     pub(crate) batch_size: usize,
     pub(crate) batch_timeout: Duration,
@@ -66,7 +69,7 @@ pub(crate) async fn run<W: Writer>(
 ) -> Result<(), ConsumeError> {
     let topics: Vec<&str> = writer.topics().iter().map(|t| t.name()).collect();
     let subscribe_error = |source| ConsumeError::Subscribe {
-        url: settings.url.clone(),
+        url: settings.pulsar.url.clone(),
         subscription: settings.subscription.clone(),
         topics: topics.join(", "),
         source: Box::new(source),
@@ -77,9 +80,7 @@ pub(crate) async fn run<W: Writer>(
     let mut backoff = settings.retry_backoff;
     let (mut sub, mut consumer) = loop {
         let attempt = async {
-            let client = Pulsar::builder(settings.url.clone(), TokioExecutor)
-                .build()
-                .await?;
+            let client = access::builder(&settings.pulsar)?.build().await?;
             let sub = Subscription {
                 settings: settings.clone(),
                 client,
@@ -89,7 +90,7 @@ pub(crate) async fn run<W: Writer>(
                 acks: EntryAcks::default(),
             };
             let consumer = sub.subscribe(&topics).await?;
-            Ok::<_, pulsar::Error>((sub, consumer))
+            Ok::<_, PulsarConnectError>((sub, consumer))
         };
         // The crate retries a connection on its own for a long while: a
         // stop does not wait for it.

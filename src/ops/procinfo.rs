@@ -64,6 +64,21 @@ pub fn sample() -> ProcSample {
     s
 }
 
+/// The kernel's peak resident set of this process so far (VmHWM), in bytes:
+/// the true high-water mark, not a sample that may miss it (0 where /proc
+/// is unavailable).
+pub fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
 /// CPU use between two calls, as a percentage of one core.
 #[derive(Debug)]
 pub struct CpuMeter {
@@ -109,6 +124,7 @@ mod tests {
         assert!(s.rss_bytes > 1024 * 1024, "{s:?}");
         assert!(s.threads >= 1, "{s:?}");
         assert!(s.open_fds >= 3, "{s:?}");
+        assert!(peak_rss_bytes() >= s.rss_bytes / 2, "VmHWM is read");
         let mut m = CpuMeter::new();
         assert_eq!(m.percent(&s), 0.0);
         let mut x = 0u64;

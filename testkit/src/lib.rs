@@ -15,6 +15,7 @@
 //! - [`http`]: a minimal HTTP client; a value out of a metrics scrape.
 //! - [`nats`]: the machine's shared NATS, and a private `nats-server`.
 //! - [`pulsar`]: pulsar-lite brokers on their own port and data dir.
+//! - [`pulsar_gate`]: a real broker's TLS and token check in front of pulsar-lite.
 //! - [`prometheus`]: a real Prometheus server and its HTTP API.
 //! - [`node`]: [`node::TestNode`], the `arc-agent` binary as a child process,
 //!   and the settings of a node under test ([`node::node_env`],
@@ -69,6 +70,7 @@ pub mod postgres;
 pub mod process;
 pub mod prometheus;
 pub mod pulsar;
+pub mod pulsar_gate;
 pub mod pulsar_read;
 pub mod python;
 pub mod recording;

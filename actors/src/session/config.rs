@@ -155,8 +155,14 @@ pub struct BrainConfig {
     /// Time allowed to the first token, and between tokens after that.
     pub timeout_ms: u64,
     pub fallback_text: String,
-    /// Tokens of history kept in the prompt; older turns are dropped.
+    /// Tokens of history kept in the prompt; past it older turns are
+    /// summarized (or dropped).
     pub context_token_budget: usize,
+    /// Fold the oldest turns into a summary made by the session's LLM
+    /// instead of dropping them.
+    pub summarize: bool,
+    /// Longest summary the model may write.
+    pub summary_max_tokens: u32,
     /// Built-in tools offered to the model (see [`crate::tools::BUILTINS`]).
     pub builtin_tools: Vec<String>,
     /// Most model → tools → model rounds in one turn.
@@ -173,6 +179,9 @@ pub struct TtsConfig {
     pub format: String,
     /// Output sample rate named in `agent.tts.request` (24000).
     pub sample_rate: u32,
+    /// A synthesis that gives no audio for this long is abandoned (a stalled
+    /// engine must not hold the turn, or the session, forever).
+    pub stall_timeout_ms: u64,
 }
 
 impl Default for SessionConfig {
@@ -232,6 +241,8 @@ impl Default for BrainConfig {
             timeout_ms: 2000,
             fallback_text: "I'm having trouble processing that. Could you rephrase?".into(),
             context_token_budget: 1024,
+            summarize: true,
+            summary_max_tokens: 120,
             builtin_tools: Vec::new(),
             max_tool_rounds: 3,
             turn_timeout_ms: 10_000,
@@ -245,6 +256,7 @@ impl Default for TtsConfig {
             max_latency_ms: 500,
             format: "opus".into(),
             sample_rate: 24_000,
+            stall_timeout_ms: 5000,
         }
     }
 }

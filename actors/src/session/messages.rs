@@ -277,6 +277,8 @@ pub(crate) enum BrainMsg {
     BargeIn,
     /// A restarted Brain answers the turn its predecessor died on.
     Recover(UserTurn),
+    /// The summary of the oldest turns (see [`crate::summary`]) is in, or failed.
+    Summarized(Result<String, String>),
     Fault,
 }
 

@@ -89,7 +89,10 @@ impl Shared {
             config.brain.system_prompt.clone(),
             config.brain.context_token_budget,
         )
-        .with_examples(&config.brain.examples);
+        .with_examples(&config.brain.examples)
+        // A brain tier answers seed requests with its own prompt: it cannot
+        // be asked for a summary.
+        .with_summaries(config.brain.summarize && !engines.llm.publishes_seed_request());
         Self {
             frames,
             config,

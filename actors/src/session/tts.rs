@@ -176,10 +176,15 @@ impl TtsState {
             let mut first_chunk_ms = None;
             let mut audio_ms = 0;
             let mut result = None;
+            // A synthesis that gives no audio for this long is abandoned: a
+            // stalled engine must not hold the turn (and the session) forever.
+            let stall = std::time::Duration::from_millis(shared.config.tts.stall_timeout_ms);
+            let mut deadline = tokio::time::Instant::now() + stall;
             loop {
                 tokio::select! {
                     chunk = rx.recv() => match chunk {
                         Some(frame) => {
+                            deadline = tokio::time::Instant::now() + stall;
                             if cancel.is_cancelled() { continue; }
                             first_chunk_ms.get_or_insert(started.elapsed().as_millis() as u64);
                             audio_ms += frame.duration_ms();
@@ -188,13 +193,23 @@ impl TtsState {
                         None => break,
                     },
                     r = &mut synth, if result.is_none() => result = Some(r),
+                    _ = tokio::time::sleep_until(deadline), if result.is_none() => {
+                        cancel.cancel();
+                        result = Some(Err(crate::engine::EngineError::Timeout {
+                            engine: "tts",
+                            after_ms: stall.as_millis() as u64,
+                        }));
+                        break;
+                    }
                 }
             }
+            let stalled = matches!(result, Some(Err(crate::engine::EngineError::Timeout { .. })));
             let result = match result {
                 Some(r) => r,
                 None => synth.await,
             };
-            let cancelled = cancel.is_cancelled();
+            // Abandoned for stalling is not a barge-in: the turn goes on.
+            let cancelled = cancel.is_cancelled() && !stalled;
             match &result {
                 Ok(_) if !cancelled => shared.sink.emit(emit::tts_completed(
                     &shared.config,

@@ -10,7 +10,8 @@
 //! - [`ScriptedStt`] (stt.rs): "hears" the next line of the session's script.
 //! - [`EchoLlm`] (llm.rs): answers by quoting the user; `[stall]`, `[fail]`
 //!   and `[slow]` in the input make it hang, fail or crawl, to test timeouts.
-//! - [`ToneTts`] (tts.rs): a sine tone whose length follows the text.
+//! - [`ToneTts`] (tts.rs): a sine tone whose length follows the text;
+//!   `[tts-stall]` makes a synthesis that never returns.
 //! - [`SyntheticProvider`] (provider.rs): a set of the above per session; the
 //!   STT hears the lines written for that session in its [`ScriptBook`]
 //!   (script_book.rs).

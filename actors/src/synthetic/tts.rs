@@ -1,4 +1,5 @@
-//! The tone TTS: a sine tone whose length follows the text.
+//! The tone TTS: a sine tone whose length follows the text; a text with
+//! `[tts-stall]` never returns (fault tests).
 
 use crate::audio::AudioFrame;
 use crate::engine::{CancellationToken, EngineError, TtsEngine, TtsOutcome};
@@ -71,6 +72,11 @@ impl TtsEngine for ToneTts {
         // One chunk of tone (220 Hz: whole periods in 100 ms), made once: the
         // stand-in must cost next to nothing so benches measure ARC, not the tone.
         let chunk = self.chunk();
+        if text.contains("[tts-stall]") {
+            // A synthesis that never returns and ignores its cancel: what
+            // the Tts actor's stall deadline is for.
+            std::future::pending::<()>().await;
+        }
         let mut produced = 0u64;
         while produced < total_ms {
             if cancel.is_cancelled() {

@@ -15,6 +15,9 @@
 //! - `intake`: events in, appended to the spool in batches.
 //! - `sender`: the spool out, in order: connect, send, commit, replay.
 //! - `producers`: the client and one producer per topic.
+//! - `access`: the URL, credentials and TLS every Pulsar client of the node
+//!   uses (the producers here, the readers, `replay`); `oauth2`: its
+//!   OAuth2 client-credentials token.
 //! - `rejection`: telling a broker's refusal from a lost connection.
 //! - `dead_letter`: where an event the broker keeps refusing goes.
 //! - `shared`: what the intake and the sender share (the spool, the counters).
@@ -22,8 +25,10 @@
 //! This file starts the intake and the sender; the sender calls
 //! `producers`, `rejection` and `dead_letter`; all of them read `shared`.
 
+pub(crate) mod access;
 mod dead_letter;
 mod intake;
+mod oauth2;
 mod producers;
 mod rejection;
 mod sender;

@@ -2,6 +2,7 @@
 //! and compression from the config, the seed's partition key, `message_id`
 //! as a message property.
 
+use super::access::PulsarConnectError;
 use crate::config::{self, PulsarSection};
 use crate::mirror::spool::SpoolRecord;
 use arc_actors::events::{PulsarTopic, REALTIME_SUBJECT_PROPERTY};
@@ -40,9 +41,9 @@ impl Producers {
         self.client.is_some()
     }
 
-    pub(super) async fn connect(&mut self) -> Result<(), pulsar::Error> {
+    pub(super) async fn connect(&mut self) -> Result<(), PulsarConnectError> {
         let cfg = &self.cfg;
-        let client = Pulsar::builder(cfg.url.clone(), TokioExecutor)
+        let client = super::access::builder(cfg)?
             .with_connection_retry_options(ConnectionRetryOptions {
                 min_backoff: Duration::from_millis(cfg.reconnect_min_ms),
                 max_backoff: Duration::from_millis(cfg.reconnect_max_ms),

@@ -81,7 +81,7 @@ pub(super) async fn run(shared: Arc<Shared>, stop: CancellationToken) {
                     s.shared.stats.connected.store(false, Ordering::Relaxed);
                     if !announced_down {
                         announced_down = true;
-                        tracing::warn!(url = %cfg.url, error = %e, spool = %s.shared.spool().dir().display(), "Pulsar unreachable: events are spooled to disk and replayed in order when it returns");
+                        tracing::warn!(url = %cfg.url, auth = super::access::auth_kind(&cfg), error = %e, spool = %s.shared.spool().dir().display(), "Pulsar unreachable: events are spooled to disk and replayed in order when it returns");
                     }
                     tokio::select! {
                         _ = stop.cancelled() => break,
