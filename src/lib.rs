@@ -34,6 +34,8 @@ mod cluster;
 pub mod config;
 pub mod consumers;
 mod engines;
+#[doc(hidden)]
+pub mod fuzzing;
 mod mirror;
 mod node;
 mod ops;

@@ -121,6 +121,20 @@ fn env_token(name: &str) -> Option<String> {
 
 impl Access {
     pub(crate) fn from_config(cfg: &Config) -> Arc<Self> {
+        Self::with_tokens(
+            cfg,
+            env_token(&cfg.http.admin_token_env),
+            env_token(&cfg.http.metrics_token_env),
+        )
+    }
+
+    /// [`Access::from_config`] with the admin and metrics tokens given rather
+    /// than read from the environment (the fuzz targets set no variables).
+    pub(crate) fn with_tokens(
+        cfg: &Config,
+        admin_token: Option<String>,
+        metrics_token: Option<String>,
+    ) -> Arc<Self> {
         let required = match cfg.http.auth {
             HttpAuth::Auto => !is_loopback(&cfg.http.listen),
             HttpAuth::Required => true,
@@ -138,8 +152,8 @@ impl Access {
         };
         let access = Self {
             required,
-            admin_token: env_token(&cfg.http.admin_token_env),
-            metrics_token: env_token(&cfg.http.metrics_token_env),
+            admin_token,
+            metrics_token,
             verifier: lk
                 .has_credentials()
                 .then(|| TokenVerifier::with_api_key(&lk.api_key, &lk.api_secret)),

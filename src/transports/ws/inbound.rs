@@ -5,6 +5,7 @@
 use super::protocol::Refusal;
 use super::{MAX_AUDIO_MESSAGE_BYTES, MAX_TEXT_MESSAGE_BYTES};
 use crate::transports::adapter::MicFramer;
+use arc_actors::audio::AudioFrame;
 use arc_actors::session::SessionHandle;
 use serde_json::Value;
 
@@ -84,6 +85,14 @@ impl Inbound {
 
     /// PCM16 in, 20 ms 16 kHz frames out (pushed to the session).
     pub(super) fn audio(&mut self, bytes: &[u8], session: &SessionHandle) -> Result<(), Refusal> {
+        for frame in self.frames(bytes)? {
+            session.push_audio(frame);
+        }
+        Ok(())
+    }
+
+    /// The whole 16 kHz frames a binary message completes.
+    fn frames(&mut self, bytes: &[u8]) -> Result<Vec<AudioFrame>, Refusal> {
         let rate = self.framer.rate();
         if rate == 0 {
             return Err(Refusal::new(
@@ -113,15 +122,35 @@ impl Inbound {
             .chunks_exact(2)
             .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
             .collect();
-        let frames = self
-            .framer
+        self.framer
             .push(rate, &samples)
-            .map_err(|e| Refusal::new("resample_failed", e))?;
-        for frame in frames {
-            session.push_audio(frame);
-        }
-        Ok(())
+            .map_err(|e| Refusal::new("resample_failed", e))
     }
+}
+
+/// One message from a client, as the socket hands it over.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ClientMessage<'a> {
+    Text(&'a str),
+    Binary(&'a [u8]),
+}
+
+/// A client's messages through the parser a socket runs, without a session
+/// (what `crate::fuzzing` drives): per message, the 16 kHz frames it made
+/// (none for a text message) or the code of its refusal.
+pub(crate) fn parse_client_messages(
+    msgs: &[ClientMessage<'_>],
+) -> Vec<Result<Vec<AudioFrame>, &'static str>> {
+    let mut inbound = Inbound::new();
+    msgs.iter()
+        .map(|m| {
+            match *m {
+                ClientMessage::Text(t) => inbound.text(t).map(|_| Vec::new()),
+                ClientMessage::Binary(b) => inbound.frames(b),
+            }
+            .map_err(|r| r.code)
+        })
+        .collect()
 }
 
 #[cfg(test)]

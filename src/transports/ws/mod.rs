@@ -60,6 +60,7 @@ mod routes;
 mod session;
 mod writer;
 
+pub(crate) use inbound::{parse_client_messages, ClientMessage};
 pub(crate) use routes::routes;
 
 /// Largest binary message taken from a client (about 340 ms at 48 kHz).
