@@ -278,3 +278,78 @@ async fn a_resent_spool_carries_the_same_producer_name_and_sequence_ids() {
     }
     assert_eq!(sequences.len(), 3, "a sequence id per event");
 }
+
+#[test]
+fn a_full_spool_refuses_clearly_the_voice_loop_goes_on_and_writing_resumes_with_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let pulsar_port = free_port();
+    let pulsar_url = format!("pulsar://127.0.0.1:{pulsar_port}");
+    let http_port = free_port();
+    let mut env = node_env(&pulsar_url, SHARED_NATS, &data, http_port);
+    // A spool of 32 KiB: a few turns' events fill it while Pulsar is away.
+    env.extend(vars([
+        ("ARC__PULSAR__SPOOL_MAX_BYTES", "32768".to_string()),
+        ("ARC__PULSAR__SPOOL_SEGMENT_BYTES", "8192".to_string()),
+    ]));
+    let log = dir.path().join("node.log");
+    let node = TestNode::serve(env!("CARGO_BIN_EXE_arc-agent"), &env, http_port, &log);
+    let first = format!("full-{}", uuid::Uuid::new_v4().simple());
+    let script: Vec<String> = (1..=12).map(|i| format!("\"question {i}\"")).collect();
+    let (code, body) = node.post(
+        "/v1/sessions",
+        Some(&format!(
+            r#"{{"user_id":"{first}","script":[{}]}}"#,
+            script.join(",")
+        )),
+    );
+    assert_eq!(code, 201, "{body}");
+    // The session ends with every turn answered while the spool refuses.
+    let refused = eventually(Duration::from_secs(30), || {
+        let (_, m) = node.get("/metrics");
+        let ended = metric(&m, "arc_sessions_ended_total").unwrap_or(0.0);
+        let dropped = metric(&m, "arc_mirror_dropped_total{mirror=\"pulsar\"}").unwrap_or(0.0);
+        (ended >= 1.0 && dropped >= 1.0).then_some(dropped)
+    })
+    .expect("the full spool refused events and the session still ended");
+    let (_, m) = node.get("/metrics");
+    assert_eq!(
+        metric(&m, "arc_turns_total"),
+        Some(12.0),
+        "every turn was answered while the spool refused"
+    );
+    println!("refused {refused} events");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(
+        text.matches("cannot spool event for Pulsar").count(),
+        1,
+        "said once, clearly: {text}"
+    );
+
+    // Space returns (the broker is back and takes the spool): what was
+    // spooled is delivered, and new events are spooled and delivered again.
+    let _broker = PulsarLite::start_provisioned_on(dir.path(), pulsar_port);
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            let (_, m) = node.get("/metrics");
+            (metric(&m, "arc_pulsar_spool_depth_events")? == 0.0).then_some(())
+        })
+        .is_some(),
+        "the spool did not drain"
+    );
+    let early = read_conversations(&pulsar_url, &first, 1);
+    assert!(
+        !early.is_empty(),
+        "what was spooled before it filled is lost"
+    );
+    let second = format!("after-{}", uuid::Uuid::new_v4().simple());
+    let (code, body) = node.post(
+        "/v1/sessions",
+        Some(&format!(
+            r#"{{"user_id":"{second}","script":["hello again"]}}"#
+        )),
+    );
+    assert_eq!(code, 201, "{body}");
+    let later = read_conversations(&pulsar_url, &second, 1);
+    assert_eq!(later.len(), 1, "writing did not resume");
+}
