@@ -245,6 +245,15 @@ impl App {
             ),
         );
 
+        shutdown.track(
+            Stage::Heartbeat,
+            crate::ops::memory_trim::spawn(
+                node_stats.clone(),
+                Duration::from_millis(cfg.node.memory_trim_interval_ms),
+                shutdown.token(Stage::Heartbeat),
+            ),
+        );
+
         let ctx = NodeContext::new(cfg.clone(), node, sink, identity, metrics, engines.scripts);
         let dispatch = Dispatcher::new(ctx.clone(), nats_client);
         match dispatch.spawn_taker(shutdown.token(Stage::Intake)).await {

@@ -20,6 +20,8 @@ pub struct NodeSection {
     pub max_sessions: usize,
     pub drain_timeout_ms: u64,
     pub data_dir: PathBuf,
+    /// How often freed memory is given back to the kernel (0 = never).
+    pub memory_trim_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
