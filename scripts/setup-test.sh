@@ -21,8 +21,8 @@
 #   cargo:
 #   - cargo-deny (exact version, built from crates.io once, ~4 min on 2
 #     cores): licenses, bans and sources of the crate graph (deny.toml)
-#   - cargo-fuzz (exact version, in scripts/fuzz.sh, built once, ~1.5 min):
-#     builds and runs the fuzz targets of fuzz/ (scripts/fuzz.sh)
+#   (cargo-fuzz is not installed here: scripts/fuzz.sh installs it when run;
+#   the tests replay the fuzz seeds without it)
 #   (the local brain's tests run `arc-agent llm-server` over the prebuilt
 #   llama.cpp libraries that `arc-agent models fetch` installs: nothing to build)
 set -euo pipefail
@@ -78,17 +78,12 @@ cargo_deny() {
   note "installed cargo-deny $CARGO_DENY_VERSION"
 }
 
-cargo_fuzz() {
-  note "$(bash scripts/fuzz.sh --install)"
-}
-
 setup_extra_early() {
   bg "pip (test tools)" test_pip
   bg "cargo-deny" cargo_deny
-  bg "cargo-fuzz" cargo_fuzz
 }
-# The main build need not wait for them.
-SETUP_NOT_BEFORE_BUILD=("cargo-deny" "cargo-fuzz")
+# The main build need not wait for it.
+SETUP_NOT_BEFORE_BUILD=("cargo-deny")
 setup_extra_after_apt() {
   step "nats" nats_up
 }

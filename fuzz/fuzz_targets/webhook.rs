@@ -1,0 +1,5 @@
+//! `webhook`: see `arc_agent::fuzzing::webhook` for the input's layout and what
+//! is checked.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| arc_agent::fuzzing::webhook(data));

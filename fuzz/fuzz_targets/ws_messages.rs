@@ -1,0 +1,5 @@
+//! `ws_messages`: see `arc_agent::fuzzing::ws_messages` for the input's layout and what
+//! is checked.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| arc_agent::fuzzing::ws_messages(data));
