@@ -1,9 +1,10 @@
 //! The node's NATS clients present credentials and speak TLS: against real
 //! nats-servers started with a user and password, and with TLS (a CA and a
-//! server certificate this test makes with openssl). The right credentials
+//! server certificate this test makes with openssl, `arc_testkit::tls`). The right credentials
 //! connect; a wrong password or an untrusted certificate fails with a clear
 //! error while the node goes on without NATS; no secret reaches the log.
 
+use arc_testkit::tls::TestCa;
 use arc_testkit::{NatsServer, PulsarLite, TestNode};
 use std::path::Path;
 use std::process::Command;
@@ -92,89 +93,16 @@ fn a_password_protected_nats_takes_the_right_password_only() {
     );
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A CA, and a server certificate for 127.0.0.1 signed by it.
-fn certificates(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=arc-test-ca",
-            "-keyout",
-            "ca-key.pem",
-            "-out",
-            "ca.pem",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            "server-key.pem",
-            "-out",
-            "server.csr",
-        ],
-    );
-    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca-key.pem",
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-extfile",
-            "san.ext",
-            "-out",
-            "server.pem",
-        ],
-    );
-}
-
 #[test]
 fn tls_connects_with_the_right_ca_and_not_without_it() {
     let dir = tempfile::tempdir().unwrap();
-    let certs = dir.path().join("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    certificates(&certs);
+    let ca = TestCa::make(&dir.path().join("certs"), "nats");
     let pulsar = PulsarLite::start_provisioned(dir.path());
-    let cert = certs.join("server.pem").display().to_string();
-    let key = certs.join("server-key.pem").display().to_string();
+    let cert = ca.server_cert.display().to_string();
+    let key = ca.server_key.display().to_string();
     let nats = NatsServer::start_with(&["--tls", "--tlscert", &cert, "--tlskey", &key]);
     let url = format!("tls://127.0.0.1:{}", nats.port);
-    let ca = certs.join("ca.pem").display().to_string();
+    let ca = ca.ca_cert.display().to_string();
 
     let trusted = node(
         &dir.path().join("trusted"),

@@ -11,7 +11,8 @@
 //!   connection holds the right token (nothing lost);
 //! - a certificate from a CA the node does not trust: refused, said clearly.
 
-use arc_testkit::pulsar_gate::{PulsarGate, TestCa};
+use arc_testkit::pulsar_gate::PulsarGate;
+use arc_testkit::tls::TestCa;
 use arc_testkit::{read_pulsar, PulsarLite, TestNode, SHARED_NATS};
 use std::path::Path;
 use std::time::{Duration, Instant};

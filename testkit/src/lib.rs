@@ -15,6 +15,7 @@
 //! - [`http`]: a minimal HTTP client; a value out of a metrics scrape.
 //! - [`nats`]: the machine's shared NATS, and a private `nats-server`.
 //! - [`pulsar`]: pulsar-lite brokers on their own port and data dir.
+//! - [`tls`]: a CA and a server certificate a test makes with openssl.
 //! - [`pulsar_gate`]: a real broker's TLS and token check in front of pulsar-lite.
 //! - [`prometheus`]: a real Prometheus server and its HTTP API.
 //! - [`node`]: [`node::TestNode`], the `arc-agent` binary as a child process,
@@ -77,6 +78,7 @@ pub mod recording;
 pub mod s3;
 pub mod scripted;
 pub mod seeds;
+pub mod tls;
 pub mod wait;
 pub mod with_llm;
 

@@ -3,8 +3,8 @@
 //! ```text
 //! SessionSupervisor   supervisor.rs: starts, restarts and ends the children
 //! ├── Playout         playout.rs: agent audio out to the transport; playout clock
-//! ├── Stt             stt.rs: frames from the FrameQueue → VAD → transcripts
-//! ├── Brain           brain.rs: context, streaming LLM, tools, sentences
+//! ├── Stt             stt/: frames from the FrameQueue → VAD → turn end → transcripts
+//! ├── Brain           brain/: context, streaming LLM, tools, sentences; summary.rs: a long call's summary
 //! ├── Tts             tts.rs: sentences → audio chunks
 //! └── Archiver        archiver.rs: conversation-v1 per turn, session-metrics
 //! ```
