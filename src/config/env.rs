@@ -95,3 +95,13 @@ pub(super) fn apply_env(
     }
     Ok(())
 }
+
+/// The secret in the environment variable a setting names (`*_env` keys):
+/// None when the name is empty, the variable unset, or its value blank.
+/// Secrets live only in the environment, never in the file.
+pub fn secret_from_env(name: &str) -> Option<String> {
+    (!name.is_empty())
+        .then(|| std::env::var(name).ok())
+        .flatten()
+        .filter(|v| !v.trim().is_empty())
+}

@@ -32,7 +32,7 @@ pub use choices::{
 pub use engines::{
     EnginesSection, LlmEngineSection, SttEngineSection, TtsEngineSection, VadEngineSection,
 };
-pub use env::{ECOSYSTEM_ENV, ENV_PREFIX};
+pub use env::{secret_from_env, ECOSYSTEM_ENV, ENV_PREFIX};
 pub use error::ConfigError;
 pub use resolved::LIVEKIT_DEFAULT_URL;
 pub use sections::{

@@ -9,7 +9,7 @@
 //! a plain connection (`tls://` URLs ask for TLS too). Nothing secret is
 //! logged: URLs are printed without their user info (`config::redacted_url`).
 
-use crate::config::NatsSection;
+use crate::config::{secret_from_env as secret, NatsSection};
 use std::path::PathBuf;
 
 /// Why the NATS settings cannot be used (named by their key).
@@ -22,13 +22,6 @@ pub enum NatsSettingsError {
         path: PathBuf,
         source: std::io::Error,
     },
-}
-
-fn secret(env: &str) -> Option<String> {
-    (!env.is_empty())
-        .then(|| std::env::var(env).ok())
-        .flatten()
-        .filter(|v| !v.is_empty())
 }
 
 fn existing(key: &'static str, path: &str) -> Result<Option<PathBuf>, NatsSettingsError> {

@@ -112,19 +112,12 @@ pub(crate) fn is_loopback(listen: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn env_token(name: &str) -> Option<String> {
-    (!name.is_empty())
-        .then(|| std::env::var(name).ok())
-        .flatten()
-        .filter(|t| !t.trim().is_empty())
-}
-
 impl Access {
     pub(crate) fn from_config(cfg: &Config) -> Arc<Self> {
         Self::with_tokens(
             cfg,
-            env_token(&cfg.http.admin_token_env),
-            env_token(&cfg.http.metrics_token_env),
+            crate::config::secret_from_env(&cfg.http.admin_token_env),
+            crate::config::secret_from_env(&cfg.http.metrics_token_env),
         )
     }
 

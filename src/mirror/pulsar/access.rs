@@ -16,7 +16,7 @@
 //! Nothing secret is logged or printed.
 
 use super::oauth2::ClientCredentials;
-use crate::config::PulsarSection;
+use crate::config::{secret_from_env, PulsarSection};
 use pulsar::error::AuthenticationError;
 use pulsar::{PulsarBuilder, TokioExecutor};
 use std::path::{Path, PathBuf};
@@ -43,12 +43,9 @@ pub enum PulsarConnectError {
     Broker(#[from] pulsar::Error),
 }
 
+/// The token in `$env`, without the line end a file or a shell may add.
 fn secret(env: &str) -> Option<String> {
-    (!env.is_empty())
-        .then(|| std::env::var(env).ok())
-        .flatten()
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
+    secret_from_env(env).map(|v| v.trim().to_string())
 }
 
 fn readable(key: &'static str, path: &str) -> Result<Option<PathBuf>, PulsarAccessError> {
