@@ -158,7 +158,9 @@ fn main() {
                         }
                         session.push_audio_wait(f).await;
                     }
-                    let deadline = Instant::now() + Duration::from_secs(30);
+                    // The record comes once the reply has been played: a
+                    // long reply takes its own length in real time.
+                    let deadline = Instant::now() + Duration::from_secs(90);
                     while out.turns_done() <= before && Instant::now() < deadline {
                         out.wait_for(Duration::from_millis(200), |n| {
                             matches!(n, SessionNotice::AgentTurnDone { .. })
@@ -182,9 +184,18 @@ fn main() {
                         }
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     };
+                    if ms.is_none() {
+                        // Say why, so a missing record is never just a number.
+                        eprintln!(
+                            "voice_to_voice: no conversation record; turns done {}, heard {:?}, said {:?}",
+                            out.turns_done() - before,
+                            out.heard(),
+                            out.sentences()
+                        );
+                    }
                     session.end(EndReason::UserLeft);
                     let _ = session.wait().await;
-                    let ms = ms.unwrap_or(30_000);
+                    let ms = ms.unwrap_or(90_000);
                     v2v.push(ms);
                     sum += Duration::from_millis(ms);
                 }

@@ -49,6 +49,17 @@ enum Command {
         /// all at once, the synchronized burst).
         #[arg(long, default_value_t = 0)]
         stagger: u64,
+        /// Keep the sessions going this many seconds: each user hangs up
+        /// after --turns turns and calls again at once (a soak).
+        #[arg(long)]
+        duration: Option<u64>,
+        /// Write the run over time here: every --sample-every seconds, RSS,
+        /// open descriptors, threads, tokio tasks, live sessions, turns and
+        /// the interval's latency percentiles.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        #[arg(long, default_value_t = 10)]
+        sample_every: u64,
     },
     /// Talk to the agent with a WAV file (or a question as text, spoken by
     /// ARC's own TTS): transcribe it, answer, and write the spoken answer
@@ -245,6 +256,9 @@ async fn main() -> anyhow::Result<()> {
             turns,
             realtime,
             stagger,
+            duration,
+            csv,
+            sample_every,
         } => {
             let cfg = Config::load(config.as_deref()).context("configuration refused")?;
             let _telemetry = telemetry::init(&cfg).context("telemetry failed to start")?;
@@ -253,6 +267,9 @@ async fn main() -> anyhow::Result<()> {
                 turns,
                 realtime,
                 stagger: std::time::Duration::from_millis(stagger),
+                duration: duration.map(std::time::Duration::from_secs),
+                csv,
+                sample_every: std::time::Duration::from_secs(sample_every.max(1)),
             };
             let report = arc_agent::cli::loadgen::run(cfg, opts)
                 .await

@@ -34,6 +34,11 @@ pub struct Endpointer {
 }
 
 impl Endpointer {
+    /// The silence that ends a turn under these rules.
+    pub fn silence_ms(&self) -> u64 {
+        self.rules.silence_ms
+    }
+
     pub fn new(rules: Endpointing) -> Self {
         Self {
             rules,

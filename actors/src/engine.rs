@@ -62,6 +62,9 @@ pub trait VadStream: Send {
         false
     }
 
+    /// The silence (ms) after speech that ends a turn in this stream.
+    fn silence_ms(&self) -> u64;
+
     /// The turn model ended the turn before the silence rule did: leave
     /// speech, so the next words start a new turn (and no late end comes).
     fn end_turn(&mut self);

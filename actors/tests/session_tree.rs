@@ -193,6 +193,42 @@ async fn llm_stall_gives_fallback_within_timeout() {
     );
 }
 
+/// A model that ends with nothing to say (SmolLM2 sometimes starts with the
+/// blank line it is told to stop at): the caller hears the fallback instead
+/// of silence, and the turn is archived like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_reply_is_answered_with_the_fallback_and_archived() {
+    let mut node = InProcessNode::synthetic().await;
+    let script = lines(&["say nothing [empty] please", "and now something"]);
+    let call = node
+        .scripted(config("user-empty"), script.clone())
+        .await
+        .unwrap();
+    assert_eq!(call.say(&script[..1], Duration::from_secs(5)).await, 1);
+    assert_eq!(call.say(&script[1..], Duration::from_secs(5)).await, 1);
+    let summary = call.hang_up().await.unwrap();
+    assert_eq!(summary.turns, 2);
+    let fallback = "I'm having trouble processing that. Could you rephrase?";
+    assert_eq!(call.out.sentences()[0], fallback);
+    let events = node.drain();
+    let err = find_event(&events, |e| match e {
+        Event::BrainError(b) => Some(b.clone()),
+        _ => None,
+    })
+    .expect("a brain error names the empty reply");
+    assert_eq!(err.error_type, "empty_response");
+    let convs: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &**e {
+            Event::Conversation(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(convs.len(), 2, "both turns archived");
+    assert_eq!(convs[0].agent_response.text, fallback);
+    assert!(convs[0].agent_response.tts_audio_duration_ms > 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_synthesis_is_abandoned_at_its_deadline_and_the_session_goes_on() {
     let mut node = InProcessNode::synthetic().await;

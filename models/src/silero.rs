@@ -377,6 +377,10 @@ impl VadStream for SileroStream {
         self.pending.is_empty() && self.ep.pausing()
     }
 
+    fn silence_ms(&self) -> u64 {
+        self.ep.silence_ms()
+    }
+
     fn end_turn(&mut self) {
         self.pending.clear();
         self.ep.end_turn();

@@ -1,32 +1,22 @@
 //! Archiver: joins what Stt, Brain, Tts and Playout report about a turn into
 //! one conversation-v1 record, and at the end of the session the
-//! session-metrics record. Totals live in the shared state, so a restarted
-//! Archiver keeps counting.
+//! session-metrics record. The parts of each turn's record and the totals
+//! live in the shared state, so a restarted Archiver loses no turn and keeps
+//! counting.
 
 use super::emit::{self, TurnFacts};
-use super::messages::{AgentRecord, ArchiverMsg, SpokenRecord, UserRecord};
+use super::messages::ArchiverMsg;
 use super::shared::Shared;
+#[cfg(doc)]
+use super::turn_parts::TurnParts;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 pub(crate) struct ArchiverActor;
 
-#[derive(Default)]
-struct TurnParts {
-    user: Option<UserRecord>,
-    agent: Option<AgentRecord>,
-    spoken: Option<SpokenRecord>,
-    first_audio: Option<Instant>,
-    interrupted: bool,
-    /// What the user heard, once the turn's audio is over.
-    played: Option<(String, bool)>,
-}
-
 pub(crate) struct ArchiverState {
     shared: Arc<Shared>,
-    turns: BTreeMap<u64, TurnParts>,
 }
 
 impl Actor for ArchiverActor {
@@ -39,10 +29,12 @@ impl Actor for ArchiverActor {
         _myself: ActorRef<Self::Msg>,
         shared: Arc<Shared>,
     ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(ArchiverState {
-            shared,
-            turns: BTreeMap::new(),
-        })
+        let st = ArchiverState { shared };
+        // After a restart: the turns whose last part came while it was down.
+        for turn in st.shared.pending_record_turns() {
+            st.complete(turn, false);
+        }
+        Ok(st)
     }
 
     async fn handle(
@@ -52,55 +44,20 @@ impl Actor for ArchiverActor {
         st: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            ArchiverMsg::User(u) => {
-                let turn = u.turn;
-                st.turns.entry(turn).or_default().user = Some(u);
-                st.try_complete(turn);
-            }
-            ArchiverMsg::Agent(a) => {
-                let turn = a.turn;
-                st.turns.entry(turn).or_default().agent = Some(a);
-                st.try_complete(turn);
-            }
-            ArchiverMsg::FirstAudio { turn, at } => {
-                st.turns
-                    .entry(turn)
-                    .or_default()
-                    .first_audio
-                    .get_or_insert(at);
-                st.try_complete(turn);
-            }
-            ArchiverMsg::Spoken(s) => {
-                let turn = s.turn;
-                st.turns.entry(turn).or_default().spoken = Some(s);
-                st.try_complete(turn);
-            }
-            ArchiverMsg::Played {
-                turn,
-                text,
-                interrupted,
-            } => {
-                st.turns.entry(turn).or_default().played = Some((text, interrupted));
-                st.try_complete(turn);
-            }
-            ArchiverMsg::Interrupted { turn } => {
-                st.turns.entry(turn).or_default().interrupted = true;
-                st.shared.with_stats(|s| s.interruptions += 1);
-            }
+            ArchiverMsg::Turn(turn) => st.complete(turn, false),
             ArchiverMsg::Finish(ended_at, reply) => {
-                let pending: Vec<u64> = st.turns.keys().copied().collect();
-                for turn in pending {
+                for turn in st.shared.pending_record_turns() {
                     st.complete(turn, true);
                 }
                 // A turn cut off by the session's end (the caller hung up while
                 // the agent was thinking) has no complete record.
-                for (turn, p) in &st.turns {
+                for (turn, user, agent, spoken) in st.shared.unarchived_turns() {
                     tracing::debug!(
                         session_id = %st.shared.config.session_id,
                         turn,
-                        user = p.user.is_some(),
-                        agent = p.agent.is_some(),
-                        spoken = p.spoken.is_some(),
+                        user,
+                        agent,
+                        spoken,
                         "turn not archived at session end: a part of its record never came"
                     );
                 }
@@ -114,29 +71,10 @@ impl Actor for ArchiverActor {
 }
 
 impl ArchiverState {
-    fn try_complete(&mut self, turn: u64) {
-        self.complete(turn, false)
-    }
-
-    /// Archives `turn` once its user, agent and spoken records are in, and
-    /// (when audio was played) its first-audio mark, which the Playout may
-    /// report after the Tts is done. `force` skips that wait (session end).
-    fn complete(&mut self, turn: u64, force: bool) {
-        let done = self.turns.get(&turn).is_some_and(|p| {
-            let audio_pending = p.first_audio.is_none()
-                && p.spoken
-                    .as_ref()
-                    .is_some_and(|s| s.audio_ms > 0 && !s.interrupted)
-                && !p.interrupted;
-            p.user.is_some()
-                && p.agent.is_some()
-                && p.spoken.is_some()
-                && (force || (!audio_pending && p.played.is_some()))
-        });
-        if !done {
-            return;
-        }
-        let Some(p) = self.turns.remove(&turn) else {
+    /// Archives `turn` once its parts are all in (see [`TurnParts::ready`];
+    /// `force`: the session is ending).
+    fn complete(&self, turn: u64, force: bool) {
+        let Some(p) = self.shared.take_ready_parts(turn, force) else {
             return;
         };
         let (Some(user), Some(agent), Some(spoken)) = (p.user, p.agent, p.spoken) else {

@@ -303,22 +303,9 @@ pub(crate) enum TtsMsg {
 }
 
 pub(crate) enum ArchiverMsg {
-    User(UserRecord),
-    Agent(AgentRecord),
-    FirstAudio {
-        turn: u64,
-        at: Instant,
-    },
-    Spoken(SpokenRecord),
-    Interrupted {
-        turn: u64,
-    },
-    /// The turn's audio is over: what the user heard of it.
-    Played {
-        turn: u64,
-        text: String,
-        interrupted: bool,
-    },
+    /// A part of this turn's record arrived (in the shared state: see
+    /// `turn_parts.rs`): archive the turn if it is complete.
+    Turn(u64),
     Finish(DateTime<Utc>, RpcReplyPort<SessionSummary>),
     Fault,
 }

@@ -42,6 +42,7 @@ mod stt;
 mod supervisor;
 mod tts;
 mod turn_audio;
+mod turn_parts;
 
 pub use config::{
     AuditConfig, BargeInConfig, BrainConfig, SessionConfig, SttConfig, TtsConfig, TurnConfig,

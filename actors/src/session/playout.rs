@@ -10,8 +10,9 @@
 //! synthesis ends. Incoming audio does not pass here: the transport pushes it
 //! into the session's frame queue, which the Stt reads.
 
-use super::messages::{ArchiverMsg, PlayoutMsg, SessionNotice};
+use super::messages::{PlayoutMsg, SessionNotice};
 use super::shared::Shared;
+use super::turn_parts::TurnPart;
 use crate::audio::AudioFrame;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::VecDeque;
@@ -56,7 +57,18 @@ impl Actor for PlayoutActor {
         shared: Arc<Shared>,
     ) -> Result<Self::State, ActorProcessingErr> {
         shared.set_playing(None);
-        Ok(PlayoutState {
+        // After a crash: the turns whose audio was all queued in the
+        // Playout that died are over (what was not played is lost, and the
+        // record says what the user heard). A turn still being synthesized
+        // goes on here: its next frames and its end come to this Playout.
+        let orphaned: Vec<(u64, bool)> = shared.with_playout(|turns| {
+            turns
+                .iter()
+                .filter(|(_, p)| p.is_end_queued())
+                .map(|(t, p)| (*t, !p.all_played()))
+                .collect()
+        });
+        let mut st = PlayoutState {
             paced: shared.config.barge_in.paced_playout,
             shared,
             last_started_turn: 0,
@@ -65,7 +77,12 @@ impl Actor for PlayoutActor {
             clock: tokio::time::Instant::now(),
             tick_pending: false,
             dropped_upto: 0,
-        })
+        };
+        for (turn, cut) in orphaned {
+            st.last_started_turn = st.last_started_turn.max(turn);
+            st.end_turn(turn, cut);
+        }
+        Ok(st)
     }
 
     async fn handle(
@@ -99,11 +116,8 @@ impl Actor for PlayoutActor {
                     .with_playout(|turns| turns.entry(turn).or_default().begin_sentence(text));
             }
             PlayoutMsg::TurnEnd { turn, interrupted } => {
-                st.shared.with_playout(|turns| {
-                    if let Some(p) = turns.get_mut(&turn) {
-                        p.complete_last();
-                    }
-                });
+                st.shared
+                    .with_playout(|turns| turns.entry(turn).or_default().end_queued());
                 st.queue.push_back(Out::End { turn, interrupted });
                 st.pump(&myself);
             }
@@ -173,7 +187,7 @@ impl PlayoutState {
         let ms = frame.duration_ms();
         if turn > self.last_started_turn {
             self.last_started_turn = turn;
-            self.shared.to_archiver(ArchiverMsg::FirstAudio {
+            self.shared.record_part(TurnPart::FirstAudio {
                 turn,
                 at: Instant::now(),
             });
@@ -220,7 +234,7 @@ impl PlayoutState {
         if !self.queue.iter().any(|o| matches!(o, Out::Frame { .. })) {
             self.shared.set_playing(None);
         }
-        self.shared.to_archiver(ArchiverMsg::Played {
+        self.shared.record_part(TurnPart::Played {
             turn,
             text: heard,
             interrupted,

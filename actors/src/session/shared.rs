@@ -11,10 +11,11 @@ use super::messages::{
 };
 use super::stats::SessionStats;
 use super::turn_audio::TurnAudio;
+use super::turn_parts::{TurnPart, TurnParts};
 use crate::audio::FrameQueue;
 use crate::context::ConversationContext;
 use crate::emit::ServiceIdentity;
-use crate::engine::Engines;
+use crate::engine::{CancellationToken, EngineError, Engines, Transcript};
 use crate::sink::EventSink;
 use chrono::{DateTime, Utc};
 use parking_lot::{Mutex, RwLock};
@@ -22,6 +23,7 @@ use ractor::ActorRef;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use tokio::task::JoinHandle;
 
 /// Current address of each child; replaced when the supervisor restarts one.
 #[derive(Default)]
@@ -31,6 +33,51 @@ pub(crate) struct Routes {
     pub(crate) brain: RwLock<Option<ActorRef<BrainMsg>>>,
     pub(crate) tts: RwLock<Option<ActorRef<TtsMsg>>>,
     pub(crate) archiver: RwLock<Option<ActorRef<ArchiverMsg>>>,
+}
+
+/// The audio of an unfinished utterance, handed from a dying Stt to the next.
+pub(crate) struct CarriedUtterance {
+    pub(crate) samples: Vec<f32>,
+    /// Silence (ms) at its end when it was handed over.
+    pub(crate) pause_ms: u64,
+    /// The final decode started at that silence, still running.
+    pub(crate) speculation: Option<Speculation>,
+}
+
+/// A final decode the Stt started when the user paused, not yet used or
+/// discarded. Dropped unused, it is cancelled.
+pub(crate) struct Speculation {
+    cancel: CancellationToken,
+    result: Option<JoinHandle<Result<Transcript, EngineError>>>,
+}
+
+impl Speculation {
+    pub(crate) fn new(
+        cancel: CancellationToken,
+        result: JoinHandle<Result<Transcript, EngineError>>,
+    ) -> Self {
+        Speculation {
+            cancel,
+            result: Some(result),
+        }
+    }
+
+    /// The decode's result, to await: it is the final now.
+    pub(crate) fn into_result(mut self) -> Option<JoinHandle<Result<Transcript, EngineError>>> {
+        self.result.take()
+    }
+
+    /// Speech came back: that audio was not the whole turn.
+    pub(crate) fn discard(self) {}
+}
+
+impl Drop for Speculation {
+    fn drop(&mut self) {
+        if let Some(r) = self.result.take() {
+            self.cancel.cancel();
+            r.abort();
+        }
+    }
 }
 
 pub(crate) struct Shared {
@@ -46,6 +93,11 @@ pub(crate) struct Shared {
     turn_seq: AtomicU64,
     /// The turn the Brain is answering, so a restarted Brain can answer it.
     inflight: Mutex<Option<UserTurn>>,
+    /// The utterance the Stt was hearing when it died, so a restarted Stt
+    /// goes on with it instead of losing what the user said.
+    stt_carry: Mutex<Option<CarriedUtterance>>,
+    /// `stt_carry` holds one (read on every frame: an atomic, not the lock).
+    stt_carried: AtomicBool,
     /// The turn whose reply is being spoken, if any.
     speaking: Mutex<Option<u64>>,
     /// The turn whose audio the Playout is still playing out, if any.
@@ -54,6 +106,8 @@ pub(crate) struct Shared {
     /// writes it; a barge-in reads what was heard).
     playout: Mutex<BTreeMap<u64, TurnAudio>>,
     stats: Mutex<SessionStats>,
+    /// Per turn, the parts of its record not yet archived.
+    record_parts: Mutex<BTreeMap<u64, TurnParts>>,
     /// Messages that found no live child (lost during a restart).
     pub(crate) undelivered: AtomicU64,
     /// The session's supervisor (children ask it to end the session).
@@ -105,10 +159,13 @@ impl Shared {
             started_at: Utc::now(),
             turn_seq: AtomicU64::new(0),
             inflight: Mutex::new(None),
+            stt_carry: Mutex::new(None),
+            stt_carried: AtomicBool::new(false),
             speaking: Mutex::new(None),
             playing: Mutex::new(None),
             playout: Mutex::default(),
             stats: Mutex::default(),
+            record_parts: Mutex::default(),
             undelivered: AtomicU64::new(0),
             metrics_sent: AtomicBool::new(false),
             supervisor: OnceLock::new(),
@@ -142,6 +199,41 @@ impl Shared {
         send(&self.routes.archiver, m, &self.undelivered)
     }
 
+    /// A part of a turn's record: kept here (a restarting Archiver loses
+    /// nothing), and the Archiver told to look at that turn.
+    pub(crate) fn record_part(&self, part: TurnPart) {
+        let turn = part.turn();
+        if matches!(part, TurnPart::Interrupted { .. }) {
+            self.with_stats(|s| s.interruptions += 1);
+        }
+        self.record_parts.lock().entry(turn).or_default().add(part);
+        self.to_archiver(ArchiverMsg::Turn(turn));
+    }
+
+    /// The parts of `turn`'s record, taken out, if they are all in (`force`:
+    /// the session is ending, see [`TurnParts::ready`]).
+    pub(crate) fn take_ready_parts(&self, turn: u64, force: bool) -> Option<TurnParts> {
+        let mut parts = self.record_parts.lock();
+        if !parts.get(&turn)?.ready(force) {
+            return None;
+        }
+        parts.remove(&turn)
+    }
+
+    /// Turns with parts of their record waiting.
+    pub(crate) fn pending_record_turns(&self) -> Vec<u64> {
+        self.record_parts.lock().keys().copied().collect()
+    }
+
+    /// What is known of the turns never archived (for the log at the end).
+    pub(crate) fn unarchived_turns(&self) -> Vec<(u64, bool, bool, bool)> {
+        self.record_parts
+            .lock()
+            .iter()
+            .map(|(t, p)| (*t, p.user.is_some(), p.agent.is_some(), p.spoken.is_some()))
+            .collect()
+    }
+
     pub(crate) fn set_inflight(&self, t: Option<UserTurn>) {
         *self.inflight.lock() = t;
     }
@@ -153,6 +245,21 @@ impl Shared {
         if g.as_ref().is_some_and(|t| t.turn == turn) {
             *g = None;
         }
+    }
+
+    /// The Stt is going away mid-utterance: keep what it heard.
+    /// (The dying actor's state is dropped after its supervisor heard of the
+    /// death, so the next Stt may already be running: it looks for it.)
+    pub(crate) fn carry_utterance(&self, u: CarriedUtterance) {
+        *self.stt_carry.lock() = Some(u);
+        self.stt_carried.store(true, Ordering::Release);
+    }
+    /// What a previous Stt was hearing when it died, once.
+    pub(crate) fn take_carried_utterance(&self) -> Option<CarriedUtterance> {
+        if !self.stt_carried.swap(false, Ordering::AcqRel) {
+            return None;
+        }
+        self.stt_carry.lock().take()
     }
 
     pub(crate) fn set_speaking(&self, turn: Option<u64>) {
@@ -231,6 +338,11 @@ impl Shared {
             total_tokens: facts.stats.tokens,
             duration_seconds: facts.duration_seconds,
         }
+    }
+
+    /// The session is over (its session-metrics went out).
+    pub(crate) fn ended(&self) -> bool {
+        self.metrics_sent.load(Ordering::Relaxed)
     }
 
     pub(crate) fn with_context<R>(&self, f: impl FnOnce(&mut ConversationContext) -> R) -> R {

@@ -3,8 +3,9 @@
 //! running synthesis between chunks and drops the queued sentences.
 
 use super::emit;
-use super::messages::{ArchiverMsg, PlayoutMsg, SpokenRecord, TtsMsg};
+use super::messages::{PlayoutMsg, SpokenRecord, TtsMsg};
 use super::shared::Shared;
+use super::turn_parts::TurnPart;
 use crate::emit::service_error;
 use crate::engine::CancellationToken;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -261,7 +262,7 @@ impl TtsState {
         if self.shared.speaking() == Some(turn) {
             self.shared.set_speaking(None);
         }
-        self.shared.to_archiver(ArchiverMsg::Spoken(SpokenRecord {
+        self.shared.record_part(TurnPart::Spoken(SpokenRecord {
             turn,
             audio_ms: p.audio_ms,
             tts_latency_ms: p.first_chunk_ms.unwrap_or(0),

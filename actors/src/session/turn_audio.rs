@@ -18,6 +18,9 @@ pub(crate) struct TurnAudio {
     sentences: Vec<SentenceAudio>,
     /// Its frames were dropped by a barge-in.
     flushed: bool,
+    /// The Playout was told the turn's audio is complete (its end is queued
+    /// behind the frames).
+    end_queued: bool,
 }
 
 impl TurnAudio {
@@ -67,6 +70,22 @@ impl TurnAudio {
     /// Its frames were dropped by a barge-in.
     pub(crate) fn flushed(&self) -> bool {
         self.flushed
+    }
+
+    /// The turn's end is queued behind its frames.
+    pub(crate) fn end_queued(&mut self) {
+        self.complete_last();
+        self.end_queued = true;
+    }
+
+    /// Its end was queued: no more audio is coming for it.
+    pub(crate) fn is_end_queued(&self) -> bool {
+        self.end_queued
+    }
+
+    /// Every frame queued was played.
+    pub(crate) fn all_played(&self) -> bool {
+        self.sentences.iter().all(|s| s.played_ms >= s.queued_ms)
     }
 
     /// The words the user heard: whole sentences played out, and of a sentence

@@ -1,5 +1,7 @@
 //! The echo LLM: answers by quoting the user; `[stall]`, `[fail]` and
-//! `[slow]` in the input make it hang, fail or crawl, to test timeouts.
+//! `[slow]` in the input make it hang, fail or crawl, to test timeouts;
+//! `[empty]` makes it end at once with nothing said (a small model that
+//! starts with the blank line it is told to stop at).
 
 use crate::engine::{CancellationToken, EngineError, LlmEngine, LlmRequest, LlmUsage};
 use async_trait::async_trait;
@@ -38,6 +40,12 @@ impl LlmEngine for EchoLlm {
         if input.contains("[stall]") {
             cancel.cancelled().await;
             return Err(EngineError::Cancelled);
+        }
+        if input.contains("[empty]") {
+            return Ok(LlmUsage {
+                completion_tokens: 1,
+                ..Default::default()
+            });
         }
         let slow = input.contains("[slow]");
         let reply = format!(

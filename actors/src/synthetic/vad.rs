@@ -39,6 +39,10 @@ impl VadStream for EnergyVadStream {
         self.ep.pausing()
     }
 
+    fn silence_ms(&self) -> u64 {
+        self.ep.silence_ms()
+    }
+
     fn end_turn(&mut self) {
         self.ep.end_turn();
     }

@@ -6,10 +6,11 @@
 
 use super::emit;
 use super::messages::{
-    AgentRecord, ArchiverMsg, BrainMsg, LlmOutcome, PlayoutMsg, SessionNotice, TtsMsg, UserTurn,
+    AgentRecord, BrainMsg, LlmOutcome, PlayoutMsg, SessionNotice, TtsMsg, UserTurn,
 };
 use super::reply::Reply;
 use super::shared::Shared;
+use super::turn_parts::TurnPart;
 use crate::context::Exchange;
 use crate::emit::service_error;
 use crate::engine::{
@@ -190,7 +191,17 @@ impl BrainState {
         );
     }
 
-    fn finish_turn(&mut self, outcome: LlmOutcome) {
+    fn finish_turn(&mut self, mut outcome: LlmOutcome) {
+        // A reply with nothing to speak (a small model that starts with the
+        // blank line it is told to stop at) would leave the caller in
+        // silence: it is a failed turn, answered with the fallback.
+        if outcome.result.is_ok() && outcome.sentences == 0 && outcome.spoken.trim().is_empty() {
+            outcome.result = Err(EngineError::Failed {
+                engine: "llm",
+                message: "the model ended its reply without a word".into(),
+            });
+            return self.finish_turn_with_type(outcome, Some("empty_response"));
+        }
         self.finish_turn_with_type(outcome, None)
     }
 
@@ -277,7 +288,7 @@ impl BrainState {
                 )
             });
         }
-        self.shared.to_archiver(ArchiverMsg::Agent(AgentRecord {
+        self.shared.record_part(TurnPart::Agent(AgentRecord {
             turn: outcome.turn,
             text: spoken,
             llm_model: model,

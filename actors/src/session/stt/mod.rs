@@ -17,14 +17,11 @@
 //! VAD's longer silence limit ends it. One question per pause; a verdict or
 //! a text for a pause that speech has since broken is stale and ignored.
 
-use super::messages::{
-    ArchiverMsg, BrainMsg, PlayoutMsg, SessionNotice, SttMsg, TtsMsg, UserRecord, UserTurn,
-};
-use super::shared::Shared;
+use super::messages::{BrainMsg, PlayoutMsg, SessionNotice, SttMsg, TtsMsg, UserRecord, UserTurn};
+use super::shared::{CarriedUtterance, Shared, Speculation};
+use super::turn_parts::TurnPart;
 use crate::audio::{AudioFrame, STT_SAMPLE_RATE};
-use crate::engine::{
-    CancellationToken, EngineError, TranscribeKind, Transcript, VadEvent, VadStream,
-};
+use crate::engine::{CancellationToken, TranscribeKind, VadEvent, VadStream};
 use crate::turn_stats::{turn_stats, TurnCause};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::VecDeque;
@@ -44,22 +41,12 @@ pub(crate) struct SttActor;
 /// a hum or a cough ("Then...", "You"); the final transcript decides those.
 const PARTIAL_CONFIRM_WORDS: usize = 3;
 
+/// A transcript finds no live Stt (it is being restarted): tries, 20 ms apart.
+const FINAL_DELIVERY_TRIES: usize = 100;
+
 struct Utterance {
     samples: Vec<f32>,
     since_partial_ms: u64,
-}
-
-/// A final decode started when the user paused, not yet used or discarded.
-struct Speculation {
-    cancel: CancellationToken,
-    result: tokio::task::JoinHandle<Result<Transcript, EngineError>>,
-}
-
-impl Speculation {
-    fn discard(self) {
-        self.cancel.cancel();
-        self.result.abort();
-    }
 }
 
 pub(crate) struct SttState {
@@ -88,6 +75,11 @@ pub(crate) struct SttState {
     spec_text: Option<(u64, Option<String>)>,
     /// The turn engine judged this pause complete; the text decides.
     complete_at: Option<u64>,
+    /// The utterance a previous Stt was hearing when it died, and the
+    /// silence since. Its VAD never heard that utterance: if no speech comes
+    /// back within the VAD's silence rule (counting the pause before the
+    /// restart), the utterance was the turn.
+    carried: Option<CarriedUtterance>,
     /// Cancels the pump and in-flight transcriptions when this actor dies.
     cancel: CancellationToken,
 }
@@ -103,6 +95,16 @@ struct PendingBargeIn {
 impl Drop for SttState {
     fn drop(&mut self) {
         self.cancel.cancel();
+        // A crash mid-utterance: the next Stt (if the supervisor starts one)
+        // goes on with what the user said so far.
+        let carried = self.utterance.take().map(|u| CarriedUtterance {
+            samples: u.samples,
+            pause_ms: self.pause_ms,
+            speculation: self.speculation.take(),
+        });
+        if let Some(c) = carried.or_else(|| self.carried.take()) {
+            self.shared.carry_utterance(c);
+        }
     }
 }
 
@@ -160,6 +162,7 @@ impl Actor for SttActor {
             asked_pause: None,
             spec_text: None,
             complete_at: None,
+            carried: None,
             cancel,
         })
     }
@@ -204,7 +207,7 @@ impl Actor for SttActor {
                             turn,
                             text: text.clone(),
                         }));
-                    st.shared.to_archiver(ArchiverMsg::User(UserRecord {
+                    st.shared.record_part(TurnPart::User(UserRecord {
                         turn,
                         trace_id: trace_id.clone(),
                         text: text.clone(),
@@ -279,7 +282,7 @@ fn speculate(
         }
         r
     });
-    Speculation { cancel, result }
+    Speculation::new(cancel, result)
 }
 
 impl SttState {
@@ -300,6 +303,12 @@ impl SttState {
                 *s = 0.0;
             }
         }
+        if self.utterance.is_none() && self.carried.is_none() {
+            if let Some(c) = self.shared.take_carried_utterance() {
+                tracing::info!(session_id = %self.shared.config.session_id, audio_ms = c.samples.len() as u64 * 1000 / STT_SAMPLE_RATE as u64, "Stt restarted mid-utterance: going on with what was heard");
+                self.carried = Some(c);
+            }
+        }
         let event = match self.vad.push(&frame).await {
             Ok(e) => e,
             Err(e) => {
@@ -313,7 +322,9 @@ impl SttState {
                 if let Some(s) = self.speculation.take() {
                     s.discard();
                 }
-                let mut samples: Vec<f32> = self.preroll.drain(..).collect();
+                // Speech back after a restart: the same utterance goes on.
+                let mut samples = self.carried.take().map(|c| c.samples).unwrap_or_default();
+                samples.extend(self.preroll.drain(..));
                 samples.extend_from_slice(&frame.samples);
                 self.utterance = Some(Utterance {
                     samples,
@@ -347,7 +358,8 @@ impl SttState {
                             s.discard();
                         }
                     } else if self.speculation.is_none() {
-                        let cancel = self.cancel.child_token();
+                        // Its own token: a restart hands it to the next Stt.
+                        let cancel = CancellationToken::new();
                         let audio = u.samples.clone().into();
                         let tell = self
                             .shared
@@ -375,6 +387,21 @@ impl SttState {
                         }
                     } else {
                         self.maybe_partial(myself);
+                    }
+                } else if let Some(mut c) = self.carried.take() {
+                    c.samples.extend_from_slice(&frame.samples);
+                    c.pause_ms += frame_ms;
+                    if c.pause_ms >= self.vad.silence_ms() {
+                        // The decode started at the pause (by the Stt that
+                        // died) holds every word: it is the final.
+                        self.speculation = c.speculation.take();
+                        let u = Utterance {
+                            samples: std::mem::take(&mut c.samples),
+                            since_partial_ms: 0,
+                        };
+                        self.finish_utterance(myself, u, TurnCause::SilenceRule, c.pause_ms);
+                    } else {
+                        self.carried = Some(c);
                     }
                 } else {
                     let keep = (self.shared.config.stt.preroll_ms * STT_SAMPLE_RATE as u64 / 1000)
@@ -428,7 +455,7 @@ impl SttState {
         self.shared.to_playout(PlayoutMsg::Flush { turn });
         self.shared
             .to_playout(PlayoutMsg::Notice(SessionNotice::BargeIn { turn }));
-        self.shared.to_archiver(ArchiverMsg::Interrupted { turn });
+        self.shared.record_part(TurnPart::Interrupted { turn });
     }
 
     /// Words were heard over the paused agent: a real interruption.
@@ -517,12 +544,15 @@ impl SttState {
         let stt_span = tracing::info_span!(parent: &span, "stt", audio_ms, model = %self.shared.engines.stt.model(), speculative = speculated.is_some());
         let audio: Arc<[f32]> = u.samples.into();
         let stt = self.shared.engines.stt.clone();
-        let cancel = self.cancel.child_token();
-        let me = myself.clone();
+        // Not this actor's token, and the transcript goes to whichever Stt is
+        // live then: a restart between the end of the turn and its transcript
+        // must not lose the turn.
+        let cancel = CancellationToken::new();
+        let shared = self.shared.clone();
         tokio::spawn(
             async move {
-                let early = match speculated {
-                    Some(s) => s.result.await.ok().and_then(Result::ok),
+                let early = match speculated.and_then(Speculation::into_result) {
+                    Some(r) => r.await.ok().and_then(Result::ok),
                     None => None,
                 };
                 // A failed speculative decode gets a fresh try on the whole turn.
@@ -530,15 +560,24 @@ impl SttState {
                     Some(t) => Ok(t),
                     None => stt.transcribe(audio, TranscribeKind::Final, cancel).await,
                 };
-                let _ = me.cast(SttMsg::Final {
-                    turn,
-                    trace_id,
-                    result,
-                    audio_ms,
-                    eos_at,
-                    latency_ms: eos_at.elapsed().as_millis() as u64,
-                    span,
-                });
+                let latency_ms = eos_at.elapsed().as_millis() as u64;
+                // An Stt that died a moment ago is restarted within
+                // milliseconds: wait for it rather than lose the turn.
+                for _ in 0..FINAL_DELIVERY_TRIES {
+                    let msg = SttMsg::Final {
+                        turn,
+                        trace_id: trace_id.clone(),
+                        result: result.clone(),
+                        audio_ms,
+                        eos_at,
+                        latency_ms,
+                        span: span.clone(),
+                    };
+                    if shared.to_stt(msg) || shared.ended() {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
             }
             .instrument(stt_span),
         );

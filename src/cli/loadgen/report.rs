@@ -1,0 +1,121 @@
+//! What a load run reports: turns, latency, memory, CPU and drops.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadReport {
+    pub sessions: usize,
+    pub realtime: bool,
+    pub stagger_ms: u64,
+    pub turns_planned: usize,
+    pub turns_completed: usize,
+    pub wall_seconds: f64,
+    pub p50_ms: u64,
+    pub p95_ms: u64,
+    pub p99_ms: u64,
+    pub max_ms: u64,
+    pub rss_baseline_mb: f64,
+    /// Resident memory once every session exists (before they talk).
+    pub rss_live_mb: f64,
+    pub rss_per_session_kb: f64,
+    /// The kernel's peak resident memory of the run (VmHWM).
+    pub rss_peak_mb: f64,
+    pub rss_peak_per_session_kb: f64,
+    /// CPU time over wall time: cores kept busy on average.
+    pub cpu_cores: f64,
+    pub events: u64,
+    pub sink_dropped: u64,
+    /// Events each mirror dropped (queue full, broker away, spool full).
+    pub mirror_dropped: Vec<(String, u64)>,
+}
+
+impl fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "sessions             {} ({}; {})",
+            self.sessions,
+            if self.realtime {
+                "users speak in real time"
+            } else {
+                "audio pushed as fast as accepted"
+            },
+            if self.stagger_ms == 0 {
+                "all start at once".to_string()
+            } else {
+                format!("starts spread over {} ms", self.stagger_ms)
+            }
+        )?;
+        writeln!(
+            f,
+            "turns completed      {} / {}",
+            self.turns_completed, self.turns_planned
+        )?;
+        writeln!(f, "wall time            {:.2} s", self.wall_seconds)?;
+        writeln!(
+            f,
+            "voice-to-voice (ms)  p50 {}  p95 {}  p99 {}  max {}  (synthetic engines: orchestration overhead only)",
+            self.p50_ms, self.p95_ms, self.p99_ms, self.max_ms
+        )?;
+        writeln!(
+            f,
+            "memory               baseline {:.1} MB; sessions live {:.1} MB ({:.1} KB each); kernel peak (VmHWM) {:.1} MB ({:.1} KB per session)",
+            self.rss_baseline_mb,
+            self.rss_live_mb,
+            self.rss_per_session_kb,
+            self.rss_peak_mb,
+            self.rss_peak_per_session_kb
+        )?;
+        writeln!(
+            f,
+            "cpu                  {:.2} cores busy on average",
+            self.cpu_cores
+        )?;
+        let mirrors: Vec<String> = self
+            .mirror_dropped
+            .iter()
+            .map(|(m, n)| format!("{m} {n}"))
+            .collect();
+        write!(
+            f,
+            "events               {} emitted, {} dropped by the sink; dropped by the mirrors: {}",
+            self.events,
+            self.sink_dropped,
+            if mirrors.is_empty() {
+                "none on".to_string()
+            } else {
+                mirrors.join(", ")
+            }
+        )
+    }
+}
+
+/// `arc_mirror_dropped_total` of each mirror, from a scrape.
+pub(super) fn mirror_drops(scrape: &str) -> Vec<(String, u64)> {
+    scrape
+        .lines()
+        .filter_map(|l| l.strip_prefix("arc_mirror_dropped_total{"))
+        .filter_map(|l| {
+            let (labels, value) = l.split_once("} ")?;
+            let mirror = labels
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("mirror=\""))?
+                .trim_end_matches('"');
+            Some((mirror.to_string(), value.trim().parse::<f64>().ok()? as u64))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirror_drops_are_read_from_a_scrape() {
+        let scrape = "# HELP x\narc_mirror_dropped_total{mirror=\"nats\"} 3\narc_mirror_dropped_total{mirror=\"pulsar\"} 0\narc_other 1\n";
+        assert_eq!(
+            mirror_drops(scrape),
+            vec![("nats".to_string(), 3), ("pulsar".to_string(), 0)]
+        );
+    }
+}
