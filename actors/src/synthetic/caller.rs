@@ -97,6 +97,10 @@ pub async fn run_script_paced<O: CallerEar + ?Sized>(
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     for line in lines {
+        // Each line starts its own clock: the ticks missed while the agent
+        // answered must not come as a burst (that would push the whole line
+        // at once, and the turn would end while the last reply still plays).
+        tick.reset_immediately();
         let before = output.turns_done();
         for f in silence_frames(100)
             .into_iter()

@@ -78,8 +78,9 @@ impl fmt::Display for LoadReport {
             .collect();
         write!(
             f,
-            "events               {} emitted, {} dropped by the sink; dropped by the mirrors: {}",
+            "events               {} emitted ({:.0}/s), {} dropped by the sink; dropped by the mirrors: {}",
             self.events,
+            self.events as f64 / self.wall_seconds.max(1e-9),
             self.sink_dropped,
             if mirrors.is_empty() {
                 "none on".to_string()

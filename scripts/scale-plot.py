@@ -1,0 +1,35 @@
+"""Plots scripts/scale.sh's table: latency percentiles and memory per
+session against concurrent sessions. Usage: scale-plot.py IN.csv OUT.png"""
+import csv
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+rows = list(csv.DictReader(open(sys.argv[1])))
+spread = [r for r in rows if r["stagger_ms"] != "0"]
+burst = [r for r in rows if r["stagger_ms"] == "0"]
+fig, ax = plt.subplots(1, 2, figsize=(11, 4.5))
+for label, rs, style in (("starts spread", spread, "-o"), ("burst", burst, "--x")):
+    if not rs:
+        continue
+    n = [int(r["sessions"]) for r in rs]
+    for k in ("p50_ms", "p99_ms"):
+        ax[0].plot(n, [max(1, int(r[k])) for r in rs], style, label=f"{k[:3]}, {label}")
+    ax[1].plot(n, [float(r["peak_kb_per_session"]) for r in rs], style, label=f"at peak RSS, {label}")
+    ax[1].plot(n, [float(r["live_kb_per_session"]) for r in rs], style, alpha=0.5, label=f"all started, {label}")
+for a in ax:
+    a.set_xscale("log")
+    a.set_xlabel("concurrent real-time sessions (2 cores)")
+    a.grid(alpha=0.3)
+    a.legend()
+ax[0].set_yscale("log")
+ax[0].set_ylabel("ARC's added voice-to-voice latency (ms)")
+ax[1].set_ylabel("KB per session")
+ax[1].axhline(64, color="grey", lw=0.8)
+fig.suptitle("ARC load curve: synthetic engines, NATS + Pulsar on")
+fig.tight_layout()
+fig.savefig(sys.argv[2], dpi=80)
+print(f"scale-plot: {sys.argv[2]}")

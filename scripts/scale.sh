@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The scale curve (issue 16; on demand, not in CI): `arc-agent loadgen` at
+# 100, 1,000, 5,000 and 10,000 concurrent real-time sessions (3 turns each,
+# synthetic engines: ARC's own cost), both brokers on (the machine's NATS
+# and a pulsar-lite of its own), starts spread over STAGGER ms, then the
+# synchronized burst (every session starting in the same instant) apart.
+# Writes a table (scale.csv) and a plot (scale.png) to OUT.
+#   bash scripts/scale.sh                    # 100 1000 5000 10000
+#   SIZES="100 1000" OUT=benches/plots bash scripts/scale.sh
+# PROFILE=release (default) builds arc-agent in release; PROFILE=dev uses the
+# tests' build. PERF=1 records a CPU profile of the largest run with perf.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZES=${SIZES:-100 1000 5000 10000}
+STAGGER=${STAGGER:-10000}
+BURST_SIZES=${BURST_SIZES:-1000 5000}
+OUT=${OUT:-target/scale}
+PROFILE=${PROFILE:-release}
+mkdir -p "$OUT"
+
+if [ "$PROFILE" = release ]; then
+  cargo build --locked --release --bin arc-agent
+  bin=${CARGO_TARGET_DIR:-target}/release/arc-agent
+else
+  cargo build --locked --bin arc-agent
+  bin=${CARGO_TARGET_DIR:-target}/debug/arc-agent
+fi
+
+work=$(mktemp -d)
+pulsar_pid=
+cleanup() { [ -n "$pulsar_pid" ] && kill "$pulsar_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+lite=$(python3 -c "import pulsar_lite,os;print(os.path.join(os.path.dirname(pulsar_lite.__file__),'bin','pulsar-lite'))")
+port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+"$lite" --addr "127.0.0.1:$port" --db-path "$work/pulsar" >"$work/pulsar.log" 2>&1 &
+pulsar_pid=$!
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+
+echo "sessions,stagger_ms,turns_done,turns_planned,p50_ms,p95_ms,p99_ms,max_ms,live_kb_per_session,peak_kb_per_session,peak_mb,cpu_cores,events_per_s,sink_dropped,mirror_dropped" >"$OUT/scale.csv"
+run() { # sessions stagger
+  local n=$1 stagger=$2 log="$OUT/loadgen-$1-$2.txt"
+  echo "scale: $n sessions, stagger $stagger ms"
+  rm -rf "$work/data"
+  local perf=()
+  if [ "${PERF:-0}" = 1 ] && [ "$n" = "${SIZES##* }" ] && [ "$stagger" = "$STAGGER" ]; then
+    perf=(perf record -F 199 -g -o "$OUT/perf-$n.data" --)
+  fi
+  ARC__PULSAR__URL="pulsar://127.0.0.1:$port" ARC__NODE__DATA_DIR="$work/data" RUST_LOG=warn \
+    "${perf[@]}" "$bin" loadgen --sessions "$n" --turns 3 --realtime --stagger "$stagger" >"$log" 2>"$OUT/loadgen-$n-$stagger.err"
+  cat "$log"
+  python3 - "$log" "$n" "$stagger" >>"$OUT/scale.csv" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+g = lambda p: re.search(p, t).groups()
+done, planned = g(r"turns completed\s+(\d+) / (\d+)")
+p50, p95, p99, mx = g(r"p50 (\d+)\s+p95 (\d+)\s+p99 (\d+)\s+max (\d+)")
+live_kb, peak_mb, peak_kb = g(r"\(([\d.]+) KB each\); kernel peak \(VmHWM\) ([\d.]+) MB \(([\d.]+) KB")
+cpu, = g(r"([\d.]+) cores busy")
+ev_s, sink = g(r"\(([\d.]+)/s\), (\d+) dropped by the sink")
+mirrors = re.search(r"dropped by the mirrors: (.*)", t).group(1).replace(",", ";")
+print(",".join([sys.argv[2], sys.argv[3], done, planned, p50, p95, p99, mx, live_kb, peak_kb, peak_mb, cpu, ev_s, sink, mirrors]))
+PY
+}
+for n in $SIZES; do run "$n" "$STAGGER"; done
+for n in $BURST_SIZES; do run "$n" 0; done
+python3 scripts/scale-plot.py "$OUT/scale.csv" "$OUT/scale.png"
+column -s, -t <"$OUT/scale.csv"
