@@ -193,6 +193,42 @@ async fn llm_stall_gives_fallback_within_timeout() {
     );
 }
 
+/// The synthesis keeps at most `tts.max_ahead_ms` of audio queued for the
+/// speaker (a reply is not held in memory whole): a 3 s sentence played in
+/// real time is synthesized over about 3 s − 300 ms, not in an instant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_synthesis_stays_within_max_ahead_of_the_speaker() {
+    let mut node = InProcessNode::synthetic().await;
+    let mut cfg = config("user-ahead");
+    cfg.tts.max_ahead_ms = 300;
+    cfg.barge_in.paced_playout = true;
+    // The echo brain's first sentence: "You said: <line>." (60 ms a character).
+    let script = lines(&["tell me about the weather in the mountains this weekend please"]);
+    let call = node.scripted(cfg, script).await.unwrap();
+    assert_eq!(call.say_all(Duration::from_secs(15)).await, 1);
+    call.hang_up().await;
+    let events = node.drain();
+    let request = find_event(&events, |e| match e {
+        Event::TtsRequest(r) => Some(r.clone()),
+        _ => None,
+    })
+    .expect("a tts request");
+    let completed = find_event(&events, |e| match e {
+        Event::TtsCompleted(c) if c.request_id == request.request_id => Some(c.clone()),
+        _ => None,
+    })
+    .expect("its completion");
+    assert!(completed.duration_ms >= 3000, "{completed:?}");
+    let took = (completed.timestamp - request.timestamp).num_milliseconds() as u64;
+    assert!(
+        took + 300 + 200 >= completed.duration_ms,
+        "{} ms of audio synthesized in {took} ms: it ran ahead of the speaker",
+        completed.duration_ms
+    );
+    // The wait for the speaker is not synthesis time.
+    assert!(completed.synthesis_latency_ms < took, "{completed:?}");
+}
+
 /// A model that ends with nothing to say (SmolLM2 sometimes starts with the
 /// blank line it is told to stop at): the caller hears the fallback instead
 /// of silence, and the turn is archived like any other.

@@ -117,4 +117,5 @@ pub struct TtsSection {
     pub format: TtsFormat,
     pub sample_rate: u32,
     pub stall_timeout_ms: u64,
+    pub max_ahead_ms: u64,
 }

@@ -125,6 +125,11 @@ fn bad_values_name_the_key() {
     let e =
         Config::load_with(None, env(&[("ARC__SESSION__BRAIN__SUMMARIZE", "maybe")])).unwrap_err();
     assert!(e.to_string().contains("session.brain.summarize"), "{e}");
+    let e = Config::load_with(None, env(&[("ARC__SESSION__TTS__MAX_AHEAD_MS", "50")])).unwrap_err();
+    assert!(
+        e.to_string().contains("session.tts.max_ahead_ms") && e.to_string().contains("200"),
+        "{e}"
+    );
     let e = Config::load_with(None, env(&[("ARC__NATS__NOPE", "1")])).unwrap_err();
     assert!(
         e.to_string().contains("nats.nope") && e.to_string().contains("unknown"),

@@ -365,6 +365,15 @@ impl Config {
         )?;
         positive("session.brain.turn_timeout_ms", s.brain.turn_timeout_ms)?;
         positive("session.tts.stall_timeout_ms", s.tts.stall_timeout_ms)?;
+        if s.tts.max_ahead_ms < 200 {
+            return Err(invalid(
+                "session.tts.max_ahead_ms",
+                format!(
+                    "{} is too little to cover one synthesis: at least 200",
+                    s.tts.max_ahead_ms
+                ),
+            ));
+        }
         if !(16..=1024).contains(&s.brain.summary_max_tokens) {
             return Err(invalid(
                 "session.brain.summary_max_tokens",

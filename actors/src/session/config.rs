@@ -182,6 +182,10 @@ pub struct TtsConfig {
     /// A synthesis that gives no audio for this long is abandoned (a stalled
     /// engine must not hold the turn, or the session, forever).
     pub stall_timeout_ms: u64,
+    /// Synthesized audio waits in the Tts (the engine paused) once this much
+    /// is queued for the Playout and not yet played: a reply is not held in
+    /// memory whole, and a barge-in has less to drop.
+    pub max_ahead_ms: u64,
 }
 
 impl Default for SessionConfig {
@@ -257,6 +261,7 @@ impl Default for TtsConfig {
             format: "opus".into(),
             sample_rate: 24_000,
             stall_timeout_ms: 5000,
+            max_ahead_ms: 1000,
         }
     }
 }

@@ -57,6 +57,7 @@ impl Actor for PlayoutActor {
         shared: Arc<Shared>,
     ) -> Result<Self::State, ActorProcessingErr> {
         shared.set_playing(None);
+        shared.reset_playout_ahead();
         // After a crash: the turns whose audio was all queued in the
         // Playout that died are over (what was not played is lost, and the
         // record says what the user heard). A turn still being synthesized
@@ -94,6 +95,7 @@ impl Actor for PlayoutActor {
         match msg {
             PlayoutMsg::Play { turn, frame } => {
                 if turn <= st.dropped_upto {
+                    st.shared.left_playout(frame.duration_ms());
                     return Ok(());
                 }
                 let ms = frame.duration_ms();
@@ -185,6 +187,7 @@ impl PlayoutState {
 
     fn play(&mut self, turn: u64, sentence: usize, frame: AudioFrame) {
         let ms = frame.duration_ms();
+        self.shared.left_playout(ms);
         if turn > self.last_started_turn {
             self.last_started_turn = turn;
             self.shared.record_part(TurnPart::FirstAudio {
@@ -209,8 +212,15 @@ impl PlayoutState {
     fn flush(&mut self, myself: &ActorRef<PlayoutMsg>, upto: u64) {
         self.dropped_upto = self.dropped_upto.max(upto);
         let upto = self.dropped_upto;
-        self.queue
-            .retain(|o| !matches!(o, Out::Frame { turn, .. } if *turn <= upto));
+        let mut dropped_ms = 0;
+        self.queue.retain(|o| match o {
+            Out::Frame { turn, frame, .. } if *turn <= upto => {
+                dropped_ms += frame.duration_ms();
+                false
+            }
+            _ => true,
+        });
+        self.shared.left_playout(dropped_ms);
         self.shared.with_playout(|turns| {
             for (_, p) in turns.range_mut(..=upto) {
                 p.flush();

@@ -102,6 +102,9 @@ pub(crate) struct Shared {
     speaking: Mutex<Option<u64>>,
     /// The turn whose audio the Playout is still playing out, if any.
     playing: Mutex<Option<u64>>,
+    /// Agent audio sent to the Playout and not yet played or dropped (ms):
+    /// the Tts waits past `tts.max_ahead_ms`.
+    playout_ahead_ms: AtomicU64,
     /// Per turn, what of its audio was queued and played (the Playout
     /// writes it; a barge-in reads what was heard).
     playout: Mutex<BTreeMap<u64, TurnAudio>>,
@@ -163,6 +166,7 @@ impl Shared {
             stt_carried: AtomicBool::new(false),
             speaking: Mutex::new(None),
             playing: Mutex::new(None),
+            playout_ahead_ms: AtomicU64::new(0),
             playout: Mutex::default(),
             stats: Mutex::default(),
             record_parts: Mutex::default(),
@@ -277,6 +281,26 @@ impl Shared {
     pub(crate) fn cut_reply(&self, turn: u64) {
         let heard = self.with_playout(|t| t.get(&turn).map(|p| p.heard()).unwrap_or_default());
         self.with_context(|c| c.cut_reply(turn, &heard));
+    }
+
+    /// `ms` of agent audio sent to the Playout (the Tts).
+    pub(crate) fn queued_for_playout(&self, ms: u64) {
+        self.playout_ahead_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+    /// `ms` of agent audio played or dropped (the Playout).
+    pub(crate) fn left_playout(&self, ms: u64) {
+        let _ = self
+            .playout_ahead_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(ms))
+            });
+    }
+    /// A new Playout: what the old one held is gone.
+    pub(crate) fn reset_playout_ahead(&self) {
+        self.playout_ahead_ms.store(0, Ordering::Relaxed);
+    }
+    pub(crate) fn playout_ahead_ms(&self) -> u64 {
+        self.playout_ahead_ms.load(Ordering::Relaxed)
     }
 
     pub(crate) fn set_playing(&self, turn: Option<u64>) {

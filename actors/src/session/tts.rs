@@ -142,6 +142,25 @@ impl Actor for TtsActor {
     }
 }
 
+/// Holds the next chunk while the Playout has `tts.max_ahead_ms` or more
+/// still to play (the engine waits on its full channel meanwhile): the
+/// playout clock drains it at one millisecond per millisecond.
+async fn wait_for_playout(shared: &Shared, cancel: &CancellationToken) -> std::time::Duration {
+    let max = shared.config.tts.max_ahead_ms;
+    let started = Instant::now();
+    loop {
+        let ahead = shared.playout_ahead_ms();
+        if ahead < max || cancel.is_cancelled() {
+            return started.elapsed();
+        }
+        let excess = std::time::Duration::from_millis((ahead - max).clamp(10, 200));
+        tokio::select! {
+            _ = cancel.cancelled() => {}
+            _ = tokio::time::sleep(excess) => {}
+        }
+    }
+}
+
 impl TtsState {
     fn start_next(&mut self, myself: &ActorRef<TtsMsg>) {
         if self.busy.is_some() {
@@ -175,6 +194,8 @@ impl TtsState {
             let synth = tts.synthesize(&p.text, tx, cancel.clone());
             tokio::pin!(synth);
             let mut first_chunk_ms = None;
+            // Time spent waiting for the speaker is not synthesis time.
+            let mut waited = std::time::Duration::ZERO;
             let mut audio_ms = 0;
             let mut result = None;
             // A synthesis that gives no audio for this long is abandoned: a
@@ -185,10 +206,14 @@ impl TtsState {
                 tokio::select! {
                     chunk = rx.recv() => match chunk {
                         Some(frame) => {
-                            deadline = tokio::time::Instant::now() + stall;
                             if cancel.is_cancelled() { continue; }
                             first_chunk_ms.get_or_insert(started.elapsed().as_millis() as u64);
-                            audio_ms += frame.duration_ms();
+                            waited += wait_for_playout(&shared, &cancel).await;
+                            deadline = tokio::time::Instant::now() + stall;
+                            if cancel.is_cancelled() { continue; }
+                            let ms = frame.duration_ms();
+                            audio_ms += ms;
+                            shared.queued_for_playout(ms);
                             shared.to_playout(PlayoutMsg::Play { turn: p.turn, frame });
                         }
                         None => break,
@@ -217,7 +242,7 @@ impl TtsState {
                     &request_id,
                     &p.trace_id,
                     audio_ms,
-                    started.elapsed().as_millis() as u64,
+                    started.elapsed().saturating_sub(waited).as_millis() as u64,
                 )),
                 Ok(_) => {}
                 Err(e) => {

@@ -47,11 +47,15 @@ impl CallerEar for CallerOutput {
     }
 }
 
-/// 20 ms frames of "speech" (a loud tone) for roughly the time the line
-/// would take to say.
-pub fn speech_frames(line: &str) -> Vec<AudioFrame> {
+/// How long the simulated caller takes to say `line` (ms).
+fn speech_ms(line: &str) -> u64 {
+    (200 + 40 * line.chars().count() as u64).min(5_000)
+}
+
+/// One 20 ms frame of "speech": a loud 200 Hz tone (whole periods in 20 ms,
+/// so the frames join seamlessly).
+fn speech_frame() -> AudioFrame {
     static FRAME: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
-    // 200 Hz: whole periods in 20 ms, so the frames join seamlessly.
     let frame = FRAME.get_or_init(|| {
         (0..FRAME_SAMPLES_16K)
             .map(|i| {
@@ -60,17 +64,22 @@ pub fn speech_frames(line: &str) -> Vec<AudioFrame> {
             })
             .collect()
     });
-    let ms = (200 + 40 * line.chars().count() as u64).min(5_000);
-    (0..ms / 20)
-        .map(|_| AudioFrame::new(STT_SAMPLE_RATE, frame.clone()))
-        .collect()
+    AudioFrame::new(STT_SAMPLE_RATE, frame.clone())
+}
+
+fn silent_frame() -> AudioFrame {
+    AudioFrame::new(STT_SAMPLE_RATE, vec![0.0; FRAME_SAMPLES_16K])
+}
+
+/// 20 ms frames of "speech" (a loud tone) for roughly the time the line
+/// would take to say.
+pub fn speech_frames(line: &str) -> Vec<AudioFrame> {
+    (0..speech_ms(line) / 20).map(|_| speech_frame()).collect()
 }
 
 /// `ms` of 20 ms silent frames.
 pub fn silence_frames(ms: u64) -> Vec<AudioFrame> {
-    (0..ms.div_ceil(20))
-        .map(|_| AudioFrame::new(STT_SAMPLE_RATE, vec![0.0; FRAME_SAMPLES_16K]))
-        .collect()
+    (0..ms.div_ceil(20)).map(|_| silent_frame()).collect()
 }
 
 /// Play a script into a session as a user would: say a line, wait for the
@@ -102,10 +111,13 @@ pub async fn run_script_paced<O: CallerEar + ?Sized>(
         // at once, and the turn would end while the last reply still plays).
         tick.reset_immediately();
         let before = output.turns_done();
-        for f in silence_frames(100)
-            .into_iter()
-            .chain(speech_frames(line))
-            .chain(silence_frames(400))
+        // Made one at a time as they are said (a line's frames made up front
+        // would be ~100 KB a caller, counted as the node's in a load run).
+        let speech = speech_ms(line) / 20;
+        for f in (0..5)
+            .map(|_| silent_frame())
+            .chain((0..speech).map(|_| speech_frame()))
+            .chain((0..20).map(|_| silent_frame()))
         {
             if realtime {
                 tick.tick().await;
