@@ -42,7 +42,7 @@ pulsar_pid=$!
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 
 echo "soak: $SESSIONS sessions for $DURATION s (NATS 127.0.0.1:4222, pulsar-lite :$port)"
-ARC__PULSAR__URL="pulsar://127.0.0.1:$port" ARC__NODE__DATA_DIR="$work/data" \
+ARC__PULSAR__URL="pulsar://127.0.0.1:$port" ARC__NODE__DATA_DIR="$work/data" RUST_LOG=${RUST_LOG:-warn} \
   "$bin" loadgen --sessions "$SESSIONS" --turns 3 --realtime --stagger 20000 \
   --duration "$DURATION" --csv "$OUT/soak.csv" --sample-every 10 | tee "$OUT/soak.txt"
 python3 scripts/soak-plot.py "$OUT/soak.csv" "$OUT/soak.png"

@@ -27,16 +27,18 @@
 //! An hour in which no session ended still yields one record, for the node's
 //! own `session.agent_id`, so a quiet node is seen to be up.
 
+mod histogram;
+
 use crate::ops::procinfo::{self, CpuMeter};
 use arc_actors::emit::ServiceIdentity;
 use arc_actors::events::pulsar::{
     new_message_id, AgentMetrics, AgentPerformance, AgentResourceUsage,
 };
 use arc_actors::events::Event;
-use arc_actors::session::emit::percentile;
 use arc_actors::sink::EventSink;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use std::collections::{BTreeMap, HashMap};
+use histogram::LatencyHistogram;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -80,7 +82,7 @@ struct AgentHour {
     failed: u64,
     turns: u64,
     duration_seconds: u64,
-    latencies_ms: Vec<u64>,
+    latencies_ms: LatencyHistogram,
     sla_violations: u64,
 }
 
@@ -99,6 +101,12 @@ struct EndedSession {
     agent_id: String,
     target_ms: u64,
 }
+
+/// How long an ended session is remembered for its late events (a turn
+/// record or status that arrives after its session-metrics comes within
+/// seconds): a node that ends a hundred sessions a second keeps minutes of
+/// them, not the whole hour.
+const ENDED_KEPT: TimeDelta = TimeDelta::minutes(5);
 
 #[derive(Debug, Default)]
 struct Resources {
@@ -120,6 +128,9 @@ pub(crate) struct HourlyRollup {
     agents: BTreeMap<String, AgentHour>,
     live: HashMap<String, LiveSession>,
     ended: HashMap<String, EndedSession>,
+    /// `ended`'s sessions in the order they ended, to forget them after
+    /// [`ENDED_KEPT`].
+    ended_order: VecDeque<(DateTime<Utc>, String)>,
     /// The hour before's, for a late turn record or status right after the
     /// boundary (counted in the open hour).
     ended_before: HashMap<String, EndedSession>,
@@ -135,6 +146,7 @@ impl HourlyRollup {
             agents: BTreeMap::new(),
             live: HashMap::new(),
             ended: HashMap::new(),
+            ended_order: VecDeque::new(),
             ended_before: HashMap::new(),
             resources: Resources::default(),
         }
@@ -155,7 +167,7 @@ impl HourlyRollup {
                     // A turn record after its session's metrics: the open hour.
                     let (agent, target_ms) = (ended.agent_id.clone(), ended.target_ms);
                     let hour = self.agents.entry(agent).or_default();
-                    hour.latencies_ms.push(latency);
+                    hour.latencies_ms.record(latency);
                     hour.sla_violations += u64::from(latency > target_ms);
                 } else {
                     let bucket = self.bucket;
@@ -190,6 +202,16 @@ impl HourlyRollup {
                         target_ms,
                     },
                 );
+                self.ended_order
+                    .push_back((m.timestamp, m.session.id.clone()));
+                while let Some((at, id)) = self.ended_order.front() {
+                    if *at + ENDED_KEPT > m.timestamp {
+                        break;
+                    }
+                    self.ended.remove(id);
+                    self.ended_before.remove(id);
+                    self.ended_order.pop_front();
+                }
             }
             Event::SessionEnded(e) if e.final_status == "failed" => {
                 if let Some(ended) = self.ended_session(&e.session_id) {
@@ -245,12 +267,9 @@ impl HourlyRollup {
         agents.entry(self.default_agent.clone()).or_default();
         let records = agents
             .into_iter()
-            .map(|(agent_id, mut h)| {
-                h.latencies_ms.sort_unstable();
-                let avg_latency_ms = (h.latencies_ms.iter().sum::<u64>())
-                    .checked_div(h.latencies_ms.len() as u64)
-                    .unwrap_or(0);
-                let p95_latency_ms = percentile(&h.latencies_ms, 95.0);
+            .map(|(agent_id, h)| {
+                let avg_latency_ms = h.latencies_ms.mean();
+                let p95_latency_ms = h.latencies_ms.percentile(95.0);
                 AgentPerformance {
                     schema: AgentPerformance::SCHEMA.into(),
                     message_id: new_message_id(),

@@ -18,11 +18,15 @@
 //! Children find each other through the session's shared routing table, so a
 //! child restarted after a crash is reachable again at once; the conversation
 //! history also lives in the shared state, so a restarted Brain goes on where
-//! the old one stopped.
+//! the old one stopped; so do the parts of each turn's record
+//! (`turn_parts.rs`, for the Archiver), the audio each turn queued and played
+//! (`turn_audio.rs`, for the Playout), and the utterance an Stt was hearing
+//! when it died (`stt_carry.rs`).
 //!
 //! What may use what (no file uses one that uses it back):
-//! - `config.rs`, `messages.rs`, `stats.rs`, `turn_audio.rs`: plain data, used
-//!   by everything here; they use no other file of the session.
+//! - `config.rs`, `messages.rs`, `stats.rs`, `turn_audio.rs`, `turn_parts.rs`,
+//!   `stt_carry.rs`: plain data, used by everything here; they use no other
+//!   file of the session but `messages.rs`.
 //! - [`emit`]: builds the session's events from `config` and `stats`.
 //! - `shared.rs`: the state the children share; uses only the plain data.
 //! - the five children use `shared`, `messages`, `emit` and the plain data,
@@ -39,6 +43,7 @@ mod reply;
 mod shared;
 mod stats;
 mod stt;
+mod stt_carry;
 mod supervisor;
 mod tts;
 mod turn_audio;

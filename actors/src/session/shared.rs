@@ -10,12 +10,13 @@ use super::messages::{
     TtsMsg, UserTurn,
 };
 use super::stats::SessionStats;
+use super::stt_carry::CarriedUtterance;
 use super::turn_audio::TurnAudio;
 use super::turn_parts::{TurnPart, TurnParts};
 use crate::audio::FrameQueue;
 use crate::context::ConversationContext;
 use crate::emit::ServiceIdentity;
-use crate::engine::{CancellationToken, EngineError, Engines, Transcript};
+use crate::engine::Engines;
 use crate::sink::EventSink;
 use chrono::{DateTime, Utc};
 use parking_lot::{Mutex, RwLock};
@@ -23,7 +24,6 @@ use ractor::ActorRef;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use tokio::task::JoinHandle;
 
 /// Current address of each child; replaced when the supervisor restarts one.
 #[derive(Default)]
@@ -33,51 +33,6 @@ pub(crate) struct Routes {
     pub(crate) brain: RwLock<Option<ActorRef<BrainMsg>>>,
     pub(crate) tts: RwLock<Option<ActorRef<TtsMsg>>>,
     pub(crate) archiver: RwLock<Option<ActorRef<ArchiverMsg>>>,
-}
-
-/// The audio of an unfinished utterance, handed from a dying Stt to the next.
-pub(crate) struct CarriedUtterance {
-    pub(crate) samples: Vec<f32>,
-    /// Silence (ms) at its end when it was handed over.
-    pub(crate) pause_ms: u64,
-    /// The final decode started at that silence, still running.
-    pub(crate) speculation: Option<Speculation>,
-}
-
-/// A final decode the Stt started when the user paused, not yet used or
-/// discarded. Dropped unused, it is cancelled.
-pub(crate) struct Speculation {
-    cancel: CancellationToken,
-    result: Option<JoinHandle<Result<Transcript, EngineError>>>,
-}
-
-impl Speculation {
-    pub(crate) fn new(
-        cancel: CancellationToken,
-        result: JoinHandle<Result<Transcript, EngineError>>,
-    ) -> Self {
-        Speculation {
-            cancel,
-            result: Some(result),
-        }
-    }
-
-    /// The decode's result, to await: it is the final now.
-    pub(crate) fn into_result(mut self) -> Option<JoinHandle<Result<Transcript, EngineError>>> {
-        self.result.take()
-    }
-
-    /// Speech came back: that audio was not the whole turn.
-    pub(crate) fn discard(self) {}
-}
-
-impl Drop for Speculation {
-    fn drop(&mut self) {
-        if let Some(r) = self.result.take() {
-            self.cancel.cancel();
-            r.abort();
-        }
-    }
 }
 
 pub(crate) struct Shared {

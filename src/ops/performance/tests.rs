@@ -194,3 +194,32 @@ fn late_events_count_and_lost_sessions_are_forgotten() {
         "and forgotten two hours after its last turn"
     );
 }
+
+/// A node that ends many sessions an hour keeps only the last minutes of
+/// them for their late events, not the whole hour.
+#[test]
+fn ended_sessions_are_kept_for_their_late_events_only_minutes() {
+    let mut r = HourlyRollup::new(at("10:00:00"), "a");
+    let ended_at = |session: &str, hms: &str| {
+        let mut e = ended(session, "a", 1, 1);
+        if let Event::SessionMetrics(m) = &mut e {
+            m.timestamp = at(hms);
+        }
+        e
+    };
+    for i in 0..100 {
+        r.observe(&ended_at(&format!("early-{i}"), "10:01:00"));
+    }
+    r.observe(&ended_at("late", "10:07:00"));
+    assert_eq!(
+        r.ended.len(),
+        1,
+        "the sessions of 10:01 are forgotten at 10:07"
+    );
+    assert_eq!(r.ended_order.len(), 1);
+    // A late turn record of the one kept still counts.
+    r.observe(&turn("late", "a", 700));
+    let out = r.close(at("11:00:00"), &ServiceIdentity::local("arc-agent"));
+    assert_eq!(out[0].metrics.total_sessions, 101);
+    assert_eq!(out[0].metrics.sla_violations, 1);
+}

@@ -18,7 +18,8 @@
 //! a text for a pause that speech has since broken is stale and ignored.
 
 use super::messages::{BrainMsg, PlayoutMsg, SessionNotice, SttMsg, TtsMsg, UserRecord, UserTurn};
-use super::shared::{CarriedUtterance, Shared, Speculation};
+use super::shared::Shared;
+use super::stt_carry::{CarriedUtterance, Speculation};
 use super::turn_parts::TurnPart;
 use crate::audio::{AudioFrame, STT_SAMPLE_RATE};
 use crate::engine::{CancellationToken, TranscribeKind, VadEvent, VadStream};
