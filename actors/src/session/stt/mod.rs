@@ -16,6 +16,11 @@
 //! the turn ends at once, with that transcript as its final. Otherwise the
 //! VAD's longer silence limit ends it. One question per pause; a verdict or
 //! a text for a pause that speech has since broken is stale and ignored.
+//!
+//! A restart loses no turn: the utterance being heard (and its speculative
+//! final) passes to the next Stt (`stt_carry.rs`), which ends it after the
+//! VAD's silence rule unless speech comes back; a transcript finished
+//! meanwhile waits for the new Stt.
 
 use super::messages::{BrainMsg, PlayoutMsg, SessionNotice, SttMsg, TtsMsg, UserRecord, UserTurn};
 use super::shared::Shared;
