@@ -11,25 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-target/node-bench}
-PROFILE=${PROFILE:-release}
 mkdir -p "$OUT"
-if [ "$PROFILE" = release ]; then
-  cargo build --locked --release --bin arc-agent
-  bin=${CARGO_TARGET_DIR:-target}/release/arc-agent
-else
-  cargo build --locked --bin arc-agent
-  bin=${CARGO_TARGET_DIR:-target}/debug/arc-agent
-fi
-work=$(mktemp -d)
-pulsar_pid=
-cleanup() { [ -n "$pulsar_pid" ] && kill "$pulsar_pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-lite=$(python3 -c "import pulsar_lite,os;print(os.path.join(os.path.dirname(pulsar_lite.__file__),'bin','pulsar-lite'))")
-pport=$(free_port)
-"$lite" --addr "127.0.0.1:$pport" --db-path "$work/pulsar" >"$work/pulsar.log" 2>&1 &
-pulsar_pid=$!
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$pport") 2>/dev/null && break; sleep 0.1; done
+. scripts/lib/bench-node.sh
+pport=$port
 UP=(ARC__PULSAR__URL="pulsar://127.0.0.1:$pport" ARC__NATS__URL="nats://127.0.0.1:4222")
 DOWN=(ARC__PULSAR__URL="pulsar://127.0.0.1:$(free_port)" ARC__NATS__URL="nats://127.0.0.1:$(free_port)")
 

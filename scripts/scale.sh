@@ -15,26 +15,8 @@ SIZES=${SIZES:-100 1000 5000 10000}
 STAGGER=${STAGGER:-10000}
 BURST_SIZES=${BURST_SIZES:-1000 5000}
 OUT=${OUT:-target/scale}
-PROFILE=${PROFILE:-release}
 mkdir -p "$OUT"
-
-if [ "$PROFILE" = release ]; then
-  cargo build --locked --release --bin arc-agent
-  bin=${CARGO_TARGET_DIR:-target}/release/arc-agent
-else
-  cargo build --locked --bin arc-agent
-  bin=${CARGO_TARGET_DIR:-target}/debug/arc-agent
-fi
-
-work=$(mktemp -d)
-pulsar_pid=
-cleanup() { [ -n "$pulsar_pid" ] && kill "$pulsar_pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-lite=$(python3 -c "import pulsar_lite,os;print(os.path.join(os.path.dirname(pulsar_lite.__file__),'bin','pulsar-lite'))")
-port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-"$lite" --addr "127.0.0.1:$port" --db-path "$work/pulsar" >"$work/pulsar.log" 2>&1 &
-pulsar_pid=$!
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+. scripts/lib/bench-node.sh
 
 echo "sessions,stagger_ms,turns_done,turns_planned,p50_ms,p95_ms,p99_ms,max_ms,live_kb_per_session,peak_kb_per_session,peak_mb,cpu_cores,events_per_s,sink_dropped,mirror_dropped" >"$OUT/scale.csv"
 run() { # sessions stagger

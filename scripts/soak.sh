@@ -15,31 +15,14 @@ cd "$(dirname "$0")/.."
 SESSIONS=${SESSIONS:-1000}
 DURATION=${SECONDS_:-600}
 OUT=${OUT:-target/soak}
-PROFILE=${PROFILE:-release}
 mkdir -p "$OUT"
 
 t0=$SECONDS
-if [ "$PROFILE" = release ]; then
-  cargo build --locked --release --bin arc-agent
-  bin=${CARGO_TARGET_DIR:-target}/release/arc-agent
-else
-  cargo build --locked --bin arc-agent
-  bin=${CARGO_TARGET_DIR:-target}/debug/arc-agent
-fi
+. scripts/lib/bench-node.sh
 echo "soak: build $((SECONDS - t0)) s"
 
 python3 -c 'import matplotlib' 2>/dev/null ||
   python3 -m pip install -q --disable-pip-version-check matplotlib==3.10.0
-
-work=$(mktemp -d)
-pulsar_pid=
-cleanup() { [ -n "$pulsar_pid" ] && kill "$pulsar_pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-lite=$(python3 -c "import pulsar_lite,os;print(os.path.join(os.path.dirname(pulsar_lite.__file__),'bin','pulsar-lite'))")
-port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-"$lite" --addr "127.0.0.1:$port" --db-path "$work/pulsar" >"$work/pulsar.log" 2>&1 &
-pulsar_pid=$!
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 
 echo "soak: $SESSIONS sessions for $DURATION s (NATS 127.0.0.1:4222, pulsar-lite :$port)"
 ARC__PULSAR__URL="pulsar://127.0.0.1:$port" ARC__NODE__DATA_DIR="$work/data" RUST_LOG=${RUST_LOG:-warn} \
