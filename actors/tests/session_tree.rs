@@ -229,6 +229,66 @@ async fn the_synthesis_stays_within_max_ahead_of_the_speaker() {
     assert!(completed.synthesis_latency_ms < took, "{completed:?}");
 }
 
+/// A Tts that crashes mid-reply: its successor goes on from where the
+/// speaker was (the sentence is made again, the audio already sent skipped),
+/// so the caller hears the whole reply once and the turn ends as usual.
+/// (The Brain sent the sentences and the reply's end once: a successor that
+/// forgot them left the turn open for good.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tts_crash_mid_reply_loses_no_word_and_repeats_none() {
+    let mut node = InProcessNode::synthetic().await;
+    let mut cfg = config("user-tts-crash");
+    cfg.tts.max_ahead_ms = 300;
+    cfg.barge_in.paced_playout = true;
+    let script = lines(&["tell me about the weather in the mountains this weekend please"]);
+    let call = std::sync::Arc::new(node.scripted(cfg, script).await.unwrap());
+    let speaking = {
+        let call = call.clone();
+        tokio::spawn(async move { call.say_all(Duration::from_secs(20)).await })
+    };
+    // 1.5 s into the first sentence (~4 s of audio), the Tts dies.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while call.out.audio_ms.load(std::sync::atomic::Ordering::Relaxed) < 1500 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the reply is being played");
+    call.session.inject_fault(ChildKind::Tts);
+    assert_eq!(speaking.await.unwrap(), 1, "the turn ended");
+    assert!(call.out.notices().iter().any(|n| matches!(
+        n,
+        SessionNotice::AgentTurnDone {
+            turn: 1,
+            interrupted: false
+        }
+    )));
+    call.hang_up().await;
+    let events = node.drain();
+    let synthesized: u64 = events
+        .iter()
+        .filter_map(|e| match &**e {
+            Event::TtsCompleted(c) => Some(c.duration_ms),
+            _ => None,
+        })
+        .sum();
+    let played = call.out.audio_ms.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        synthesized >= 4000,
+        "both sentences were spoken: {synthesized} ms"
+    );
+    assert!(
+        played.abs_diff(synthesized) <= 100,
+        "{played} ms played of {synthesized} ms of reply (within a frame)"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(&**e, Event::Conversation(_))),
+        "the turn is on the record"
+    );
+}
+
 /// A model that ends with nothing to say (SmolLM2 sometimes starts with the
 /// blank line it is told to stop at): the caller hears the fallback instead
 /// of silence, and the turn is archived like any other.

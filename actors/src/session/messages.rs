@@ -293,6 +293,8 @@ pub(crate) enum TtsMsg {
         turn: u64,
     },
     SynthDone {
+        /// Which synthesis (see `tts_book.rs`).
+        job: u64,
         turn: u64,
         audio_ms: u64,
         first_chunk_ms: Option<u64>,

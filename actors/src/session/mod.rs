@@ -20,12 +20,13 @@
 //! history also lives in the shared state, so a restarted Brain goes on where
 //! the old one stopped; so do the parts of each turn's record
 //! (`turn_parts.rs`, for the Archiver), the audio each turn queued and played
-//! (`turn_audio.rs`, for the Playout), and the utterance an Stt was hearing
-//! when it died (`stt_carry.rs`).
+//! (`turn_audio.rs`, for the Playout), the utterance an Stt was hearing
+//! when it died (`stt_carry.rs`), and the sentences a Tts still owed
+//! (`tts_book.rs`).
 //!
 //! What may use what (no file uses one that uses it back):
 //! - `config.rs`, `messages.rs`, `stats.rs`, `turn_audio.rs`, `turn_parts.rs`,
-//!   `stt_carry.rs`: plain data, used by everything here; they use no other
+//!   `stt_carry.rs`, `tts_book.rs`: plain data, used by everything here; they use no other
 //!   file of the session but `messages.rs`.
 //! - [`emit`]: builds the session's events from `config` and `stats`.
 //! - `shared.rs`: the state the children share; uses only the plain data.
@@ -46,6 +47,7 @@ mod stt;
 mod stt_carry;
 mod supervisor;
 mod tts;
+mod tts_book;
 mod turn_audio;
 mod turn_parts;
 

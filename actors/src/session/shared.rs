@@ -11,6 +11,7 @@ use super::messages::{
 };
 use super::stats::SessionStats;
 use super::stt_carry::CarriedUtterance;
+use super::tts_book::TtsBook;
 use super::turn_audio::TurnAudio;
 use super::turn_parts::{TurnPart, TurnParts};
 use crate::audio::FrameQueue;
@@ -66,6 +67,8 @@ pub(crate) struct Shared {
     stats: Mutex<SessionStats>,
     /// Per turn, the parts of its record not yet archived.
     record_parts: Mutex<BTreeMap<u64, TurnParts>>,
+    /// What the Tts owes the Playout (a restarted Tts goes on with it).
+    tts_book: Mutex<TtsBook>,
     /// Messages that found no live child (lost during a restart).
     pub(crate) undelivered: AtomicU64,
     /// The session's supervisor (children ask it to end the session).
@@ -125,6 +128,7 @@ impl Shared {
             playout: Mutex::default(),
             stats: Mutex::default(),
             record_parts: Mutex::default(),
+            tts_book: Mutex::default(),
             undelivered: AtomicU64::new(0),
             metrics_sent: AtomicBool::new(false),
             supervisor: OnceLock::new(),
@@ -228,13 +232,17 @@ impl Shared {
         *self.speaking.lock()
     }
 
+    pub(crate) fn with_tts_book<R>(&self, f: impl FnOnce(&mut TtsBook) -> R) -> R {
+        f(&mut self.tts_book.lock())
+    }
+
     pub(crate) fn with_playout<R>(&self, f: impl FnOnce(&mut BTreeMap<u64, TurnAudio>) -> R) -> R {
         f(&mut self.playout.lock())
     }
 
     /// The reply of `turn` was interrupted: the history keeps what was heard of it.
     pub(crate) fn cut_reply(&self, turn: u64) {
-        let heard = self.with_playout(|t| t.get(&turn).map(|p| p.heard()).unwrap_or_default());
+        let heard = self.with_playout(|t| t.get_mut(&turn).map(|p| p.cut()).unwrap_or_default());
         self.with_context(|c| c.cut_reply(turn, &heard));
     }
 

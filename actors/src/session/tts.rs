@@ -5,11 +5,11 @@
 use super::emit;
 use super::messages::{PlayoutMsg, SpokenRecord, TtsMsg};
 use super::shared::Shared;
+use super::tts_book::{Busy, Pending};
 use super::turn_parts::TurnPart;
 use crate::emit::service_error;
 use crate::engine::CancellationToken;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -17,33 +17,19 @@ use tracing::Instrument;
 
 pub(crate) struct TtsActor;
 
-struct Pending {
-    turn: u64,
-    trace_id: String,
-    text: String,
-    span: tracing::Span,
-}
-
-#[derive(Default)]
-struct TurnProgress {
-    audio_ms: u64,
-    first_chunk_ms: Option<u64>,
-    requests: u64,
-    end_seen: bool,
-}
-
 pub(crate) struct TtsState {
     shared: Arc<Shared>,
-    queue: VecDeque<Pending>,
-    busy: Option<(u64, CancellationToken)>,
-    turns: HashMap<u64, TurnProgress>,
-    /// Turns up to this one were cancelled: late sentences for them are dropped.
-    cancelled_upto: u64,
+    /// The synthesis this Tts started last: stopped when it goes away (the
+    /// session ends). A successor after a crash stops it itself, under the
+    /// book's lock (see `tts_book.rs`).
+    started: Option<CancellationToken>,
 }
 
 impl Drop for TtsState {
     fn drop(&mut self) {
-        if let Some((_, c)) = &self.busy {
+        if let Some(c) = &self.started {
+            // A successor may already be remaking the sentence: only the
+            // synthesis this Tts started is stopped.
             c.cancel();
         }
     }
@@ -59,14 +45,35 @@ impl Actor for TtsActor {
         _myself: ActorRef<Self::Msg>,
         shared: Arc<Shared>,
     ) -> Result<Self::State, ActorProcessingErr> {
-        shared.set_speaking(None);
+        // After a crash: go on with what the dead Tts owed.
+        let speaking = shared.with_tts_book(|b| {
+            b.take_over();
+            b.speaking()
+        });
+        shared.set_speaking(speaking);
         Ok(TtsState {
             shared,
-            queue: VecDeque::new(),
-            busy: None,
-            turns: HashMap::new(),
-            cancelled_upto: 0,
+            started: None,
         })
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        st: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        st.start_next(&myself);
+        let ended: Vec<u64> = st.shared.with_tts_book(|b| {
+            b.turns
+                .iter()
+                .filter(|(t, p)| p.end_seen && !b.owes(**t))
+                .map(|(t, _)| *t)
+                .collect()
+        });
+        for turn in ended {
+            st.maybe_finish(turn, false);
+        }
+        Ok(())
     }
 
     async fn handle(
@@ -82,55 +89,75 @@ impl Actor for TtsActor {
                 text,
                 span,
             } => {
-                if turn <= st.cancelled_upto {
-                    return Ok(());
-                }
-                st.turns.entry(turn).or_default();
-                st.queue.push_back(Pending {
-                    turn,
-                    trace_id,
-                    text,
-                    span,
+                let queued = st.shared.with_tts_book(|b| {
+                    if turn <= b.cancelled_upto {
+                        return false;
+                    }
+                    b.turns.entry(turn).or_default();
+                    b.queue.push_back(Pending {
+                        turn,
+                        trace_id,
+                        text,
+                        span,
+                        skip_ms: 0,
+                        resumed: false,
+                    });
+                    true
                 });
-                st.shared.set_speaking(Some(turn));
-                st.start_next(&myself);
+                if queued {
+                    st.shared.set_speaking(Some(turn));
+                    st.start_next(&myself);
+                }
             }
             TtsMsg::EndOfTurn { turn } => {
-                if turn <= st.cancelled_upto {
-                    return Ok(());
+                let seen = st.shared.with_tts_book(|b| {
+                    if turn <= b.cancelled_upto {
+                        return false;
+                    }
+                    b.turns.entry(turn).or_default().end_seen = true;
+                    true
+                });
+                if seen {
+                    st.maybe_finish(turn, false);
                 }
-                st.turns.entry(turn).or_default().end_seen = true;
-                st.maybe_finish(turn, false);
             }
             TtsMsg::SynthDone {
+                job,
                 turn,
                 audio_ms,
                 first_chunk_ms,
                 cancelled,
             } => {
-                if st.busy.as_ref().map(|(t, _)| *t) == Some(turn) {
-                    st.busy = None;
-                }
-                if let Some(p) = st.turns.get_mut(&turn) {
-                    p.audio_ms += audio_ms;
-                    if p.first_chunk_ms.is_none() {
-                        p.first_chunk_ms = first_chunk_ms;
+                let mine = st.shared.with_tts_book(|b| {
+                    if b.busy.as_ref().map(|b| b.job) != Some(job) {
+                        return false;
                     }
-                }
-                if !cancelled {
+                    b.busy = None;
+                    if let Some(p) = b.turns.get_mut(&turn) {
+                        p.audio_ms += audio_ms;
+                        if p.first_chunk_ms.is_none() {
+                            p.first_chunk_ms = first_chunk_ms;
+                        }
+                    }
+                    true
+                });
+                if mine && !cancelled {
                     st.maybe_finish(turn, false);
                 }
                 st.start_next(&myself);
             }
             TtsMsg::Cancel => {
-                if let Some((_, c)) = st.busy.take() {
-                    c.cancel();
-                }
-                st.queue.clear();
-                let turns: Vec<u64> = st.turns.keys().copied().collect();
-                if let Some(max) = turns.iter().max() {
-                    st.cancelled_upto = st.cancelled_upto.max(*max);
-                }
+                let turns = st.shared.with_tts_book(|b| {
+                    if let Some(busy) = b.busy.take() {
+                        busy.cancel.cancel();
+                    }
+                    b.queue.clear();
+                    let turns: Vec<u64> = b.turns.keys().copied().collect();
+                    if let Some(max) = turns.iter().max() {
+                        b.cancelled_upto = b.cancelled_upto.max(*max);
+                    }
+                    turns
+                });
                 for turn in turns {
                     st.finish(turn, true);
                 }
@@ -163,12 +190,37 @@ async fn wait_for_playout(shared: &Shared, cancel: &CancellationToken) -> std::t
 
 impl TtsState {
     fn start_next(&mut self, myself: &ActorRef<TtsMsg>) {
-        if self.busy.is_some() {
-            return;
-        }
-        let Some(p) = self.queue.pop_front() else {
+        let cancel = CancellationToken::new();
+        let started = self.shared.with_tts_book(|b| {
+            if b.busy.is_some() {
+                return None;
+            }
+            let p = b.queue.pop_front()?;
+            if let Some(t) = b.turns.get_mut(&p.turn) {
+                t.requests += 1;
+            }
+            let job = b.next_job();
+            b.busy = Some(Busy {
+                job,
+                turn: p.turn,
+                trace_id: p.trace_id.clone(),
+                text: p.text.clone(),
+                span: p.span.clone(),
+                cancel: cancel.clone(),
+                sent_ms: p.skip_ms,
+            });
+            Some((job, p))
+        });
+        let Some((job, p)) = started else {
             return;
         };
+        if !p.resumed {
+            self.shared.to_playout(PlayoutMsg::Sentence {
+                turn: p.turn,
+                text: p.text.clone(),
+            });
+        }
+        self.started = Some(cancel.clone());
         let cfg = &self.shared.config;
         let tts = self.shared.engines.tts.clone();
         let request_id = crate::ids::prefixed("tts-req");
@@ -179,17 +231,11 @@ impl TtsState {
             &p.text,
             tts.voice_id(),
         ));
-        if let Some(t) = self.turns.get_mut(&p.turn) {
-            t.requests += 1;
-        }
-        let cancel = CancellationToken::new();
-        self.busy = Some((p.turn, cancel.clone()));
         let shared = self.shared.clone();
         let me = myself.clone();
         let tts_span = tracing::info_span!(parent: &p.span, "tts", model = %tts.model(), chars = p.text.chars().count());
         tokio::spawn(async move {
             let started = Instant::now();
-            shared.to_playout(PlayoutMsg::Sentence { turn: p.turn, text: p.text.clone() });
             let (tx, mut rx) = mpsc::channel(8);
             let synth = tts.synthesize(&p.text, tx, cancel.clone());
             tokio::pin!(synth);
@@ -208,13 +254,31 @@ impl TtsState {
                         Some(frame) => {
                             if cancel.is_cancelled() { continue; }
                             first_chunk_ms.get_or_insert(started.elapsed().as_millis() as u64);
+                            deadline = tokio::time::Instant::now() + stall;
+                            let ms = frame.duration_ms();
+                            if audio_ms + ms <= p.skip_ms {
+                                // A dead Tts sent this part already.
+                                audio_ms += ms;
+                                continue;
+                            }
                             waited += wait_for_playout(&shared, &cancel).await;
                             deadline = tokio::time::Instant::now() + stall;
-                            if cancel.is_cancelled() { continue; }
-                            let ms = frame.duration_ms();
-                            audio_ms += ms;
-                            shared.queued_for_playout(ms);
-                            shared.to_playout(PlayoutMsg::Play { turn: p.turn, frame });
+                            // Under the book's lock: a successor that takes
+                            // over stops this synthesis between two frames.
+                            let sent = shared.with_tts_book(|b| {
+                                if cancel.is_cancelled() {
+                                    return false;
+                                }
+                                if let Some(busy) = b.busy.as_mut().filter(|b| b.job == job) {
+                                    busy.sent_ms += ms;
+                                }
+                                shared.queued_for_playout(ms);
+                                shared.to_playout(PlayoutMsg::Play { turn: p.turn, frame });
+                                true
+                            });
+                            if sent {
+                                audio_ms += ms;
+                            }
                         }
                         None => break,
                     },
@@ -263,6 +327,7 @@ impl TtsState {
                 }
             }
             let _ = me.cast(TtsMsg::SynthDone {
+                job,
                 turn: p.turn,
                 audio_ms,
                 first_chunk_ms,
@@ -272,16 +337,16 @@ impl TtsState {
     }
 
     fn maybe_finish(&mut self, turn: u64, interrupted: bool) {
-        let busy_with_turn = self.busy.as_ref().map(|(t, _)| *t) == Some(turn);
-        let queued = self.queue.iter().any(|p| p.turn == turn);
-        let end_seen = self.turns.get(&turn).is_some_and(|p| p.end_seen);
-        if end_seen && !busy_with_turn && !queued {
+        let done = self
+            .shared
+            .with_tts_book(|b| b.turns.get(&turn).is_some_and(|p| p.end_seen) && !b.owes(turn));
+        if done {
             self.finish(turn, interrupted);
         }
     }
 
     fn finish(&mut self, turn: u64, interrupted: bool) {
-        let Some(p) = self.turns.remove(&turn) else {
+        let Some(p) = self.shared.with_tts_book(|b| b.turns.remove(&turn)) else {
             return;
         };
         if self.shared.speaking() == Some(turn) {
