@@ -1,7 +1,7 @@
 //! The `spool_segment` target: damaged segments through the spool.
 
 use super::{scratch, Input};
-use crate::mirror::spool::{Spool, SpoolOptions, SpoolRecord};
+use crate::mirror::spool::{Spool, SpoolError, SpoolOptions, SpoolRecord};
 use std::path::{Path, PathBuf};
 
 /// A spool's segment file name.
@@ -57,7 +57,7 @@ pub fn spool_segment(data: &[u8]) {
         drop(spool);
         damage_segments(&dir, &mut input);
     }
-    let mut spool = Spool::open(&dir, opts.clone())
+    let mut spool = reopen(&dir, &opts)
         .unwrap_or_else(|e| panic!("damaged segments stopped the spool from opening: {e}"));
     let mut last = spool.committed();
     loop {
@@ -92,9 +92,27 @@ pub fn spool_segment(data: &[u8]) {
     );
     spool.flush().expect("the spool flushes");
     drop(spool);
-    let mut spool = Spool::open(&dir, opts).expect("the spool reopens");
+    let mut spool = reopen(&dir, &opts).expect("the spool reopens");
     let back = spool.peek(8).expect("the spool reads");
     assert_eq!(back, vec![(seq, fresh)], "after a restart");
+}
+
+/// Opens the spool this entry closed a moment ago. The directory's lock is
+/// an advisory lock on an open file, which a child process started in that
+/// moment by another test of this process holds too until it runs its
+/// program (`cargo test` runs the spool's kill -9 test beside this one): a
+/// lock still held is waited for, briefly.
+fn reopen(dir: &Path, opts: &SpoolOptions) -> Result<Spool, SpoolError> {
+    let mut tries = 0;
+    loop {
+        match Spool::open(dir, opts.clone()) {
+            Err(SpoolError::Locked { .. }) if tries < 200 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Flips bits in and truncates the segment files of `dir`, as the input says.

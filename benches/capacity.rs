@@ -1,0 +1,234 @@
+//! How many conversations one node carries with the real models (issue 16):
+//! 1, 2, 4 and 8 callers talking at once to one node with Silero VAD, the
+//! turn model, whisper tiny.en, the local brain (llama.cpp's server,
+//! SmolLM2-135M) and piper, every caller at microphone pace (a 20 ms frame
+//! every 20 ms, silence between its questions), each asking its questions
+//! one after another and waiting for the whole answer to be played before
+//! the next. The measure is what a caller feels: from its last word to the
+//! first agent audio of the answer (voice to voice), per turn; the goal is
+//! p95 under 1.5 s.
+//!
+//!   cargo bench --profile dev --bench capacity
+//!   ARC_BENCH_TALKERS=1,2 ARC_BENCH_TURNS=2 cargo bench --profile dev --bench capacity
+//!
+//! Callers start 700 ms apart (people do not all stop talking in the same
+//! 20 ms). Needs the models and the llama.cpp runtime (`arc-agent models fetch`).
+
+use arc_actors::audio::AudioFrame;
+use arc_actors::session::{AudioOutput, EndReason, SessionNotice};
+use arc_agent::config::Config;
+use arc_agent::procinfo;
+use arc_agent::LocalEngines;
+use arc_testkit::utterance::espeak;
+use arc_testkit::InProcessNode;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const QUESTIONS: [&str; 4] = [
+    "Hi, what should I cook for dinner tonight?",
+    "Can you tell me when the store opens tomorrow?",
+    "I would like to book a table for two people.",
+    "What is the weather like this weekend?",
+];
+
+/// One caller's ear: when each turn's first audio came and when it ended.
+#[derive(Default)]
+struct Ear {
+    first_audio: Mutex<HashMap<u64, Instant>>,
+    done: Mutex<Vec<(u64, Instant)>>,
+}
+
+impl AudioOutput for Ear {
+    fn play(&self, turn: u64, _frame: AudioFrame) {
+        self.first_audio
+            .lock()
+            .entry(turn)
+            .or_insert_with(Instant::now);
+    }
+    fn flush(&self) {}
+    fn notice(&self, notice: SessionNotice) {
+        if let SessionNotice::AgentTurnDone { turn, .. } = notice {
+            self.done.lock().push((turn, Instant::now()));
+        }
+    }
+}
+
+/// The index just past the question's last loud frame (its end of speech).
+fn speech_end(frames: &[AudioFrame]) -> usize {
+    frames
+        .iter()
+        .rposition(|f| {
+            let e = f.samples.iter().map(|s| s * s).sum::<f32>() / f.samples.len().max(1) as f32;
+            e.sqrt() > 0.01
+        })
+        .map_or(frames.len(), |i| i + 1)
+}
+
+/// CPU seconds the whole machine spent busy so far (`/proc/stat`): the
+/// node and its llama.cpp server child together.
+fn machine_busy_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal: all but idle and iowait.
+    let busy: f64 = ticks.iter().take(8).sum::<f64>()
+        - ticks.get(3).copied().unwrap_or(0.0)
+        - ticks.get(4).copied().unwrap_or(0.0);
+    busy / 100.0
+}
+
+struct Turn {
+    /// End of speech → first agent audio.
+    voice_to_voice: Option<Duration>,
+}
+
+/// One caller: `turns` questions, each followed by silence until the answer
+/// has been played and one more second.
+async fn caller(
+    node: Arc<InProcessNode>,
+    cfg: arc_actors::session::SessionConfig,
+    questions: Arc<Vec<Vec<AudioFrame>>>,
+    first: usize,
+    turns: usize,
+) -> Vec<Turn> {
+    let ear = Arc::new(Ear::default());
+    let session = node
+        .start_session(cfg, ear.clone())
+        .await
+        .expect("session starts");
+    let silence = || AudioFrame::new(16_000, vec![0.0; 320]);
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut out = Vec::new();
+    for t in 0..turns {
+        let q = &questions[(first + t) % questions.len()];
+        let end = speech_end(q);
+        let mut spoke_at = None;
+        for (i, f) in q.iter().enumerate() {
+            tick.tick().await;
+            session.push_audio_wait(f.clone()).await;
+            if i + 1 == end {
+                spoke_at = Some(Instant::now());
+            }
+        }
+        let spoke_at = spoke_at.unwrap_or_else(Instant::now);
+        // The microphone goes on (silence) until the answer was played.
+        let done_before = ear.done.lock().len();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while ear.done.lock().len() == done_before && Instant::now() < deadline {
+            tick.tick().await;
+            session.push_audio_wait(silence()).await;
+        }
+        let turn = ear.done.lock().get(done_before).map(|d| d.0);
+        let voice_to_voice = turn
+            .and_then(|turn| ear.first_audio.lock().get(&turn).copied())
+            .map(|at| at.saturating_duration_since(spoke_at));
+        out.push(Turn { voice_to_voice });
+        for _ in 0..50 {
+            tick.tick().await;
+            session.push_audio_wait(silence()).await;
+        }
+    }
+    session.end(EndReason::UserLeft);
+    let _ = session.wait().await;
+    out
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let talkers: Vec<usize> = std::env::var("ARC_BENCH_TALKERS")
+        .unwrap_or_else(|_| "1,2,4,8".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    let turns: usize = std::env::var("ARC_BENCH_TURNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3);
+    let mut cfg = Config::load(None).expect("config");
+    cfg.engines.profile = arc_agent::config::EngineProfile::Local;
+    let engines = rt
+        .block_on(LocalEngines::load(&cfg))
+        .expect("models (run scripts/setup.sh)");
+    let mut node = rt.block_on(
+        InProcessNode::builder()
+            .provider(Arc::new(engines))
+            .service("arc-bench")
+            .max_sessions(100)
+            .sink_capacity(1 << 16)
+            .start(),
+    );
+    rt.block_on(async { node.drain_in_background() });
+    let node = Arc::new(node);
+    let questions: Arc<Vec<Vec<AudioFrame>>> = Arc::new(
+        QUESTIONS
+            .iter()
+            .map(|q| espeak(q).speed(160).frames())
+            .collect(),
+    );
+    // Warm-up: the first answer loads what the models load lazily.
+    rt.block_on(caller(
+        node.clone(),
+        cfg.session_config(),
+        questions.clone(),
+        0,
+        1,
+    ));
+
+    println!(
+        "capacity: talkers, turns answered / asked, end of speech → first agent audio p50 / p95 / max (ms), CPU cores busy (this process; the whole machine)"
+    );
+    for &n in &talkers {
+        let cpu_before = procinfo::sample().cpu_seconds;
+        let machine_before = machine_busy_seconds();
+        let started = Instant::now();
+        let results: Vec<Turn> = rt.block_on(async {
+            let mut tasks = Vec::new();
+            for i in 0..n {
+                let (node, cfg, questions) =
+                    (node.clone(), cfg.session_config(), questions.clone());
+                tasks.push(tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(700 * i as u64)).await;
+                    caller(node, cfg, questions, i, turns).await
+                }));
+            }
+            let mut all = Vec::new();
+            for t in tasks {
+                all.extend(t.await.expect("caller"));
+            }
+            all
+        });
+        let secs = started.elapsed().as_secs_f64();
+        let cores = (procinfo::sample().cpu_seconds - cpu_before) / secs;
+        let machine = (machine_busy_seconds() - machine_before) / secs;
+        let mut v2v: Vec<u64> = results
+            .iter()
+            .filter_map(|t| t.voice_to_voice.map(|d| d.as_millis() as u64))
+            .collect();
+        v2v.sort_unstable();
+        let pct = |p: f64| {
+            v2v.get(((v2v.len().max(1) - 1) as f64 * p).round() as usize)
+                .copied()
+                .unwrap_or(0)
+        };
+        println!(
+            "capacity/{n}_talkers: {} / {} answered; voice to voice p50 {} ms, p95 {} ms, max {} ms; cores busy: node {cores:.2}, machine {machine:.2} (with the LLM server); samples {v2v:?}",
+            v2v.len(),
+            n * turns,
+            pct(0.5),
+            pct(0.95),
+            v2v.last().copied().unwrap_or(0),
+        );
+    }
+}
