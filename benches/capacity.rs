@@ -15,7 +15,9 @@
 //! 20 ms). Needs the models and the llama.cpp runtime (`arc-agent models fetch`).
 
 use arc_actors::audio::AudioFrame;
+use arc_actors::events::Event;
 use arc_actors::session::{AudioOutput, EndReason, SessionNotice};
+use arc_actors::sink::EventSink;
 use arc_agent::config::Config;
 use arc_agent::procinfo;
 use arc_agent::LocalEngines;
@@ -33,11 +35,14 @@ const QUESTIONS: [&str; 4] = [
     "What is the weather like this weekend?",
 ];
 
-/// One caller's ear: when each turn's first audio came and when it ended.
+/// One caller's ear: when each turn's first audio came, when it ended, and
+/// which turns were answered with the brain's fallback (a timeout).
 #[derive(Default)]
 struct Ear {
+    fallback: String,
     first_audio: Mutex<HashMap<u64, Instant>>,
     done: Mutex<Vec<(u64, Instant)>>,
+    fell_back: Mutex<Vec<u64>>,
 }
 
 impl AudioOutput for Ear {
@@ -49,8 +54,14 @@ impl AudioOutput for Ear {
     }
     fn flush(&self) {}
     fn notice(&self, notice: SessionNotice) {
-        if let SessionNotice::AgentTurnDone { turn, .. } = notice {
-            self.done.lock().push((turn, Instant::now()));
+        match notice {
+            SessionNotice::AgentTurnDone { turn, .. } => {
+                self.done.lock().push((turn, Instant::now()));
+            }
+            SessionNotice::AgentSentence { turn, text } if text == self.fallback => {
+                self.fell_back.lock().push(turn);
+            }
+            _ => {}
         }
     }
 }
@@ -88,6 +99,8 @@ fn machine_busy_seconds() -> f64 {
 struct Turn {
     /// End of speech → first agent audio.
     voice_to_voice: Option<Duration>,
+    /// Answered with the fallback (the LLM did not answer in time).
+    fallback: bool,
 }
 
 /// One caller: `turns` questions, each followed by silence until the answer
@@ -99,7 +112,10 @@ async fn caller(
     first: usize,
     turns: usize,
 ) -> Vec<Turn> {
-    let ear = Arc::new(Ear::default());
+    let ear = Arc::new(Ear {
+        fallback: cfg.brain.fallback_text.clone(),
+        ..Default::default()
+    });
     let session = node
         .start_session(cfg, ear.clone())
         .await
@@ -130,7 +146,11 @@ async fn caller(
         let voice_to_voice = turn
             .and_then(|turn| ear.first_audio.lock().get(&turn).copied())
             .map(|at| at.saturating_duration_since(spoke_at));
-        out.push(Turn { voice_to_voice });
+        let fallback = turn.is_some_and(|t| ear.fell_back.lock().contains(&t));
+        out.push(Turn {
+            voice_to_voice,
+            fallback,
+        });
         for _ in 0..50 {
             tick.tick().await;
             session.push_audio_wait(silence()).await;
@@ -169,7 +189,24 @@ fn main() {
             .sink_capacity(1 << 16)
             .start(),
     );
-    rt.block_on(async { node.drain_in_background() });
+    // Each turn's record: where its time went (endpoint → transcript, the
+    // LLM, the TTS's first chunk).
+    let stages: Arc<Mutex<Vec<(u64, u64, u64)>>> = Arc::default();
+    {
+        let (_, none) = EventSink::new(1);
+        let mut events = std::mem::replace(&mut node.events, none);
+        let stages = stages.clone();
+        rt.spawn(async move {
+            while let Some(ev) = events.recv().await {
+                if let Event::Conversation(c) = &*ev {
+                    let p = &c.performance;
+                    stages
+                        .lock()
+                        .push((p.stt_latency_ms, p.llm_latency_ms, p.tts_latency_ms));
+                }
+            }
+        });
+    }
     let node = Arc::new(node);
     let questions: Arc<Vec<Vec<AudioFrame>>> = Arc::new(
         QUESTIONS
@@ -190,6 +227,7 @@ fn main() {
         "capacity: talkers, turns answered / asked, end of speech → first agent audio p50 / p95 / max (ms), CPU cores busy (this process; the whole machine)"
     );
     for &n in &talkers {
+        stages.lock().clear();
         let cpu_before = procinfo::sample().cpu_seconds;
         let machine_before = machine_busy_seconds();
         let started = Instant::now();
@@ -222,13 +260,25 @@ fn main() {
                 .copied()
                 .unwrap_or(0)
         };
+        let fallbacks = results.iter().filter(|t| t.fallback).count();
         println!(
-            "capacity/{n}_talkers: {} / {} answered; voice to voice p50 {} ms, p95 {} ms, max {} ms; cores busy: node {cores:.2}, machine {machine:.2} (with the LLM server); samples {v2v:?}",
+            "capacity/{n}_talkers: {} / {} answered ({fallbacks} with the fallback: the LLM timed out); voice to voice p50 {} ms, p95 {} ms, max {} ms; cores busy: node {cores:.2}, machine {machine:.2} (with the LLM server); samples {v2v:?}",
             v2v.len(),
             n * turns,
             pct(0.5),
             pct(0.95),
             v2v.last().copied().unwrap_or(0),
+        );
+        let stages = std::mem::take(&mut *stages.lock());
+        let med = |mut v: Vec<u64>| {
+            v.sort_unstable();
+            v.get(v.len() / 2).copied().unwrap_or(0)
+        };
+        println!(
+            "capacity/{n}_talkers stages (p50): endpoint → transcript {} ms, LLM {} ms, TTS first chunk {} ms",
+            med(stages.iter().map(|s| s.0).collect()),
+            med(stages.iter().map(|s| s.1).collect()),
+            med(stages.iter().map(|s| s.2).collect()),
         );
     }
 }

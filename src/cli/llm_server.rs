@@ -67,7 +67,7 @@ pub struct LlmServerOptions {
     /// Requests decoded at once (each slot keeps its own prompt cache).
     #[arg(long, default_value_t = 2)]
     pub parallel: u32,
-    /// CPU threads per slot (0 = all cores).
+    /// CPU threads per slot (0 = the cores shared out among the slots).
     #[arg(long, short = 't', default_value_t = 0)]
     pub threads: usize,
     /// Sampling where a request does not say: keep the K likeliest tokens.
@@ -112,12 +112,12 @@ pub async fn run(opts: LlmServerOptions) -> Result<(), LlmServerError> {
         model: opts.model.clone(),
         verbose: opts.verbose,
     })?;
-    let threads = if opts.threads == 0 {
-        std::thread::available_parallelism().map_or(2, |n| n.get())
-    } else {
-        opts.threads
-    } as i32;
     let parallel = opts.parallel.max(1);
+    let threads = slot_threads(
+        opts.threads,
+        parallel,
+        std::thread::available_parallelism().map_or(2, |n| n.get()),
+    );
     let slots = (0..parallel)
         .map(|_| model.slot(opts.ctx_size, threads))
         .collect::<Result<Vec<_>, _>>()?;
@@ -289,6 +289,21 @@ impl ChatRequest {
     }
 }
 
+/// CPU threads for each slot. Asked for none: the cores shared out among the
+/// slots (at least one each). Every slot with all the cores oversubscribed
+/// them (two slots × two threads on two cores): llama.cpp's threads wait for
+/// each other by spinning, and with two callers talking at once their
+/// replies' first tokens took over 2 s, where one thread a slot gives ~0.6 s
+/// (`cargo bench --bench capacity`, BENCHMARKS.md).
+fn slot_threads(asked: usize, parallel: u32, cores: usize) -> i32 {
+    let n = if asked == 0 {
+        (cores / parallel.max(1) as usize).max(1)
+    } else {
+        asked
+    };
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
 enum Out {
     Text(String),
     Done(Result<Generation, LlamaError>),
@@ -445,4 +460,18 @@ fn usage(g: &Generation) -> Value {
 
 fn common(a: &[i32], b: &[i32]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slot_threads;
+
+    #[test]
+    fn the_cores_are_shared_out_among_the_slots_unless_asked() {
+        assert_eq!(slot_threads(0, 2, 2), 1, "two slots on two cores");
+        assert_eq!(slot_threads(0, 2, 16), 8);
+        assert_eq!(slot_threads(0, 1, 2), 2);
+        assert_eq!(slot_threads(0, 4, 2), 1, "never none");
+        assert_eq!(slot_threads(3, 2, 2), 3, "what was asked");
+    }
 }
