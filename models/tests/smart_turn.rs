@@ -56,20 +56,29 @@ async fn features_match_pipecats_reference_on_speech() {
     assert_eq!(window.len(), WINDOW_SAMPLES);
 }
 
+/// The model's verdict on `text` spoken by piper, after 200 ms of pause (when
+/// the node asks). Piper speaks with random variation (its noise scales), so
+/// one rendition is one sample of the voice: the median of three, and all three.
+async fn verdict(model: &SmartTurn, text: &str, seed: &mut u64) -> (f32, Vec<f32>) {
+    let mut p = Vec::new();
+    for _ in 0..3 {
+        let mut audio = piper_16k(text).await;
+        audio.extend(room(200, seed));
+        p.push(model.predict_blocking(&audio).unwrap());
+    }
+    p.sort_by(f32::total_cmp);
+    (p[1], p)
+}
+
 #[tokio::test]
 async fn a_finished_question_is_complete_and_a_sentence_cut_after_and_is_not() {
     let model = speech::smart_turn(pool());
     let mut seed = 11;
-    let pause = |seed: &mut u64| room(200, seed); // when the node asks
-    let mut whole = piper_16k("How many days are in a week?").await;
-    whole.extend(pause(&mut seed));
-    let mut cut = piper_16k("I want a large pizza and").await;
-    cut.extend(pause(&mut seed));
-    let p_whole = model.predict_blocking(&whole).unwrap();
-    let p_cut = model.predict_blocking(&cut).unwrap();
-    println!("complete question: {p_whole:.3}; cut after \"and\": {p_cut:.3}");
-    assert!(p_whole > 0.5, "a finished question: {p_whole}");
-    assert!(p_cut < 0.5, "cut after \"and\": {p_cut}");
+    let (p_whole, all_whole) = verdict(&model, "How many days are in a week?", &mut seed).await;
+    let (p_cut, all_cut) = verdict(&model, "I want a large pizza and", &mut seed).await;
+    println!("complete question: {all_whole:.3?}; cut after \"and\": {all_cut:.3?}");
+    assert!(p_whole > 0.5, "a finished question: {all_whole:?}");
+    assert!(p_cut < 0.5, "cut after \"and\": {all_cut:?}");
 }
 
 #[test]
