@@ -1,6 +1,9 @@
 //! Tts: speaks the Brain's sentences one after another, forwarding audio
 //! chunks to Playout as the engine makes them. A cancel (barge-in) stops the
-//! running synthesis between chunks and drops the queued sentences.
+//! running synthesis between chunks and drops the queued sentences. What it
+//! still owes (the sentences, the one being made, each turn's progress) is
+//! kept in the shared state (`tts_book.rs`), so a Tts restarted after a crash
+//! goes on from the same word.
 
 use super::emit;
 use super::messages::{PlayoutMsg, SpokenRecord, TtsMsg};
@@ -63,14 +66,11 @@ impl Actor for TtsActor {
         st: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         st.start_next(&myself);
-        let ended: Vec<u64> = st.shared.with_tts_book(|b| {
-            b.turns
-                .iter()
-                .filter(|(t, p)| p.end_seen && !b.owes(**t))
-                .map(|(t, _)| *t)
-                .collect()
-        });
-        for turn in ended {
+        // A turn whose last sentence was done when its Tts died is over.
+        let turns: Vec<u64> = st
+            .shared
+            .with_tts_book(|b| b.turns.keys().copied().collect());
+        for turn in turns {
             st.maybe_finish(turn, false);
         }
         Ok(())
