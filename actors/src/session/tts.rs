@@ -202,10 +202,7 @@ impl TtsState {
             let job = b.next_job();
             b.busy = Some(Busy {
                 job,
-                turn: p.turn,
-                trace_id: p.trace_id.clone(),
-                text: p.text.clone(),
-                span: p.span.clone(),
+                sentence: p.clone(),
                 cancel: cancel.clone(),
                 sent_ms: p.skip_ms,
             });

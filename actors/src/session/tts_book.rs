@@ -10,6 +10,7 @@ use crate::engine::CancellationToken;
 use std::collections::{HashMap, VecDeque};
 
 /// A sentence to speak.
+#[derive(Clone)]
 pub(crate) struct Pending {
     pub(crate) turn: u64,
     pub(crate) trace_id: String,
@@ -25,10 +26,7 @@ pub(crate) struct Pending {
 pub(crate) struct Busy {
     /// Which synthesis (a restarted Tts makes the same sentence again).
     pub(crate) job: u64,
-    pub(crate) turn: u64,
-    pub(crate) trace_id: String,
-    pub(crate) text: String,
-    pub(crate) span: tracing::Span,
+    pub(crate) sentence: Pending,
     pub(crate) cancel: CancellationToken,
     /// Its audio sent to the Playout so far (skipped audio included).
     pub(crate) sent_ms: u64,
@@ -61,7 +59,7 @@ impl TtsBook {
     }
 
     pub(crate) fn busy_turn(&self) -> Option<u64> {
-        self.busy.as_ref().map(|b| b.turn)
+        self.busy.as_ref().map(|b| b.sentence.turn)
     }
 
     /// A new Tts takes over: the synthesis its predecessor left is stopped
@@ -71,12 +69,9 @@ impl TtsBook {
         if let Some(b) = self.busy.take() {
             b.cancel.cancel();
             self.queue.push_front(Pending {
-                turn: b.turn,
-                trace_id: b.trace_id,
-                text: b.text,
-                span: b.span,
                 skip_ms: b.sent_ms,
                 resumed: true,
+                ..b.sentence
             });
         }
     }
@@ -103,10 +98,14 @@ mod tests {
         let job = book.next_job();
         book.busy = Some(Busy {
             job,
-            turn: 3,
-            trace_id: "t".into(),
-            text: "Hello there.".into(),
-            span: tracing::Span::none(),
+            sentence: Pending {
+                turn: 3,
+                trace_id: "t".into(),
+                text: "Hello there.".into(),
+                span: tracing::Span::none(),
+                skip_ms: 0,
+                resumed: false,
+            },
             cancel: cancel.clone(),
             sent_ms: 420,
         });
