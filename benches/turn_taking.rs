@@ -43,6 +43,9 @@ fn pct(v: &mut [u64], p: f64) -> Option<u64> {
 }
 
 fn main() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        arc_testkit::init_logs();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -186,5 +189,30 @@ fn main() {
                 runs.len()
             );
         }
+    }
+
+    // Where the first-audio time goes after the decision, per rule.
+    println!();
+    println!("| rule | answered turns | end of speech → decision, p50 | endpoint → transcript, p50 | brain to its first words, p50 | TTS first chunk, p50 |");
+    println!("|---|---|---|---|---|---|");
+    for rule in &rules {
+        let runs: Vec<&TurnRun> = rule.runs.iter().map(|(_, r)| r).collect();
+        let mut decisions: Vec<u64> = runs.iter().filter_map(|r| r.decision_ms).collect();
+        let stages: Vec<_> = runs.iter().filter_map(|r| r.stages).collect();
+        let col = |f: &dyn Fn(&arc_testkit::turn_taking::Stages) -> u64| {
+            let mut v: Vec<u64> = stages.iter().map(f).collect();
+            pct(&mut v, 0.5).map_or("–".into(), |v| format!("{v} ms"))
+        };
+        let (t, b, s) = (
+            col(&|s| s.transcript_ms),
+            col(&|s| s.brain_ms),
+            col(&|s| s.tts_first_chunk_ms),
+        );
+        println!(
+            "| {} | {} | {} | {t} | {b} | {s} |",
+            rule.name,
+            stages.len(),
+            pct(&mut decisions, 0.5).map_or("–".into(), |v| format!("{v} ms")),
+        );
     }
 }

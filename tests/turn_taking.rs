@@ -109,3 +109,30 @@ async fn a_finished_question_ends_its_turn_on_the_models_word() {
         "not by the silence limit: {run:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_question_is_answered_sooner_with_the_model_than_by_the_fixed_rule() {
+    let _serial = SERIAL.lock().await;
+    let (cfg, mut with_model, mut without) = nodes(1500).await;
+    let tts = arc_testkit::speech::piper(arc_models::pool::InferencePool::new(1));
+    let mut seed = 3;
+    let item = complete_item(&tts, Voice::Piper, "What time is it in Paris?", &mut seed).await;
+    // Alternating, three each: a disturbance of the machine hits both rules.
+    let (mut model, mut fixed) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        for (node, out) in [(&mut with_model, &mut model), (&mut without, &mut fixed)] {
+            let run = run_item(node, cfg.session_config(), &item).await;
+            assert_eq!(run.heard.len(), 1, "one turn: {run:?}");
+            out.push(run.first_audio_ms.unwrap_or(u64::MAX));
+        }
+    }
+    let median = |v: &mut Vec<u64>| {
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    let (m, f) = (median(&mut model), median(&mut fixed));
+    eprintln!(
+        "end of speech -> first audio: model {model:?} (median {m}), fixed {fixed:?} (median {f})"
+    );
+    assert!(m < f, "model {model:?} vs fixed rule {fixed:?}");
+}

@@ -107,6 +107,11 @@ pub struct Transcript {
     pub text: String,
     /// 0.0..=1.0
     pub confidence: f64,
+    /// How sure the engine is of the last word (0.0..=1.0), if it says. The
+    /// end of turn uses it: a word cut short by a pause is the one most often
+    /// misheard ("Boston to …" as "Boston Tooth"), and a misheard dangling
+    /// word hides that the sentence goes on.
+    pub last_word_confidence: Option<f64>,
 }
 
 #[async_trait]

@@ -54,14 +54,18 @@ pub enum Verdict {
     /// The model said complete, but the transcript stops mid-sentence
     /// ("a table for"): the turn goes on.
     TextIncomplete,
+    /// The model said complete, but the transcript's last word is unsure
+    /// (likely misheard): the turn ends after a longer pause.
+    TextUncertain,
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 4] = [
+    pub const ALL: [Verdict; 5] = [
         Verdict::Complete,
         Verdict::Incomplete,
         Verdict::Failed,
         Verdict::TextIncomplete,
+        Verdict::TextUncertain,
     ];
 
     pub fn label(self) -> &'static str {
@@ -70,6 +74,7 @@ impl Verdict {
             Verdict::Incomplete => "incomplete",
             Verdict::Failed => "failed",
             Verdict::TextIncomplete => "text_incomplete",
+            Verdict::TextUncertain => "text_uncertain",
         }
     }
 }
@@ -97,7 +102,7 @@ pub struct HistogramSnapshot {
 #[derive(Default)]
 pub struct TurnStats {
     decisions: [Histogram; 4],
-    verdicts: [AtomicU64; 4],
+    verdicts: [AtomicU64; Verdict::ALL.len()],
     false_interruptions: AtomicU64,
 }
 
@@ -158,6 +163,15 @@ pub fn turn_stats() -> &'static TurnStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_verdict_has_its_counter() {
+        let stats = TurnStats::default();
+        for v in Verdict::ALL {
+            stats.verdict(v);
+            assert_eq!(stats.verdicts(v), 1, "{}", v.label());
+        }
+    }
 
     #[test]
     fn decisions_fall_in_their_buckets() {

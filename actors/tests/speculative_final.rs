@@ -78,6 +78,7 @@ impl SttEngine for BurstStt {
         Ok(Transcript {
             text: vec!["word"; words].join(" "),
             confidence: 1.0,
+            last_word_confidence: None,
         })
     }
 }

@@ -272,6 +272,11 @@ async fn partial_transcripts_work_too() {
         out.text
     );
     assert!(out.confidence > 0.0 && out.confidence <= 1.0);
+    // How sure it is of the last word, which the end of turn weighs.
+    let last = out
+        .last_word_confidence
+        .unwrap_or_else(|| panic!("the last word's confidence of {:?}", out.text));
+    assert!(last > 0.0 && last <= 1.0, "{last}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -293,6 +298,7 @@ async fn silence_and_tiny_inputs_give_an_empty_transcript() {
         let (out, _) = transcribe(samples, TranscribeKind::Final).await;
         assert_eq!(out.text, "", "{what}");
         assert_eq!(out.confidence, 0.0, "{what}");
+        assert_eq!(out.last_word_confidence, None, "{what}");
     }
 }
 

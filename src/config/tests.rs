@@ -284,7 +284,24 @@ fn turn_settings_are_checked_and_named() {
         "on by default for the local engines"
     );
     assert_eq!(cfg.session_config().stt.turn.max_silence_ms, 1500);
+    assert_eq!(cfg.session_config().stt.turn.uncertain_silence_ms, 1000);
+    assert_eq!(cfg.session_config().stt.turn.min_word_confidence, 0.6);
     for (var, value, key) in [
+        (
+            "ARC__ENGINES__TURN__MIN_WORD_CONFIDENCE",
+            "1.2",
+            "engines.turn.min_word_confidence",
+        ),
+        (
+            "ARC__ENGINES__TURN__UNCERTAIN_SILENCE_MS",
+            "2000",
+            "engines.turn.uncertain_silence_ms",
+        ),
+        (
+            "ARC__ENGINES__TURN__UNCERTAIN_SILENCE_MS",
+            "100",
+            "engines.turn.uncertain_silence_ms",
+        ),
         (
             "ARC__ENGINES__TURN__THRESHOLD",
             "1.5",

@@ -228,6 +228,21 @@ impl Config {
                 ),
             ));
         }
+        if !(0.0..=1.0).contains(&turn.min_word_confidence) {
+            return Err(invalid(
+                "engines.turn.min_word_confidence",
+                format!("{} is outside 0.0..=1.0", turn.min_word_confidence),
+            ));
+        }
+        if !(turn.pause_ms..=turn.max_silence_ms).contains(&turn.uncertain_silence_ms) {
+            return Err(invalid(
+                "engines.turn.uncertain_silence_ms",
+                format!(
+                    "{} ms must lie between engines.turn.pause_ms ({} ms) and engines.turn.max_silence_ms ({} ms)",
+                    turn.uncertain_silence_ms, turn.pause_ms, turn.max_silence_ms
+                ),
+            ));
+        }
         Ok(())
     }
 

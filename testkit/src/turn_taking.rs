@@ -165,6 +165,18 @@ pub struct TurnRun {
     pub decision_ms: Option<u64>,
     /// End of the last word → first agent audio (none if cut, or silent).
     pub first_audio_ms: Option<u64>,
+    /// Where the time after the decision went (the turn's record): the
+    /// endpoint → its transcript, the brain's first words to speak (what is
+    /// left of the endpoint → first audio), their first audio chunk.
+    pub stages: Option<Stages>,
+}
+
+/// The steps from the turn's end to its first audio, in ms.
+#[derive(Debug, Clone, Copy)]
+pub struct Stages {
+    pub transcript_ms: u64,
+    pub brain_ms: u64,
+    pub tts_first_chunk_ms: u64,
 }
 
 /// Plays `item` in real time (20 ms frames at their pace, as a microphone)
@@ -204,11 +216,19 @@ pub async fn run_item(node: &mut InProcessNode, cfg: SessionConfig, item: &TurnI
         .first_played_at()
         .filter(|_| !cut_off)
         .map(|t| t.saturating_duration_since(eos).as_millis() as u64);
-    let total = events.iter().find_map(|e| match &**e {
+    let record = events.iter().find_map(|e| match &**e {
         Event::Conversation(c) if c.agent_response.tts_audio_duration_ms > 0 => {
-            Some(c.performance.total_latency_ms)
+            Some(c.performance.clone())
         }
         _ => None,
+    });
+    let total = record.as_ref().map(|p| p.total_latency_ms);
+    let stages = record.filter(|_| !cut_off).map(|p| Stages {
+        transcript_ms: p.stt_latency_ms,
+        brain_ms: p
+            .total_latency_ms
+            .saturating_sub(p.stt_latency_ms + p.tts_latency_ms),
+        tts_first_chunk_ms: p.tts_latency_ms,
     });
     let decision_ms = match (first_audio_ms, total) {
         (Some(first), Some(total)) => Some(first.saturating_sub(total)),
@@ -219,5 +239,6 @@ pub async fn run_item(node: &mut InProcessNode, cfg: SessionConfig, item: &TurnI
         cut_off,
         decision_ms,
         first_audio_ms,
+        stages,
     }
 }

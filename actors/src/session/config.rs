@@ -110,6 +110,13 @@ pub struct TurnConfig {
     /// The longest silence before the turn ends anyway (the engine said
     /// incomplete, failed, or was slow).
     pub max_silence_ms: u64,
+    /// The transcript's last word must be at least this sure (the STT
+    /// engine's probability) for a complete verdict to end the turn at once
+    /// (0 = not checked; engines that do not say are not checked).
+    pub min_word_confidence: f64,
+    /// The silence that ends a turn judged complete whose last word was
+    /// less sure than that.
+    pub uncertain_silence_ms: u64,
 }
 
 impl Default for TurnConfig {
@@ -118,6 +125,8 @@ impl Default for TurnConfig {
             pause_ms: 200,
             threshold: 0.5,
             max_silence_ms: 1500,
+            min_word_confidence: 0.6,
+            uncertain_silence_ms: 1000,
         }
     }
 }

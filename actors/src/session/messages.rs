@@ -242,10 +242,10 @@ pub(crate) enum SttMsg {
         pause: u64,
         result: Result<f32, crate::engine::EngineError>,
     },
-    /// The speculative final's text for pause `pause` (None: it failed).
+    /// The speculative final's transcript for pause `pause` (None: it failed).
     SpeculativeText {
         pause: u64,
-        text: Option<String>,
+        heard: Option<crate::engine::Transcript>,
     },
     Fault,
 }

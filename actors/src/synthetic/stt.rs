@@ -42,6 +42,7 @@ impl SttEngine for ScriptedStt {
         Ok(Transcript {
             text,
             confidence: 1.0,
+            last_word_confidence: None,
         })
     }
 }

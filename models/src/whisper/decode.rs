@@ -3,7 +3,9 @@
 
 use super::error::failed;
 use super::states::StatePool;
-use super::text::{clean_text, collapse_repeats, drop_echoed_tail};
+use super::text::{
+    clean_text, collapse_repeats, drop_echoed_tail, last_word_confidence, token_words,
+};
 use super::window::{
     audio_ctx_for, max_tokens_for, peak, sanitize, split_windows, voiced_seconds,
     CUT_SEARCH_SAMPLES, MIN_DECODE_SAMPLES, MIN_SAMPLES, SAMPLE_RATE, WINDOW_SAMPLES,
@@ -38,6 +40,7 @@ fn empty_transcript() -> Transcript {
     Transcript {
         text: String::new(),
         confidence: 0.0,
+        last_word_confidence: None,
     }
 }
 
@@ -62,6 +65,8 @@ impl Inner {
         let mut lease = self.states.take(&self.ctx)?;
         let mut texts = Vec::new();
         let (mut p_sum, mut p_count) = (0f64, 0usize);
+        // The words of the last window with text, and their probabilities.
+        let mut last_words = Vec::new();
         for window in split_windows(&samples, WINDOW_SAMPLES, CUT_SEARCH_SAMPLES) {
             if cancel.is_cancelled() {
                 return Err(EngineError::Cancelled);
@@ -92,6 +97,7 @@ impl Inner {
             }
             let eot = self.ctx.token_eot();
             let mut window_text = String::new();
+            let mut tokens = Vec::new();
             for segment in state.as_iter() {
                 if let Ok(text) = segment.to_str_lossy() {
                     window_text.push_str(&text);
@@ -105,6 +111,9 @@ impl Inner {
                         continue; // specials carry no text
                     }
                     let p = token.token_probability();
+                    if let Ok(t) = token.to_str_lossy() {
+                        tokens.push((t.into_owned(), p));
+                    }
                     if p.is_finite() {
                         p_sum += f64::from(p.clamp(0.0, 1.0));
                         p_count += 1;
@@ -120,6 +129,7 @@ impl Inner {
             let window_text = drop_echoed_tail(&window_text);
             if !window_text.is_empty() {
                 texts.push(window_text);
+                last_words = token_words(&tokens);
             }
         }
         drop(lease);
@@ -137,7 +147,12 @@ impl Inner {
             ?kind,
             "whisper transcribed"
         );
-        Ok(Transcript { text, confidence })
+        let last_word_confidence = last_word_confidence(&text, &last_words);
+        Ok(Transcript {
+            text,
+            confidence,
+            last_word_confidence,
+        })
     }
 
     fn params<'a>(

@@ -1,5 +1,5 @@
-//! The text side of one decode: whisper's non-speech markers removed and its
-//! repetition loops collapsed.
+//! The text side of one decode: whisper's non-speech markers removed, its
+//! repetition loops collapsed, and how sure it was of the last word.
 
 /// A word as repeats are compared: without case and punctuation ("cost?"
 /// repeats "cost?" or "cost.").
@@ -162,9 +162,96 @@ pub(super) fn clean_text(raw: &str) -> String {
     }
 }
 
+/// A window's words, as [`word_key`] writes them, each with how sure
+/// whisper was of it (its least likely token). `tokens`: the text tokens in
+/// order, (text, probability). A token that starts with a space starts a
+/// word; tokens with no letter or digit (punctuation) are in none.
+pub(super) fn token_words(tokens: &[(String, f32)]) -> Vec<(String, f32)> {
+    let mut words: Vec<(String, f32)> = Vec::new();
+    for (text, p) in tokens {
+        let key = word_key(text);
+        if key.is_empty() {
+            continue;
+        }
+        let p = if p.is_finite() {
+            p.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        match words.last_mut() {
+            Some((w, least)) if !text.starts_with(' ') => {
+                w.push_str(&key);
+                *least = least.min(p);
+            }
+            _ => words.push((key, p)),
+        }
+    }
+    words
+}
+
+/// How sure whisper was of the last word of `text` (the cleaned result):
+/// the last of `words` (from [`token_words`]) that is that word. Cleaning
+/// may have cut a loop or an echo after it, so it need not be the last one.
+pub(super) fn last_word_confidence(text: &str, words: &[(String, f32)]) -> Option<f64> {
+    let shown = text.split_whitespace().next_back().map(word_key)?;
+    words
+        .iter()
+        .rev()
+        .find(|(w, _)| *w == shown)
+        .map(|(_, p)| f64::from(*p))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_word_is_as_sure_as_its_least_likely_token() {
+        let toks = |v: &[(&str, f32)]| -> Vec<(String, f32)> {
+            v.iter().map(|(t, p)| (t.to_string(), *p)).collect()
+        };
+        // "Boston Tooth." : punctuation is in no word.
+        let t = toks(&[
+            (" from", 0.99),
+            (" Boston", 0.97),
+            (" To", 0.9),
+            ("oth", 0.52),
+            (".", 0.93),
+        ]);
+        let words = token_words(&t);
+        assert_eq!(words.last(), Some(&("tooth".to_string(), 0.52)));
+        assert_eq!(
+            last_word_confidence("from Boston Tooth.", &words),
+            Some(f64::from(0.52f32))
+        );
+        // A word split by a hyphen and numbers: one word, as the text shows it.
+        let t = toks(&[
+            (" is", 0.98),
+            (" 555", 0.74),
+            ("-", 0.81),
+            ("12", 0.39),
+            ("34", 0.99),
+        ]);
+        assert_eq!(
+            last_word_confidence("is 555-1234", &token_words(&t)),
+            Some(f64::from(0.39f32))
+        );
+        // A loop cut by the cleaning: the last time the shown word was said.
+        let t = toks(&[
+            (" home", 0.96),
+            (" tonight", 0.75),
+            (".", 0.6),
+            (" Please", 0.6),
+            (" call", 0.9),
+        ]);
+        assert_eq!(
+            last_word_confidence("home tonight.", &token_words(&t)),
+            Some(f64::from(0.75f32))
+        );
+        assert_eq!(last_word_confidence("is", &[]), None);
+        assert!(token_words(&toks(&[(".", 0.5)])).is_empty());
+        assert_eq!(last_word_confidence("", &words), None);
+    }
     use crate::whisper::window::max_tokens_for;
 
     #[test]

@@ -6,7 +6,9 @@
 //!   ending, by cause (model_complete, model_timeout, silence_rule, max_length).
 //! - `arc_turn_model_verdicts_total{verdict}`: what the turn model answered
 //!   (complete, incomplete, failed; text_incomplete: complete, but the
-//!   transcript stops mid-sentence).
+//!   transcript stops mid-sentence; text_uncertain: complete, but the
+//!   transcript's last word is unsure, so the turn ends at
+//!   `engines.turn.uncertain_silence_ms`).
 //! - `arc_false_interruptions_total`: the agent paused for speech that had
 //!   no words (a cough, a door) and resumed.
 
@@ -76,7 +78,7 @@ pub(super) fn register(r: &mut Registry) {
     );
     r.register(
         "arc_turn_model_verdicts",
-        "Answers of the turn model at a pause (complete, incomplete, failed, text_incomplete: complete but the transcript stops mid-sentence)",
+        "Answers of the turn model at a pause (complete, incomplete, failed; text_incomplete: complete but the transcript stops mid-sentence; text_uncertain: complete but its last word is unsure, so the turn ends at engines.turn.uncertain_silence_ms)",
         Verdicts,
     );
     r.register(

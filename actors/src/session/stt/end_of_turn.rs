@@ -1,6 +1,11 @@
 //! The semantic end of turn inside Stt (see the module docs of `stt`): a
 //! pause long enough asks the turn engine; its verdict and the speculative
-//! transcript decide whether the turn ends before the silence limit.
+//! transcript decide whether the turn ends before the silence limit: at once
+//! (complete, and the words end a sentence), at `uncertain_silence_ms`
+//! (complete, but whisper was unsure of the last word: a word cut short by a
+//! pause is the one it mishears, "Boston to …" as "Boston Tooth", and a
+//! misheard dangling word hides that the sentence goes on), or not before
+//! the limit (incomplete, or the words stop mid-sentence).
 
 use super::{SttMsg, SttState, TurnCause};
 use crate::audio::STT_SAMPLE_RATE;
@@ -96,18 +101,44 @@ impl SttState {
         if !self.in_pause(pause) {
             return;
         }
-        let text = match &self.spec_text {
-            Some((p, text)) if *p == pause => text.clone(),
+        let heard = match &self.spec_text {
+            Some((p, heard)) if *p == pause => heard.clone(),
             _ => None,
         };
-        if let Some(t) = text
-            .as_deref()
-            .filter(|t| crate::dangling::ends_mid_sentence(t))
-        {
+        let text = heard.as_ref().map(|h| h.text.as_str());
+        if let Some(t) = text.filter(|t| crate::dangling::ends_mid_sentence(t)) {
             turn_stats().verdict(Verdict::TextIncomplete);
             tracing::debug!(session_id = %self.shared.config.session_id, text = %t, "the turn model said complete, the words stop mid-sentence: waiting");
             return;
         }
+        let least = self.shared.config.stt.turn.min_word_confidence;
+        let sure = heard.as_ref().and_then(|h| h.last_word_confidence);
+        if sure.is_some_and(|p| p < least) {
+            turn_stats().verdict(Verdict::TextUncertain);
+            tracing::debug!(session_id = %self.shared.config.session_id, text = ?text, last_word_confidence = ?sure, "the turn model said complete, the last word is unsure: waiting a little longer");
+            self.uncertain_at = Some(pause);
+            self.maybe_end_uncertain(myself);
+            return;
+        }
+        self.end_on_models_word(myself);
+    }
+
+    /// A pause judged complete with an unsure last word: the turn ends once
+    /// the pause reaches `uncertain_silence_ms`, if the user is still in it.
+    pub(super) fn maybe_end_uncertain(&mut self, myself: &ActorRef<SttMsg>) {
+        let Some(pause) = self.uncertain_at else {
+            return;
+        };
+        if !self.in_pause(pause) {
+            self.uncertain_at = None;
+            return;
+        }
+        if self.pause_ms >= self.shared.config.stt.turn.uncertain_silence_ms {
+            self.end_on_models_word(myself);
+        }
+    }
+
+    fn end_on_models_word(&mut self, myself: &ActorRef<SttMsg>) {
         if let Some(u) = self.utterance.take() {
             self.vad.end_turn();
             let after = self.pause_ms;

@@ -27,7 +27,7 @@ use super::shared::Shared;
 use super::stt_carry::{CarriedUtterance, Speculation};
 use super::turn_parts::TurnPart;
 use crate::audio::{AudioFrame, STT_SAMPLE_RATE};
-use crate::engine::{CancellationToken, TranscribeKind, VadEvent, VadStream};
+use crate::engine::{CancellationToken, TranscribeKind, Transcript, VadEvent, VadStream};
 use crate::turn_stats::{turn_stats, TurnCause};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::VecDeque;
@@ -77,10 +77,13 @@ pub(crate) struct SttState {
     pause_seq: u64,
     /// The pause the turn engine was last asked about.
     asked_pause: Option<u64>,
-    /// The speculative final's text of a pause (None: it failed).
-    spec_text: Option<(u64, Option<String>)>,
+    /// The speculative final's transcript of a pause (None: it failed).
+    spec_text: Option<(u64, Option<Transcript>)>,
     /// The turn engine judged this pause complete; the text decides.
     complete_at: Option<u64>,
+    /// Judged complete, but the last word was unsure: this pause ends the
+    /// turn at `turn.uncertain_silence_ms`.
+    uncertain_at: Option<u64>,
     /// The utterance a previous Stt was hearing when it died, and the
     /// silence since. Its VAD never heard that utterance: if no speech comes
     /// back within the VAD's silence rule (counting the pause before the
@@ -168,6 +171,7 @@ impl Actor for SttActor {
             asked_pause: None,
             spec_text: None,
             complete_at: None,
+            uncertain_at: None,
             carried: None,
             cancel,
         })
@@ -257,8 +261,8 @@ impl Actor for SttActor {
                 }
             }
             SttMsg::TurnVerdict { pause, result } => st.on_turn_verdict(&myself, pause, result),
-            SttMsg::SpeculativeText { pause, text } => {
-                st.spec_text = Some((pause, text));
+            SttMsg::SpeculativeText { pause, heard } => {
+                st.spec_text = Some((pause, heard));
                 if st.complete_at == Some(pause) {
                     st.decide_complete(&myself, pause);
                 }
@@ -283,8 +287,8 @@ fn speculate(
     let result = tokio::spawn(async move {
         let r = stt.transcribe(audio, TranscribeKind::Final, token).await;
         if let Some((me, pause)) = tell {
-            let text = r.as_ref().ok().map(|t| t.text.clone());
-            let _ = me.cast(SttMsg::SpeculativeText { pause, text });
+            let heard = r.as_ref().ok().cloned();
+            let _ = me.cast(SttMsg::SpeculativeText { pause, heard });
         }
         r
     });
@@ -384,6 +388,7 @@ impl SttState {
                     if self.vad.pausing() {
                         self.pause_ms += frame_ms;
                         self.maybe_ask_turn(myself);
+                        self.maybe_end_uncertain(myself);
                     }
                     if too_long {
                         tracing::info!(session_id = %self.shared.config.session_id, max_ms = max, "utterance reached its maximum length: transcribing it now");
@@ -537,6 +542,7 @@ impl SttState {
         self.pause_ms = 0;
         self.pause_seq += 1;
         self.complete_at = None;
+        self.uncertain_at = None;
         self.spec_text = None;
         // Made while the VAD paused and no speech since: it holds every word.
         let speculated = self.speculation.take();
