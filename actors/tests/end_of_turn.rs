@@ -10,7 +10,9 @@ use arc_actors::engine::{
 };
 use arc_actors::node::{EngineProvider, SessionSpec};
 use arc_actors::session::{EndReason, SessionConfig, SessionNotice};
-use arc_actors::synthetic::{silence_frames, speech_frames, EchoLlm, EnergyVad, ToneTts};
+use arc_actors::synthetic::{
+    silence_frames, speech_frames, tone_bursts, EchoLlm, EnergyVad, ToneTts,
+};
 use arc_testkit::InProcessNode;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -35,21 +37,6 @@ struct WordStt {
     first_word: Option<f64>,
 }
 
-/// Runs of loud 20 ms frames.
-fn bursts(audio: &[f32]) -> usize {
-    let mut n = 0;
-    let mut was_loud = false;
-    for f in audio.chunks(320) {
-        let rms = (f.iter().map(|s| s * s).sum::<f32>() / f.len() as f32).sqrt();
-        let loud = rms > 0.02;
-        if loud && !was_loud {
-            n += 1;
-        }
-        was_loud = loud;
-    }
-    n
-}
-
 #[async_trait]
 impl SttEngine for WordStt {
     fn model(&self) -> &str {
@@ -61,7 +48,7 @@ impl SttEngine for WordStt {
         _kind: TranscribeKind,
         _cancel: CancellationToken,
     ) -> Result<Transcript, EngineError> {
-        let (text, last_word_confidence) = match bursts(&audio) {
+        let (text, last_word_confidence) = match tone_bursts(&audio) {
             0 => (String::new(), None),
             1 => (
                 "I need a flight from Boston Tooth.".to_string(),

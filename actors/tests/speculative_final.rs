@@ -10,7 +10,9 @@ use arc_actors::engine::{
 use arc_actors::events::Event;
 use arc_actors::node::{EngineProvider, SessionSpec};
 use arc_actors::session::{EndReason, SessionConfig, SessionNotice};
-use arc_actors::synthetic::{silence_frames, speech_frames, EchoLlm, EnergyVad, ToneTts};
+use arc_actors::synthetic::{
+    silence_frames, speech_frames, tone_bursts, EchoLlm, EnergyVad, ToneTts,
+};
 use arc_testkit::InProcessNode;
 use async_trait::async_trait;
 use std::sync::{Arc, Mutex};
@@ -31,21 +33,6 @@ struct BurstStt {
     calls: Mutex<Vec<Call>>,
 }
 
-/// Runs of loud 20 ms frames.
-fn bursts(audio: &[f32]) -> usize {
-    let mut n = 0;
-    let mut was_loud = false;
-    for f in audio.chunks(320) {
-        let rms = (f.iter().map(|s| s * s).sum::<f32>() / f.len() as f32).sqrt();
-        let loud = rms > 0.02;
-        if loud && !was_loud {
-            n += 1;
-        }
-        was_loud = loud;
-    }
-    n
-}
-
 #[async_trait]
 impl SttEngine for BurstStt {
     fn model(&self) -> &str {
@@ -57,7 +44,7 @@ impl SttEngine for BurstStt {
         kind: TranscribeKind,
         cancel: CancellationToken,
     ) -> Result<Transcript, EngineError> {
-        let words = bursts(&audio);
+        let words = tone_bursts(&audio);
         let index = {
             let mut calls = self.calls.lock().unwrap();
             calls.push(Call {

@@ -82,6 +82,22 @@ pub fn silence_frames(ms: u64) -> Vec<AudioFrame> {
     (0..ms.div_ceil(20)).map(|_| silent_frame()).collect()
 }
 
+/// How many runs of [`speech_frames`] 16 kHz `audio` holds (runs of loud
+/// 20 ms frames): test STT engines hear one word per run.
+pub fn tone_bursts(audio: &[f32]) -> usize {
+    let mut n = 0;
+    let mut was_loud = false;
+    for f in audio.chunks(FRAME_SAMPLES_16K) {
+        let rms = (f.iter().map(|s| s * s).sum::<f32>() / f.len() as f32).sqrt();
+        let loud = rms > 0.02;
+        if loud && !was_loud {
+            n += 1;
+        }
+        was_loud = loud;
+    }
+    n
+}
+
 /// Play a script into a session as a user would: say a line, wait for the
 /// agent's answer to finish, say the next. Returns how many answers came.
 pub async fn run_script<O: CallerEar + ?Sized>(

@@ -33,7 +33,8 @@ mod tts;
 mod vad;
 
 pub use caller::{
-    run_script, run_script_paced, silence_frames, speech_frames, CallerEar, CallerOutput,
+    run_script, run_script_paced, silence_frames, speech_frames, tone_bursts, CallerEar,
+    CallerOutput,
 };
 pub use llm::EchoLlm;
 pub use provider::SyntheticProvider;
