@@ -42,6 +42,11 @@ fn pct(v: &mut [u64], p: f64) -> Option<u64> {
     (!v.is_empty()).then(|| v[((v.len() - 1) as f64 * p).round() as usize])
 }
 
+/// A figure in ms for the tables, "–" when there is none.
+fn ms(v: Option<u64>) -> String {
+    v.map_or("–".into(), |v| format!("{v} ms"))
+}
+
 fn main() {
     if std::env::var_os("RUST_LOG").is_some() {
         arc_testkit::init_logs();
@@ -174,7 +179,6 @@ fn main() {
                 decisions.iter().sum::<u64>() / decisions.len() as u64
             };
             let mut first: Vec<u64> = runs.iter().filter_map(|(_, r)| r.first_audio_ms).collect();
-            let fmt = |v: Option<u64>| v.map_or("–".into(), |v| format!("{v} ms"));
             println!(
                 "| {} | {} | {} | {} | {} ms / {} | {} / {} | {}/{} |",
                 rule.name,
@@ -182,9 +186,9 @@ fn main() {
                 cut(&|p| p <= 700),
                 cut(&|p| p > 700),
                 mean,
-                fmt(pct(&mut decisions, 0.5)),
-                fmt(pct(&mut first, 0.5)),
-                fmt(pct(&mut first, 0.95)),
+                ms(pct(&mut decisions, 0.5)),
+                ms(pct(&mut first, 0.5)),
+                ms(pct(&mut first, 0.95)),
                 first.len(),
                 runs.len()
             );
@@ -201,7 +205,7 @@ fn main() {
         let stages: Vec<_> = runs.iter().filter_map(|r| r.stages).collect();
         let col = |f: &dyn Fn(&arc_testkit::turn_taking::Stages) -> u64| {
             let mut v: Vec<u64> = stages.iter().map(f).collect();
-            pct(&mut v, 0.5).map_or("–".into(), |v| format!("{v} ms"))
+            ms(pct(&mut v, 0.5))
         };
         let (t, b, s) = (
             col(&|s| s.transcript_ms),
@@ -212,7 +216,7 @@ fn main() {
             "| {} | {} | {} | {t} | {b} | {s} |",
             rule.name,
             stages.len(),
-            pct(&mut decisions, 0.5).map_or("–".into(), |v| format!("{v} ms")),
+            ms(pct(&mut decisions, 0.5)),
         );
     }
 }
