@@ -1,11 +1,14 @@
 # Sourced by scale.sh, soak.sh and node-bench.sh: builds arc-agent in
-# $PROFILE (release by default, or dev) into $bin, makes a scratch $work
+# $PROFILE (release by default, or dev) into $bin (ARC_BIN=path: that binary), makes a scratch $work
 # (removed at exit), and starts a pulsar-lite of its own on $port.
-# free_port prints a free TCP port on 127.0.0.1.
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+# free_port (lib/free-port.sh) prints a free TCP port on 127.0.0.1.
+. "$(dirname "${BASH_SOURCE[0]}")/free-port.sh"
 
 PROFILE=${PROFILE:-release}
-if [ "$PROFILE" = release ]; then
+if [ -n "${ARC_BIN:-}" ]; then
+  # A binary built elsewhere (an A/B of two commits: build each, copy it out).
+  bin=$ARC_BIN
+elif [ "$PROFILE" = release ]; then
   cargo build --locked --release --bin arc-agent
   bin=${CARGO_TARGET_DIR:-target}/release/arc-agent
 else
@@ -22,3 +25,7 @@ port=$(free_port)
 "$lite" --addr "127.0.0.1:$port" --db-path "$work/pulsar" >"$work/pulsar.log" 2>&1 &
 pulsar_pid=$!
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+
+# The plots (scale-plot.py, soak-plot.py) need matplotlib: exact version, once.
+python3 -c 'import matplotlib' 2>/dev/null ||
+  python3 -m pip install -q --disable-pip-version-check matplotlib==3.9.2

@@ -26,7 +26,7 @@
 //!
 //! What may use what (no file uses one that uses it back):
 //! - `config.rs`, `messages.rs`, `stats.rs`, `turn_audio.rs`, `turn_parts.rs`,
-//!   `stt_carry.rs`, `tts_book.rs`: plain data, used by everything here; they use no other
+//!   `pcm16.rs`, `stt_carry.rs`, `tts_book.rs`: plain data, used by everything here; they use no other
 //!   file of the session but `messages.rs`.
 //! - [`emit`]: builds the session's events from `config` and `stats`.
 //! - `shared.rs`: the state the children share; uses only the plain data.
@@ -39,6 +39,7 @@ mod brain;
 mod config;
 pub mod emit;
 mod messages;
+mod pcm16;
 mod playout;
 mod reply;
 mod shared;

@@ -11,6 +11,7 @@
 //! into the session's frame queue, which the Stt reads.
 
 use super::messages::{PlayoutMsg, SessionNotice};
+use super::pcm16::Pcm16Frame;
 use super::shared::Shared;
 use super::turn_parts::TurnPart;
 use crate::audio::AudioFrame;
@@ -25,7 +26,8 @@ enum Out {
     Frame {
         turn: u64,
         sentence: usize,
-        frame: AudioFrame,
+        /// 16-bit while it waits (`tts.max_ahead_ms` of it per speaking agent).
+        frame: Pcm16Frame,
     },
     End {
         turn: u64,
@@ -106,7 +108,7 @@ impl Actor for PlayoutActor {
                 st.queue.push_back(Out::Frame {
                     turn,
                     sentence,
-                    frame,
+                    frame: Pcm16Frame::new(&frame),
                 });
                 st.pump(&myself);
             }
@@ -178,7 +180,7 @@ impl PlayoutState {
                     turn,
                     sentence,
                     frame,
-                }) => self.play(turn, sentence, frame),
+                }) => self.play(turn, sentence, frame.to_frame()),
                 Some(Out::End { turn, interrupted }) => self.end_turn(turn, interrupted),
                 None => return,
             }

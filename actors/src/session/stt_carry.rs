@@ -2,12 +2,13 @@
 //! utterance it was hearing, and the final decode it had started at the
 //! pause (kept in the shared state between the two).
 
+use super::pcm16::Pcm16;
 use crate::engine::{CancellationToken, EngineError, Transcript};
 use tokio::task::JoinHandle;
 
 /// The audio of an unfinished utterance, handed from a dying Stt to the next.
 pub(crate) struct CarriedUtterance {
-    pub(crate) samples: Vec<f32>,
+    pub(crate) samples: Pcm16,
     /// Silence (ms) at its end when it was handed over.
     pub(crate) pause_ms: u64,
     /// The final decode started at that silence, still running.

@@ -233,7 +233,10 @@ impl TtsState {
         let tts_span = tracing::info_span!(parent: &p.span, "tts", model = %tts.model(), chars = p.text.chars().count());
         tokio::spawn(async move {
             let started = Instant::now();
-            let (tx, mut rx) = mpsc::channel(8);
+            // One chunk ahead at most: the bound on what waits for the
+            // speaker is `wait_for_playout`'s, and a deeper channel would hold
+            // (memory a session peaks on) audio past it.
+            let (tx, mut rx) = mpsc::channel(1);
             let synth = tts.synthesize(&p.text, tx, cancel.clone());
             tokio::pin!(synth);
             let mut first_chunk_ms = None;

@@ -12,7 +12,6 @@ use crate::audio::STT_SAMPLE_RATE;
 use crate::engine::EngineError;
 use crate::turn_stats::{turn_stats, Verdict};
 use ractor::ActorRef;
-use std::sync::Arc;
 
 /// The end of the turn a turn engine is given.
 const TURN_AUDIO_MS: usize = 8_000;
@@ -39,7 +38,7 @@ impl SttState {
             .samples
             .len()
             .saturating_sub(TURN_AUDIO_MS * STT_SAMPLE_RATE as usize / 1000);
-        let audio: Arc<[f32]> = u.samples[from..].into();
+        let audio = u.samples.to_f32_from(from);
         let me = myself.clone();
         let cancel = self.cancel.clone();
         tokio::spawn(async move {

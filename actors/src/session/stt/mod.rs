@@ -23,6 +23,7 @@
 //! meanwhile waits for the new Stt.
 
 use super::messages::{BrainMsg, PlayoutMsg, SessionNotice, SttMsg, TtsMsg, UserRecord, UserTurn};
+use super::pcm16::{to_i16, Pcm16};
 use super::shared::Shared;
 use super::stt_carry::{CarriedUtterance, Speculation};
 use super::turn_parts::TurnPart;
@@ -51,14 +52,16 @@ const PARTIAL_CONFIRM_WORDS: usize = 3;
 const FINAL_DELIVERY_TRIES: usize = 100;
 
 struct Utterance {
-    samples: Vec<f32>,
+    /// 16-bit (`pcm16.rs`): what a session's memory peaks on.
+    samples: Pcm16,
     since_partial_ms: u64,
 }
 
 pub(crate) struct SttState {
     shared: Arc<Shared>,
     vad: Box<dyn VadStream>,
-    preroll: VecDeque<f32>,
+    /// The last `stt.preroll_ms` before speech, a ring of 16-bit samples.
+    preroll: VecDeque<i16>,
     utterance: Option<Utterance>,
     partial_seq: u64,
     partial_inflight: bool,
@@ -315,7 +318,7 @@ impl SttState {
         }
         if self.utterance.is_none() && self.carried.is_none() {
             if let Some(c) = self.shared.take_carried_utterance() {
-                tracing::info!(session_id = %self.shared.config.session_id, audio_ms = c.samples.len() as u64 * 1000 / STT_SAMPLE_RATE as u64, "Stt restarted mid-utterance: going on with what was heard");
+                tracing::info!(session_id = %self.shared.config.session_id, audio_ms = c.samples.duration_ms(), "Stt restarted mid-utterance: going on with what was heard");
                 self.carried = Some(c);
             }
         }
@@ -334,8 +337,8 @@ impl SttState {
                 }
                 // Speech back after a restart: the same utterance goes on.
                 let mut samples = self.carried.take().map(|c| c.samples).unwrap_or_default();
-                samples.extend(self.preroll.drain(..));
-                samples.extend_from_slice(&frame.samples);
+                samples.take_preroll(&mut self.preroll);
+                samples.push_f32(&frame.samples);
                 self.utterance = Some(Utterance {
                     samples,
                     since_partial_ms: 0,
@@ -344,7 +347,7 @@ impl SttState {
             }
             Some(VadEvent::SpeechEnd { .. }) => {
                 if let Some(mut u) = self.utterance.take() {
-                    u.samples.extend_from_slice(&frame.samples);
+                    u.samples.push_f32(&frame.samples);
                     let cause = if self.shared.engines.turn.is_some() {
                         TurnCause::ModelTimeout
                     } else {
@@ -356,7 +359,7 @@ impl SttState {
             }
             None => {
                 if let Some(u) = self.utterance.as_mut() {
-                    u.samples.extend_from_slice(&frame.samples);
+                    u.samples.push_f32(&frame.samples);
                     u.since_partial_ms += frame_ms;
                     if !self.vad.pausing() {
                         if self.pause_ms > 0 {
@@ -370,7 +373,7 @@ impl SttState {
                     } else if self.speculation.is_none() {
                         // Its own token: a restart hands it to the next Stt.
                         let cancel = CancellationToken::new();
-                        let audio = u.samples.clone().into();
+                        let audio = u.samples.to_f32();
                         let tell = self
                             .shared
                             .engines
@@ -384,7 +387,7 @@ impl SttState {
                         }
                     }
                     let max = self.shared.config.stt.max_utterance_ms;
-                    let too_long = u.samples.len() as u64 * 1000 / STT_SAMPLE_RATE as u64 >= max;
+                    let too_long = u.samples.duration_ms() >= max;
                     if self.vad.pausing() {
                         self.pause_ms += frame_ms;
                         self.maybe_ask_turn(myself);
@@ -400,7 +403,7 @@ impl SttState {
                         self.maybe_partial(myself);
                     }
                 } else if let Some(mut c) = self.carried.take() {
-                    c.samples.extend_from_slice(&frame.samples);
+                    c.samples.push_f32(&frame.samples);
                     c.pause_ms += frame_ms;
                     if c.pause_ms >= self.vad.silence_ms() {
                         // The decode started at the pause (by the Stt that
@@ -417,7 +420,11 @@ impl SttState {
                 } else {
                     let keep = (self.shared.config.stt.preroll_ms * STT_SAMPLE_RATE as u64 / 1000)
                         as usize;
-                    self.preroll.extend(frame.samples.iter().copied());
+                    if self.preroll.capacity() < keep {
+                        self.preroll.reserve_exact(keep + frame.samples.len());
+                    }
+                    self.preroll
+                        .extend(frame.samples.iter().map(|&s| to_i16(s)));
                     while self.preroll.len() > keep {
                         self.preroll.pop_front();
                     }
@@ -513,7 +520,7 @@ impl SttState {
         self.partial_inflight = true;
         self.partial_seq += 1;
         let seq = self.partial_seq;
-        let audio: Arc<[f32]> = u.samples.clone().into();
+        let audio = u.samples.to_f32();
         let stt = self.shared.engines.stt.clone();
         let cancel = self.cancel.child_token();
         self.partial_cancel = Some(cancel.clone());
@@ -552,9 +559,11 @@ impl SttState {
         let turn = self.shared.next_turn();
         let trace_id = crate::ids::new_trace_id();
         let span = crate::telemetry::turn_span(&self.shared.config.session_id, &trace_id, turn);
-        let audio_ms = u.samples.len() as u64 * 1000 / STT_SAMPLE_RATE as u64;
+        let audio_ms = u.samples.duration_ms();
         let stt_span = tracing::info_span!(parent: &span, "stt", audio_ms, model = %self.shared.engines.stt.model(), speculative = speculated.is_some());
-        let audio: Arc<[f32]> = u.samples.into();
+        // Kept at 16 bits: the f32 copy is made only if the speculative
+        // decode failed or there was none.
+        let samples = u.samples;
         let stt = self.shared.engines.stt.clone();
         // Not this actor's token, and the transcript goes to whichever Stt is
         // live then: a restart between the end of the turn and its transcript
@@ -570,7 +579,10 @@ impl SttState {
                 // A failed speculative decode gets a fresh try on the whole turn.
                 let result = match early {
                     Some(t) => Ok(t),
-                    None => stt.transcribe(audio, TranscribeKind::Final, cancel).await,
+                    None => {
+                        stt.transcribe(samples.to_f32(), TranscribeKind::Final, cancel)
+                            .await
+                    }
                 };
                 let latency_ms = eos_at.elapsed().as_millis() as u64;
                 // An Stt that died a moment ago is restarted within
