@@ -7,7 +7,9 @@
 #
 # Builds every target once (AddressSanitizer through RUSTC_BOOTSTRAP=1 on
 # stable; ARC_FUZZ_SANITIZER=none to go without; ARC_FUZZ_SKIP_BUILD=1 runs
-# what is built) into fuzz/target, then runs
+# what is built; ARC_FUZZ_PROFILE=dev builds unoptimized, which CI does: a
+# cold build in a fraction of release's time, fewer executions a second) into
+# fuzz/target, then runs
 # each for the given seconds over its seeds (fuzz/seeds/<target>, committed)
 # and its corpus (fuzz/corpus/<target>, kept between runs, not committed).
 # Prints per target: executions, exec/s, coverage (libFuzzer's edges `cov`,
@@ -40,9 +42,15 @@ seconds=${1:-60}
 shift || true
 [ $# -gt 0 ] && TARGETS=("$@")
 sanitizer=${ARC_FUZZ_SANITIZER:-address}
+profile=${ARC_FUZZ_PROFILE:-release}
+case "$profile" in
+  release) profile_flag=(); profile_dir=release ;;
+  dev) profile_flag=(--dev); profile_dir=debug ;;
+  *) echo "fuzz: ARC_FUZZ_PROFILE must be release or dev, not '$profile'" >&2; exit 2 ;;
+esac
 
 echo "fuzz: cargo-fuzz $(install_cargo_fuzz)"
-bin_dir=fuzz/target/x86_64-unknown-linux-gnu/release
+bin_dir=fuzz/target/x86_64-unknown-linux-gnu/$profile_dir
 # The spool and config targets write files each run: memory, not disk, when there is some.
 scratch_root=/tmp
 [ -d /dev/shm ] && [ -w /dev/shm ] && scratch_root=/dev/shm
@@ -53,12 +61,12 @@ t0=$SECONDS
 if [ "${ARC_FUZZ_SKIP_BUILD:-0}" = 1 ]; then
   echo "fuzz: ARC_FUZZ_SKIP_BUILD=1: the targets in $bin_dir as they are"
 # RUSTC_BOOTSTRAP: cargo-fuzz passes -Z flags (the sanitizer, sancov) to the stable toolchain.
-elif ! RUSTC_BOOTSTRAP=1 cargo fuzz build --sanitizer "$sanitizer" >"$scratch/build.log" 2>&1; then
+elif ! RUSTC_BOOTSTRAP=1 cargo fuzz build "${profile_flag[@]}" --sanitizer "$sanitizer" >"$scratch/build.log" 2>&1; then
   echo "fuzz: the build failed; the end of its log:" >&2
   tail -n 40 "$scratch/build.log" | sed 's/^/  | /' >&2
   exit 1
 else
-  echo "fuzz: build $((SECONDS - t0)) s (sanitizer: $sanitizer)"
+  echo "fuzz: build $((SECONDS - t0)) s (profile: $profile, sanitizer: $sanitizer)"
 fi
 
 findings_since() {

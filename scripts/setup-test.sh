@@ -21,8 +21,8 @@
 #   cargo:
 #   - cargo-deny (exact version, built from crates.io once, ~4 min on 2
 #     cores): licenses, bans and sources of the crate graph (deny.toml)
-#   (cargo-fuzz is not installed here: scripts/fuzz.sh installs it when run;
-#   the tests replay the fuzz seeds without it)
+#   - cargo-fuzz (exact version, scripts/fuzz.sh --install, ~1.5 min once):
+#     scripts/test.sh runs each fuzz target for a short time
 #   (the local brain's tests run `arc-agent llm-server` over the prebuilt
 #   llama.cpp libraries that `arc-agent models fetch` installs: nothing to build)
 set -euo pipefail
@@ -81,9 +81,10 @@ cargo_deny() {
 setup_extra_early() {
   bg "pip (test tools)" test_pip
   bg "cargo-deny" cargo_deny
+  bg "cargo-fuzz" bash "$(dirname "${BASH_SOURCE[0]}")/fuzz.sh" --install
 }
-# The main build need not wait for it.
-SETUP_NOT_BEFORE_BUILD=("cargo-deny")
+# The main build need not wait for them.
+SETUP_NOT_BEFORE_BUILD=("cargo-deny" "cargo-fuzz")
 setup_extra_after_apt() {
   step "nats" nats_up
 }

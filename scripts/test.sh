@@ -28,3 +28,9 @@ run_tests() {
 step "cargo test" run_tests
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?$/) p += $i; if ($(i+1) ~ /^failed;?$/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.log
+# Every fuzz target for a short time (issue 16): unoptimized and without a
+# sanitizer, so that its cold build fits CI; `bash scripts/fuzz.sh` alone
+# (release, AddressSanitizer, 60 s a target) is the deeper run. Any finding
+# fails CI; its input is in fuzz/artifacts/.
+fuzz_seconds=${ARC_CI_FUZZ_SECONDS:-20}
+step "fuzz (each target $fuzz_seconds s)" env ARC_FUZZ_PROFILE=dev ARC_FUZZ_SANITIZER=none bash scripts/fuzz.sh "$fuzz_seconds"
