@@ -162,6 +162,10 @@ async fn caller(
 }
 
 fn main() {
+    // RUST_LOG=warn,arc_actors::session::stt=debug shows each turn's verdict.
+    if std::env::var_os("RUST_LOG").is_some() {
+        arc_testkit::init_logs();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
