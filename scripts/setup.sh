@@ -8,7 +8,7 @@
 # seconds (`setup: apt 95 s`), and a total comes at the end.
 #
 #   first (a second or two):
-#     patched crates  crates.io's pulsar 6.9.1 with our patches/ applied, in
+#     patched crates  crates.io's pulsar 6.9.1 and ractor 0.15.13 with our patches/ applied, in
 #                     .cache/patched (Cargo.toml's [patch.crates-io])
 #   then, side by side:
 #     apt             protobuf-compiler (the `pulsar` crate runs protoc),
@@ -244,8 +244,13 @@ livekit_ffi() {
 # crates.io), sha256-checked against Cargo's registry checksum, unpacked to
 # .cache/patched/NAME-VERSION, and our patches/NAME-VERSION-*.patch applied;
 # Cargo.toml's [patch.crates-io] builds that copy. Today: pulsar 6.9.1, whose
-# consumer insists on the optional magic + CRC in a payload frame (patches/).
-PATCHED_CRATES=(pulsar-6.9.1:e764221c5f6dfd98f7456ea8c5c341a88ebfb6f15fc9e2da902f74afca370c6d)
+# consumer insists on the optional magic + CRC in a payload frame, and ractor
+# 0.15.13, whose every actor allocated a supervision channel's 32-slot block
+# up front (patches/).
+PATCHED_CRATES=(
+  pulsar-6.9.1:e764221c5f6dfd98f7456ea8c5c341a88ebfb6f15fc9e2da902f74afca370c6d
+  ractor-0.15.13:f12c86deb2af198b10a04c4fb3fba73baf3bb300df765a29272f0e5583da7510
+)
 patched_crates() {
   local entry crate sha dir stamp want crate_file
   for entry in "${PATCHED_CRATES[@]}"; do

@@ -64,7 +64,9 @@ pub struct FrameQueue {
 impl FrameQueue {
     pub fn new(capacity: usize) -> Self {
         Self {
-            frames: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
+            // Grown as frames wait, not reserved: a queue that keeps up holds one
+            // or two, and a node has one a session.
+            frames: Mutex::new(VecDeque::new()),
             capacity: capacity.max(1),
             notify_data: Notify::new(),
             notify_space: Notify::new(),

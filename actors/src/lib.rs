@@ -44,6 +44,7 @@
 //! - [`session`]: the per-conversation supervisor, its five children and the
 //!   builders of a conversation's events ([`session::emit`]).
 //! - [`node`]: the node supervisor that owns every session.
+//! - [`sparse`]: tables a burst grew, given back once mostly empty.
 //! - [`synthetic`]: zero-cost engines and a simulated caller, for load, the
 //!   scripted-session API, tests and benches.
 #![deny(unreachable_pub)]
@@ -62,6 +63,7 @@ pub mod redact;
 pub mod sentence;
 pub mod session;
 pub mod sink;
+pub mod sparse;
 pub mod summary;
 pub mod synthetic;
 pub mod telemetry;

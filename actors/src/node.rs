@@ -151,10 +151,13 @@ impl Actor for NodeSupervisor {
         match event {
             SupervisionEvent::ActorTerminated(cell, _, _) => {
                 st.sessions.remove(&cell.get_id());
+                crate::sparse::shrink_if_sparse(&mut st.sessions);
             }
             SupervisionEvent::ActorFailed(cell, err) => {
                 // A session died without ending itself: report it for it.
-                if let Some(e) = st.sessions.remove(&cell.get_id()) {
+                let removed = st.sessions.remove(&cell.get_id());
+                crate::sparse::shrink_if_sparse(&mut st.sessions);
+                if let Some(e) = removed {
                     st.args
                         .stats
                         .sessions_crashed

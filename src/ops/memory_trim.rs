@@ -5,7 +5,12 @@
 //! no session live, and `malloc_trim(0)` brought it back to 22 MB
 //! (tests/memory_return.rs). So once enough sessions have ended since the
 //! last time, the node trims, on a blocking thread (the walk over the arenas
-//! takes milliseconds and must not sit on the voice loop's workers).
+//! takes milliseconds and must not sit on the voice loop's workers), and once
+//! more when sessions have stopped ending: the last few sessions of a burst,
+//! and what ended sessions free after they are counted (their actors' tasks
+//! finish a moment later), would otherwise stay with glibc until the next
+//! burst (a node 27 % over its baseline after 1,000 sessions, 0.6 MB of it
+//! still allocated).
 
 use arc_actors::node::NodeStats;
 use std::sync::atomic::Ordering;
@@ -30,6 +35,14 @@ fn trim() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn trim() {}
 
+/// Whether to trim now: `ended` sessions so far, `seen` at the last look,
+/// `trimmed_at` at the last trim. After [`MIN_ENDED`] more, or once sessions
+/// stopped ending (none since the last look) with some not trimmed after.
+fn trim_due(ended: u64, seen: u64, trimmed_at: u64) -> bool {
+    let untrimmed = ended.saturating_sub(trimmed_at);
+    untrimmed >= MIN_ENDED || (ended == seen && untrimmed > 0)
+}
+
 /// Checks every `every` (zero: never) and trims when sessions ended.
 pub(crate) fn spawn(
     stats: Arc<NodeStats>,
@@ -41,6 +54,7 @@ pub(crate) fn spawn(
             return;
         }
         let mut trimmed_at = 0u64;
+        let mut seen = 0u64;
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
@@ -49,7 +63,9 @@ pub(crate) fn spawn(
             let started = stats.sessions_started.load(Ordering::Relaxed);
             let active = stats.active_sessions.load(Ordering::Relaxed) as u64;
             let ended = started.saturating_sub(active);
-            if ended.saturating_sub(trimmed_at) < MIN_ENDED {
+            let due = trim_due(ended, seen, trimmed_at);
+            seen = ended;
+            if !due {
                 continue;
             }
             trimmed_at = ended;
@@ -64,4 +80,23 @@ pub(crate) fn spawn(
             );
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_after_many_ends_and_once_more_when_they_stop() {
+        // Sessions ending: a trim every MIN_ENDED.
+        assert!(!trim_due(10, 0, 0));
+        assert!(trim_due(MIN_ENDED, 10, 0));
+        // The burst's tail: fewer than MIN_ENDED since, still ending: wait.
+        assert!(!trim_due(MIN_ENDED + 5, MIN_ENDED, MIN_ENDED));
+        // None ended since the last look: the tail is trimmed once...
+        assert!(trim_due(MIN_ENDED + 5, MIN_ENDED + 5, MIN_ENDED));
+        // ...and a quiet node is not trimmed again.
+        assert!(!trim_due(MIN_ENDED + 5, MIN_ENDED + 5, MIN_ENDED + 5));
+        assert!(!trim_due(0, 0, 0));
+    }
 }

@@ -36,9 +36,10 @@ use arc_actors::events::pulsar::{
 };
 use arc_actors::events::Event;
 use arc_actors::sink::EventSink;
+use arc_actors::sparse::{shrink_deque_if_sparse, shrink_if_sparse};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use histogram::LatencyHistogram;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -98,8 +99,26 @@ struct LiveSession {
 /// `session_ended` status goes.
 #[derive(Debug)]
 struct EndedSession {
-    agent_id: String,
+    /// Shared with every session of the agent (see [`HourlyRollup::agent_ids`]).
+    agent_id: Arc<str>,
     target_ms: u64,
+}
+
+/// An ended session, as the rollup remembers it: a 64-bit hash of its id, not
+/// the id. The minutes of ended sessions are kept in two tables that grow and
+/// shrink as a whole, not as a few small strings each: strings allocated as
+/// sessions end land among the pages the sessions freed and keep the kernel
+/// from getting them back (`tests/memory_return.rs`). Two ids that ended
+/// within minutes of each other colliding in 64 bits is not a concern.
+type SessionKey = u64;
+
+fn session_key(session_id: &str) -> SessionKey {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: the same id gives the same key for the
+    // process's life.
+    let mut h = std::hash::DefaultHasher::new();
+    session_id.hash(&mut h);
+    h.finish()
 }
 
 /// How long an ended session is remembered for its late events (a turn
@@ -127,13 +146,15 @@ pub(crate) struct HourlyRollup {
     default_agent: String,
     agents: BTreeMap<String, AgentHour>,
     live: HashMap<String, LiveSession>,
-    ended: HashMap<String, EndedSession>,
+    ended: HashMap<SessionKey, EndedSession>,
     /// `ended`'s sessions in the order they ended, to forget them after
     /// [`ENDED_KEPT`].
-    ended_order: VecDeque<(DateTime<Utc>, String)>,
+    ended_order: VecDeque<(DateTime<Utc>, SessionKey)>,
     /// The hour before's, for a late turn record or status right after the
     /// boundary (counted in the open hour).
-    ended_before: HashMap<String, EndedSession>,
+    ended_before: HashMap<SessionKey, EndedSession>,
+    /// The agents' ids, one allocation each for all their ended sessions.
+    agent_ids: HashSet<Arc<str>>,
     resources: Resources,
 }
 
@@ -148,6 +169,7 @@ impl HourlyRollup {
             ended: HashMap::new(),
             ended_order: VecDeque::new(),
             ended_before: HashMap::new(),
+            agent_ids: HashSet::new(),
             resources: Resources::default(),
         }
     }
@@ -165,7 +187,7 @@ impl HourlyRollup {
                 let session = &c.conversation.session_id;
                 if let Some(ended) = self.ended_session(session) {
                     // A turn record after its session's metrics: the open hour.
-                    let (agent, target_ms) = (ended.agent_id.clone(), ended.target_ms);
+                    let (agent, target_ms) = (ended.agent_id.to_string(), ended.target_ms);
                     let hour = self.agents.entry(agent).or_default();
                     hour.latencies_ms.record(latency);
                     hour.sla_violations += u64::from(latency > target_ms);
@@ -189,33 +211,38 @@ impl HourlyRollup {
                     .remove(&m.session.id)
                     .map(|l| l.latencies_ms)
                     .unwrap_or_default();
+                shrink_if_sparse(&mut self.live);
                 let hour = self.agents.entry(m.session.agent_id.clone()).or_default();
                 hour.sessions += 1;
                 hour.turns += m.conversation_stats.total_turns;
                 hour.duration_seconds += m.session.duration_seconds;
                 hour.sla_violations += live.iter().filter(|l| **l > target_ms).count() as u64;
                 hour.latencies_ms.extend(live);
+                let key = session_key(&m.session.id);
+                let agent_id = self.agent_id(&m.session.agent_id);
                 self.ended.insert(
-                    m.session.id.clone(),
+                    key,
                     EndedSession {
-                        agent_id: m.session.agent_id.clone(),
+                        agent_id,
                         target_ms,
                     },
                 );
-                self.ended_order
-                    .push_back((m.timestamp, m.session.id.clone()));
-                while let Some((at, id)) = self.ended_order.front() {
+                self.ended_order.push_back((m.timestamp, key));
+                while let Some((at, old)) = self.ended_order.front() {
                     if *at + ENDED_KEPT > m.timestamp {
                         break;
                     }
-                    self.ended.remove(id);
-                    self.ended_before.remove(id);
+                    self.ended.remove(old);
+                    self.ended_before.remove(old);
                     self.ended_order.pop_front();
                 }
+                shrink_if_sparse(&mut self.ended);
+                shrink_if_sparse(&mut self.ended_before);
+                shrink_deque_if_sparse(&mut self.ended_order);
             }
             Event::SessionEnded(e) if e.final_status == "failed" => {
                 if let Some(ended) = self.ended_session(&e.session_id) {
-                    let agent = ended.agent_id.clone();
+                    let agent = ended.agent_id.to_string();
                     self.agents.entry(agent).or_default().failed += 1;
                 }
             }
@@ -224,9 +251,18 @@ impl HourlyRollup {
     }
 
     fn ended_session(&self, session: &str) -> Option<&EndedSession> {
-        self.ended
-            .get(session)
-            .or_else(|| self.ended_before.get(session))
+        let key = session_key(session);
+        self.ended.get(&key).or_else(|| self.ended_before.get(&key))
+    }
+
+    /// `agent`'s shared id (allocated on its first session).
+    fn agent_id(&mut self, agent: &str) -> Arc<str> {
+        if let Some(id) = self.agent_ids.get(agent) {
+            return id.clone();
+        }
+        let id: Arc<str> = agent.into();
+        self.agent_ids.insert(id.clone());
+        id
     }
 
     /// One reading of the process's resources.
@@ -301,6 +337,9 @@ impl HourlyRollup {
             })
             .collect();
         self.ended_before = std::mem::take(&mut self.ended);
+        // Agents with no session in the hour before nor this one go.
+        let in_use: HashSet<&str> = self.ended_before.values().map(|e| &*e.agent_id).collect();
+        self.agent_ids.retain(|a| in_use.contains(&**a));
         // A session whose end never came (its last events dropped) is
         // forgotten two hours after its last turn.
         self.live.retain(|_, l| l.last_turn + HOUR >= bucket);

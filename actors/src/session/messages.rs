@@ -3,6 +3,7 @@
 //! [`EndReason`]). Depends on nothing else of the session: every file of the
 //! folder may use it.
 
+use super::pcm16::Pcm16Frame;
 use crate::audio::AudioFrame;
 use chrono::{DateTime, Utc};
 use ractor::RpcReplyPort;
@@ -190,7 +191,9 @@ pub(crate) struct SpokenRecord {
 pub(crate) enum PlayoutMsg {
     Play {
         turn: u64,
-        frame: AudioFrame,
+        /// At 16 bits from the moment the Tts has it: it waits here for the
+        /// speaker (up to `tts.max_ahead_ms` of it a session).
+        frame: Pcm16Frame,
     },
     /// The frames that follow (until the next one) speak this sentence.
     Sentence {

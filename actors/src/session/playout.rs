@@ -108,7 +108,7 @@ impl Actor for PlayoutActor {
                 st.queue.push_back(Out::Frame {
                     turn,
                     sentence,
-                    frame: Pcm16Frame::new(&frame),
+                    frame,
                 });
                 st.pump(&myself);
             }

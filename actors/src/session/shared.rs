@@ -65,8 +65,10 @@ pub(crate) struct Shared {
     /// writes it; a barge-in reads what was heard).
     playout: Mutex<BTreeMap<u64, TurnAudio>>,
     stats: Mutex<SessionStats>,
-    /// Per turn, the parts of its record not yet archived.
-    record_parts: Mutex<BTreeMap<u64, TurnParts>>,
+    /// Per turn, the parts of its record not yet archived. Boxed: a map
+    /// node has room for 11 values, 4 KB of them unboxed, for the one or two
+    /// turns a session has in flight.
+    record_parts: Mutex<BTreeMap<u64, Box<TurnParts>>>,
     /// What the Tts owes the Playout (a restarted Tts goes on with it).
     tts_book: Mutex<TtsBook>,
     /// Messages that found no live child (lost during a restart).
@@ -180,7 +182,7 @@ impl Shared {
         if !parts.get(&turn)?.ready(force) {
             return None;
         }
-        parts.remove(&turn)
+        parts.remove(&turn).map(|p| *p)
     }
 
     /// Turns with parts of their record waiting.

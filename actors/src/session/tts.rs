@@ -7,6 +7,7 @@
 
 use super::emit;
 use super::messages::{PlayoutMsg, SpokenRecord, TtsMsg};
+use super::pcm16::Pcm16Frame;
 use super::shared::Shared;
 use super::tts_book::{Busy, Pending};
 use super::turn_parts::TurnPart;
@@ -256,6 +257,9 @@ impl TtsState {
                             first_chunk_ms.get_or_insert(started.elapsed().as_millis() as u64);
                             deadline = tokio::time::Instant::now() + stall;
                             let ms = frame.duration_ms();
+                            // Held at 16 bits while it waits for the
+                            // speaker, not as the engine's f32.
+                            let frame = Pcm16Frame::new(&frame);
                             if audio_ms + ms <= p.skip_ms {
                                 // A dead Tts sent this part already.
                                 audio_ms += ms;
