@@ -21,9 +21,6 @@ t0=$SECONDS
 . scripts/lib/bench-node.sh
 echo "soak: build $((SECONDS - t0)) s"
 
-python3 -c 'import matplotlib' 2>/dev/null ||
-  python3 -m pip install -q --disable-pip-version-check matplotlib==3.10.0
-
 echo "soak: $SESSIONS sessions for $DURATION s (NATS 127.0.0.1:4222, pulsar-lite :$port)"
 ARC__PULSAR__URL="pulsar://127.0.0.1:$port" ARC__NODE__DATA_DIR="$work/data" RUST_LOG=${RUST_LOG:-warn} \
   "$bin" loadgen --sessions "$SESSIONS" --turns 3 --realtime --stagger 20000 \
