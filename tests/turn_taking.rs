@@ -111,7 +111,7 @@ async fn a_finished_question_ends_its_turn_on_the_models_word() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_finished_question_is_answered_sooner_with_the_model_than_by_the_fixed_rule() {
+async fn a_finished_question_ends_its_turn_sooner_with_the_model_than_by_the_fixed_rule() {
     let _serial = SERIAL.lock().await;
     let (cfg, mut with_model, mut without) = nodes(1500).await;
     let tts = arc_testkit::speech::piper(arc_models::pool::InferencePool::new(1));
@@ -127,12 +127,23 @@ async fn a_finished_question_is_answered_sooner_with_the_model_than_by_the_fixed
     )
     .await;
     // Alternating, three each: a disturbance of the machine hits both rules.
+    // What is compared is the end of the last word -> the turn's end, the
+    // rule's own timing; the first audio after it also waits on whisper's
+    // final, the brain and piper, which on a loaded machine took as long as
+    // the rules' difference (a fresh clone's CI run: 840 vs 821 ms, the model
+    // deciding first). BENCHMARKS.md "Turn-taking" has the first audio.
     let (mut model, mut fixed) = (Vec::new(), Vec::new());
+    let mut first_audio = (Vec::new(), Vec::new());
     for _ in 0..3 {
-        for (node, out) in [(&mut with_model, &mut model), (&mut without, &mut fixed)] {
+        for (node, out, audio) in [
+            (&mut with_model, &mut model, &mut first_audio.0),
+            (&mut without, &mut fixed, &mut first_audio.1),
+        ] {
             let run = run_item(node, cfg.session_config(), &item).await;
             assert_eq!(run.heard.len(), 1, "one turn: {run:?}");
-            out.push(run.first_audio_ms.unwrap_or(u64::MAX));
+            assert!(run.first_audio_ms.is_some(), "answered: {run:?}");
+            out.push(run.decision_ms.unwrap_or(u64::MAX));
+            audio.push(run.first_audio_ms.unwrap_or(u64::MAX));
         }
     }
     let median = |v: &mut Vec<u64>| {
@@ -141,7 +152,9 @@ async fn a_finished_question_is_answered_sooner_with_the_model_than_by_the_fixed
     };
     let (m, f) = (median(&mut model), median(&mut fixed));
     eprintln!(
-        "end of speech -> first audio: model {model:?} (median {m}), fixed {fixed:?} (median {f})"
+        "end of speech -> the turn's end: model {model:?} (median {m}), fixed {fixed:?} \
+         (median {f}); -> first audio: model {:?}, fixed {:?}",
+        first_audio.0, first_audio.1
     );
     assert!(m < f, "model {model:?} vs fixed rule {fixed:?}");
 }
