@@ -22,12 +22,17 @@ step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnin
 # Licenses, bans and sources of the crate graph (deny.toml); the advisories
 # check needs GitHub, which these machines cannot reach.
 step "cargo deny" cargo deny --offline check licenses bans sources
+# Every test binary runs (--no-fail-fast), so a red run names every failing
+# test, and the counts are printed either way.
 run_tests() {
-  cargo test --workspace --locked 2>&1 | tee target/test-output.log
+  local rc=0
+  cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.log || rc=$?
+  awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?$/) p += $i; if ($(i+1) ~ /^failed;?$/) f += $i } }
+       END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.log
+  grep -E '^test .* FAILED$' target/test-output.log || true
+  return "$rc"
 }
 step "cargo test" run_tests
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?$/) p += $i; if ($(i+1) ~ /^failed;?$/) f += $i } }
-     END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.log
 # Every fuzz target for a short time (issue 16): unoptimized and without a
 # sanitizer, so that its cold build fits CI; `bash scripts/fuzz.sh` alone
 # (release, AddressSanitizer, 60 s a target) is the deeper run. Any finding

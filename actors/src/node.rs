@@ -151,12 +151,10 @@ impl Actor for NodeSupervisor {
         match event {
             SupervisionEvent::ActorTerminated(cell, _, _) => {
                 st.sessions.remove(&cell.get_id());
-                crate::sparse::shrink_if_sparse(&mut st.sessions);
             }
             SupervisionEvent::ActorFailed(cell, err) => {
                 // A session died without ending itself: report it for it.
                 let removed = st.sessions.remove(&cell.get_id());
-                crate::sparse::shrink_if_sparse(&mut st.sessions);
                 if let Some(e) = removed {
                     st.args
                         .stats
@@ -197,6 +195,8 @@ impl Actor for NodeSupervisor {
             }
             _ => {}
         }
+        // A burst's table gives back what it grew by as sessions end.
+        crate::sparse::shrink_if_sparse(&mut st.sessions);
         st.args
             .stats
             .active_sessions
