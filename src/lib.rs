@@ -47,5 +47,5 @@ pub use engines::nats_brain::NatsBrainLlm;
 pub use engines::{EnginesError, LocalEngines, NodeEngines, WithTools};
 pub use node::NodeContext;
 pub use ops::metrics::Metrics;
-pub use ops::{procinfo, telemetry};
+pub use ops::{allocator, procinfo, telemetry};
 pub use transports::room;

@@ -213,8 +213,22 @@ async fn wait_for_signal() -> &'static str {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// jemalloc (`arc_agent::allocator`): its purge gives what ended sessions
+/// freed back to the kernel from any thread.
+#[global_allocator]
+static ALLOCATOR: arc_agent::allocator::NodeAllocator = arc_agent::allocator::NODE_ALLOCATOR;
+
+/// Its options (`arc_agent::allocator::MALLOC_CONF_TEXT`), read before main.
+#[export_name = "_rjem_malloc_conf"]
+static MALLOC_CONF: Option<&'static std::ffi::c_char> = arc_agent::allocator::MALLOC_CONF;
+
+fn main() -> anyhow::Result<()> {
+    let runtime =
+        arc_agent::allocator::runtime(None).context("the async runtime failed to start")?;
+    runtime.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => {

@@ -1,18 +1,16 @@
 //! Giving memory that ended sessions freed back to the kernel.
 //!
-//! glibc's allocator keeps what a burst of sessions freed in its per-thread
-//! arenas: after 1,000 synthetic sessions had ended, a node held 233 MB with
-//! no session live, and `malloc_trim(0)` brought it back to 22 MB
-//! (tests/memory_return.rs). So once enough sessions have ended since the
-//! last time, the node trims, on a blocking thread (the walk over the arenas
-//! takes milliseconds and must not sit on the voice loop's workers), and once
-//! more when sessions have stopped ending: the last few sessions of a burst,
-//! and what ended sessions free after they are counted (their actors' tasks
-//! finish a moment later), would otherwise stay with glibc until the next
-//! burst. Measured alone it is a small part (settled 40.6 -> 39-40 MB after
-//! 1,000 sessions); most of what a burst left came back from the node's
-//! tables shrinking (`arc_actors::sparse`) and the performance rollup's
-//! hashed ids.
+//! An allocator keeps what a burst of sessions freed: after 1,000 synthetic
+//! sessions had ended, a node on glibc held 233 MB with no session live, and
+//! `malloc_trim(0)` brought it back to 22 MB (tests/memory_return.rs). So
+//! once enough sessions have ended since the last time, the node trims
+//! ([`super::allocator::trim`]: the workers' caches, then every jemalloc
+//! arena and glibc's heap, for the C libraries) on a blocking thread (it
+//! takes tens of milliseconds and must not sit on the voice loop's workers),
+//! and once more when sessions have stopped ending: the last few sessions of
+//! a burst, and what ended sessions free after they are counted (their
+//! actors' tasks finish a moment later), would otherwise wait for the next
+//! burst or jemalloc's background decay.
 
 use arc_actors::node::NodeStats;
 use std::sync::atomic::Ordering;
@@ -22,20 +20,6 @@ use tokio_util::sync::CancellationToken;
 
 /// Sessions that must have ended since the last trim before the next.
 const MIN_ENDED: u64 = 64;
-
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn trim() {
-    extern "C" {
-        fn malloc_trim(pad: usize) -> i32;
-    }
-    // SAFETY: malloc_trim has no preconditions; it only releases free memory.
-    unsafe {
-        malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn trim() {}
 
 /// Whether to trim now: `ended` sessions so far, `seen` at the last look,
 /// `trimmed_at` at the last trim. After [`MIN_ENDED`] more, or once sessions
@@ -72,7 +56,7 @@ pub(crate) fn spawn(
             }
             trimmed_at = ended;
             let before = super::procinfo::sample().rss_bytes;
-            let _ = tokio::task::spawn_blocking(trim).await;
+            let _ = tokio::task::spawn_blocking(super::allocator::trim).await;
             let after = super::procinfo::sample().rss_bytes;
             tracing::debug!(
                 ended,

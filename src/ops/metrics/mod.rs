@@ -114,6 +114,7 @@ pub struct Metrics {
     replayed: Counter,
     dead_lettered: Counter,
     process_rss: Gauge,
+    allocator_bytes: Family<Labels, Gauge>,
     process_cpu: Counter<f64, AtomicU64>,
     process_threads: Gauge,
     pool_queued: Gauge,

@@ -48,6 +48,7 @@ impl Metrics {
             replayed: Counter::default(),
             dead_lettered: Counter::default(),
             process_rss: Gauge::default(),
+            allocator_bytes: Family::default(),
             process_cpu: Counter::default(),
             process_threads: Gauge::default(),
             pool_queued: Gauge::default(),
@@ -213,6 +214,11 @@ impl Metrics {
             "arc_process_resident_memory_bytes",
             "Resident memory of the node",
             m.process_rss.clone(),
+        );
+        r.register(
+            "arc_allocator_bytes",
+            "The node's allocator (jemalloc), by kind: allocated (live objects), active (their pages), resident, metadata, retained (mapped, not resident)",
+            m.allocator_bytes.clone(),
         );
         r.register(
             "arc_process_cpu_seconds",

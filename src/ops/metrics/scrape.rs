@@ -91,6 +91,21 @@ impl Metrics {
         }
         let p = procinfo::sample();
         self.process_rss.set(p.rss_bytes as i64);
+        // Only where jemalloc is the allocator (the binary): a process that
+        // never allocated with it has nothing to show.
+        if let Some(a) = crate::ops::allocator::stats().filter(|a| a.allocated > 0) {
+            for (kind, bytes) in [
+                ("allocated", a.allocated),
+                ("active", a.active),
+                ("resident", a.resident),
+                ("metadata", a.metadata),
+                ("retained", a.retained),
+            ] {
+                self.allocator_bytes
+                    .get_or_create(&labels(&[("kind", kind)]))
+                    .set(bytes as i64);
+            }
+        }
         let cpu = self.process_cpu.get();
         if p.cpu_seconds > cpu {
             self.process_cpu.inc_by(p.cpu_seconds - cpu);

@@ -1,0 +1,193 @@
+//! The node's allocator: jemalloc for Rust's allocations, and how what ended
+//! sessions freed goes back to the kernel.
+//!
+//! glibc's malloc kept what a burst of sessions freed in its per-thread
+//! arenas, resident, and `malloc_trim` walks them under their locks; at
+//! 5,000 sessions a sixth of the node's CPU queued on those locks
+//! (BENCHMARKS.md "The scale curve"). mimalloc was tried and not taken: a
+//! thread's free pages are purged only by that thread. jemalloc's purge of
+//! every arena (`arena.<MALLCTL_ARENAS_ALL>.purge`) works from any thread, so
+//! the trim on a blocking thread reaches the workers' arenas.
+//!
+//! Each thread keeps a cache of freed objects (jemalloc's tcache: what makes
+//! it fast, the 5,000-session p99 17 vs 36 ms without it), and only that
+//! thread can flush it: after a burst the runtime's idle workers held ~2 MB
+//! of them, and the pages they sit in, for good. So [`trim`] asks, and each
+//! worker flushes its cache the next time it parks ([`on_worker_park`], the
+//! runtime's park hook: [`runtime`]), before the arenas are purged.
+//!
+//! The binary installs it with `#[global_allocator]` (main.rs) and runs on
+//! [`runtime`], as does any test that measures the node's memory; [`trim`]
+//! also trims glibc, which still serves the C libraries (whisper.cpp,
+//! onnxruntime, espeak-ng).
+
+use std::cell::Cell;
+use std::ffi::CStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The allocator `arc-agent` runs on.
+pub type NodeAllocator = tikv_jemallocator::Jemalloc;
+
+/// An instance for `#[global_allocator]`.
+pub const NODE_ALLOCATOR: NodeAllocator = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options, compiled in (`_RJEM_MALLOC_CONF` in the environment
+/// adds to them): a background thread gives pages freed for a second back
+/// (`dirty_decay_ms`) even while the node is idle and no trim is due, and
+/// straight away (`muzzy_decay_ms:0`: `MADV_DONTNEED`, not pages the kernel
+/// takes back only under pressure and counts as resident until then).
+pub const MALLOC_CONF_TEXT: &str = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+
+/// [`MALLOC_CONF_TEXT`] as jemalloc reads it, for the binary's
+/// `#[export_name = "_rjem_malloc_conf"]` static (main.rs).
+pub const MALLOC_CONF: Option<&'static std::ffi::c_char> = Some(
+    // SAFETY: the first byte of a NUL-terminated static string.
+    unsafe { &*c"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0".as_ptr() },
+);
+
+/// jemalloc's `MALLCTL_ARENAS_ALL`: a mallctl on every arena at once.
+const PURGE_ALL_ARENAS: &CStr = c"arena.4096.purge";
+
+/// The calling thread's cache of freed objects, back to the arenas.
+const FLUSH_THREAD_CACHE: &CStr = c"thread.tcache.flush";
+
+/// Bumped by [`trim`]: a worker that parks and has seen an older value
+/// flushes its cache.
+static FLUSH_ASKED: AtomicU64 = AtomicU64::new(0);
+
+/// How long [`trim`] gives idle workers to park (and flush) before it purges.
+const FLUSH_WAIT: Duration = Duration::from_millis(50);
+
+thread_local! {
+    static FLUSHED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A void mallctl (no old or new value).
+fn void_mallctl(name: &CStr) -> i32 {
+    // SAFETY: a NUL-terminated name, no values read or written; if this
+    // process does not allocate with jemalloc it only initializes it.
+    unsafe {
+        tikv_jemalloc_sys::mallctl(
+            name.as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        )
+    }
+}
+
+/// The runtime's park hook: flushes this worker's cache once per [`trim`].
+/// An atomic load otherwise.
+pub fn on_worker_park() {
+    let asked = FLUSH_ASKED.load(Ordering::Relaxed);
+    FLUSHED.with(|seen| {
+        if seen.get() != asked {
+            seen.set(asked);
+            void_mallctl(FLUSH_THREAD_CACHE);
+        }
+    });
+}
+
+/// The node's multi-threaded runtime, its workers flushing their caches
+/// when asked ([`on_worker_park`]); `workers`: `None` = one per core.
+pub fn runtime(workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.enable_all().on_thread_park(on_worker_park);
+    if let Some(n) = workers {
+        b.worker_threads(n);
+    }
+    b.build()
+}
+
+/// Gives free memory back to the kernel: the workers' caches (as they park),
+/// then jemalloc's dirty pages in every arena, then glibc's (the C
+/// libraries'). Takes tens of milliseconds: call it on a blocking thread.
+pub fn trim() {
+    FLUSH_ASKED.fetch_add(1, Ordering::Relaxed);
+    void_mallctl(FLUSH_THREAD_CACHE);
+    std::thread::sleep(FLUSH_WAIT);
+    void_mallctl(PURGE_ALL_ARENAS);
+    glibc_trim();
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn glibc_trim() {
+    extern "C" {
+        fn malloc_trim(pad: usize) -> i32;
+    }
+    // SAFETY: malloc_trim has no preconditions; it only releases free memory.
+    unsafe {
+        malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn glibc_trim() {}
+
+/// jemalloc's own figures, in bytes (`stats.*`): what the node's Rust code
+/// has allocated, the pages those sit in, what is resident, and jemalloc's
+/// own bookkeeping.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AllocatorStats {
+    pub allocated: usize,
+    pub active: usize,
+    pub resident: usize,
+    pub metadata: usize,
+    pub retained: usize,
+}
+
+/// The current [`AllocatorStats`] (`None` if jemalloc does not answer).
+pub fn stats() -> Option<AllocatorStats> {
+    // The figures are a snapshot taken when the epoch advances.
+    let mut epoch: u64 = 1;
+    // SAFETY: "epoch" takes a u64 as its new value.
+    let rc = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            c"epoch".as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            (&mut epoch as *mut u64).cast(),
+            std::mem::size_of::<u64>(),
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    let read = |name: &CStr| -> Option<usize> {
+        let mut value: usize = 0;
+        let mut len = std::mem::size_of::<usize>();
+        // SAFETY: the stats.* names read a size_t into `value`.
+        let rc = unsafe {
+            tikv_jemalloc_sys::mallctl(
+                name.as_ptr(),
+                (&mut value as *mut usize).cast(),
+                &mut len,
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        (rc == 0).then_some(value)
+    };
+    Some(AllocatorStats {
+        allocated: read(c"stats.allocated")?,
+        active: read(c"stats.active")?,
+        resident: read(c"stats.resident")?,
+        metadata: read(c"stats.metadata")?,
+        retained: read(c"stats.retained")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compiled_in_options_are_the_documented_text() {
+        let conf = MALLOC_CONF.expect("set");
+        // SAFETY: MALLOC_CONF points at a NUL-terminated static string.
+        let text = unsafe { std::ffi::CStr::from_ptr(conf) };
+        assert_eq!(text.to_str(), Ok(MALLOC_CONF_TEXT));
+    }
+}
