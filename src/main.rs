@@ -218,7 +218,7 @@ async fn wait_for_signal() -> &'static str {
 #[global_allocator]
 static ALLOCATOR: arc_agent::allocator::NodeAllocator = arc_agent::allocator::NODE_ALLOCATOR;
 
-/// Its options (`arc_agent::allocator::MALLOC_CONF_TEXT`), read before main.
+/// Its options (`arc_agent::allocator::MALLOC_CONF`), read before main.
 #[export_name = "_rjem_malloc_conf"]
 static MALLOC_CONF: Option<&'static std::ffi::c_char> = arc_agent::allocator::MALLOC_CONF;
 

@@ -5,7 +5,7 @@
 //! ended: `ops/memory_trim.rs`): at least half of what a burst took is
 //! returned within seconds (93-95 % here; glibc without a trim kept 98 %).
 //! Where the node settles against its baseline is printed, not asserted:
-//! 13-17 % over it in four runs on one machine (glibc's: 12-34 %, and 61 %
+//! 13-18 % over it in five runs on one machine (glibc's: 12-34 %, and 61 %
 //! in a fresh clone's CI run; BENCHMARKS.md "Memory that comes back").
 
 use arc_agent::App;
@@ -51,6 +51,15 @@ fn rss_mb() -> f64 {
     pages * 4096.0 / 1048576.0
 }
 
+/// This process's thread names.
+fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|n| n.trim().to_string())
+        .collect()
+}
+
 /// The lowest RSS seen within `within` (the trim runs on its own interval).
 async fn settled_rss(within: Duration) -> f64 {
     let deadline = tokio::time::Instant::now() + within;
@@ -90,6 +99,12 @@ async fn burst_twice() {
     assert!(
         at_baseline.is_some_and(|a| a.allocated > 0),
         "the node allocates with jemalloc: {at_baseline:?}"
+    );
+    // Its compiled-in options are read: they start its background thread.
+    assert!(
+        thread_names().iter().any(|n| n.starts_with("jemalloc_bg")),
+        "jemalloc's background thread runs: {:?}",
+        thread_names()
     );
     for round in 1..=2 {
         burst(&app, 1000).await;
