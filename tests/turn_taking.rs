@@ -6,7 +6,7 @@
 
 use arc_agent::config::Config;
 use arc_agent::LocalEngines;
-use arc_testkit::turn_taking::{complete_item, inside_pause_item, run_item, Voice};
+use arc_testkit::turn_taking::{complete_item, inside_pause_item, run_item, TurnItem, Voice};
 use arc_testkit::{speech_env, InProcessNode};
 use std::sync::Arc;
 use tokio::sync::Mutex;
@@ -46,23 +46,27 @@ async fn nodes(max_silence_ms: u64) -> (Config, InProcessNode, InProcessNode) {
     (cfg, with_model, without)
 }
 
+/// "I'd like to book a table for … two people tonight.", in piper's voice
+/// with a 700 ms pause: the fixed 500 ms rule fires on every such pause
+/// (Silero's hysteresis holds speech ~150 ms past the last word, so at 600 ms
+/// it sometimes does not; turn_taking bench: 0/12 cut at 500, 12/12 at 700).
+async fn booking_with_a_pause(tts: &arc_models::piper::PiperTts) -> TurnItem {
+    inside_pause_item(
+        tts,
+        Voice::Piper,
+        ("I'd like to book a table for", "two people tonight."),
+        700,
+        &mut 1,
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pause_inside_a_sentence_is_waited_out_with_the_turn_model_and_cut_without() {
     let _serial = SERIAL.lock().await;
     let (cfg, mut with_model, mut without) = nodes(1500).await;
-    let engines_tts = arc_testkit::speech::piper(arc_models::pool::InferencePool::new(1));
-    let mut seed = 1;
-    let item = inside_pause_item(
-        &engines_tts,
-        Voice::Piper,
-        ("I'd like to book a table for", "two people tonight."),
-        // 700 ms: the fixed 500 ms rule fires on every such pause (Silero's
-        // hysteresis holds speech ~150 ms past the last word, so at 600 ms it
-        // sometimes does not; turn_taking bench: 0/12 cut at 500, 12/12 at 700).
-        700,
-        &mut seed,
-    )
-    .await;
+    let tts = arc_testkit::speech::piper(arc_models::pool::InferencePool::new(1));
+    let item = booking_with_a_pause(&tts).await;
 
     let run = run_item(&mut with_model, cfg.session_config(), &item).await;
     assert!(!run.cut_off, "model on: {run:?}");
@@ -152,15 +156,7 @@ async fn a_finished_question_ends_its_turn_sooner_with_the_model_than_by_a_fixed
     let tts = arc_testkit::speech::piper(arc_models::pool::InferencePool::new(1));
 
     // It is as patient: the 700 ms pause of the first test is waited out.
-    let mut seed = 1;
-    let paused = inside_pause_item(
-        &tts,
-        Voice::Piper,
-        ("I'd like to book a table for", "two people tonight."),
-        700,
-        &mut seed,
-    )
-    .await;
+    let paused = booking_with_a_pause(&tts).await;
     let run = run_item(&mut fixed_node, cfg.session_config(), &paused).await;
     assert!(
         !run.cut_off,
