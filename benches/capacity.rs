@@ -6,7 +6,9 @@
 //! one after another and waiting for the whole answer to be played before
 //! the next. The measure is what a caller feels: from its last word to the
 //! first agent audio of the answer (voice to voice), per turn; the goal is
-//! p95 under 1.5 s.
+//! p95 under 1.5 s. Also what a caller hears inside the answers: the
+//! silences of 20 ms or more where the agent's speech stopped mid-reply
+//! (`arc_playout_gap_seconds`), by cause.
 //!
 //!   cargo bench --profile dev --bench capacity
 //!   ARC_BENCH_TALKERS=1,2 ARC_BENCH_TURNS=2 cargo bench --profile dev --bench capacity
@@ -161,6 +163,19 @@ async fn caller(
     out
 }
 
+/// Silences inside the agent's replies so far (the process's counters), by
+/// cause: how many, how many over 100 ms, their seconds in all.
+fn speech_gaps() -> Vec<(&'static str, u64, u64, f64)> {
+    use arc_actors::playout_gaps::{playout_gaps, GapCause};
+    GapCause::ALL
+        .iter()
+        .map(|&c| {
+            let h = playout_gaps().gaps(c);
+            (c.label(), h.count, h.count_above(0.1), h.sum)
+        })
+        .collect()
+}
+
 fn main() {
     // RUST_LOG=warn,arc_actors::session::stt=debug shows each turn's verdict.
     if std::env::var_os("RUST_LOG").is_some() {
@@ -232,6 +247,7 @@ fn main() {
     );
     for &n in &talkers {
         stages.lock().clear();
+        let gaps_before = speech_gaps();
         let cpu_before = procinfo::sample().cpu_seconds;
         let machine_before = machine_busy_seconds();
         let started = Instant::now();
@@ -272,6 +288,22 @@ fn main() {
             pct(0.5),
             pct(0.95),
             v2v.last().copied().unwrap_or(0),
+        );
+        let gaps: Vec<String> = speech_gaps()
+            .iter()
+            .zip(&gaps_before)
+            .map(|((cause, n, long, secs), (_, n0, long0, secs0))| {
+                format!(
+                    "{cause} {} ({} over 100 ms, {:.1} s in all)",
+                    n - n0,
+                    long - long0,
+                    secs - secs0
+                )
+            })
+            .collect();
+        println!(
+            "capacity/{n}_talkers silences of 20 ms or more inside the agent's replies: {}",
+            gaps.join(", ")
         );
         let stages = std::mem::take(&mut *stages.lock());
         let med = |mut v: Vec<u64>| {

@@ -32,7 +32,9 @@
 //! - [`engine`]: the Vad, Stt, Llm and Tts traits (streaming, cancellable).
 //! - [`endpoint`]: the endpointing rules every VAD applies (speech start/end).
 //! - [`tools`]: the built-in tools offered to the model.
+//! - [`histogram`]: durations counted in atomics, for process-wide metrics.
 //! - [`turn_stats`]: why turns ended and how fast, for the node's metrics.
+//! - [`playout_gaps`]: silences inside the agent's speech, and why.
 //! - [`dangling`]: does a transcript stop mid-sentence ("a table for")?
 //! - [`facts`]: what the caller stated (names, numbers), kept word for word.
 //! - [`context`]: the rolling conversation history that survives a Brain restart.
@@ -57,8 +59,10 @@ pub mod endpoint;
 pub mod engine;
 pub mod events;
 pub mod facts;
+pub mod histogram;
 pub mod ids;
 pub mod node;
+pub mod playout_gaps;
 pub mod redact;
 pub mod sentence;
 pub mod session;

@@ -83,39 +83,30 @@ impl Verdict {
 pub const DECISION_BUCKETS: [f64; 12] =
     [0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0];
 
-#[derive(Default)]
-struct Histogram {
-    buckets: [AtomicU64; DECISION_BUCKETS.len()],
-    count: AtomicU64,
-    sum_us: AtomicU64,
-}
-
-/// A histogram's state: per-bucket counts, count and sum (seconds).
-#[derive(Debug, Clone, PartialEq)]
-pub struct HistogramSnapshot {
-    pub buckets: Vec<(f64, u64)>,
-    pub count: u64,
-    pub sum: f64,
-}
+use crate::histogram::AtomicHistogram;
+pub use crate::histogram::HistogramSnapshot;
 
 /// The process's turn-taking counters; see the module docs.
-#[derive(Default)]
 pub struct TurnStats {
-    decisions: [Histogram; 4],
+    decisions: [AtomicHistogram<{ DECISION_BUCKETS.len() }>; 4],
     verdicts: [AtomicU64; Verdict::ALL.len()],
     false_interruptions: AtomicU64,
+}
+
+impl Default for TurnStats {
+    fn default() -> Self {
+        Self {
+            decisions: [const { AtomicHistogram::new(&DECISION_BUCKETS) }; 4],
+            verdicts: Default::default(),
+            false_interruptions: AtomicU64::new(0),
+        }
+    }
 }
 
 impl TurnStats {
     /// A turn ended for `cause`, `after_ms` after the user's last speech.
     pub fn decision(&self, cause: TurnCause, after_ms: u64) {
-        let h = &self.decisions[cause.index()];
-        let secs = after_ms as f64 / 1000.0;
-        if let Some(i) = DECISION_BUCKETS.iter().position(|&b| secs <= b) {
-            h.buckets[i].fetch_add(1, Ordering::Relaxed);
-        }
-        h.count.fetch_add(1, Ordering::Relaxed);
-        h.sum_us.fetch_add(after_ms * 1000, Ordering::Relaxed);
+        self.decisions[cause.index()].observe_ms(after_ms);
     }
 
     pub fn verdict(&self, v: Verdict) {
@@ -126,23 +117,9 @@ impl TurnStats {
         self.false_interruptions.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Per-bucket counts (not cumulative), the last bucket's bound
-    /// `f64::MAX` (+Inf), as Prometheus encoders take them.
+    /// End of speech → the turn's end, for `cause` (Prometheus buckets).
     pub fn decisions(&self, cause: TurnCause) -> HistogramSnapshot {
-        let h = &self.decisions[cause.index()];
-        let count = h.count.load(Ordering::Relaxed);
-        let mut buckets: Vec<(f64, u64)> = DECISION_BUCKETS
-            .iter()
-            .zip(&h.buckets)
-            .map(|(&b, n)| (b, n.load(Ordering::Relaxed)))
-            .collect();
-        let within: u64 = buckets.iter().map(|(_, n)| n).sum();
-        buckets.push((f64::MAX, count.saturating_sub(within)));
-        HistogramSnapshot {
-            buckets,
-            count,
-            sum: h.sum_us.load(Ordering::Relaxed) as f64 / 1e6,
-        }
+        self.decisions[cause.index()].snapshot()
     }
 
     pub fn verdicts(&self, v: Verdict) -> u64 {

@@ -15,6 +15,7 @@ use super::pcm16::Pcm16Frame;
 use super::shared::Shared;
 use super::turn_parts::TurnPart;
 use crate::audio::AudioFrame;
+use crate::playout_gaps::{playout_gaps, GapCause};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -46,6 +47,9 @@ pub(crate) struct PlayoutState {
     tick_pending: bool,
     /// Frames of turns up to this one were dropped by a barge-in; late ones are too.
     dropped_upto: u64,
+    /// The frame at the queue's front came after it was due (paced, mid-reply):
+    /// the synthesis fell behind the speaker ([`crate::playout_gaps`]).
+    starved: bool,
 }
 
 impl Actor for PlayoutActor {
@@ -80,6 +84,7 @@ impl Actor for PlayoutActor {
             clock: tokio::time::Instant::now(),
             tick_pending: false,
             dropped_upto: 0,
+            starved: false,
         };
         for (turn, cut) in orphaned {
             st.last_started_turn = st.last_started_turn.max(turn);
@@ -105,6 +110,14 @@ impl Actor for PlayoutActor {
                     .shared
                     .with_playout(|turns| turns.entry(turn).or_default().queue(ms));
                 st.shared.set_playing(Some(turn));
+                if st.paced
+                    && !st.paused
+                    && turn == st.last_started_turn
+                    && st.queue.is_empty()
+                    && st.clock < tokio::time::Instant::now()
+                {
+                    st.starved = true;
+                }
                 st.queue.push_back(Out::Frame {
                     turn,
                     sentence,
@@ -190,6 +203,18 @@ impl PlayoutState {
     fn play(&mut self, turn: u64, sentence: usize, frame: AudioFrame) {
         let ms = frame.duration_ms();
         self.shared.left_playout(ms);
+        let now = tokio::time::Instant::now();
+        if self.paced && turn == self.last_started_turn {
+            // Mid-reply: how long after the previous frame ended this one goes.
+            let late = now.saturating_duration_since(self.clock);
+            let cause = if self.starved {
+                GapCause::Synthesis
+            } else {
+                GapCause::Node
+            };
+            playout_gaps().gap(cause, late);
+        }
+        self.starved = false;
         if turn > self.last_started_turn {
             self.last_started_turn = turn;
             self.shared.record_part(TurnPart::FirstAudio {
@@ -204,7 +229,6 @@ impl PlayoutState {
         });
         if self.paced {
             // Late (a gap in the audio): start again from now, not in the past.
-            let now = tokio::time::Instant::now();
             self.clock = self.clock.max(now) + Duration::from_millis(ms);
         }
         self.shared.output.play(turn, frame);

@@ -11,7 +11,8 @@
 //! - [`EchoLlm`] (llm.rs): answers by quoting the user; `[stall]`, `[fail]`
 //!   and `[slow]` in the input make it hang, fail or crawl, to test timeouts.
 //! - [`ToneTts`] (tts.rs): a sine tone whose length follows the text;
-//!   `[tts-stall]` makes a synthesis that never returns.
+//!   `[tts-stall]` makes a synthesis that never returns, `[tts-late]` one
+//!   that starts 1.5 s late.
 //! - [`SyntheticProvider`] (provider.rs): a set of the above per session; the
 //!   STT hears the lines written for that session in its [`ScriptBook`]
 //!   (script_book.rs).

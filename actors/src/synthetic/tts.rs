@@ -1,12 +1,17 @@
 //! The tone TTS: a sine tone whose length follows the text; a text with
-//! `[tts-stall]` never returns (fault tests).
+//! `[tts-stall]` never returns (fault tests), one with `[tts-late]` starts
+//! [`LATE_START`] late (a synthesis that falls behind the speaker).
 
 use crate::audio::AudioFrame;
 use crate::engine::{CancellationToken, EngineError, TtsEngine, TtsOutcome};
 use async_trait::async_trait;
 use parking_lot::Mutex;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// How long a `[tts-late]` synthesis waits before its first chunk.
+pub(crate) const LATE_START: Duration = Duration::from_millis(1500);
 
 /// A 220 Hz tone, 60 ms per character, in 100 ms chunks at 24 kHz.
 #[derive(Debug, Clone)]
@@ -76,6 +81,12 @@ impl TtsEngine for ToneTts {
             // A synthesis that never returns and ignores its cancel: what
             // the Tts actor's stall deadline is for.
             std::future::pending::<()>().await;
+        }
+        if text.contains("[tts-late]") {
+            tokio::select! {
+                _ = cancel.cancelled() => return Err(EngineError::Cancelled),
+                _ = tokio::time::sleep(LATE_START) => {}
+            }
         }
         let mut produced = 0u64;
         while produced < total_ms {

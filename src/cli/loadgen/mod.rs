@@ -114,6 +114,7 @@ pub async fn run(mut cfg: Config, opts: LoadOptions) -> Result<LoadReport, LoadE
     };
     let baseline = procinfo::sample().rss_bytes;
     let cpu_before = procinfo::sample().cpu_seconds;
+    let gaps_before = report::speech_gaps(&[]);
     let started = Instant::now();
     let (stop_sampling, stopped) = tokio::sync::watch::channel(false);
     let sampler = csv_out.map(|out| {
@@ -225,5 +226,6 @@ pub async fn run(mut cfg: Config, opts: LoadOptions) -> Result<LoadReport, LoadE
         events,
         sink_dropped: dropped,
         mirror_dropped,
+        speech_gaps: report::speech_gaps(&gaps_before),
     })
 }

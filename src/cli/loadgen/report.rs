@@ -27,6 +27,28 @@ pub struct LoadReport {
     pub sink_dropped: u64,
     /// Events each mirror dropped (queue full, broker away, spool full).
     pub mirror_dropped: Vec<(String, u64)>,
+    /// Silences inside the agent's speech (paced playout, `--realtime`), by
+    /// cause: (cause, how many, how many over 100 ms).
+    pub speech_gaps: Vec<(&'static str, u64, u64)>,
+}
+
+/// The run's silences inside the agent's speech, by cause: those counted
+/// since `before` (the process's counters, [`arc_actors::playout_gaps`]).
+pub(super) fn speech_gaps(before: &[(&'static str, u64, u64)]) -> Vec<(&'static str, u64, u64)> {
+    use arc_actors::playout_gaps::{playout_gaps, GapCause};
+    GapCause::ALL
+        .iter()
+        .map(|&cause| {
+            let h = playout_gaps().gaps(cause);
+            let (count, long) = (h.count, h.count_above(0.1));
+            let (_, count0, long0) = before
+                .iter()
+                .find(|(c, ..)| *c == cause.label())
+                .copied()
+                .unwrap_or((cause.label(), 0, 0));
+            (cause.label(), count - count0, long - long0)
+        })
+        .collect()
 }
 
 impl fmt::Display for LoadReport {
@@ -70,6 +92,16 @@ impl fmt::Display for LoadReport {
             f,
             "cpu                  {:.2} cores busy on average",
             self.cpu_cores
+        )?;
+        let gaps: Vec<String> = self
+            .speech_gaps
+            .iter()
+            .map(|(cause, n, long)| format!("{cause} {n} ({long} over 100 ms)"))
+            .collect();
+        writeln!(
+            f,
+            "speech gaps          silences of 20 ms or more inside the agent's replies: {}",
+            gaps.join(", ")
         )?;
         let mirrors: Vec<String> = self
             .mirror_dropped

@@ -14,14 +14,18 @@
 //! - `sources`: [`ScrapeSources`], the counters kept elsewhere.
 //! - `turn_taking`: why and how fast turns end, and false interruptions,
 //!   encoded from arc-actors' process-wide counters at scrape time.
+//! - `playout_gaps`: silences inside the agent's speech, and why, the same way.
+//! - `snapshot`: those process-wide histograms encoded as Prometheus families.
 //!
 //! `registry`, `observer` and `scrape` add methods to [`Metrics`] (defined
 //! here); `Metrics` holds the `sources`; `sources` reads the mirrors' and the
 //! node's counters only.
 
 mod observer;
+mod playout_gaps;
 mod registry;
 mod scrape;
+mod snapshot;
 mod sources;
 mod turn_taking;
 

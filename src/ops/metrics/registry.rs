@@ -256,6 +256,7 @@ impl Metrics {
             m.process_fds.clone(),
         );
         super::turn_taking::register(&mut r);
+        super::playout_gaps::register(&mut r);
         r.register(
             "arc_webhooks",
             "LiveKit webhooks received, by outcome (accepted, duplicate, rejected, malformed)",

@@ -22,14 +22,8 @@ struct Decisions;
 
 impl EncodeMetric for Decisions {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
-        for cause in TurnCause::ALL {
-            let h = turn_stats().decisions(cause);
-            let labels = [("cause", cause.label())];
-            encoder
-                .encode_family(&labels)?
-                .encode_histogram::<NoLabelSet>(h.sum, h.count, &h.buckets, None)?;
-        }
-        Ok(())
+        let series = TurnCause::ALL.map(|c| (c.label(), turn_stats().decisions(c)));
+        super::snapshot::encode_histograms(&mut encoder, "cause", series)
     }
 
     fn metric_type(&self) -> MetricType {
