@@ -4,7 +4,8 @@
 # synthetic engines: ARC's own cost), both brokers on (the machine's NATS
 # and a pulsar-lite of its own), starts spread over STAGGER ms, then the
 # synchronized burst (every session starting in the same instant) apart.
-# Writes a table (scale.csv) and a plot (scale.png) to OUT.
+# Writes a table (scale.csv: turns, latency, memory, CPU, drops, and the
+# silences inside the agent's replies) and a plot (scale.png) to OUT.
 #   bash scripts/scale.sh                    # 100 1000 5000 10000
 #   SIZES="100 1000" OUT=benches/plots bash scripts/scale.sh
 # PROFILE=release (default) builds arc-agent in release; PROFILE=dev uses the
@@ -18,7 +19,7 @@ OUT=${OUT:-target/scale}
 mkdir -p "$OUT"
 . scripts/lib/bench-node.sh
 
-echo "sessions,stagger_ms,turns_done,turns_planned,p50_ms,p95_ms,p99_ms,max_ms,live_kb_per_session,peak_kb_per_session,peak_mb,cpu_cores,events_per_s,sink_dropped,mirror_dropped" >"$OUT/scale.csv"
+echo "sessions,stagger_ms,turns_done,turns_planned,p50_ms,p95_ms,p99_ms,max_ms,live_kb_per_session,peak_kb_per_session,peak_mb,cpu_cores,events_per_s,sink_dropped,mirror_dropped,gaps_node,gaps_node_over_100ms,gaps_synthesis,gaps_synthesis_over_100ms" >"$OUT/scale.csv"
 run() { # sessions stagger
   local n=$1 stagger=$2 log="$OUT/loadgen-$1-$2.txt"
   echo "scale: $n sessions, stagger $stagger ms"
@@ -40,7 +41,10 @@ live_kb, peak_mb, peak_kb = g(r"\(([\d.]+) KB each\); kernel peak \(VmHWM\) ([\d
 cpu, = g(r"([\d.]+) cores busy")
 ev_s, sink = g(r"\(([\d.]+)/s\), (\d+) dropped by the sink")
 mirrors = re.search(r"dropped by the mirrors: (.*)", t).group(1).replace(",", ";")
-print(",".join([sys.argv[2], sys.argv[3], done, planned, p50, p95, p99, mx, live_kb, peak_kb, peak_mb, cpu, ev_s, sink, mirrors]))
+# Silences inside the agent's replies, by cause (empty from a binary without them).
+gap = lambda cause: re.search(cause + r" (\d+) \((\d+) over 100 ms\)", t)
+gaps = [x for c in ("node", "synthesis") for x in (gap(c).groups() if gap(c) else ("", ""))]
+print(",".join([sys.argv[2], sys.argv[3], done, planned, p50, p95, p99, mx, live_kb, peak_kb, peak_mb, cpu, ev_s, sink, mirrors] + gaps))
 PY
 }
 for n in $SIZES; do run "$n" "$STAGGER"; done
