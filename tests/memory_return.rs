@@ -5,7 +5,7 @@
 //! ended: `ops/memory_trim.rs`): at least half of what a burst took is
 //! returned within seconds (95-98 % here; glibc without a trim kept 98 %),
 //! and the node settles within 10 % of its baseline, an idle node that has
-//! served a few sessions at once (4-7 % here; BENCHMARKS.md "Memory that
+//! served a few sessions at once (5-7.5 % here; BENCHMARKS.md "Memory that
 //! comes back").
 
 use arc_agent::App;
