@@ -18,6 +18,7 @@
 
 use arc_actors::audio::AudioFrame;
 use arc_actors::events::Event;
+use arc_actors::playout_gaps::playout_gaps;
 use arc_actors::session::{AudioOutput, EndReason, SessionNotice};
 use arc_actors::sink::EventSink;
 use arc_agent::config::Config;
@@ -163,19 +164,6 @@ async fn caller(
     out
 }
 
-/// Silences inside the agent's replies so far (the process's counters), by
-/// cause: how many, how many over 100 ms, their seconds in all.
-fn speech_gaps() -> Vec<(&'static str, u64, u64, f64)> {
-    use arc_actors::playout_gaps::{playout_gaps, GapCause};
-    GapCause::ALL
-        .iter()
-        .map(|&c| {
-            let h = playout_gaps().gaps(c);
-            (c.label(), h.count, h.count_above(0.1), h.sum)
-        })
-        .collect()
-}
-
 fn main() {
     // RUST_LOG=warn,arc_actors::session::stt=debug shows each turn's verdict.
     if std::env::var_os("RUST_LOG").is_some() {
@@ -247,7 +235,7 @@ fn main() {
     );
     for &n in &talkers {
         stages.lock().clear();
-        let gaps_before = speech_gaps();
+        let gaps_before = playout_gaps().all();
         let cpu_before = procinfo::sample().cpu_seconds;
         let machine_before = machine_busy_seconds();
         let started = Instant::now();
@@ -289,15 +277,18 @@ fn main() {
             pct(0.95),
             v2v.last().copied().unwrap_or(0),
         );
-        let gaps: Vec<String> = speech_gaps()
+        let gaps: Vec<String> = playout_gaps()
+            .all()
             .iter()
             .zip(&gaps_before)
-            .map(|((cause, n, long, secs), (_, n0, long0, secs0))| {
+            .map(|((cause, now), (_, then))| {
+                let run = now.since(then);
                 format!(
-                    "{cause} {} ({} over 100 ms, {:.1} s in all)",
-                    n - n0,
-                    long - long0,
-                    secs - secs0
+                    "{} {} ({} over 100 ms, {:.1} s in all)",
+                    cause.label(),
+                    run.count,
+                    run.count_above(0.1),
+                    run.sum
                 )
             })
             .collect();

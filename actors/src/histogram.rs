@@ -22,6 +22,21 @@ pub struct HistogramSnapshot {
 }
 
 impl HistogramSnapshot {
+    /// What was counted after `before`, an earlier snapshot of the same
+    /// histogram.
+    pub fn since(&self, before: &HistogramSnapshot) -> HistogramSnapshot {
+        HistogramSnapshot {
+            buckets: self
+                .buckets
+                .iter()
+                .zip(&before.buckets)
+                .map(|(&(bound, n), &(_, n0))| (bound, n.saturating_sub(n0)))
+                .collect(),
+            count: self.count.saturating_sub(before.count),
+            sum: self.sum - before.sum,
+        }
+    }
+
     /// How many fell above `secs` (a bucket bound).
     pub fn count_above(&self, secs: f64) -> u64 {
         self.buckets
@@ -92,5 +107,11 @@ mod tests {
         );
         assert_eq!(s.count_above(0.1), 3);
         assert_eq!(s.count_above(0.3), 1);
+        h.observe_ms(50);
+        let d = h.snapshot().since(&s);
+        assert_eq!(d.count, 1);
+        assert_eq!(d.buckets[0], (0.1, 1));
+        assert_eq!(d.count_above(0.1), 0);
+        assert!((d.sum - 0.05).abs() < 1e-9);
     }
 }

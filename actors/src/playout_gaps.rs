@@ -71,6 +71,11 @@ impl PlayoutGaps {
     pub fn gaps(&self, cause: GapCause) -> HistogramSnapshot {
         self.by_cause[cause as usize].snapshot()
     }
+
+    /// The gaps counted for each cause, in [`GapCause::ALL`]'s order.
+    pub fn all(&self) -> [(GapCause, HistogramSnapshot); 2] {
+        GapCause::ALL.map(|c| (c, self.gaps(c)))
+    }
 }
 
 /// The process's counters.

@@ -16,27 +16,16 @@ async fn synthesis_gaps_in_reply_to(
     line: &str,
 ) -> arc_actors::histogram::HistogramSnapshot {
     let before = playout_gaps().gaps(GapCause::Synthesis);
-    let cfg = SessionConfig {
+    let mut cfg = SessionConfig {
         user_id: "user-gaps".into(),
         room_name: "room-gaps".into(),
         ..Default::default()
     };
-    let mut cfg = cfg;
     cfg.barge_in.paced_playout = true;
     let call = node.scripted(cfg, lines(&[line])).await.unwrap();
     assert_eq!(call.say_all(Duration::from_secs(15)).await, 1);
     call.hang_up().await;
-    let after = playout_gaps().gaps(GapCause::Synthesis);
-    arc_actors::histogram::HistogramSnapshot {
-        buckets: after
-            .buckets
-            .iter()
-            .zip(&before.buckets)
-            .map(|((bound, a), (_, b))| (*bound, a - b))
-            .collect(),
-        count: after.count - before.count,
-        sum: after.sum - before.sum,
-    }
+    playout_gaps().gaps(GapCause::Synthesis).since(&before)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

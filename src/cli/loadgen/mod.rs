@@ -114,7 +114,7 @@ pub async fn run(mut cfg: Config, opts: LoadOptions) -> Result<LoadReport, LoadE
     };
     let baseline = procinfo::sample().rss_bytes;
     let cpu_before = procinfo::sample().cpu_seconds;
-    let gaps_before = report::speech_gaps(&[]);
+    let gaps_before = arc_actors::playout_gaps::playout_gaps().all();
     let started = Instant::now();
     let (stop_sampling, stopped) = tokio::sync::watch::channel(false);
     let sampler = csv_out.map(|out| {

@@ -1,5 +1,7 @@
 //! What a load run reports: turns, latency, memory, CPU and drops.
 
+use arc_actors::histogram::HistogramSnapshot;
+use arc_actors::playout_gaps::{playout_gaps, GapCause};
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -34,19 +36,16 @@ pub struct LoadReport {
 
 /// The run's silences inside the agent's speech, by cause: those counted
 /// since `before` (the process's counters, [`arc_actors::playout_gaps`]).
-pub(super) fn speech_gaps(before: &[(&'static str, u64, u64)]) -> Vec<(&'static str, u64, u64)> {
-    use arc_actors::playout_gaps::{playout_gaps, GapCause};
-    GapCause::ALL
+pub(super) fn speech_gaps(
+    before: &[(GapCause, HistogramSnapshot)],
+) -> Vec<(&'static str, u64, u64)> {
+    playout_gaps()
+        .all()
         .iter()
-        .map(|&cause| {
-            let h = playout_gaps().gaps(cause);
-            let (count, long) = (h.count, h.count_above(0.1));
-            let (_, count0, long0) = before
-                .iter()
-                .find(|(c, ..)| *c == cause.label())
-                .copied()
-                .unwrap_or((cause.label(), 0, 0));
-            (cause.label(), count - count0, long - long0)
+        .zip(before)
+        .map(|((cause, now), (_, then))| {
+            let run = now.since(then);
+            (cause.label(), run.count, run.count_above(0.1))
         })
         .collect()
 }
