@@ -9,6 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// A spool still full after this long says so again.
+const REFUSAL_REPEAT: Duration = Duration::from_secs(60);
+
 /// The spool record of an event: a Pulsar-topic event to its seed topic; a
 /// NATS-subject event to `realtime_topic` (when set), keyed by session (or
 /// by service), its subject kept, given a message id here (the spool keeps
@@ -54,7 +57,10 @@ pub(super) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Arc<Event>>)
     let mut sync_tick =
         tokio::time::interval(Duration::from_millis(shared.cfg.spool_sync_interval_ms));
     sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut warned_full = false;
+    // When the spool last refused and said so: once an outage, not once per
+    // refusal (a full spool still takes a small event now and then, which
+    // must not make the next refusal say it again).
+    let mut warned_full: Option<std::time::Instant> = None;
     loop {
         let first = tokio::select! {
             ev = rx.recv() => match ev { Some(ev) => ev, None => break },
@@ -85,11 +91,11 @@ pub(super) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Arc<Event>>)
                     None => continue,
                 };
                 match spool.append(&rec) {
-                    Ok(_) => warned_full = false,
+                    Ok(_) => {}
                     Err(e) => {
                         shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                        if !warned_full {
-                            warned_full = true;
+                        if warned_full.is_none_or(|at| at.elapsed() >= REFUSAL_REPEAT) {
+                            warned_full = Some(std::time::Instant::now());
                             tracing::error!(error = %e, "cannot spool event for Pulsar: dropped (counted in arc_mirror_dropped_total{{mirror=\"pulsar\"}})");
                         }
                     }
