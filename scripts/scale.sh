@@ -19,7 +19,7 @@ OUT=${OUT:-target/scale}
 mkdir -p "$OUT"
 . scripts/lib/bench-node.sh
 
-echo "sessions,stagger_ms,turns_done,turns_planned,p50_ms,p95_ms,p99_ms,max_ms,live_kb_per_session,peak_kb_per_session,peak_mb,cpu_cores,events_per_s,sink_dropped,mirror_dropped,gaps_node,gaps_node_over_100ms,gaps_synthesis,gaps_synthesis_over_100ms" >"$OUT/scale.csv"
+echo "sessions,stagger_ms,turns_done,turns_planned,p50_ms,p95_ms,p99_ms,max_ms,live_kb_per_session,peak_kb_per_session,peak_mb,cpu_cores,events_per_s,sink_dropped,mirror_dropped,gaps_node,gaps_node_over_100ms,gaps_synthesis,gaps_synthesis_over_100ms,machine_cores_busy" >"$OUT/scale.csv"
 run() { # sessions stagger
   local n=$1 stagger=$2 log="$OUT/loadgen-$1-$2.txt"
   echo "scale: $n sessions, stagger $stagger ms"
@@ -39,12 +39,15 @@ done, planned = g(r"turns completed\s+(\d+) / (\d+)")
 p50, p95, p99, mx = g(r"p50 (\d+)\s+p95 (\d+)\s+p99 (\d+)\s+max (\d+)")
 live_kb, peak_mb, peak_kb = g(r"\(([\d.]+) KB each\); kernel peak \(VmHWM\) ([\d.]+) MB \(([\d.]+) KB")
 cpu, = g(r"([\d.]+) cores busy")
+# The whole machine's busy cores (the brokers share it; empty from an older binary).
+m = re.search(r"the machine ([\d.]+) of its", t)
+machine = m.group(1) if m else ""
 ev_s, sink = g(r"\(([\d.]+)/s\), (\d+) dropped by the sink")
 mirrors = re.search(r"dropped by the mirrors: (.*)", t).group(1).replace(",", ";")
 # Silences inside the agent's replies, by cause (empty from a binary without them).
 gap = lambda cause: re.search(cause + r" (\d+) \((\d+) over 100 ms\)", t)
 gaps = [x for c in ("node", "synthesis") for x in (gap(c).groups() if gap(c) else ("", ""))]
-print(",".join([sys.argv[2], sys.argv[3], done, planned, p50, p95, p99, mx, live_kb, peak_kb, peak_mb, cpu, ev_s, sink, mirrors] + gaps))
+print(",".join([sys.argv[2], sys.argv[3], done, planned, p50, p95, p99, mx, live_kb, peak_kb, peak_mb, cpu, ev_s, sink, mirrors] + gaps + [machine]))
 PY
 }
 for n in $SIZES; do run "$n" "$STAGGER"; done

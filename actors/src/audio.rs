@@ -2,8 +2,8 @@
 //!
 //! ractor mailboxes are unbounded, so audio never goes through one unchecked:
 //! transports push into a [`FrameQueue`] (bounded; a live source drops the oldest
-//! frame and counts it, a file source waits for room), and the Stt actor pulls
-//! from it with a small number of credits in flight.
+//! frame and counts it, a file source waits for room), and the Stt actor takes
+//! from it a few frames at a time when told that some arrived.
 
 use parking_lot::{Mutex, MutexGuard};
 use std::collections::VecDeque;
@@ -48,17 +48,33 @@ pub const STT_SAMPLE_RATE: u32 = 16_000;
 /// Samples in one 20 ms frame at [`STT_SAMPLE_RATE`].
 pub const FRAME_SAMPLES_16K: usize = 320;
 
+/// Told that frames arrived (the Stt actor: a message to it).
+pub type FrameListener = Box<dyn Fn() + Send + Sync>;
+
 /// A bounded FIFO of audio frames shared by one producer (a transport) and one
-/// consumer (the Stt actor's pump).
-#[derive(Debug)]
+/// consumer (the Stt actor). The consumer is told when frames arrive, once
+/// until it next takes: no task of its own waits on the queue (at 10,000
+/// sessions that task's wake-up per 20 ms frame was ~500,000 a second).
 pub struct FrameQueue {
     frames: Mutex<VecDeque<AudioFrame>>,
     capacity: usize,
-    notify_data: Notify,
+    listener: Mutex<Option<FrameListener>>,
+    /// The listener was told and has not taken since.
+    told: AtomicBool,
     notify_space: Notify,
     dropped: AtomicU64,
     pushed: AtomicU64,
     closed: AtomicBool,
+}
+
+impl std::fmt::Debug for FrameQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameQueue")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity)
+            .field("dropped", &self.dropped())
+            .finish()
+    }
 }
 
 impl FrameQueue {
@@ -68,7 +84,8 @@ impl FrameQueue {
             // or two, and a node has one a session.
             frames: Mutex::new(VecDeque::new()),
             capacity: capacity.max(1),
-            notify_data: Notify::new(),
+            listener: Mutex::new(None),
+            told: AtomicBool::new(false),
             notify_space: Notify::new(),
             dropped: AtomicU64::new(0),
             pushed: AtomicU64::new(0),
@@ -96,7 +113,7 @@ impl FrameQueue {
             q.push_back(frame);
         }
         self.pushed.fetch_add(1, Ordering::Relaxed);
-        self.notify_data.notify_one();
+        self.tell();
     }
 
     /// Push from a source that can wait (a file): waits for room, loses nothing.
@@ -113,7 +130,7 @@ impl FrameQueue {
                     q.push_back(frame);
                     drop(q);
                     self.pushed.fetch_add(1, Ordering::Relaxed);
-                    self.notify_data.notify_one();
+                    self.tell();
                     return true;
                 }
             }
@@ -121,32 +138,50 @@ impl FrameQueue {
         }
     }
 
-    /// The next frame, waiting until one arrives; `None` once closed and empty.
-    pub async fn pop(&self) -> Option<AudioFrame> {
-        loop {
-            let data = self.notify_data.notified();
-            {
-                let mut q = self.lock();
-                if let Some(f) = q.pop_front() {
-                    drop(q);
-                    self.notify_space.notify_one();
-                    return Some(f);
-                }
-                if self.closed.load(Ordering::Acquire) {
-                    return None;
-                }
+    /// Tells the listener frames arrived, unless it was told and has not
+    /// taken since.
+    fn tell(&self) {
+        if !self.told.swap(true, Ordering::AcqRel) {
+            if let Some(listener) = &*self.listener.lock() {
+                listener();
             }
-            data.await;
         }
     }
 
-    /// Stop accepting frames and wake every waiter.
+    /// Who is told when frames arrive, from now on (a restarted Stt replaces
+    /// the one that died). It is told at once: frames may be waiting.
+    pub fn listen(&self, listener: FrameListener) {
+        *self.listener.lock() = Some(listener);
+        self.told.store(false, Ordering::Release);
+        self.tell();
+    }
+
+    /// Moves up to `max` frames, oldest first, into `out`. Returns whether
+    /// frames are left; if so, the listener is told again (once), so that a
+    /// consumer taking a few at a time lets its other work in between.
+    pub fn take(&self, max: usize, out: &mut Vec<AudioFrame>) -> bool {
+        // Cleared first: a frame pushed from here on tells the listener anew.
+        self.told.store(false, Ordering::Release);
+        let left = {
+            let mut q = self.lock();
+            let n = q.len().min(max);
+            out.extend(q.drain(..n));
+            !q.is_empty()
+        };
+        if !out.is_empty() {
+            self.notify_space.notify_one();
+        }
+        if left {
+            self.tell();
+        }
+        left
+    }
+
+    /// Stop accepting frames and wake every producer waiting for room.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        self.notify_data.notify_waiters();
         self.notify_space.notify_waiters();
-        // notify_one stores a permit for a pop that has not registered yet.
-        self.notify_data.notify_one();
+        *self.listener.lock() = None;
     }
 
     pub fn len(&self) -> usize {
@@ -180,6 +215,12 @@ mod tests {
         AudioFrame::new(16_000, vec![v; 4])
     }
 
+    fn take_one(q: &FrameQueue) -> Option<f32> {
+        let mut out = Vec::new();
+        q.take(1, &mut out);
+        out.first().map(|f| f.samples[0])
+    }
+
     #[tokio::test]
     async fn live_push_drops_oldest_when_full() {
         let q = FrameQueue::new(2);
@@ -187,8 +228,9 @@ mod tests {
         q.push(frame(2.0));
         q.push(frame(3.0));
         assert_eq!(q.dropped(), 1);
-        assert_eq!(q.pop().await.unwrap().samples[0], 2.0);
-        assert_eq!(q.pop().await.unwrap().samples[0], 3.0);
+        assert_eq!(take_one(&q), Some(2.0));
+        assert_eq!(take_one(&q), Some(3.0));
+        assert_eq!(take_one(&q), None);
     }
 
     #[tokio::test]
@@ -199,22 +241,53 @@ mod tests {
         let h = tokio::spawn(async move { q2.push_wait(frame(2.0)).await });
         tokio::task::yield_now().await;
         assert!(!h.is_finished());
-        assert_eq!(q.pop().await.unwrap().samples[0], 1.0);
+        assert_eq!(take_one(&q), Some(1.0));
         assert!(h.await.unwrap());
-        assert_eq!(q.pop().await.unwrap().samples[0], 2.0);
+        assert_eq!(take_one(&q), Some(2.0));
         assert_eq!(q.dropped(), 0);
     }
 
-    #[tokio::test]
-    async fn close_ends_pop() {
-        let q = Arc::new(FrameQueue::new(4));
-        let q2 = q.clone();
-        let h = tokio::spawn(async move { q2.pop().await });
-        tokio::task::yield_now().await;
+    #[test]
+    fn the_listener_is_told_once_until_it_takes() {
+        let q = FrameQueue::new(8);
+        let told = Arc::new(AtomicU64::new(0));
+        let t = told.clone();
+        q.listen(Box::new(move || {
+            t.fetch_add(1, Ordering::Relaxed);
+        }));
+        // Told on listening (frames may be waiting), not again until it takes.
+        assert_eq!(told.load(Ordering::Relaxed), 1);
+        q.push(frame(1.0));
+        q.push(frame(2.0));
+        assert_eq!(told.load(Ordering::Relaxed), 1);
+        let mut out = Vec::new();
+        // Takes one of two: told again for the one left.
+        assert!(q.take(1, &mut out));
+        assert_eq!(told.load(Ordering::Relaxed), 2);
+        assert!(!q.take(8, &mut out));
+        assert_eq!(
+            out.iter().map(|f| f.samples[0]).collect::<Vec<_>>(),
+            [1.0, 2.0]
+        );
+        q.push(frame(3.0));
+        assert_eq!(told.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn a_closed_queue_takes_no_frame_and_tells_no_one() {
+        let q = FrameQueue::new(4);
+        let told = Arc::new(AtomicU64::new(0));
+        let t = told.clone();
+        q.listen(Box::new(move || {
+            t.fetch_add(1, Ordering::Relaxed);
+        }));
+        let mut out = Vec::new();
+        q.take(4, &mut out);
         q.close();
-        assert!(h.await.unwrap().is_none());
         q.push(frame(1.0));
         assert_eq!(q.dropped(), 1);
+        assert!(!q.take(4, &mut out) && out.is_empty());
+        assert_eq!(told.load(Ordering::Relaxed), 1);
     }
 
     #[test]

@@ -6,10 +6,10 @@ use crate::audio::FrameQueue;
 use crate::emit::{self, ServiceIdentity};
 use crate::engine::{EngineError, Engines};
 use crate::session::emit::session_ended;
-use crate::session::TotalsSlot;
 use crate::session::{
     AudioOutput, EndReason, SessionArgs, SessionConfig, SessionHandle, SessionSupervisor,
 };
+use crate::session::{Pacer, TotalsSlot};
 use crate::sink::EventSink;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use std::collections::HashMap;
@@ -88,6 +88,9 @@ pub struct NodeState {
     args: NodeArgs,
     sessions: HashMap<ActorId, Entry>,
     draining: bool,
+    /// One frame clock for every session's Playout.
+    pacer: Pacer,
+    pacer_task: tokio::task::JoinHandle<()>,
 }
 
 impl Actor for NodeSupervisor {
@@ -100,11 +103,23 @@ impl Actor for NodeSupervisor {
         _myself: ActorRef<Self::Msg>,
         args: NodeArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
+        let (pacer, pacer_task) = Pacer::start();
         Ok(NodeState {
             args,
             sessions: HashMap::new(),
             draining: false,
+            pacer,
+            pacer_task,
         })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        st: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        st.pacer_task.abort();
+        Ok(())
     }
 
     async fn handle(
@@ -248,6 +263,7 @@ impl NodeState {
             frames: frames.clone(),
             done: done_tx,
             totals: totals.clone(),
+            pacer: self.pacer.clone(),
         };
         let (actor, _) = Actor::spawn_linked(None, SessionSupervisor, args, myself.get_cell())
             .await

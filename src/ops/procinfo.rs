@@ -64,6 +64,62 @@ pub fn sample() -> ProcSample {
     s
 }
 
+/// The whole machine's CPU time so far, busy and in all, in core-seconds
+/// (`/proc/stat`'s first line; zeros where it is unavailable). A load run
+/// reads it beside its own: the brokers and the load itself share the
+/// machine's cores with the node.
+pub fn machine_cpu_seconds() -> MachineCpu {
+    std::fs::read_to_string("/proc/stat")
+        .map(|s| MachineCpu::parse(&s))
+        .unwrap_or_default()
+}
+
+/// A reading of `/proc/stat`'s `cpu` line.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct MachineCpu {
+    /// Every state but idle and iowait, summed over the cores.
+    pub busy_seconds: f64,
+    pub total_seconds: f64,
+    /// The machine's cores (its `cpuN` lines).
+    pub cores: u32,
+}
+
+impl MachineCpu {
+    fn parse(stat: &str) -> MachineCpu {
+        let cores = stat
+            .lines()
+            .filter(|l| {
+                l.strip_prefix("cpu")
+                    .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+            })
+            .count() as u32;
+        let mut f = stat.lines().next().unwrap_or("").split_whitespace();
+        if f.next() != Some("cpu") {
+            return MachineCpu::default();
+        }
+        // user nice system idle iowait irq softirq steal (guest time is
+        // already inside user and nice).
+        let t: Vec<u64> = f.take(8).map(|v| v.parse().unwrap_or(0)).collect();
+        let total: u64 = t.iter().sum();
+        let idle = t.get(3).copied().unwrap_or(0) + t.get(4).copied().unwrap_or(0);
+        MachineCpu {
+            busy_seconds: total.saturating_sub(idle) as f64 / clock_ticks(),
+            total_seconds: total as f64 / clock_ticks(),
+            cores,
+        }
+    }
+
+    /// Cores kept busy on average between `before` and this reading (the
+    /// time both span is their total over the cores).
+    pub fn cores_busy_since(&self, before: &MachineCpu) -> f64 {
+        let spanned = (self.total_seconds - before.total_seconds) / self.cores.max(1) as f64;
+        if spanned <= 0.0 {
+            return 0.0;
+        }
+        (self.busy_seconds - before.busy_seconds) / spanned
+    }
+}
+
 /// The kernel's peak resident set of this process so far (VmHWM), in bytes:
 /// the true high-water mark, not a sample that may miss it (0 where /proc
 /// is unavailable).
@@ -117,6 +173,22 @@ impl CpuMeter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_machine_line_counts_busy_time_and_cores() {
+        let before = MachineCpu::parse(
+            "cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 50 0 50 400 0 0 0 0 0 0\ncpu1 50 0 50 400 0 0 0 0 0 0\nintr 1\n",
+        );
+        assert_eq!(before.cores, 2);
+        // 200 more ticks in all (1 s of 2 cores at 100 Hz), 150 of them busy.
+        let after = MachineCpu::parse(
+            "cpu  200 0 150 850 0 0 0 0 0 0\ncpu0 1 0 1 1 0 0 0 0 0 0\ncpu1 1 0 1 1 0 0 0 0 0 0\n",
+        );
+        let busy = after.cores_busy_since(&before);
+        assert!((busy - 1.5).abs() < 1e-9, "{busy}");
+        assert_eq!(MachineCpu::parse("garbage"), MachineCpu::default());
+        assert!(machine_cpu_seconds().cores >= 1);
+    }
 
     #[test]
     fn reads_this_process() {

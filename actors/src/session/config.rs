@@ -24,7 +24,7 @@ pub struct SessionConfig {
     pub target_latency_ms: u64,
     /// Frames the audio queue holds before a live source drops the oldest.
     pub audio_queue_frames: usize,
-    /// Frames in flight between the queue and the Stt actor.
+    /// Frames the Stt takes from the queue at a time when told some arrived.
     pub frame_credits: usize,
     /// Child restarts allowed within `restart_window_ms` before the session gives up.
     pub max_restarts: u32,

@@ -8,7 +8,6 @@ use crate::audio::AudioFrame;
 use chrono::{DateTime, Utc};
 use ractor::RpcReplyPort;
 use std::time::Instant;
-use tokio::sync::OwnedSemaphorePermit;
 
 /// What the session tells the transport besides audio (a browser shows these).
 #[derive(Debug, Clone, PartialEq)]
@@ -220,8 +219,8 @@ pub(crate) enum PlayoutMsg {
 }
 
 pub(crate) enum SttMsg {
-    /// One frame from the queue; the permit is the credit it used.
-    Frame(AudioFrame, OwnedSemaphorePermit),
+    /// Frames arrived in the session's queue (told once until taken).
+    FramesReady,
     Partial {
         seq: u64,
         text: String,

@@ -29,7 +29,10 @@
 //!   `pcm16.rs`, `stt_carry.rs`, `tts_book.rs`: plain data, used by everything here; they use no other
 //!   file of the session but `messages.rs`.
 //! - [`emit`]: builds the session's events from `config` and `stats`.
-//! - `shared.rs`: the state the children share; uses only the plain data.
+//! - `pacer.rs`: the node's playout pacer (one timer for every speaking
+//!   Playout; the node starts it); uses only `messages.rs`.
+//! - `shared.rs`: the state the children share; uses only the plain data
+//!   and the pacer.
 //! - the five children use `shared`, `messages`, `emit` and the plain data,
 //!   never each other (they talk through `shared`'s routes).
 //! - `supervisor.rs` uses all of the above; nothing here uses it.
@@ -39,6 +42,7 @@ mod brain;
 mod config;
 pub mod emit;
 mod messages;
+mod pacer;
 mod pcm16;
 mod playout;
 mod reply;
@@ -56,5 +60,6 @@ pub use config::{
     AuditConfig, BargeInConfig, BrainConfig, SessionConfig, SttConfig, TtsConfig, TurnConfig,
 };
 pub use messages::{AudioOutput, ChildKind, EndReason, SessionMsg, SessionNotice, SessionSummary};
+pub(crate) use pacer::Pacer;
 pub(crate) use supervisor::TotalsSlot;
 pub use supervisor::{SessionArgs, SessionHandle, SessionSupervisor};

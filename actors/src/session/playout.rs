@@ -42,8 +42,12 @@ pub(crate) struct PlayoutState {
     queue: VecDeque<Out>,
     paced: bool,
     paused: bool,
-    /// When the next frame may go out (paced playout).
+    /// When the next frame may go out (paced playout): the schedule.
     clock: tokio::time::Instant,
+    /// Where the audio released so far ends for the listener (paced): a
+    /// frame released after it leaves a silence. Ahead of `clock` while a
+    /// late frame is caught up on.
+    played_until: tokio::time::Instant,
     tick_pending: bool,
     /// Frames of turns up to this one were dropped by a barge-in; late ones are too.
     dropped_upto: u64,
@@ -82,6 +86,7 @@ impl Actor for PlayoutActor {
             queue: VecDeque::new(),
             paused: false,
             clock: tokio::time::Instant::now(),
+            played_until: tokio::time::Instant::now(),
             tick_pending: false,
             dropped_upto: 0,
             starved: false,
@@ -114,7 +119,7 @@ impl Actor for PlayoutActor {
                     && !st.paused
                     && turn == st.last_started_turn
                     && st.queue.is_empty()
-                    && st.clock < tokio::time::Instant::now()
+                    && st.played_until < tokio::time::Instant::now()
                 {
                     st.starved = true;
                 }
@@ -157,6 +162,7 @@ impl Actor for PlayoutActor {
                 if st.paused {
                     st.paused = false;
                     st.clock = tokio::time::Instant::now();
+                    st.played_until = st.clock;
                     st.pump(&myself);
                 }
             }
@@ -182,7 +188,7 @@ impl PlayoutState {
                     if self.clock > now {
                         if !self.tick_pending {
                             self.tick_pending = true;
-                            myself.send_after(self.clock - now, || PlayoutMsg::Tick);
+                            self.shared.pacer.tick_at(self.clock, myself);
                         }
                         return;
                     }
@@ -206,7 +212,7 @@ impl PlayoutState {
         let now = tokio::time::Instant::now();
         if self.paced && turn == self.last_started_turn {
             // Mid-reply: how long after the previous frame ended this one goes.
-            let late = now.saturating_duration_since(self.clock);
+            let late = now.saturating_duration_since(self.played_until);
             let cause = if self.starved {
                 GapCause::Synthesis
             } else {
@@ -228,8 +234,18 @@ impl PlayoutState {
             }
         });
         if self.paced {
-            // Late (a gap in the audio): start again from now, not in the past.
-            self.clock = self.clock.max(now) + Duration::from_millis(ms);
+            // Late by less than a frame (a timer rounds up to the next
+            // millisecond): keep to the schedule, so the speech goes out at
+            // its true rate. Later (a gap in the audio): start again from
+            // now, not in the past.
+            let frame = Duration::from_millis(ms);
+            let from = if now.saturating_duration_since(self.clock) < frame {
+                self.clock
+            } else {
+                now
+            };
+            self.clock = from + frame;
+            self.played_until = self.played_until.max(now) + frame;
         }
         self.shared.output.play(turn, frame);
     }

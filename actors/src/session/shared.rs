@@ -9,6 +9,7 @@ use super::messages::{
     ArchiverMsg, AudioOutput, BrainMsg, EndReason, PlayoutMsg, SessionMsg, SessionSummary, SttMsg,
     TtsMsg, UserTurn,
 };
+use super::pacer::Pacer;
 use super::stats::SessionStats;
 use super::stt_carry::CarriedUtterance;
 use super::tts_book::TtsBook;
@@ -43,6 +44,8 @@ pub(crate) struct Shared {
     pub(crate) sink: EventSink,
     pub(crate) output: Arc<dyn AudioOutput>,
     pub(crate) frames: Arc<FrameQueue>,
+    /// The node's playout pacer (the Playout's frame clock).
+    pub(crate) pacer: Pacer,
     pub(crate) context: Mutex<ConversationContext>,
     pub(crate) routes: Routes,
     pub(crate) started_at: DateTime<Utc>,
@@ -101,6 +104,7 @@ impl Shared {
         sink: EventSink,
         output: Arc<dyn AudioOutput>,
         frames: Arc<FrameQueue>,
+        pacer: Pacer,
     ) -> Self {
         let context = ConversationContext::new(
             config.brain.system_prompt.clone(),
@@ -112,6 +116,7 @@ impl Shared {
         .with_summaries(config.brain.summarize && !engines.llm.publishes_seed_request());
         Self {
             frames,
+            pacer,
             config,
             identity,
             engines,

@@ -10,6 +10,7 @@ use super::messages::{
     ArchiverMsg, AudioOutput, BrainMsg, ChildKind, EndReason, PlayoutMsg, SessionMsg,
     SessionNotice, SessionSummary, SttMsg, TtsMsg,
 };
+use super::pacer::Pacer;
 use super::playout::PlayoutActor;
 use super::shared::Shared;
 use super::stt::SttActor;
@@ -41,6 +42,8 @@ pub struct SessionArgs {
     /// outlives a supervisor that panicked (the node) can still report the
     /// session's totals.
     pub(crate) totals: TotalsSlot,
+    /// The node's playout pacer.
+    pub(crate) pacer: Pacer,
 }
 
 /// Where a session leaves its shared state for the node.
@@ -188,6 +191,7 @@ impl Actor for SessionSupervisor {
             args.sink,
             args.output,
             args.frames,
+            args.pacer,
         ));
         let _ = shared.supervisor.set(myself.clone());
         let _ = args.totals.set(shared.clone());

@@ -114,6 +114,7 @@ pub async fn run(mut cfg: Config, opts: LoadOptions) -> Result<LoadReport, LoadE
     };
     let baseline = procinfo::sample().rss_bytes;
     let cpu_before = procinfo::sample().cpu_seconds;
+    let machine_before = procinfo::machine_cpu_seconds();
     let gaps_before = arc_actors::playout_gaps::playout_gaps().all();
     let started = Instant::now();
     let (stop_sampling, stopped) = tokio::sync::watch::channel(false);
@@ -192,6 +193,7 @@ pub async fn run(mut cfg: Config, opts: LoadOptions) -> Result<LoadReport, LoadE
     }
     let wall = started.elapsed().as_secs_f64();
     let cpu = procinfo::sample().cpu_seconds - cpu_before;
+    let machine = procinfo::machine_cpu_seconds();
     let _ = stop_sampling.send(true);
     if let Some(s) = sampler {
         let _ = s.await;
@@ -223,6 +225,8 @@ pub async fn run(mut cfg: Config, opts: LoadOptions) -> Result<LoadReport, LoadE
         rss_peak_mb: hwm as f64 / 1048576.0,
         rss_peak_per_session_kb: per_session_kb(hwm),
         cpu_cores: if wall > 0.0 { cpu / wall } else { 0.0 },
+        machine_cores_busy: machine.cores_busy_since(&machine_before),
+        machine_cores: machine.cores,
         events,
         sink_dropped: dropped,
         mirror_dropped,

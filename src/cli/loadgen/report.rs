@@ -25,6 +25,10 @@ pub struct LoadReport {
     pub rss_peak_per_session_kb: f64,
     /// CPU time over wall time: cores kept busy on average.
     pub cpu_cores: f64,
+    /// The same for the whole machine (the brokers of a load run share it),
+    /// and its cores.
+    pub machine_cores_busy: f64,
+    pub machine_cores: u32,
     pub events: u64,
     pub sink_dropped: u64,
     /// Events each mirror dropped (queue full, broker away, spool full).
@@ -89,8 +93,8 @@ impl fmt::Display for LoadReport {
         )?;
         writeln!(
             f,
-            "cpu                  {:.2} cores busy on average",
-            self.cpu_cores
+            "cpu                  {:.2} cores busy on average; the machine {:.2} of its {} (brokers and all)",
+            self.cpu_cores, self.machine_cores_busy, self.machine_cores
         )?;
         let gaps: Vec<String> = self
             .speech_gaps

@@ -1,5 +1,6 @@
-//! Stt: pulls audio from the session's frame queue (with a few credits in
-//! flight, so the mailbox stays small), runs VAD and endpointing, and turns
+//! Stt: takes audio from the session's frame queue when told frames arrived
+//! (`session.frame_credits` at a time, so the mailbox stays small and its
+//! other messages come in between), runs VAD and endpointing, and turns
 //! each utterance into partial and final transcripts. Transcription runs in
 //! spawned tasks (the engine puts the inference on its blocking pool), so the
 //! actor keeps listening, for barge-in, while a transcript is being made.
@@ -34,7 +35,6 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::Semaphore;
 use tracing::Instrument;
 use words::{has_words, word_count};
 
@@ -63,6 +63,8 @@ pub(crate) struct SttState {
     vad: Box<dyn VadStream>,
     /// The last `stt.preroll_ms` before speech, a ring of 16-bit samples.
     preroll: VecDeque<i16>,
+    /// The frames taken from the queue at a time (kept for its room).
+    batch: Vec<AudioFrame>,
     utterance: Option<Utterance>,
     partial_seq: u64,
     partial_inflight: bool,
@@ -93,7 +95,7 @@ pub(crate) struct SttState {
     /// back within the VAD's silence rule (counting the pause before the
     /// restart), the utterance was the turn.
     carried: Option<CarriedUtterance>,
-    /// Cancels the pump and in-flight transcriptions when this actor dies.
+    /// Cancels in-flight transcriptions when this actor dies.
     cancel: CancellationToken,
 }
 
@@ -133,24 +135,12 @@ impl Actor for SttActor {
         shared: Arc<Shared>,
     ) -> Result<Self::State, ActorProcessingErr> {
         let cancel = CancellationToken::new();
-        let credits = Arc::new(Semaphore::new(shared.config.frame_credits.max(1)));
-        let frames = shared.frames.clone();
-        let pump_cancel = cancel.clone();
-        tokio::spawn(async move {
-            loop {
-                let permit = tokio::select! {
-                    _ = pump_cancel.cancelled() => return,
-                    p = credits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-                };
-                let frame = tokio::select! {
-                    _ = pump_cancel.cancelled() => return,
-                    f = frames.pop() => match f { Some(f) => f, None => return },
-                };
-                if myself.cast(SttMsg::Frame(frame, permit)).is_err() {
-                    return;
-                }
-            }
-        });
+        // The transport's pushes tell this Stt (a restarted one replaces the
+        // one that died); a frame waits in the bounded queue until taken.
+        let me = myself.clone();
+        shared.frames.listen(Box::new(move || {
+            let _ = me.cast(SttMsg::FramesReady);
+        }));
         // With a turn engine, silence is only the limit behind it.
         let vad = match &shared.engines.turn {
             Some(_) => shared
@@ -163,6 +153,7 @@ impl Actor for SttActor {
             vad,
             shared,
             preroll: VecDeque::new(),
+            batch: Vec::new(),
             utterance: None,
             partial_seq: 0,
             partial_inflight: false,
@@ -189,7 +180,16 @@ impl Actor for SttActor {
         st: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            SttMsg::Frame(frame, _permit) => st.on_frame(&myself, frame).await,
+            SttMsg::FramesReady => {
+                let mut batch = std::mem::take(&mut st.batch);
+                st.shared
+                    .frames
+                    .take(st.shared.config.frame_credits.max(1), &mut batch);
+                for frame in batch.drain(..) {
+                    st.on_frame(&myself, frame).await;
+                }
+                st.batch = batch;
+            }
             SttMsg::Partial { seq, text } => {
                 st.partial_inflight = false;
                 st.partial_cancel = None;
@@ -425,11 +425,13 @@ impl SttState {
                     if self.preroll.capacity() < keep {
                         self.preroll.reserve_exact(keep + frame.samples.len());
                     }
+                    // The oldest out first (at once, not a sample at a time),
+                    // then the frame in.
+                    let over = (self.preroll.len() + frame.samples.len()).saturating_sub(keep);
+                    self.preroll.drain(..over.min(self.preroll.len()));
+                    let skip = frame.samples.len().saturating_sub(keep);
                     self.preroll
-                        .extend(frame.samples.iter().map(|&s| to_i16(s)));
-                    while self.preroll.len() > keep {
-                        self.preroll.pop_front();
-                    }
+                        .extend(frame.samples[skip..].iter().map(|&s| to_i16(s)));
                 }
             }
         }
