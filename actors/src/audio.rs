@@ -247,14 +247,20 @@ mod tests {
         assert_eq!(q.dropped(), 0);
     }
 
-    #[test]
-    fn the_listener_is_told_once_until_it_takes() {
-        let q = FrameQueue::new(8);
+    /// Listens on `q`, counting how often it is told.
+    fn count_tells(q: &FrameQueue) -> Arc<AtomicU64> {
         let told = Arc::new(AtomicU64::new(0));
         let t = told.clone();
         q.listen(Box::new(move || {
             t.fetch_add(1, Ordering::Relaxed);
         }));
+        told
+    }
+
+    #[test]
+    fn the_listener_is_told_once_until_it_takes() {
+        let q = FrameQueue::new(8);
+        let told = count_tells(&q);
         // Told on listening (frames may be waiting), not again until it takes.
         assert_eq!(told.load(Ordering::Relaxed), 1);
         q.push(frame(1.0));
@@ -276,11 +282,7 @@ mod tests {
     #[test]
     fn a_closed_queue_takes_no_frame_and_tells_no_one() {
         let q = FrameQueue::new(4);
-        let told = Arc::new(AtomicU64::new(0));
-        let t = told.clone();
-        q.listen(Box::new(move || {
-            t.fetch_add(1, Ordering::Relaxed);
-        }));
+        let told = count_tells(&q);
         let mut out = Vec::new();
         q.take(4, &mut out);
         q.close();

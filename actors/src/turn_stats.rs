@@ -57,15 +57,20 @@ pub enum Verdict {
     /// The model said complete, but the transcript's last word is unsure
     /// (likely misheard): the turn ends after a longer pause.
     TextUncertain,
+    /// The model's probability fell just short of complete
+    /// (`near_threshold`): with a finished sentence, the turn ends after
+    /// the longer pause.
+    NearComplete,
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 5] = [
+    pub const ALL: [Verdict; 6] = [
         Verdict::Complete,
         Verdict::Incomplete,
         Verdict::Failed,
         Verdict::TextIncomplete,
         Verdict::TextUncertain,
+        Verdict::NearComplete,
     ];
 
     pub fn label(self) -> &'static str {
@@ -75,6 +80,7 @@ impl Verdict {
             Verdict::Failed => "failed",
             Verdict::TextIncomplete => "text_incomplete",
             Verdict::TextUncertain => "text_uncertain",
+            Verdict::NearComplete => "near_complete",
         }
     }
 }

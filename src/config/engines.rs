@@ -48,6 +48,7 @@ pub struct TurnEngineSection {
     pub pause_ms: u64,
     pub max_silence_ms: u64,
     pub threshold: f32,
+    pub near_threshold: f32,
     pub min_word_confidence: f64,
     pub uncertain_silence_ms: u64,
 }

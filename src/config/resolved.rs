@@ -89,6 +89,7 @@ impl Config {
                     pause_ms: self.engines.turn.pause_ms,
                     threshold: self.engines.turn.threshold,
                     max_silence_ms: self.engines.turn.max_silence_ms,
+                    near_threshold: self.engines.turn.near_threshold,
                     min_word_confidence: self.engines.turn.min_word_confidence,
                     uncertain_silence_ms: self.engines.turn.uncertain_silence_ms,
                 },

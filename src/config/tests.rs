@@ -286,6 +286,7 @@ fn turn_settings_are_checked_and_named() {
     assert_eq!(cfg.session_config().stt.turn.max_silence_ms, 1500);
     assert_eq!(cfg.session_config().stt.turn.uncertain_silence_ms, 1000);
     assert_eq!(cfg.session_config().stt.turn.min_word_confidence, 0.6);
+    assert_eq!(cfg.session_config().stt.turn.near_threshold, 0.4);
     for (var, value, key) in [
         (
             "ARC__ENGINES__TURN__MIN_WORD_CONFIDENCE",
@@ -306,6 +307,11 @@ fn turn_settings_are_checked_and_named() {
             "ARC__ENGINES__TURN__THRESHOLD",
             "1.5",
             "engines.turn.threshold",
+        ),
+        (
+            "ARC__ENGINES__TURN__NEAR_THRESHOLD",
+            "-0.1",
+            "engines.turn.near_threshold",
         ),
         ("ARC__ENGINES__TURN__PAUSE_MS", "0", "engines.turn.pause_ms"),
         (

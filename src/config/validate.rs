@@ -228,6 +228,15 @@ impl Config {
                 ),
             ));
         }
+        if !(0.0..=1.0).contains(&turn.near_threshold) {
+            return Err(invalid(
+                "engines.turn.near_threshold",
+                format!(
+                    "{} is outside 0.0..=1.0 (at or above engines.turn.threshold: off)",
+                    turn.near_threshold
+                ),
+            ));
+        }
         if !(0.0..=1.0).contains(&turn.min_word_confidence) {
             return Err(invalid(
                 "engines.turn.min_word_confidence",

@@ -107,6 +107,12 @@ pub struct TurnConfig {
     pub pause_ms: u64,
     /// The engine's probability at or above which the turn is complete.
     pub threshold: f32,
+    /// A probability from here up to `threshold` is a near miss: the turn
+    /// ends at `uncertain_silence_ms` if the transcript is a finished
+    /// sentence (ends in . ? or !, not on a word a sentence does not end on,
+    /// its last word sure); otherwise at `max_silence_ms`. At or above
+    /// `threshold`: off.
+    pub near_threshold: f32,
     /// The longest silence before the turn ends anyway (the engine said
     /// incomplete, failed, or was slow).
     pub max_silence_ms: u64,
@@ -124,6 +130,7 @@ impl Default for TurnConfig {
         Self {
             pause_ms: 200,
             threshold: 0.5,
+            near_threshold: 0.4,
             max_silence_ms: 1500,
             min_word_confidence: 0.6,
             uncertain_silence_ms: 1000,

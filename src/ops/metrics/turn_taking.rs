@@ -8,7 +8,9 @@
 //!   (complete, incomplete, failed; text_incomplete: complete, but the
 //!   transcript stops mid-sentence; text_uncertain: complete, but the
 //!   transcript's last word is unsure, so the turn ends at
-//!   `engines.turn.uncertain_silence_ms`).
+//!   `engines.turn.uncertain_silence_ms`; near_complete: just under the
+//!   threshold (`engines.turn.near_threshold`), so a finished sentence ends
+//!   there too).
 //! - `arc_false_interruptions_total`: the agent paused for speech that had
 //!   no words (a cough, a door) and resumed.
 
@@ -72,7 +74,7 @@ pub(super) fn register(r: &mut Registry) {
     );
     r.register(
         "arc_turn_model_verdicts",
-        "Answers of the turn model at a pause (complete, incomplete, failed; text_incomplete: complete but the transcript stops mid-sentence; text_uncertain: complete but its last word is unsure, so the turn ends at engines.turn.uncertain_silence_ms)",
+        "Answers of the turn model at a pause (complete, incomplete, failed; text_incomplete: complete but the transcript stops mid-sentence; text_uncertain: complete but its last word is unsure, so the turn ends at engines.turn.uncertain_silence_ms; near_complete: just under the threshold, engines.turn.near_threshold, so a finished sentence ends at uncertain_silence_ms)",
         Verdicts,
     );
     r.register(

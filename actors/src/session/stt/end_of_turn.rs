@@ -5,7 +5,11 @@
 //! (complete, but whisper was unsure of the last word: a word cut short by a
 //! pause is the one it mishears, "Boston to …" as "Boston Tooth", and a
 //! misheard dangling word hides that the sentence goes on), or not before
-//! the limit (incomplete, or the words stop mid-sentence).
+//! the limit (incomplete, or the words stop mid-sentence). A near miss (a
+//! probability just under the threshold, `near_threshold`) whose words are
+//! a finished sentence (". ? !" at the end, a sure last word) also ends at
+//! `uncertain_silence_ms`: a finished question the model is unsure of
+//! should not wait for the limit.
 
 use super::{SttMsg, SttState, TurnCause};
 use crate::audio::STT_SAMPLE_RATE;
@@ -59,9 +63,16 @@ impl SttState {
         result: Result<f32, EngineError>,
     ) {
         let threshold = self.shared.config.stt.turn.threshold;
+        let near = self.shared.config.stt.turn.near_threshold;
         let complete = match &result {
             Ok(p) if *p >= threshold => {
                 turn_stats().verdict(Verdict::Complete);
+                true
+            }
+            Ok(p) if *p >= near => {
+                // Decided by the words, as a complete one, but never at once.
+                turn_stats().verdict(Verdict::NearComplete);
+                self.near_at = Some(pause);
                 true
             }
             Ok(_) => {
@@ -112,6 +123,17 @@ impl SttState {
         }
         let least = self.shared.config.stt.turn.min_word_confidence;
         let sure = heard.as_ref().and_then(|h| h.last_word_confidence);
+        if self.near_at == Some(pause) {
+            let finished = text.is_some_and(|t| t.trim_end().ends_with(['.', '?', '!']));
+            if !finished || sure.is_some_and(|p| p < least) {
+                tracing::debug!(session_id = %self.shared.config.session_id, text = ?text, last_word_confidence = ?sure, "the turn model nearly said complete, the words are not a sure finished sentence: waiting for the limit");
+                return;
+            }
+            tracing::debug!(session_id = %self.shared.config.session_id, text = ?text, "the turn model nearly said complete, the words are a finished sentence: ending at the longer pause");
+            self.uncertain_at = Some(pause);
+            self.maybe_end_uncertain(myself);
+            return;
+        }
         if sure.is_some_and(|p| p < least) {
             turn_stats().verdict(Verdict::TextUncertain);
             tracing::debug!(session_id = %self.shared.config.session_id, text = ?text, last_word_confidence = ?sure, "the turn model said complete, the last word is unsure: waiting a little longer");

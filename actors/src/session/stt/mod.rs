@@ -90,6 +90,8 @@ pub(crate) struct SttState {
     /// Judged complete, but the last word was unsure: this pause ends the
     /// turn at `turn.uncertain_silence_ms`.
     uncertain_at: Option<u64>,
+    /// The pause whose verdict was a near miss (`turn.near_threshold`).
+    near_at: Option<u64>,
     /// The utterance a previous Stt was hearing when it died, and the
     /// silence since. Its VAD never heard that utterance: if no speech comes
     /// back within the VAD's silence rule (counting the pause before the
@@ -168,6 +170,7 @@ impl Actor for SttActor {
             spec_text: None,
             complete_at: None,
             uncertain_at: None,
+            near_at: None,
             carried: None,
             cancel,
         })
@@ -483,6 +486,7 @@ impl SttState {
         self.pause_seq += 1;
         self.complete_at = None;
         self.uncertain_at = None;
+        self.near_at = None;
         self.spec_text = None;
         // Made while the VAD paused and no speech since: it holds every word.
         let speculated = self.speculation.take();
