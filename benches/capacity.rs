@@ -80,25 +80,6 @@ fn speech_end(frames: &[AudioFrame]) -> usize {
         .map_or(frames.len(), |i| i + 1)
 }
 
-/// CPU seconds the whole machine spent busy so far (`/proc/stat`): the
-/// node and its llama.cpp server child together.
-fn machine_busy_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let ticks: Vec<f64> = stat
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal: all but idle and iowait.
-    let busy: f64 = ticks.iter().take(8).sum::<f64>()
-        - ticks.get(3).copied().unwrap_or(0.0)
-        - ticks.get(4).copied().unwrap_or(0.0);
-    busy / 100.0
-}
-
 struct Turn {
     /// End of speech → first agent audio.
     voice_to_voice: Option<Duration>,
@@ -237,7 +218,8 @@ fn main() {
         stages.lock().clear();
         let gaps_before = playout_gaps().all();
         let cpu_before = procinfo::sample().cpu_seconds;
-        let machine_before = machine_busy_seconds();
+        // The whole machine: the node and its llama.cpp server child together.
+        let machine_before = procinfo::machine_cpu_seconds();
         let started = Instant::now();
         let results: Vec<Turn> = rt.block_on(async {
             let mut tasks = Vec::new();
@@ -257,7 +239,8 @@ fn main() {
         });
         let secs = started.elapsed().as_secs_f64();
         let cores = (procinfo::sample().cpu_seconds - cpu_before) / secs;
-        let machine = (machine_busy_seconds() - machine_before) / secs;
+        let machine =
+            (procinfo::machine_cpu_seconds().busy_seconds - machine_before.busy_seconds) / secs;
         let mut v2v: Vec<u64> = results
             .iter()
             .filter_map(|t| t.voice_to_voice.map(|d| d.as_millis() as u64))
