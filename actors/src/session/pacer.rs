@@ -91,6 +91,12 @@ impl Pacer {
         let slot = since.as_nanos().div_ceil(SLOT.as_nanos()) as u64;
         let wake = {
             let mut w = inner.wheel.lock();
+            if w.waiting == 0 {
+                // After an idle spell: the slots up to now are empty, start
+                // from now (else every slot since is walked, 128 ms a tick).
+                let now = inner.epoch.elapsed().as_millis() as u64;
+                w.next = w.next.max(now);
+            }
             let slot = slot.clamp(w.next, w.next + SLOTS - 1);
             w.slots[(slot % SLOTS) as usize].push(actor.clone());
             w.waiting += 1;
@@ -151,6 +157,9 @@ impl Wheel {
             due.append(slot);
         }
         self.next = self.next.max(upto + 1);
+        if self.waiting == 0 {
+            self.next = self.next.max(now + 1);
+        }
     }
 }
 
@@ -250,6 +259,24 @@ mod tests {
         // Early by design: the Playout finds its frame not due yet and asks again.
         assert_eq!(heard.len(), 1, "{heard:?}");
         assert!(heard[0] <= (SLOTS + 1) as f64, "{heard:?}");
+        task.abort();
+    }
+
+    /// After a long idle spell the wheel starts from now: the next tick is
+    /// not released early (over and over, 128 ms at a time, as it was).
+    #[tokio::test(start_paused = true)]
+    async fn after_an_idle_hour_a_tick_comes_when_due() {
+        let (pacer, task) = Pacer::start();
+        let (a, heard) = ear().await;
+        pacer.tick_at(Instant::now() + Duration::from_millis(10), &a);
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert_eq!(heard.lock().len(), 1);
+        let (b, heard) = ear().await;
+        pacer.tick_at(Instant::now() + Duration::from_millis(20), &b);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let heard = heard.lock().clone();
+        assert_eq!(heard.len(), 1, "{heard:?}");
+        assert!((20.0..=21.0).contains(&heard[0]), "{heard:?}");
         task.abort();
     }
 
