@@ -18,6 +18,7 @@
 
 use arc_actors::audio::AudioFrame;
 use arc_actors::events::Event;
+use arc_actors::pcm16::Pcm16Frame;
 use arc_actors::playout_gaps::playout_gaps;
 use arc_actors::session::{AudioOutput, EndReason, SessionNotice};
 use arc_actors::sink::EventSink;
@@ -49,7 +50,7 @@ struct Ear {
 }
 
 impl AudioOutput for Ear {
-    fn play(&self, turn: u64, _frame: AudioFrame) {
+    fn play(&self, turn: u64, _frame: Pcm16Frame) {
         self.first_audio
             .lock()
             .entry(turn)

@@ -18,6 +18,7 @@
 
 use arc_actors::audio::AudioFrame;
 use arc_actors::events::Event;
+use arc_actors::pcm16::Pcm16Frame;
 use arc_actors::session::{AudioOutput, EndReason, SessionHandle, SessionNotice};
 use arc_actors::synthetic::silence_frames;
 use arc_agent::config::Config;
@@ -73,7 +74,7 @@ impl Output {
 }
 
 impl AudioOutput for Output {
-    fn play(&self, turn: u64, frame: AudioFrame) {
+    fn play(&self, turn: u64, frame: Pcm16Frame) {
         self.push(Rec::Play {
             turn,
             ms: frame.duration_ms(),

@@ -29,6 +29,7 @@
 //!   generated from one table of events; the [`events::Event`] envelope.
 //! - [`ids`], [`telemetry`]: ids (trace, session, request) and tracing spans.
 //! - [`audio`]: audio frames and the bounded frame queue (backpressure).
+//! - [`pcm16`]: 16-bit audio: the frame agent audio travels in to the transport.
 //! - [`engine`]: the Vad, Stt, Llm and Tts traits (streaming, cancellable).
 //! - [`endpoint`]: the endpointing rules every VAD applies (speech start/end).
 //! - [`tools`]: the built-in tools offered to the model.
@@ -62,6 +63,7 @@ pub mod facts;
 pub mod histogram;
 pub mod ids;
 pub mod node;
+pub mod pcm16;
 pub mod playout_gaps;
 pub mod redact;
 pub mod sentence;

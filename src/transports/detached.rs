@@ -4,7 +4,7 @@
 //! nowhere to go, so it is counted and dropped, and its notices are logged.
 
 use super::adapter::Transport;
-use arc_actors::audio::AudioFrame;
+use arc_actors::pcm16::Pcm16Frame;
 use arc_actors::session::{AudioOutput, SessionNotice};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,7 +30,7 @@ impl Transport for DetachedOutput {
 }
 
 impl AudioOutput for DetachedOutput {
-    fn play(&self, _turn: u64, frame: AudioFrame) {
+    fn play(&self, _turn: u64, frame: Pcm16Frame) {
         self.audio_ms
             .fetch_add(frame.duration_ms(), Ordering::Relaxed);
     }
@@ -50,8 +50,8 @@ mod tests {
     #[test]
     fn audio_is_counted_and_dropped() {
         let out = DetachedOutput::new("s".into());
-        out.play(1, AudioFrame::new(16_000, vec![0.0; 320]));
-        out.play(1, AudioFrame::new(16_000, vec![0.0; 320]));
+        out.play(1, Pcm16Frame::new(16_000, vec![0; 320].into()));
+        out.play(1, Pcm16Frame::new(16_000, vec![0; 320].into()));
         out.flush();
         assert_eq!(out.audio_ms.load(Ordering::Relaxed), 40);
     }

@@ -3,7 +3,7 @@
 //! agent's side, kept in memory until the command writes it out as a WAV.
 
 use super::adapter::Transport;
-use arc_actors::audio::AudioFrame;
+use arc_actors::pcm16::{to_f32, Pcm16Frame};
 use arc_actors::session::{AudioOutput, SessionNotice};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -76,9 +76,11 @@ impl Transport for FileOutput {
 }
 
 impl AudioOutput for FileOutput {
-    fn play(&self, _turn: u64, frame: AudioFrame) {
-        self.rate.store(frame.sample_rate, Ordering::Relaxed);
-        self.audio.lock().extend_from_slice(&frame.samples);
+    fn play(&self, _turn: u64, frame: Pcm16Frame) {
+        self.rate.store(frame.sample_rate(), Ordering::Relaxed);
+        self.audio
+            .lock()
+            .extend(frame.samples().iter().map(|&s| to_f32(s)));
     }
     fn flush(&self) {}
     fn notice(&self, notice: SessionNotice) {

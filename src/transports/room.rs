@@ -15,6 +15,7 @@ use super::adapter::{open_session, MicFramer, Transport};
 use crate::node::NodeContext;
 use arc_actors::audio::AudioFrame;
 use arc_actors::node::NodeError;
+use arc_actors::pcm16::Pcm16Frame;
 use arc_actors::session::{AudioOutput, EndReason, SessionHandle, SessionNotice};
 use arc_models::audio::StreamResampler;
 use arc_rooms::proto::DisconnectReason;
@@ -437,7 +438,8 @@ fn audio_err(reason: &str) -> RoomError {
 }
 
 enum OutCmd {
-    Frame(u64, AudioFrame),
+    /// Held at 16 bits while it waits; resampled to the room's rate when sent.
+    Frame(u64, Pcm16Frame),
     TurnDone(u64),
 }
 
@@ -472,7 +474,7 @@ impl Transport for RoomOutput {
 }
 
 impl AudioOutput for RoomOutput {
-    fn play(&self, _turn: u64, frame: AudioFrame) {
+    fn play(&self, _turn: u64, frame: Pcm16Frame) {
         let ms = frame.duration_ms();
         // The queue is bounded by duration: an unread backlog is dropped, counted.
         if self.queued_ms.load(Ordering::Relaxed) + ms > MAX_QUEUED_OUT_MS {
@@ -532,7 +534,7 @@ async fn speak(
             current = generation;
         }
         let step = match &frame {
-            Some(f) => conv.push(f),
+            Some(f) => conv.push(&f.to_frame()),
             None => conv.finish(),
         };
         if let Err(e) = step {

@@ -2,7 +2,7 @@
 //! session sent (audio counted, notices kept) and lets a test wait for a
 //! notice. The simulated caller of arc-actors listens on it too.
 
-use arc_actors::audio::AudioFrame;
+use arc_actors::pcm16::Pcm16Frame;
 use arc_actors::session::{AudioOutput, SessionNotice};
 use arc_actors::synthetic::CallerEar;
 use parking_lot::Mutex;
@@ -88,7 +88,7 @@ impl RecordingOutput {
 }
 
 impl AudioOutput for RecordingOutput {
-    fn play(&self, _turn: u64, frame: AudioFrame) {
+    fn play(&self, _turn: u64, frame: Pcm16Frame) {
         self.first_played.lock().get_or_insert_with(Instant::now);
         self.frames.fetch_add(1, Ordering::Relaxed);
         self.audio_ms

@@ -3,8 +3,7 @@
 //! [`EndReason`]). Depends on nothing else of the session: every file of the
 //! folder may use it.
 
-use super::pcm16::Pcm16Frame;
-use crate::audio::AudioFrame;
+use crate::pcm16::Pcm16Frame;
 use chrono::{DateTime, Utc};
 use ractor::RpcReplyPort;
 use std::time::Instant;
@@ -41,7 +40,8 @@ pub enum SessionNotice {
 /// The transport side of a session: where agent audio and notices go.
 /// Implementations must not block (queue and return).
 pub trait AudioOutput: Send + Sync {
-    fn play(&self, turn: u64, frame: AudioFrame);
+    /// One frame of the agent's reply, at 16 bits (what transports send).
+    fn play(&self, turn: u64, frame: Pcm16Frame);
     /// Drop queued, not yet played audio (barge-in).
     fn flush(&self);
     fn notice(&self, notice: SessionNotice);
@@ -214,6 +214,10 @@ pub(crate) enum PlayoutMsg {
     Resume,
     /// Release the next frame (paced playout).
     Tick,
+    /// This Playout now has the route (sent once, after the swap): the turns
+    /// whose end reached the Playout before it, or went to its mailbox, are
+    /// over; it ends them.
+    TakeOver,
     Notice(SessionNotice),
     Fault,
 }

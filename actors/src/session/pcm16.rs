@@ -1,14 +1,14 @@
-//! Audio a session holds for a while, as 16-bit PCM: half the memory of the
-//! frames' f32, and no less than a transport carries (LiveKit and the
-//! browser socket send 16-bit samples). The Stt keeps the utterance so far
-//! and the pre-roll before speech in a [`Pcm16`]; the Playout keeps the
-//! reply waiting for the speaker as [`Pcm16Frame`]s. A node holds these for
-//! every user talking and every agent speaking at once, so they are what a
-//! session's memory peaks on. The utterance grows a second at a time (no
-//! doubling: a 2.1 s utterance holds 3 s, not 4), and the engines get an f32
-//! copy made once per decode, straight into the `Arc` they share.
+//! The utterance a session holds while the user talks, as 16-bit PCM: half
+//! the memory of the frames' f32 (see [`crate::pcm16`]). The Stt keeps the
+//! utterance so far and the pre-roll before speech in a [`Pcm16`]. A node
+//! holds one for every user talking at once, so it is part of what a
+//! session's memory peaks on. It grows a second at a time (no doubling: a
+//! 2.1 s utterance holds 3 s, not 4), and the engines get an f32 copy made
+//! once per decode, straight into the `Arc` they share.
 
-use crate::audio::{AudioFrame, STT_SAMPLE_RATE};
+use crate::audio::STT_SAMPLE_RATE;
+use crate::pcm16::to_f32;
+pub(crate) use crate::pcm16::to_i16;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -19,24 +19,6 @@ const GROW_SAMPLES: usize = STT_SAMPLE_RATE as usize;
 #[derive(Debug, Default)]
 pub(crate) struct Pcm16 {
     samples: Vec<i16>,
-}
-
-pub(crate) fn to_i16(s: f32) -> i16 {
-    // Rounded half away from zero by hand: `f32::round` is a libm call per
-    // sample on baseline x86-64, and this runs on every sample heard and
-    // played. NaN becomes 0 (the Stt zeroes non-finite samples anyway).
-    let v = s.clamp(-1.0, 1.0) * 32767.0;
-    let r = v + 0.5f32.copysign(v);
-    let r = if r.is_nan() { 0.0 } else { r };
-    // SAFETY: `r` is finite and within ±32767.5, so it fits an i32. Unlike
-    // `as`, whose saturating cast keeps the loop one sample at a time, this
-    // lets a frame convert four samples an instruction (the reply's
-    // conversion was 6.6 % of the node's CPU at 10,000 sessions; 3x faster).
-    unsafe { r.to_int_unchecked::<i32>() as i16 }
-}
-
-pub(crate) fn to_f32(s: i16) -> f32 {
-    s as f32 / 32767.0
 }
 
 impl Pcm16 {
@@ -76,36 +58,6 @@ impl Pcm16 {
     }
 }
 
-/// A frame kept at 16 bits until it is played.
-#[derive(Debug)]
-pub(crate) struct Pcm16Frame {
-    sample_rate: u32,
-    samples: Box<[i16]>,
-}
-
-impl Pcm16Frame {
-    pub(crate) fn new(frame: &AudioFrame) -> Self {
-        Pcm16Frame {
-            sample_rate: frame.sample_rate,
-            samples: frame.samples.iter().map(|&s| to_i16(s)).collect(),
-        }
-    }
-
-    pub(crate) fn duration_ms(&self) -> u64 {
-        if self.sample_rate == 0 {
-            return 0;
-        }
-        self.samples.len() as u64 * 1000 / self.sample_rate as u64
-    }
-
-    pub(crate) fn to_frame(&self) -> AudioFrame {
-        AudioFrame::new(
-            self.sample_rate,
-            self.samples.iter().map(|&s| to_f32(s)).collect(),
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,26 +82,6 @@ mod tests {
     }
 
     #[test]
-    fn samples_round_half_away_from_zero_to_the_nearest_step() {
-        let step = 1.0 / 32767.0;
-        for (s, want) in [
-            (0.0, 0),
-            (0.49 * step, 0),
-            (0.51 * step, 1),
-            (-0.51 * step, -1),
-            (1.0, 32767),
-            (-1.0, -32767),
-            (f32::NEG_INFINITY, -32767),
-        ] {
-            assert_eq!(to_i16(s), want, "{s}");
-        }
-        for i in -1000..=1000 {
-            let s = i as f32 * 0.000_999;
-            assert_eq!(to_i16(s), (s * 32767.0).round() as i16, "{s}");
-        }
-    }
-
-    #[test]
     fn grows_a_second_at_a_time_not_by_doubling() {
         let mut p = Pcm16::default();
         let frame = [0.1f32; 320];
@@ -160,28 +92,6 @@ mod tests {
         assert_eq!(p.len(), 33_600);
         assert_eq!(p.samples.capacity(), 3 * GROW_SAMPLES);
         assert_eq!(p.duration_ms(), 2_100);
-    }
-
-    #[test]
-    fn a_frame_keeps_its_rate_length_and_signal() {
-        let f = AudioFrame::new(
-            24_000,
-            (0..480).map(|i| (i as f32 * 0.01).cos() * 0.5).collect(),
-        );
-        let q = Pcm16Frame::new(&f);
-        assert_eq!(q.duration_ms(), 20);
-        let back = q.to_frame();
-        assert_eq!(back.sample_rate, 24_000);
-        assert_eq!(back.samples.len(), 480);
-        assert!(f
-            .samples
-            .iter()
-            .zip(&back.samples)
-            .all(|(a, b)| (a - b).abs() <= 1.0 / 32767.0));
-        assert_eq!(
-            Pcm16Frame::new(&AudioFrame::new(0, vec![])).duration_ms(),
-            0
-        );
     }
 
     #[test]

@@ -11,10 +11,9 @@
 //! into the session's frame queue, which the Stt reads.
 
 use super::messages::{PlayoutMsg, SessionNotice};
-use super::pcm16::Pcm16Frame;
 use super::shared::Shared;
 use super::turn_parts::TurnPart;
-use crate::audio::AudioFrame;
+use crate::pcm16::Pcm16Frame;
 use crate::playout_gaps::{playout_gaps, GapCause};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::VecDeque;
@@ -54,6 +53,12 @@ pub(crate) struct PlayoutState {
     /// The frame at the queue's front came after it was due (paced, mid-reply):
     /// the synthesis fell behind the speaker ([`crate::playout_gaps`]).
     starved: bool,
+    /// Turns this Playout ended when it took over from one that died: their
+    /// end (or a frame) may still come, and changes nothing.
+    taken_over: Vec<u64>,
+    /// The first turn the Tts sent this Playout anything of: its messages
+    /// come in turn order, so the turns before went to the one before.
+    first_sent: Option<u64>,
 }
 
 impl Actor for PlayoutActor {
@@ -68,18 +73,7 @@ impl Actor for PlayoutActor {
     ) -> Result<Self::State, ActorProcessingErr> {
         shared.set_playing(None);
         shared.reset_playout_ahead();
-        // After a crash: the turns whose audio was all queued in the
-        // Playout that died are over (what was not played is lost, and the
-        // record says what the user heard). A turn still being synthesized
-        // goes on here: its next frames and its end come to this Playout.
-        let orphaned: Vec<(u64, bool)> = shared.with_playout(|turns| {
-            turns
-                .iter()
-                .filter(|(_, p)| p.is_end_queued())
-                .map(|(t, p)| (*t, !p.all_played()))
-                .collect()
-        });
-        let mut st = PlayoutState {
+        Ok(PlayoutState {
             paced: shared.config.barge_in.paced_playout,
             shared,
             last_started_turn: 0,
@@ -90,12 +84,9 @@ impl Actor for PlayoutActor {
             tick_pending: false,
             dropped_upto: 0,
             starved: false,
-        };
-        for (turn, cut) in orphaned {
-            st.last_started_turn = st.last_started_turn.max(turn);
-            st.end_turn(turn, cut);
-        }
-        Ok(st)
+            taken_over: Vec::new(),
+            first_sent: None,
+        })
     }
 
     async fn handle(
@@ -106,7 +97,7 @@ impl Actor for PlayoutActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             PlayoutMsg::Play { turn, frame } => {
-                if turn <= st.dropped_upto {
+                if !st.sent(turn) || turn <= st.dropped_upto {
                     st.shared.left_playout(frame.duration_ms());
                     return Ok(());
                 }
@@ -131,13 +122,16 @@ impl Actor for PlayoutActor {
                 st.pump(&myself);
             }
             PlayoutMsg::Sentence { turn, text } => {
-                if turn <= st.dropped_upto {
+                if !st.sent(turn) || turn <= st.dropped_upto {
                     return Ok(());
                 }
                 st.shared
                     .with_playout(|turns| turns.entry(turn).or_default().begin_sentence(text));
             }
             PlayoutMsg::TurnEnd { turn, interrupted } => {
+                if !st.sent(turn) {
+                    return Ok(());
+                }
                 st.shared
                     .with_playout(|turns| turns.entry(turn).or_default().end_queued());
                 st.queue.push_back(Out::End { turn, interrupted });
@@ -166,6 +160,7 @@ impl Actor for PlayoutActor {
                     st.pump(&myself);
                 }
             }
+            PlayoutMsg::TakeOver => st.take_over(),
             PlayoutMsg::Flush { turn } => st.flush(&myself, turn),
             PlayoutMsg::Notice(n) => st.shared.output.notice(n),
             PlayoutMsg::Fault => panic!("fault injected into transport"),
@@ -199,14 +194,14 @@ impl PlayoutState {
                     turn,
                     sentence,
                     frame,
-                }) => self.play(turn, sentence, frame.to_frame()),
+                }) => self.play(turn, sentence, frame),
                 Some(Out::End { turn, interrupted }) => self.end_turn(turn, interrupted),
                 None => return,
             }
         }
     }
 
-    fn play(&mut self, turn: u64, sentence: usize, frame: AudioFrame) {
+    fn play(&mut self, turn: u64, sentence: usize, frame: Pcm16Frame) {
         let ms = frame.duration_ms();
         self.shared.left_playout(ms);
         let now = tokio::time::Instant::now();
@@ -248,6 +243,36 @@ impl PlayoutState {
             self.played_until = self.played_until.max(now) + frame;
         }
         self.shared.output.play(turn, frame);
+    }
+
+    /// The Tts sent something of `turn` here; false if it is a turn this
+    /// Playout already ended when it took over (to be dropped).
+    fn sent(&mut self, turn: u64) -> bool {
+        if self.taken_over.contains(&turn) {
+            return false;
+        }
+        self.first_sent.get_or_insert(turn);
+        true
+    }
+
+    /// After a crash: the turns whose audio was all sent to the Playout
+    /// that died (before any was sent here) are over (what was not played is lost, and the record says
+    /// what the user heard). A turn still being synthesized goes on here:
+    /// its next frames and its end come to this Playout.
+    fn take_over(&mut self) {
+        let first_sent = self.first_sent;
+        let orphaned: Vec<(u64, bool)> = self.shared.with_playout(|turns| {
+            turns
+                .iter()
+                .filter(|(t, p)| p.is_end_queued() && first_sent.is_none_or(|f| **t < f))
+                .map(|(t, p)| (*t, !p.all_played()))
+                .collect()
+        });
+        for (turn, cut) in orphaned {
+            self.last_started_turn = self.last_started_turn.max(turn);
+            self.taken_over.push(turn);
+            self.end_turn(turn, cut);
+        }
     }
 
     /// The user talked over the agent: nothing more of what is queued is played.
@@ -295,5 +320,121 @@ impl PlayoutState {
             .output
             .notice(SessionNotice::AgentTurnDone { turn, interrupted });
         self.shared.reply_done(turn, interrupted);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::FrameQueue;
+    use crate::emit::ServiceIdentity;
+    use crate::engine::Engines;
+    use crate::session::messages::AudioOutput;
+    use crate::session::pacer::Pacer;
+    use crate::session::SessionConfig;
+    use crate::sink::EventSink;
+    use crate::synthetic::{silence_frames, EchoLlm, EnergyVad, ScriptedStt, ToneTts};
+    use parking_lot::Mutex;
+
+    /// What the caller would get: the turn-done notices and the audio.
+    #[derive(Default)]
+    struct Caller {
+        done: Mutex<Vec<(u64, bool)>>,
+        audio_ms: Mutex<u64>,
+    }
+
+    impl AudioOutput for Caller {
+        fn play(&self, _turn: u64, frame: Pcm16Frame) {
+            *self.audio_ms.lock() += frame.duration_ms();
+        }
+        fn flush(&self) {}
+        fn notice(&self, notice: SessionNotice) {
+            if let SessionNotice::AgentTurnDone { turn, interrupted } = notice {
+                self.done.lock().push((turn, interrupted));
+            }
+        }
+    }
+
+    fn shared(caller: Arc<Caller>) -> Arc<Shared> {
+        let engines = Engines {
+            vad: Arc::new(EnergyVad::default()),
+            stt: Arc::new(ScriptedStt::new(Vec::new())),
+            llm: Arc::new(EchoLlm::default()),
+            tts: Arc::new(ToneTts::default()),
+            tools: None,
+            turn: None,
+        };
+        let (sink, _events) = EventSink::new(64);
+        let mut config = SessionConfig::default();
+        config.barge_in.paced_playout = false;
+        Arc::new(Shared::new(
+            config,
+            ServiceIdentity::local("playout-test"),
+            engines,
+            sink,
+            caller,
+            Arc::new(FrameQueue::new(8)),
+            Pacer::start().0,
+        ))
+    }
+
+    fn play(shared: &Shared, turn: u64, ms: u64) {
+        for f in silence_frames(ms) {
+            shared.to_playout(PlayoutMsg::Play {
+                turn,
+                frame: Pcm16Frame::from_f32(&f),
+            });
+        }
+    }
+
+    async fn spawn(shared: &Arc<Shared>) -> ActorRef<PlayoutMsg> {
+        let (r, _) = Actor::spawn(None, PlayoutActor, shared.clone())
+            .await
+            .expect("spawn");
+        *shared.routes.playout.write() = Some(r.clone());
+        r
+    }
+
+    async fn settle() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    /// The Playout dies after the last frame of turn 1 and the Tts's
+    /// `TurnEnd` goes to its mailbox (the route not yet swapped): the one
+    /// that follows ends turn 1 once, its late end changes nothing, and turn
+    /// 2, whose frames come to the new one before it takes over, plays whole.
+    #[tokio::test]
+    async fn a_turn_whose_end_went_to_a_dead_playout_is_ended_once_by_the_next() {
+        let caller = Arc::new(Caller::default());
+        let shared = shared(caller.clone());
+        let first = spawn(&shared).await;
+        play(&shared, 1, 200);
+        settle().await;
+        first.stop(None);
+        settle().await;
+        shared.send_turn_end(1, false);
+        assert!(caller.done.lock().is_empty());
+
+        let next = spawn(&shared).await;
+        play(&shared, 2, 100);
+        settle().await;
+        let _ = next.cast(PlayoutMsg::TakeOver);
+        settle().await;
+        assert_eq!(*caller.done.lock(), vec![(1, false)], "turn 1 ended once");
+
+        // The end that raced the swap, and a stray frame, come late.
+        let _ = next.cast(PlayoutMsg::TurnEnd {
+            turn: 1,
+            interrupted: false,
+        });
+        play(&shared, 1, 20);
+        shared.send_turn_end(2, false);
+        settle().await;
+        assert_eq!(*caller.done.lock(), vec![(1, false), (2, false)]);
+        assert_eq!(
+            *caller.audio_ms.lock(),
+            300,
+            "turn 1's stray frame is dropped"
+        );
     }
 }

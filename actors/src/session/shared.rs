@@ -156,6 +156,14 @@ impl Shared {
     pub(crate) fn to_playout(&self, m: PlayoutMsg) -> bool {
         send(&self.routes.playout, m, &self.undelivered)
     }
+    /// Tell the Playout that `turn`'s audio is all sent. Marked in the shared
+    /// state first: if the Playout dies with the message in its mailbox (or
+    /// the message goes to the dead one before its route is swapped), the
+    /// Playout that follows ends the turn.
+    pub(crate) fn send_turn_end(&self, turn: u64, interrupted: bool) {
+        self.with_playout(|turns| turns.entry(turn).or_default().end_sent());
+        self.to_playout(PlayoutMsg::TurnEnd { turn, interrupted });
+    }
     pub(crate) fn to_stt(&self, m: SttMsg) -> bool {
         send(&self.routes.stt, m, &self.undelivered)
     }

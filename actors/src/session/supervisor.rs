@@ -148,6 +148,9 @@ async fn spawn_child(
         ChildKind::Playout => {
             let (r, _) = Actor::spawn_linked(name, PlayoutActor, s, sup).await?;
             *routes.playout.write() = Some(r.clone());
+            // Only now: a turn's end sent before the swap went to the
+            // Playout that died (see `Shared::send_turn_end`).
+            let _ = r.cast(PlayoutMsg::TakeOver);
             r.get_cell()
         }
         ChildKind::Stt => {

@@ -7,12 +7,12 @@
 
 use super::emit;
 use super::messages::{PlayoutMsg, SpokenRecord, TtsMsg};
-use super::pcm16::Pcm16Frame;
 use super::shared::Shared;
 use super::tts_book::{Busy, Pending};
 use super::turn_parts::TurnPart;
 use crate::emit::service_error;
 use crate::engine::CancellationToken;
+use crate::pcm16::Pcm16Frame;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::Arc;
 use std::time::Instant;
@@ -259,7 +259,7 @@ impl TtsState {
                             let ms = frame.duration_ms();
                             // Held at 16 bits while it waits for the
                             // speaker, not as the engine's f32.
-                            let frame = Pcm16Frame::new(&frame);
+                            let frame = Pcm16Frame::from_f32(&frame);
                             if audio_ms + ms <= p.skip_ms {
                                 // A dead Tts sent this part already.
                                 audio_ms += ms;
@@ -365,7 +365,6 @@ impl TtsState {
             interrupted,
         }));
         // The Playout says the turn is done once its audio has played out.
-        self.shared
-            .to_playout(PlayoutMsg::TurnEnd { turn, interrupted });
+        self.shared.send_turn_end(turn, interrupted);
     }
 }

@@ -28,6 +28,9 @@ pub(crate) struct TurnAudio {
     /// The Playout was told the turn's audio is complete (its end is queued
     /// behind the frames).
     end_queued: bool,
+    /// The Tts sent the turn's end (it may still be in the Playout's
+    /// mailbox: a Playout that dies with it there leaves it to its successor).
+    end_sent: bool,
 }
 
 impl TurnAudio {
@@ -93,9 +96,14 @@ impl TurnAudio {
         self.end_queued = true;
     }
 
-    /// Its end was queued: no more audio is coming for it.
+    /// The Tts sent the turn's end: no more audio is coming for it.
+    pub(crate) fn end_sent(&mut self) {
+        self.end_sent = true;
+    }
+
+    /// Its end was sent or queued: no more audio is coming for it.
     pub(crate) fn is_end_queued(&self) -> bool {
-        self.end_queued
+        self.end_queued || self.end_sent
     }
 
     /// Every frame queued was played.

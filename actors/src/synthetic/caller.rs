@@ -4,6 +4,7 @@
 //! sessions with it; tests drive it with their own recording output.
 
 use crate::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
+use crate::pcm16::Pcm16Frame;
 use crate::session::{AudioOutput, SessionHandle, SessionNotice};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -28,7 +29,7 @@ pub struct CallerOutput {
 }
 
 impl AudioOutput for CallerOutput {
-    fn play(&self, _turn: u64, _frame: AudioFrame) {}
+    fn play(&self, _turn: u64, _frame: Pcm16Frame) {}
     fn flush(&self) {}
     fn notice(&self, notice: SessionNotice) {
         if matches!(notice, SessionNotice::AgentTurnDone { .. }) {

@@ -4,7 +4,7 @@
 //! never blocks the session's actors.
 
 use super::MAX_QUEUED_AUDIO_MS;
-use arc_actors::audio::AudioFrame;
+use arc_actors::pcm16::Pcm16Frame;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -64,9 +64,9 @@ impl Outbox {
     }
 
     /// False when more than [`MAX_QUEUED_AUDIO_MS`] waits (or the writer is gone).
-    pub(super) fn audio(&self, epoch: u64, frame: &AudioFrame) -> bool {
-        let limit = (MAX_QUEUED_AUDIO_MS * u64::from(frame.sample_rate) / 1000) as usize;
-        let n = frame.samples.len();
+    pub(super) fn audio(&self, epoch: u64, frame: &Pcm16Frame) -> bool {
+        let limit = (MAX_QUEUED_AUDIO_MS * u64::from(frame.sample_rate()) / 1000) as usize;
+        let n = frame.samples().len();
         if self.samples.fetch_add(n, Ordering::Relaxed) + n > limit {
             self.samples.fetch_sub(n, Ordering::Relaxed);
             return false;
@@ -75,8 +75,8 @@ impl Outbox {
             .tx
             .send(Outgoing::Audio {
                 epoch,
-                rate: frame.sample_rate,
-                pcm: pcm16_bytes(&frame.samples),
+                rate: frame.sample_rate(),
+                pcm: frame.to_le_bytes(),
                 samples: n,
             })
             .is_ok();
@@ -92,27 +92,16 @@ impl Outbox {
     }
 }
 
-/// f32 samples as PCM 16-bit little-endian (clamped; NaN becomes 0).
-fn pcm16_bytes(samples: &[f32]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(samples.len() * 2);
-    for s in samples {
-        let v = if s.is_finite() {
-            s.clamp(-1.0, 1.0)
-        } else {
-            0.0
-        };
-        out.extend_from_slice(&((v * 32767.0).round() as i16).to_le_bytes());
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use arc_actors::audio::AudioFrame;
+    use arc_actors::pcm16::Pcm16Frame;
 
+    /// What the browser gets of the engines' f32: clamped, NaN silent.
     #[test]
     fn pcm16_round_trips_and_clamps() {
-        let b = pcm16_bytes(&[0.0, 1.0, -1.0, 2.0, f32::NAN, 0.5]);
+        let f = AudioFrame::new(16_000, vec![0.0, 1.0, -1.0, 2.0, f32::NAN, 0.5]);
+        let b = Pcm16Frame::from_f32(&f).to_le_bytes();
         let v: Vec<i16> = b
             .chunks_exact(2)
             .map(|c| i16::from_le_bytes([c[0], c[1]]))

@@ -6,7 +6,7 @@
 use super::outbox::Outbox;
 use super::protocol::close_code;
 use crate::transports::adapter::Transport;
-use arc_actors::audio::AudioFrame;
+use arc_actors::pcm16::Pcm16Frame;
 use arc_actors::session::{AudioOutput, SessionNotice};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -72,8 +72,8 @@ impl Transport for WsOutput {
 }
 
 impl AudioOutput for WsOutput {
-    fn play(&self, turn: u64, frame: AudioFrame) {
-        if frame.samples.is_empty() {
+    fn play(&self, turn: u64, frame: Pcm16Frame) {
+        if frame.is_empty() {
             return;
         }
         if self.audio_turn.swap(turn, Ordering::Relaxed) != turn
