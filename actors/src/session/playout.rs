@@ -56,9 +56,6 @@ pub(crate) struct PlayoutState {
     /// Turns this Playout ended when it took over from one that died: their
     /// end (or a frame) may still come, and changes nothing.
     taken_over: Vec<u64>,
-    /// The first turn the Tts sent this Playout anything of: its messages
-    /// come in turn order, so the turns before went to the one before.
-    first_sent: Option<u64>,
 }
 
 impl Actor for PlayoutActor {
@@ -85,7 +82,6 @@ impl Actor for PlayoutActor {
             dropped_upto: 0,
             starved: false,
             taken_over: Vec::new(),
-            first_sent: None,
         })
     }
 
@@ -97,7 +93,7 @@ impl Actor for PlayoutActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             PlayoutMsg::Play { turn, frame } => {
-                if !st.sent(turn) || turn <= st.dropped_upto {
+                if st.taken_over(turn) || turn <= st.dropped_upto {
                     st.shared.left_playout(frame.duration_ms());
                     return Ok(());
                 }
@@ -122,14 +118,14 @@ impl Actor for PlayoutActor {
                 st.pump(&myself);
             }
             PlayoutMsg::Sentence { turn, text } => {
-                if !st.sent(turn) || turn <= st.dropped_upto {
+                if st.taken_over(turn) || turn <= st.dropped_upto {
                     return Ok(());
                 }
                 st.shared
                     .with_playout(|turns| turns.entry(turn).or_default().begin_sentence(text));
             }
             PlayoutMsg::TurnEnd { turn, interrupted } => {
-                if !st.sent(turn) {
+                if st.taken_over(turn) {
                     return Ok(());
                 }
                 st.shared
@@ -160,7 +156,7 @@ impl Actor for PlayoutActor {
                     st.pump(&myself);
                 }
             }
-            PlayoutMsg::TakeOver => st.take_over(),
+            PlayoutMsg::TakeOver => st.take_over(myself.get_id()),
             PlayoutMsg::Flush { turn } => st.flush(&myself, turn),
             PlayoutMsg::Notice(n) => st.shared.output.notice(n),
             PlayoutMsg::Fault => panic!("fault injected into transport"),
@@ -245,26 +241,21 @@ impl PlayoutState {
         self.shared.output.play(turn, frame);
     }
 
-    /// The Tts sent something of `turn` here; false if it is a turn this
-    /// Playout already ended when it took over (to be dropped).
-    fn sent(&mut self, turn: u64) -> bool {
-        if self.taken_over.contains(&turn) {
-            return false;
-        }
-        self.first_sent.get_or_insert(turn);
-        true
+    /// A turn this Playout ended when it took over: what still comes of it
+    /// (nothing should) is dropped.
+    fn taken_over(&self, turn: u64) -> bool {
+        self.taken_over.contains(&turn)
     }
 
-    /// After a crash: the turns whose audio was all sent to the Playout
-    /// that died (before any was sent here) are over (what was not played is lost, and the record says
-    /// what the user heard). A turn still being synthesized goes on here:
-    /// its next frames and its end come to this Playout.
-    fn take_over(&mut self) {
-        let first_sent = self.first_sent;
+    /// After a crash: the turns whose end reached the Playout that died, or
+    /// was sent to it, are over (what was not played is lost, and the
+    /// record says what the user heard). A turn still being synthesized
+    /// goes on here: its next frames and its end come to this Playout.
+    fn take_over(&mut self, me: ractor::ActorId) {
         let orphaned: Vec<(u64, bool)> = self.shared.with_playout(|turns| {
             turns
                 .iter()
-                .filter(|(t, p)| p.is_end_queued() && first_sent.is_none_or(|f| **t < f))
+                .filter(|(_, p)| p.ended_elsewhere(me))
                 .map(|(t, p)| (*t, !p.all_played()))
                 .collect()
         });
@@ -400,9 +391,10 @@ mod tests {
     }
 
     /// The Playout dies after the last frame of turn 1 and the Tts's
-    /// `TurnEnd` goes to its mailbox (the route not yet swapped): the one
-    /// that follows ends turn 1 once, its late end changes nothing, and turn
-    /// 2, whose frames come to the new one before it takes over, plays whole.
+    /// `TurnEnd` goes to it (the route not yet swapped): the one that
+    /// follows ends turn 1 once when it takes over, and a late end of it
+    /// changes nothing. Turn 2, all sent to the new one (its end included)
+    /// before that one got to its `TakeOver`, plays whole.
     #[tokio::test]
     async fn a_turn_whose_end_went_to_a_dead_playout_is_ended_once_by_the_next() {
         let caller = Arc::new(Caller::default());
@@ -416,19 +408,20 @@ mod tests {
         assert!(caller.done.lock().is_empty());
 
         let next = spawn(&shared).await;
-        play(&shared, 2, 100);
-        settle().await;
         let _ = next.cast(PlayoutMsg::TakeOver);
+        // Behind the TakeOver in its mailbox (this runtime runs nothing
+        // until the test waits).
+        play(&shared, 2, 100);
+        shared.send_turn_end(2, false);
         settle().await;
-        assert_eq!(*caller.done.lock(), vec![(1, false)], "turn 1 ended once");
+        assert_eq!(*caller.done.lock(), vec![(1, false), (2, false)]);
 
-        // The end that raced the swap, and a stray frame, come late.
+        // An end of turn 1 that came late, and a stray frame of it.
         let _ = next.cast(PlayoutMsg::TurnEnd {
             turn: 1,
             interrupted: false,
         });
         play(&shared, 1, 20);
-        shared.send_turn_end(2, false);
         settle().await;
         assert_eq!(*caller.done.lock(), vec![(1, false), (2, false)]);
         assert_eq!(

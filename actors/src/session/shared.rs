@@ -156,13 +156,21 @@ impl Shared {
     pub(crate) fn to_playout(&self, m: PlayoutMsg) -> bool {
         send(&self.routes.playout, m, &self.undelivered)
     }
-    /// Tell the Playout that `turn`'s audio is all sent. Marked in the shared
-    /// state first: if the Playout dies with the message in its mailbox (or
-    /// the message goes to the dead one before its route is swapped), the
-    /// Playout that follows ends the turn.
+    /// Tell the Playout that `turn`'s audio is all sent, marked in the
+    /// shared state with the Playout it went to (under the route's lock, so
+    /// the mark and the send agree): if that Playout dies with the message
+    /// in its mailbox, or was dead already, the one that follows ends the
+    /// turn when it takes over ([`PlayoutMsg::TakeOver`]).
     pub(crate) fn send_turn_end(&self, turn: u64, interrupted: bool) {
-        self.with_playout(|turns| turns.entry(turn).or_default().end_sent());
-        self.to_playout(PlayoutMsg::TurnEnd { turn, interrupted });
+        let route = self.routes.playout.read();
+        let to = route.as_ref().map(|r| r.get_id());
+        self.with_playout(|turns| turns.entry(turn).or_default().end_sent(to));
+        let sent = route
+            .as_ref()
+            .is_some_and(|r| r.cast(PlayoutMsg::TurnEnd { turn, interrupted }).is_ok());
+        if !sent {
+            self.undelivered.fetch_add(1, Ordering::Relaxed);
+        }
     }
     pub(crate) fn to_stt(&self, m: SttMsg) -> bool {
         send(&self.routes.stt, m, &self.undelivered)

@@ -2,6 +2,8 @@
 //! queued and how much played, and so what the user heard. The Playout writes
 //! it (in the shared state, per turn); a barge-in reads what was heard.
 
+use ractor::ActorId;
+
 /// Speech per character of text at a normal speaking rate (piper's
 /// en_US voices measure 55-60 ms; espeak-ng ~60).
 const TYPICAL_MS_PER_CHAR: f64 = 57.0;
@@ -28,9 +30,10 @@ pub(crate) struct TurnAudio {
     /// The Playout was told the turn's audio is complete (its end is queued
     /// behind the frames).
     end_queued: bool,
-    /// The Tts sent the turn's end (it may still be in the Playout's
-    /// mailbox: a Playout that dies with it there leaves it to its successor).
-    end_sent: bool,
+    /// The Tts sent the turn's end, to this Playout (None: there was none).
+    /// It may never arrive: a Playout that dies with it in its mailbox, or
+    /// before it is sent, leaves the turn to the one that follows.
+    end_sent: Option<Option<ActorId>>,
 }
 
 impl TurnAudio {
@@ -96,14 +99,16 @@ impl TurnAudio {
         self.end_queued = true;
     }
 
-    /// The Tts sent the turn's end: no more audio is coming for it.
-    pub(crate) fn end_sent(&mut self) {
-        self.end_sent = true;
+    /// The Tts sent the turn's end to the Playout `to`: no more audio is
+    /// coming for it.
+    pub(crate) fn end_sent(&mut self, to: Option<ActorId>) {
+        self.end_sent = Some(to);
     }
 
-    /// Its end was sent or queued: no more audio is coming for it.
-    pub(crate) fn is_end_queued(&self) -> bool {
-        self.end_queued || self.end_sent
+    /// Its end reached, or was sent to, a Playout other than `me` (one that
+    /// died): `me` will not be told that the turn is over.
+    pub(crate) fn ended_elsewhere(&self, me: ActorId) -> bool {
+        self.end_queued || self.end_sent.is_some_and(|to| to != Some(me))
     }
 
     /// Every frame queued was played.
