@@ -86,8 +86,12 @@ pub(crate) struct Shared {
 }
 
 fn send<M: Send + 'static>(slot: &RwLock<Option<ActorRef<M>>>, msg: M, lost: &AtomicU64) -> bool {
-    let guard = slot.read();
-    match guard.as_ref() {
+    send_to(&slot.read(), msg, lost)
+}
+
+/// To the child a route holds (its lock already taken); counted if it is gone.
+fn send_to<M: Send + 'static>(to: &Option<ActorRef<M>>, msg: M, lost: &AtomicU64) -> bool {
+    match to.as_ref() {
         Some(r) if r.cast(msg).is_ok() => true,
         _ => {
             lost.fetch_add(1, Ordering::Relaxed);
@@ -165,12 +169,11 @@ impl Shared {
         let route = self.routes.playout.read();
         let to = route.as_ref().map(|r| r.get_id());
         self.with_playout(|turns| turns.entry(turn).or_default().end_sent(to));
-        let sent = route
-            .as_ref()
-            .is_some_and(|r| r.cast(PlayoutMsg::TurnEnd { turn, interrupted }).is_ok());
-        if !sent {
-            self.undelivered.fetch_add(1, Ordering::Relaxed);
-        }
+        send_to(
+            &route,
+            PlayoutMsg::TurnEnd { turn, interrupted },
+            &self.undelivered,
+        );
     }
     pub(crate) fn to_stt(&self, m: SttMsg) -> bool {
         send(&self.routes.stt, m, &self.undelivered)
