@@ -6,6 +6,7 @@
 //! inference belongs on a bounded blocking pool (see the `arc-models` crate).
 
 use crate::audio::AudioFrame;
+use crate::pcm16::Pcm16Frame;
 use async_trait::async_trait;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -277,10 +278,14 @@ pub trait TtsEngine: Send + Sync {
     fn sample_rate(&self) -> u32;
     /// Synthesize `text`, sending audio chunks as they are made (the first one
     /// before the whole text is done) and stopping between chunks when cancelled.
+    /// The chunks are 16-bit, as the transports carry them and as the reply
+    /// waits for the speaker: an engine that makes f32 converts once
+    /// ([`Pcm16Frame::from_f32_samples`]), and the chunk waiting in the
+    /// channel is half the size.
     async fn synthesize(
         &self,
         text: &str,
-        chunks: mpsc::Sender<AudioFrame>,
+        chunks: mpsc::Sender<Pcm16Frame>,
         cancel: CancellationToken,
     ) -> Result<TtsOutcome, EngineError>;
 }

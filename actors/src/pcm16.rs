@@ -43,9 +43,15 @@ impl Pcm16Frame {
 
     /// Converted from f32 (clamped; NaN becomes 0).
     pub fn from_f32(frame: &AudioFrame) -> Self {
+        Self::from_f32_samples(frame.sample_rate, &frame.samples)
+    }
+
+    /// Converted from f32 samples at `sample_rate` (clamped; NaN becomes 0):
+    /// what an engine that makes f32 sends.
+    pub fn from_f32_samples(sample_rate: u32, samples: &[f32]) -> Self {
         Pcm16Frame {
-            sample_rate: frame.sample_rate,
-            samples: frame.samples.iter().map(|&s| to_i16(s)).collect(),
+            sample_rate,
+            samples: samples.iter().map(|&s| to_i16(s)).collect(),
         }
     }
 

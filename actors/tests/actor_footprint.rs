@@ -5,8 +5,12 @@
 //! allocates a channel's first block of 32 slots up front: for the
 //! supervision port, which most actors never receive on, ~2.5 KiB an actor.
 //! Our patch (`patches/ractor-0.15.13-lazy-supervision-port.patch`) moves
-//! that port to a channel that allocates per message. This test counts what
-//! spawned, idle actors hold and fails without the patch.
+//! that port to a channel that allocates per message. And ractor boxed each
+//! turn of an actor's loop, the wait for the next message included: a waiting
+//! actor held a box the size of its handler's future
+//! (`patches/ractor-0.15.13-unboxed-wait.patch` boxes only the handling).
+//! These tests count what spawned, waiting actors hold and fail without the
+//! patches.
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -40,10 +44,12 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static COUNTING: Counting = Counting;
 
-/// An actor that only waits.
-struct Idle;
+/// An actor whose handling of a message holds `BYTES` across an await: what
+/// a handler that awaits with a big local costs while it runs. `Holding<0>`
+/// is an actor that only waits.
+struct Holding<const BYTES: usize>;
 
-impl Actor for Idle {
+impl<const BYTES: usize> Actor for Holding<BYTES> {
     type Msg = ();
     type State = ();
     type Arguments = ();
@@ -55,36 +61,80 @@ impl Actor for Idle {
     ) -> Result<Self::State, ActorProcessingErr> {
         Ok(())
     }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        _msg: (),
+        _state: &mut (),
+    ) -> Result<(), ActorProcessingErr> {
+        let buf = [1u8; BYTES];
+        tokio::task::yield_now().await;
+        std::hint::black_box(&buf);
+        Ok(())
+    }
 }
 
 const ACTORS: isize = 500;
 
-#[tokio::test(flavor = "current_thread")]
-async fn an_idle_actor_holds_no_supervision_channel_block() {
+/// One measurement at a time: the counter is the whole process's.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The bytes each of [`ACTORS`] spawned actors holds once all of them wait
+/// for a message.
+async fn idle_bytes_per_actor<A>(actor: impl Fn() -> A) -> isize
+where
+    A: Actor<Msg = (), Arguments = ()>,
+{
+    let _one = SERIAL.lock().await;
     // The runtime's and ractor's own first-use allocations, out of the count.
-    let (warm, handle) = Actor::spawn(None, Idle, ()).await.expect("spawn");
+    let (warm, handle) = Actor::spawn(None, actor(), ()).await.expect("spawn");
     warm.stop(None);
     handle.await.expect("stopped");
 
     let before = LIVE.load(Ordering::Relaxed);
     let mut actors = Vec::with_capacity(ACTORS as usize);
     for _ in 0..ACTORS {
-        actors.push(Actor::spawn(None, Idle, ()).await.expect("spawn"));
+        actors.push(Actor::spawn(None, actor(), ()).await.expect("spawn"));
     }
-    // Every actor is in its loop, waiting for a message.
-    tokio::task::yield_now().await;
+    // Every actor in its loop, waiting for a message: a yield lets the
+    // runtime run only so many of the tasks spawned.
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
     let per_actor = (LIVE.load(Ordering::Relaxed) - before) / ACTORS;
-    println!("an idle actor holds {per_actor} bytes");
     for (actor, _) in &actors {
         actor.stop(None);
     }
     for (_, handle) in actors {
         handle.await.expect("stopped");
     }
+    per_actor
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_idle_actor_holds_no_supervision_channel_block() {
+    let per_actor = idle_bytes_per_actor(|| Holding::<0>).await;
+    println!("an idle actor holds {per_actor} bytes");
     // Unpatched: ~6.6 KB (the supervision port's block and channel alone are
     // ~2.6 KB of it).
     assert!(
         per_actor < 5_000,
         "an idle actor holds {per_actor} bytes: is ractor's patch applied (Cargo.toml [patch.crates-io])?"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_waiting_actor_holds_no_box_of_its_handlers_future() {
+    let idle = idle_bytes_per_actor(|| Holding::<0>).await;
+    let big = idle_bytes_per_actor(|| Holding::<8192>).await;
+    println!("a waiting actor holds {idle} bytes; one whose handler holds 8 KiB, {big}");
+    // Unpatched (ractor boxed the wait together with the handling): 20,787
+    // bytes against 4,391 (a debug build, whose futures hold their locals
+    // twice), for as long as the actor waits; patched, 3,649 against 3,687.
+    assert!(
+        big - idle < 1_024,
+        "a waiting actor whose handler holds 8 KiB across an await holds {big} bytes, an idle one {idle}: \
+         is patches/ractor-0.15.13-unboxed-wait.patch applied?"
     );
 }

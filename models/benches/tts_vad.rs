@@ -10,6 +10,7 @@
 
 use arc_actors::audio::{AudioFrame, FRAME_SAMPLES_16K, STT_SAMPLE_RATE};
 use arc_actors::engine::{CancellationToken, TtsEngine, VadEngine};
+use arc_actors::pcm16::Pcm16Frame;
 use arc_models::piper::PiperTts;
 use arc_models::pool::InferencePool;
 use arc_testkit::speech;
@@ -23,7 +24,7 @@ const REPLY: &str = "Sure, your table for two is booked for seven tonight. \
 
 /// Synthesizes `text`; returns (time to first chunk, total time, audio ms).
 async fn synth(tts: &PiperTts, text: &str, stop_after_first: bool) -> (Duration, Duration, u64) {
-    let (tx, mut rx) = mpsc::channel::<AudioFrame>(1024);
+    let (tx, mut rx) = mpsc::channel::<Pcm16Frame>(1024);
     let cancel = CancellationToken::new();
     let start = Instant::now();
     let consumer = {

@@ -3,10 +3,12 @@
 
 use arc_actors::audio::AudioFrame;
 use arc_actors::engine::{CancellationToken, EngineError, TtsEngine, TtsOutcome};
+use arc_actors::pcm16::Pcm16Frame;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// The chunks of one synthesis, their arrival times and the result.
+/// The chunks of one synthesis (as f32, what the speech tests feed the
+/// recognizers), their arrival times and the result.
 pub struct Synthesis {
     pub chunks: Vec<AudioFrame>,
     /// When each chunk arrived, from the start of the call.
@@ -29,14 +31,14 @@ impl Synthesis {
 
 /// `text` through `tts`, its chunks taken from a channel of `capacity`.
 pub async fn synthesize<T: TtsEngine + ?Sized>(tts: &T, text: &str, capacity: usize) -> Synthesis {
-    let (tx, mut rx) = mpsc::channel(capacity);
+    let (tx, mut rx) = mpsc::channel::<Pcm16Frame>(capacity);
     let start = Instant::now();
     let collect = async {
         let mut chunks = Vec::new();
         let mut arrivals = Vec::new();
         while let Some(c) = rx.recv().await {
             arrivals.push(start.elapsed());
-            chunks.push(c);
+            chunks.push(c.to_frame());
         }
         (chunks, arrivals)
     };

@@ -12,7 +12,6 @@ use super::tts_book::{Busy, Pending};
 use super::turn_parts::TurnPart;
 use crate::emit::service_error;
 use crate::engine::CancellationToken;
-use crate::pcm16::Pcm16Frame;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::Arc;
 use std::time::Instant;
@@ -257,9 +256,6 @@ impl TtsState {
                             first_chunk_ms.get_or_insert(started.elapsed().as_millis() as u64);
                             deadline = tokio::time::Instant::now() + stall;
                             let ms = frame.duration_ms();
-                            // Held at 16 bits while it waits for the
-                            // speaker, not as the engine's f32.
-                            let frame = Pcm16Frame::from_f32(&frame);
                             if audio_ms + ms <= p.skip_ms {
                                 // A dead Tts sent this part already.
                                 audio_ms += ms;

@@ -2,8 +2,8 @@
 //! `[tts-stall]` never returns (fault tests), one with `[tts-late]` starts
 //! [`LATE_START`] late (a synthesis that falls behind the speaker).
 
-use crate::audio::AudioFrame;
 use crate::engine::{CancellationToken, EngineError, TtsEngine, TtsOutcome};
+use crate::pcm16::{to_i16, Pcm16Frame};
 use async_trait::async_trait;
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -22,8 +22,8 @@ pub struct ToneTts {
 }
 
 impl ToneTts {
-    fn chunk(&self) -> Arc<[f32]> {
-        type Cached = Option<(u32, u64, Arc<[f32]>)>;
+    fn chunk(&self) -> Arc<[i16]> {
+        type Cached = Option<(u32, u64, Arc<[i16]>)>;
         static CACHE: Mutex<Cached> = Mutex::new(None);
         let mut c = CACHE.lock();
         match &*c {
@@ -32,10 +32,10 @@ impl ToneTts {
             }
             _ => {
                 let n = (self.sample_rate as u64 * self.chunk_ms / 1000) as usize;
-                let chunk: Arc<[f32]> = (0..n)
+                let chunk: Arc<[i16]> = (0..n)
                     .map(|i| {
                         let t = i as f32 / self.sample_rate as f32;
-                        0.2 * (2.0 * std::f32::consts::PI * 220.0 * t).sin()
+                        to_i16(0.2 * (2.0 * std::f32::consts::PI * 220.0 * t).sin())
                     })
                     .collect();
                 *c = Some((self.sample_rate, self.chunk_ms, chunk.clone()));
@@ -69,7 +69,7 @@ impl TtsEngine for ToneTts {
     async fn synthesize(
         &self,
         text: &str,
-        chunks: mpsc::Sender<AudioFrame>,
+        chunks: mpsc::Sender<Pcm16Frame>,
         cancel: CancellationToken,
     ) -> Result<TtsOutcome, EngineError> {
         let total_ms =
@@ -94,7 +94,7 @@ impl TtsEngine for ToneTts {
                 return Err(EngineError::Cancelled);
             }
             if chunks
-                .send(AudioFrame::new(self.sample_rate, chunk.to_vec()))
+                .send(Pcm16Frame::new(self.sample_rate, Box::from(&chunk[..])))
                 .await
                 .is_err()
             {

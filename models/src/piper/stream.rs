@@ -7,8 +7,8 @@ use super::phonemize::{bound_phonemes, phonemize_sentences};
 use super::text::split_text;
 use super::voice::{Inner, PiperTts};
 use crate::audio::StreamResampler;
-use arc_actors::audio::AudioFrame;
 use arc_actors::engine::{CancellationToken, EngineError, TtsEngine, TtsOutcome};
+use arc_actors::pcm16::Pcm16Frame;
 use async_trait::async_trait;
 use ort::session::RunOptions;
 use std::sync::Arc;
@@ -68,14 +68,14 @@ impl Chunker {
         &mut self,
         samples: Vec<f32>,
         flush: bool,
-        tx: &mpsc::Sender<AudioFrame>,
+        tx: &mpsc::Sender<Pcm16Frame>,
         cancel: &CancellationToken,
     ) -> Result<(), EngineError> {
         self.pending.extend(samples);
         let mut start = 0;
         while self.pending.len() - start >= self.chunk || (flush && start < self.pending.len()) {
             let end = (start + self.chunk).min(self.pending.len());
-            let frame = AudioFrame::new(self.rate, self.pending[start..end].to_vec());
+            let frame = Pcm16Frame::from_f32_samples(self.rate, &self.pending[start..end]);
             let len = (end - start) as u64;
             start = end;
             if cancel.is_cancelled() {
@@ -167,7 +167,7 @@ impl TtsEngine for PiperTts {
     async fn synthesize(
         &self,
         text: &str,
-        chunks: mpsc::Sender<AudioFrame>,
+        chunks: mpsc::Sender<Pcm16Frame>,
         cancel: CancellationToken,
     ) -> Result<TtsOutcome, EngineError> {
         let opts = &self.inner.options;

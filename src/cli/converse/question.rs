@@ -5,8 +5,8 @@
 use super::ConverseError;
 use crate::config::Config;
 use crate::engines::{load_piper_voice, LocalEngines};
-use arc_actors::audio::AudioFrame;
 use arc_actors::engine::{CancellationToken, TtsEngine};
+use arc_actors::pcm16::{to_f32, Pcm16Frame};
 use arc_models::audio;
 use arc_models::manifest::Manifest;
 use arc_models::piper::EspeakVoice;
@@ -232,11 +232,11 @@ pub async fn speak_question(
 
 /// `text` through a piper voice, all its chunks joined.
 async fn piper_speech(tts: &dyn TtsEngine, text: &str) -> Result<Vec<f32>, String> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<AudioFrame>(64);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Pcm16Frame>(64);
     let collect = async {
         let mut samples = Vec::new();
         while let Some(frame) = rx.recv().await {
-            samples.extend_from_slice(&frame.samples);
+            samples.extend(frame.samples().iter().map(|&s| to_f32(s)));
         }
         samples
     };
