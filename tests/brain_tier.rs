@@ -10,7 +10,7 @@ use arc_actors::events::nats::{BrainRequest, BrainResponse, Constraints, Context
 use arc_actors::events::Event;
 use arc_actors::session::{SessionConfig, SessionNotice};
 use arc_agent::NatsBrainLlm;
-use arc_testkit::{find_event, InProcessNode, TestNode};
+use arc_testkit::{find_event, subscribed, InProcessNode, TestNode};
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::path::Path;
@@ -273,7 +273,7 @@ async fn a_session_with_the_nats_brain_speaks_the_tiers_answer_or_the_fallback()
 async fn on_the_seed_subject_the_request_goes_out_once() {
     let watcher = async_nats::connect(NATS).await.expect("NATS at 4222");
     let mut sub = watcher.subscribe(BrainRequest::SUBJECT).await.unwrap();
-    watcher.flush().await.unwrap();
+    subscribed(&watcher).await;
     let (_, events) = nats_turn(BrainRequest::SUBJECT).await;
     assert!(
         !events

@@ -54,7 +54,7 @@ async fn scripted_session_reaches_nats_and_pulsar_with_the_seed_fields() {
     let nats = async_nats::connect(nats_server.url()).await.unwrap();
     let mut agent_sub = nats.subscribe("agent.>").await.unwrap();
     let mut hb_sub = nats.subscribe("system.health.heartbeat").await.unwrap();
-    nats.flush().await.unwrap();
+    subscribed(&nats).await;
 
     let mut sc = user_session(&app, "user");
     let user = sc.user_id.clone();

@@ -142,7 +142,7 @@ async fn three_nodes_take_each_track_once_and_survive_a_killed_node() {
         .subscribe("agent.voice.session.started")
         .await
         .unwrap();
-    client.flush().await.unwrap();
+    subscribed(&client).await;
     let mut cluster = start_cluster(&nats, 3, &[]);
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
     let hooks = signed(&track_specs(&run, 0, 300));
@@ -188,7 +188,7 @@ async fn three_nodes_take_each_track_once_and_survive_a_killed_node() {
     // A node stopped the clean way (SIGTERM) ends its live sessions with
     // session.ended, reason node_shutdown, before it exits.
     let mut ended = client.subscribe("agent.voice.session.ended").await.unwrap();
-    client.flush().await.unwrap();
+    subscribed(&client).await;
     let mut stopping = cluster.nodes[0].take().unwrap();
     let holds = survivors[0];
     stopping.terminate();
@@ -233,7 +233,7 @@ async fn a_burst_of_50_tracks_at_a_node_limited_to_10_takes_exactly_10() {
         .subscribe("agent.voice.track.published")
         .await
         .unwrap();
-    observer.flush().await.unwrap();
+    subscribed(&observer).await;
     // All at once: ten senders of five webhooks each.
     let port = cluster.nodes[0].as_ref().unwrap().http_port;
     tokio::task::block_in_place(|| {

@@ -15,7 +15,9 @@
 use arc_actors::session::ChildKind;
 use arc_agent::App;
 use arc_testkit::ScriptedCall;
-use arc_testkit::{eventually, http, lines, metric, start_app, user_session, vars, NatsServer};
+use arc_testkit::{
+    eventually, http, lines, metric, start_app, subscribed, user_session, vars, NatsServer,
+};
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -111,7 +113,7 @@ async fn nats_killed_mid_run_and_restarted_costs_no_turn_and_publishing_resumes(
     // sees the callers' events without anyone touching the node.
     let client = async_nats::connect(nats.url()).await.unwrap();
     let mut sub = client.subscribe("agent.>").await.unwrap();
-    client.flush().await.unwrap();
+    subscribed(&client).await;
     let resumed = tokio::time::timeout(Duration::from_secs(20), sub.next()).await;
     let reconnected = connected(&app);
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -38,7 +38,7 @@ async fn signed_webhooks_reach_both_brokers_and_bad_ones_nothing() {
     let room = format!("room-wh-{run}");
     let nats = async_nats::connect(SHARED_NATS).await.unwrap();
     let mut sub = nats.subscribe("agent.voice.>").await.unwrap();
-    nats.flush().await.unwrap();
+    subscribed(&nats).await;
     // Let the node join its dispatch queue group.
     assert!(eventually(Duration::from_secs(10), || {
         let (code, body) = node.get("/readyz");

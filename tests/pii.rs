@@ -25,7 +25,7 @@ async fn no_unmasked_pii_reaches_nats_or_pulsar_when_redaction_is_on() {
 
     let nats = async_nats::connect(SHARED_NATS).await.unwrap();
     let mut sub = nats.subscribe("agent.>").await.unwrap();
-    nats.flush().await.unwrap();
+    subscribed(&nats).await;
 
     let sc = user_session(&app, "pii-user");
     let user = sc.user_id.clone();

@@ -313,7 +313,7 @@ async fn run(steps: Vec<Step>, line: &str, turn_timeout_ms: u64, slow_timeout_ms
     ] {
         subs.push(nats.subscribe(subject).await.unwrap());
     }
-    nats.flush().await.unwrap();
+    subscribed(&nats).await;
     let mut sub = futures::stream::select_all(subs);
     let session_id = sc.session_id.clone();
     let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -61,7 +61,7 @@ async fn a_turns_spans_share_the_trace_id_of_its_events() {
 
     let nats = async_nats::connect(SHARED_NATS).await.unwrap();
     let mut sub = nats.subscribe("agent.brain.response").await.unwrap();
-    nats.flush().await.unwrap();
+    subscribed(&nats).await;
 
     let sc = user_session(&app, "trace");
     let user = sc.user_id.clone();

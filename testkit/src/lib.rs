@@ -103,7 +103,7 @@ pub use http::{http, http_with, metric};
 pub use in_process::InProcessNode;
 pub use livekit::{livekit_signed, livekit_tokens, post_webhook};
 pub use logs::init_logs;
-pub use nats::{NatsServer, SHARED_NATS};
+pub use nats::{subscribed, NatsServer, SHARED_NATS};
 pub use node::{node_env, speech_env, vars, TestNode};
 pub use postgres::{pg, TestDb, ADMIN_DB};
 pub use pulsar::PulsarLite;

@@ -9,6 +9,23 @@ use std::time::{Duration, Instant};
 /// The shared NATS of the machine (a JetStream server runs at 127.0.0.1:4222).
 pub const SHARED_NATS: &str = "nats://127.0.0.1:4222";
 
+/// Waits until the server has taken every subscription `client` made so far.
+///
+/// `flush` only writes them to the socket: an event another connection (the
+/// node's) publishes right after can still reach the server first and go to
+/// nobody (the brokers test missed its `session.started` so, once, on a
+/// loaded machine). The server reads a connection's commands in order, so
+/// the answer to a request sent after the subscriptions ("no responders",
+/// nobody listens on the subject) means it has read them.
+pub async fn subscribed(client: &async_nats::Client) {
+    use async_nats::RequestErrorKind;
+    match client.request("arc.test.subscribed", "".into()).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == RequestErrorKind::NoResponders => {}
+        Err(e) => panic!("the round trip to NATS after subscribing failed: {e}"),
+    }
+}
+
 /// A nats-server of the test's own on a free port, killed on drop.
 pub struct NatsServer {
     child: Option<Child>,
