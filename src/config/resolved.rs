@@ -116,6 +116,7 @@ impl Config {
                 sample_rate: s.tts.sample_rate,
                 stall_timeout_ms: s.tts.stall_timeout_ms,
                 max_ahead_ms: s.tts.max_ahead_ms,
+                min_ahead_ms: s.tts.min_ahead_ms,
             },
             barge_in: arc_actors::session::BargeInConfig {
                 false_interruption_ms: s.barge_in.false_interruption_ms,

@@ -118,4 +118,5 @@ pub struct TtsSection {
     pub sample_rate: u32,
     pub stall_timeout_ms: u64,
     pub max_ahead_ms: u64,
+    pub min_ahead_ms: u64,
 }

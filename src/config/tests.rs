@@ -130,6 +130,14 @@ fn bad_values_name_the_key() {
         e.to_string().contains("session.tts.max_ahead_ms") && e.to_string().contains("200"),
         "{e}"
     );
+    for bad in ["50", "1001"] {
+        let e =
+            Config::load_with(None, env(&[("ARC__SESSION__TTS__MIN_AHEAD_MS", bad)])).unwrap_err();
+        assert!(
+            e.to_string().contains("session.tts.min_ahead_ms") && e.to_string().contains(bad),
+            "{e}"
+        );
+    }
     let e = Config::load_with(None, env(&[("ARC__NATS__NOPE", "1")])).unwrap_err();
     assert!(
         e.to_string().contains("nats.nope") && e.to_string().contains("unknown"),

@@ -398,6 +398,15 @@ impl Config {
                 ),
             ));
         }
+        if !(100..=s.tts.max_ahead_ms).contains(&s.tts.min_ahead_ms) {
+            return Err(invalid(
+                "session.tts.min_ahead_ms",
+                format!(
+                    "{} is outside 100..=session.tts.max_ahead_ms ({}): under 100 ms a busy node's late wake-up is a silence",
+                    s.tts.min_ahead_ms, s.tts.max_ahead_ms
+                ),
+            ));
+        }
         if !(16..=1024).contains(&s.brain.summary_max_tokens) {
             return Err(invalid(
                 "session.brain.summary_max_tokens",

@@ -202,6 +202,11 @@ pub struct TtsConfig {
     /// is queued for the Playout and not yet played: a reply is not held in
     /// memory whole, and a barge-in has less to drop.
     pub max_ahead_ms: u64,
+    /// The least audio kept queued for the Playout: what the engine's own
+    /// pace does not call for (a fast engine) is not held. The lead between
+    /// the two follows how long the engine takes to hand over a chunk
+    /// (`tts_lead.rs`).
+    pub min_ahead_ms: u64,
 }
 
 impl Default for SessionConfig {
@@ -278,6 +283,7 @@ impl Default for TtsConfig {
             sample_rate: 24_000,
             stall_timeout_ms: 5000,
             max_ahead_ms: 1000,
+            min_ahead_ms: 300,
         }
     }
 }

@@ -53,6 +53,7 @@ mod stt_carry;
 mod supervisor;
 mod tts;
 mod tts_book;
+mod tts_lead;
 mod turn_audio;
 mod turn_parts;
 

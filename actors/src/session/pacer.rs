@@ -222,6 +222,16 @@ mod tests {
         (a, heard)
     }
 
+    /// One tick asked `due` from now; the ticks heard `wait` from now
+    /// (ms after the ask).
+    async fn ticks_heard(pacer: &Pacer, due: Duration, wait: Duration) -> Vec<f64> {
+        let (a, heard) = ear().await;
+        pacer.tick_at(Instant::now() + due, &a);
+        tokio::time::sleep(wait).await;
+        let heard = heard.lock().clone();
+        heard
+    }
+
     #[tokio::test(start_paused = true)]
     async fn each_tick_comes_once_within_a_millisecond_after_it_is_due() {
         let (pacer, task) = Pacer::start();
@@ -252,10 +262,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_tick_further_than_the_wheel_comes_at_its_end() {
         let (pacer, task) = Pacer::start();
-        let (a, heard) = ear().await;
-        pacer.tick_at(Instant::now() + Duration::from_secs(1), &a);
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let heard = heard.lock().clone();
+        let heard = ticks_heard(&pacer, Duration::from_secs(1), Duration::from_secs(2)).await;
         // Early by design: the Playout finds its frame not due yet and asks again.
         assert_eq!(heard.len(), 1, "{heard:?}");
         assert!(heard[0] <= (SLOTS + 1) as f64, "{heard:?}");
@@ -267,14 +274,19 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn after_an_idle_hour_a_tick_comes_when_due() {
         let (pacer, task) = Pacer::start();
-        let (a, heard) = ear().await;
-        pacer.tick_at(Instant::now() + Duration::from_millis(10), &a);
-        tokio::time::sleep(Duration::from_secs(3600)).await;
-        assert_eq!(heard.lock().len(), 1);
-        let (b, heard) = ear().await;
-        pacer.tick_at(Instant::now() + Duration::from_millis(20), &b);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let heard = heard.lock().clone();
+        let idle = Duration::from_secs(3600);
+        assert_eq!(
+            ticks_heard(&pacer, Duration::from_millis(10), idle)
+                .await
+                .len(),
+            1
+        );
+        let heard = ticks_heard(
+            &pacer,
+            Duration::from_millis(20),
+            Duration::from_millis(100),
+        )
+        .await;
         assert_eq!(heard.len(), 1, "{heard:?}");
         assert!((20.0..=21.0).contains(&heard[0]), "{heard:?}");
         task.abort();
@@ -292,10 +304,12 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(1)).await;
         assert_eq!(heard_waiting.lock().len(), 1);
         // A new one falls back to a timer of its own.
-        let (later, heard_later) = ear().await;
-        pacer.tick_at(Instant::now() + Duration::from_millis(30), &later);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let heard = heard_later.lock().clone();
+        let heard = ticks_heard(
+            &pacer,
+            Duration::from_millis(30),
+            Duration::from_millis(100),
+        )
+        .await;
         assert_eq!(heard.len(), 1);
         assert!(heard[0] >= 30.0, "{heard:?}");
     }

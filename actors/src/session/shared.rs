@@ -13,6 +13,7 @@ use super::pacer::Pacer;
 use super::stats::SessionStats;
 use super::stt_carry::CarriedUtterance;
 use super::tts_book::TtsBook;
+use super::tts_lead::TtsLead;
 use super::turn_audio::TurnAudio;
 use super::turn_parts::{TurnPart, TurnParts};
 use crate::audio::FrameQueue;
@@ -62,8 +63,10 @@ pub(crate) struct Shared {
     /// The turn whose audio the Playout is still playing out, if any.
     playing: Mutex<Option<u64>>,
     /// Agent audio sent to the Playout and not yet played or dropped (ms):
-    /// the Tts waits past `tts.max_ahead_ms`.
+    /// the Tts waits past its lead (`tts_lead`).
     playout_ahead_ms: AtomicU64,
+    /// How much of it the engine's pace calls for.
+    pub(crate) tts_lead: TtsLead,
     /// Per turn, what of its audio was queued and played (the Playout
     /// writes it; a barge-in reads what was heard).
     playout: Mutex<BTreeMap<u64, TurnAudio>>,
@@ -136,6 +139,7 @@ impl Shared {
             speaking: Mutex::new(None),
             playing: Mutex::new(None),
             playout_ahead_ms: AtomicU64::new(0),
+            tts_lead: TtsLead::default(),
             playout: Mutex::default(),
             stats: Mutex::default(),
             record_parts: Mutex::default(),

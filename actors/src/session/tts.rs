@@ -169,13 +169,18 @@ impl Actor for TtsActor {
     }
 }
 
-/// Holds the next chunk while the Playout has `tts.max_ahead_ms` or more
-/// still to play (the engine waits on its full channel meanwhile): the
-/// playout clock drains it at one millisecond per millisecond.
+/// Holds the next chunk while the Playout has the lead the engine's pace
+/// calls for (`tts_lead.rs`, between `tts.min_ahead_ms` and
+/// `tts.max_ahead_ms`) or more still to play (the engine waits on its full
+/// channel meanwhile): the playout clock drains it at one millisecond per
+/// millisecond.
 async fn wait_for_playout(shared: &Shared, cancel: &CancellationToken) -> std::time::Duration {
-    let max = shared.config.tts.max_ahead_ms;
+    let tts = &shared.config.tts;
     let started = Instant::now();
     loop {
+        let max = shared
+            .tts_lead
+            .target_ms(tts.min_ahead_ms, tts.max_ahead_ms);
         let ahead = shared.playout_ahead_ms();
         if ahead < max || cancel.is_cancelled() {
             return started.elapsed();
@@ -233,6 +238,10 @@ impl TtsState {
         let tts_span = tracing::info_span!(parent: &p.span, "tts", model = %tts.model(), chars = p.text.chars().count());
         tokio::spawn(async move {
             let started = Instant::now();
+            shared.tts_lead.new_synthesis();
+            // Since when the next chunk could have been taken: how long the
+            // engine made the speaker wait for it (`tts_lead.rs`).
+            let mut ready_since = started;
             // One chunk ahead at most: the bound on what waits for the
             // speaker is `wait_for_playout`'s, and a deeper channel would hold
             // (memory a session peaks on) audio past it.
@@ -253,6 +262,7 @@ impl TtsState {
                     chunk = rx.recv() => match chunk {
                         Some(frame) => {
                             if cancel.is_cancelled() { continue; }
+                            shared.tts_lead.chunk_waited(ready_since.elapsed());
                             first_chunk_ms.get_or_insert(started.elapsed().as_millis() as u64);
                             deadline = tokio::time::Instant::now() + stall;
                             let ms = frame.duration_ms();
@@ -279,6 +289,7 @@ impl TtsState {
                             if sent {
                                 audio_ms += ms;
                             }
+                            ready_since = Instant::now();
                         }
                         None => break,
                     },

@@ -19,6 +19,10 @@ pub struct ToneTts {
     pub sample_rate: u32,
     pub ms_per_char: u64,
     pub chunk_ms: u64,
+    /// How long each synthesis takes before its first chunk: zero (the
+    /// stand-in answers at once), or an engine like piper that makes a
+    /// sentence whole first.
+    pub first_chunk_after: Duration,
 }
 
 impl ToneTts {
@@ -51,6 +55,7 @@ impl Default for ToneTts {
             sample_rate: 24_000,
             ms_per_char: 60,
             chunk_ms: 100,
+            first_chunk_after: Duration::ZERO,
         }
     }
 }
@@ -82,10 +87,15 @@ impl TtsEngine for ToneTts {
             // the Tts actor's stall deadline is for.
             std::future::pending::<()>().await;
         }
-        if text.contains("[tts-late]") {
+        let late = if text.contains("[tts-late]") {
+            LATE_START
+        } else {
+            self.first_chunk_after
+        };
+        if !late.is_zero() {
             tokio::select! {
                 _ = cancel.cancelled() => return Err(EngineError::Cancelled),
-                _ = tokio::time::sleep(LATE_START) => {}
+                _ = tokio::time::sleep(late) => {}
             }
         }
         let mut produced = 0u64;
