@@ -281,7 +281,10 @@ pub trait TtsEngine: Send + Sync {
     /// The chunks are 16-bit, as the transports carry them and as the reply
     /// waits for the speaker: an engine that makes f32 converts once
     /// ([`Pcm16Frame::from_f32_samples`]), and the chunk waiting in the
-    /// channel is half the size.
+    /// channel is half the size. A chunk is best made once the channel has
+    /// room for it (`chunks.reserve()`, then the permit's `send`): while the
+    /// speaker has enough queued, the channel's one chunk waits, and no
+    /// further one in a pending `send`.
     async fn synthesize(
         &self,
         text: &str,

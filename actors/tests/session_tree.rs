@@ -3,7 +3,7 @@
 
 use arc_actors::events::Event;
 use arc_actors::session::{ChildKind, EndReason, SessionConfig, SessionNotice};
-use arc_actors::synthetic::{silence_frames, speech_frames};
+use arc_actors::synthetic::{silence_frames, speech_frames, SyntheticProvider, ToneTts};
 use arc_testkit::{find_event, lines, InProcessNode};
 use std::time::Duration;
 
@@ -212,6 +212,53 @@ async fn a_fast_engine_is_kept_only_the_least_ahead_of_the_speaker() {
     let cfg = config("user-lead");
     assert_eq!((cfg.tts.min_ahead_ms, cfg.tts.max_ahead_ms), (300, 1000));
     synthesis_keeps_no_more_than(cfg, 600).await;
+}
+
+/// While the speaker has the lead, the synthesis waits with one chunk made
+/// beyond it, in the engine's channel. Before, the Tts took that chunk out
+/// and waited holding it, and the engine made the next: a chunk more for
+/// every agent speaking at once, at the node's peak.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn synthesis_waits_for_the_speaker_with_one_chunk_made_beyond_the_lead() {
+    // Chunks of 200 ms: a chunk more or less is well above the timers' slack.
+    let tts = ToneTts {
+        chunk_ms: 200,
+        ..ToneTts::default()
+    };
+    let made = tts.made_ms.clone();
+    let node = InProcessNode::builder()
+        .synthetic(SyntheticProvider {
+            tts,
+            ..SyntheticProvider::default()
+        })
+        .start()
+        .await;
+    let mut cfg = config("user-chunks");
+    cfg.barge_in.paced_playout = true;
+    let script = lines(&["tell me about the weather in the mountains this weekend please"]);
+    let call = std::sync::Arc::new(node.scripted(cfg, script).await.unwrap());
+    let speaking = {
+        let call = call.clone();
+        tokio::spawn(async move { call.say_all(Duration::from_secs(15)).await })
+    };
+    let (mut most, mut samples) = (0, 0);
+    while !speaking.is_finished() {
+        // Made first: a chunk made between the two reads counts next time.
+        let made = made.load(std::sync::atomic::Ordering::Relaxed);
+        let played = call.out.audio_ms.load(std::sync::atomic::Ordering::Relaxed);
+        if played > 0 && made > played {
+            most = most.max(made - played);
+            samples += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(speaking.await.unwrap(), 1);
+    call.hang_up().await;
+    assert!(samples > 100, "the reply was played ({samples} samples)");
+    // Measured: 600 ms (the lead and the chunk in the channel), and 800
+    // with the chunk the Tts held.
+    assert!(most >= 300, "the lead is kept: {most} ms made ahead");
+    assert!(most < 700, "{most} ms made ahead of the speaker");
 }
 
 /// Plays a 3 s sentence in real time: its synthesis took about as long,

@@ -253,13 +253,27 @@ impl TtsState {
             let mut waited = std::time::Duration::ZERO;
             let mut audio_ms = 0;
             let mut result = None;
+            // Whether the speaker has room for the next chunk. Until it has,
+            // the chunk stays in the engine's channel (an engine makes a
+            // chunk once the channel has room for it), and the engine is
+            // still polled, for the work it needs no room for: one chunk
+            // waits beyond the lead, not one held here as well (a chunk
+            // more for every agent speaking at the node's peak).
+            let mut room = true;
+            let mut wait_started = started;
             // A synthesis that gives no audio for this long is abandoned: a
             // stalled engine must not hold the turn (and the session) forever.
             let stall = std::time::Duration::from_millis(shared.config.tts.stall_timeout_ms);
             let mut deadline = tokio::time::Instant::now() + stall;
             loop {
                 tokio::select! {
-                    chunk = rx.recv() => match chunk {
+                    _ = wait_for_playout(&shared, &cancel), if !room => {
+                        room = true;
+                        waited += wait_started.elapsed();
+                        ready_since = Instant::now();
+                        deadline = tokio::time::Instant::now() + stall;
+                    }
+                    chunk = rx.recv(), if room => match chunk {
                         Some(frame) => {
                             if cancel.is_cancelled() { continue; }
                             shared.tts_lead.chunk_waited(ready_since.elapsed());
@@ -271,6 +285,8 @@ impl TtsState {
                                 audio_ms += ms;
                                 continue;
                             }
+                            // The first chunk of a sentence may find the
+                            // last one's audio still ahead of the speaker.
                             waited += wait_for_playout(&shared, &cancel).await;
                             deadline = tokio::time::Instant::now() + stall;
                             // Under the book's lock: a successor that takes
@@ -290,11 +306,15 @@ impl TtsState {
                                 audio_ms += ms;
                             }
                             ready_since = Instant::now();
+                            room = false;
+                            wait_started = ready_since;
                         }
                         None => break,
                     },
                     r = &mut synth, if result.is_none() => result = Some(r),
-                    _ = tokio::time::sleep_until(deadline), if result.is_none() => {
+                    // Not while waiting for the speaker: that is not the
+                    // engine's stall.
+                    _ = tokio::time::sleep_until(deadline), if result.is_none() && room => {
                         cancel.cancel();
                         result = Some(Err(crate::engine::EngineError::Timeout {
                             engine: "tts",

@@ -6,6 +6,7 @@ use crate::engine::{CancellationToken, EngineError, TtsEngine, TtsOutcome};
 use crate::pcm16::{to_i16, Pcm16Frame};
 use async_trait::async_trait;
 use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -23,6 +24,9 @@ pub struct ToneTts {
     /// stand-in answers at once), or an engine like piper that makes a
     /// sentence whole first.
     pub first_chunk_after: Duration,
+    /// Audio made so far (ms), by this engine and its clones together: how
+    /// far synthesis runs ahead of the speaker, for the tests.
+    pub made_ms: Arc<AtomicU64>,
 }
 
 impl ToneTts {
@@ -56,6 +60,7 @@ impl Default for ToneTts {
             ms_per_char: 60,
             chunk_ms: 100,
             first_chunk_after: Duration::ZERO,
+            made_ms: Arc::default(),
         }
     }
 }
@@ -103,13 +108,13 @@ impl TtsEngine for ToneTts {
             if cancel.is_cancelled() {
                 return Err(EngineError::Cancelled);
             }
-            if chunks
-                .send(Pcm16Frame::new(self.sample_rate, Box::from(&chunk[..])))
-                .await
-                .is_err()
-            {
+            // The chunk is made once the channel has room for it, as an
+            // engine that streams makes audio as it is taken.
+            let Ok(room) = chunks.reserve().await else {
                 return Err(EngineError::Cancelled);
-            }
+            };
+            room.send(Pcm16Frame::new(self.sample_rate, Box::from(&chunk[..])));
+            self.made_ms.fetch_add(self.chunk_ms, Ordering::Relaxed);
             produced += self.chunk_ms;
         }
         Ok(TtsOutcome { audio_ms: produced })

@@ -75,17 +75,23 @@ impl Chunker {
         let mut start = 0;
         while self.pending.len() - start >= self.chunk || (flush && start < self.pending.len()) {
             let end = (start + self.chunk).min(self.pending.len());
-            let frame = Pcm16Frame::from_f32_samples(self.rate, &self.pending[start..end]);
-            let len = (end - start) as u64;
-            start = end;
             if cancel.is_cancelled() {
                 return Err(EngineError::Cancelled);
             }
-            tokio::select! {
+            // The 16-bit chunk is made once the channel has room: while the
+            // speaker has enough, the session holds the sentence's samples
+            // here and one chunk in the channel, no third one in a send.
+            let room = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return Err(EngineError::Cancelled),
-                sent = tx.send(frame) => sent.map_err(|_| EngineError::Cancelled)?,
-            }
+                room = tx.reserve() => room.map_err(|_| EngineError::Cancelled)?,
+            };
+            room.send(Pcm16Frame::from_f32_samples(
+                self.rate,
+                &self.pending[start..end],
+            ));
+            let len = (end - start) as u64;
+            start = end;
             self.sent += len;
         }
         self.pending.drain(..start);
