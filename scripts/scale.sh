@@ -4,8 +4,9 @@
 # synthetic engines: ARC's own cost), both brokers on (the machine's NATS
 # and a pulsar-lite of its own), starts spread over STAGGER ms, then the
 # synchronized burst (every session starting in the same instant) apart.
-# Writes a table (scale.csv: turns, latency, memory, CPU, drops, and the
-# silences inside the agent's replies) and a plot (scale.png) to OUT.
+# Writes a table (scale.csv: turns, latency, memory, CPU over the run and
+# while every caller was in its call, drops, and the silences inside the
+# agent's replies) and a plot (scale.png) to OUT.
 #   bash scripts/scale.sh                    # 100 1000 5000 10000
 #   SIZES="100 1000" OUT=benches/plots bash scripts/scale.sh
 # PROFILE=release (default) builds arc-agent in release; PROFILE=dev uses the
@@ -19,7 +20,7 @@ OUT=${OUT:-target/scale}
 mkdir -p "$OUT"
 . scripts/lib/bench-node.sh
 
-echo "sessions,stagger_ms,turns_done,turns_planned,p50_ms,p95_ms,p99_ms,max_ms,live_kb_per_session,peak_kb_per_session,peak_mb,cpu_cores,events_per_s,sink_dropped,mirror_dropped,gaps_node,gaps_node_over_100ms,gaps_synthesis,gaps_synthesis_over_100ms,machine_cores_busy" >"$OUT/scale.csv"
+echo "sessions,stagger_ms,turns_done,turns_planned,p50_ms,p95_ms,p99_ms,max_ms,live_kb_per_session,peak_kb_per_session,peak_mb,cpu_cores,events_per_s,sink_dropped,mirror_dropped,gaps_node,gaps_node_over_100ms,gaps_synthesis,gaps_synthesis_over_100ms,machine_cores_busy,all_in_call_s,all_in_call_node_cores,all_in_call_machine_cores" >"$OUT/scale.csv"
 run() { # sessions stagger
   local n=$1 stagger=$2 log="$OUT/loadgen-$1-$2.txt"
   echo "scale: $n sessions, stagger $stagger ms"
@@ -47,7 +48,10 @@ mirrors = re.search(r"dropped by the mirrors: (.*)", t).group(1).replace(",", ";
 # Silences inside the agent's replies, by cause (empty from a binary without them).
 gap = lambda cause: re.search(cause + r" (\d+) \((\d+) over 100 ms\)", t)
 gaps = [x for c in ("node", "synthesis") for x in (gap(c).groups() if gap(c) else ("", ""))]
-print(",".join([sys.argv[2], sys.argv[3], done, planned, p50, p95, p99, mx, live_kb, peak_kb, peak_mb, cpu, ev_s, sink, mirrors] + gaps + [machine]))
+# The CPU while every caller was in its call (empty: no such window, or an older binary).
+m = re.search(r"([\d.]+) cores busy while every caller was in its call \(([\d.]+) s.*the machine ([\d.]+) of its", t)
+window = [m.group(2), m.group(1), m.group(3)] if m else ["", "", ""]
+print(",".join([sys.argv[2], sys.argv[3], done, planned, p50, p95, p99, mx, live_kb, peak_kb, peak_mb, cpu, ev_s, sink, mirrors] + gaps + [machine] + window))
 PY
 }
 for n in $SIZES; do run "$n" "$STAGGER"; done

@@ -4,7 +4,7 @@
 use arc_actors::events::Event;
 use arc_actors::session::{ChildKind, EndReason, SessionConfig, SessionNotice};
 use arc_actors::synthetic::{silence_frames, speech_frames, SyntheticProvider, ToneTts};
-use arc_testkit::{find_event, lines, InProcessNode};
+use arc_testkit::{find_event, lines, InProcessNode, ScriptedCall};
 use std::time::Duration;
 
 fn config(user: &str) -> SessionConfig {
@@ -214,6 +214,24 @@ async fn a_fast_engine_is_kept_only_the_least_ahead_of_the_speaker() {
     synthesis_keeps_no_more_than(cfg, 600).await;
 }
 
+/// A caller asks about the weather and, in the background, waits up to
+/// `timeout_s` for the answer (about 4 s of agent audio, played in real
+/// time): the call, and the turns it heard answered.
+async fn weather_reply_played(
+    node: &InProcessNode,
+    mut cfg: SessionConfig,
+    timeout_s: u64,
+) -> (std::sync::Arc<ScriptedCall>, tokio::task::JoinHandle<usize>) {
+    cfg.barge_in.paced_playout = true;
+    let script = lines(&["tell me about the weather in the mountains this weekend please"]);
+    let call = std::sync::Arc::new(node.scripted(cfg, script).await.unwrap());
+    let speaking = {
+        let call = call.clone();
+        tokio::spawn(async move { call.say_all(Duration::from_secs(timeout_s)).await })
+    };
+    (call, speaking)
+}
+
 /// While the speaker has the lead, the synthesis waits with one chunk made
 /// beyond it, in the engine's channel. Before, the Tts took that chunk out
 /// and waited holding it, and the engine made the next: a chunk more for
@@ -233,14 +251,7 @@ async fn synthesis_waits_for_the_speaker_with_one_chunk_made_beyond_the_lead() {
         })
         .start()
         .await;
-    let mut cfg = config("user-chunks");
-    cfg.barge_in.paced_playout = true;
-    let script = lines(&["tell me about the weather in the mountains this weekend please"]);
-    let call = std::sync::Arc::new(node.scripted(cfg, script).await.unwrap());
-    let speaking = {
-        let call = call.clone();
-        tokio::spawn(async move { call.say_all(Duration::from_secs(15)).await })
-    };
+    let (call, speaking) = weather_reply_played(&node, config("user-chunks"), 15).await;
     let (mut most, mut samples) = (0, 0);
     while !speaking.is_finished() {
         // Made first: a chunk made between the two reads counts next time.
@@ -303,13 +314,7 @@ async fn a_tts_crash_mid_reply_loses_no_word_and_repeats_none() {
     let mut node = InProcessNode::synthetic().await;
     let mut cfg = config("user-tts-crash");
     cfg.tts.max_ahead_ms = 300;
-    cfg.barge_in.paced_playout = true;
-    let script = lines(&["tell me about the weather in the mountains this weekend please"]);
-    let call = std::sync::Arc::new(node.scripted(cfg, script).await.unwrap());
-    let speaking = {
-        let call = call.clone();
-        tokio::spawn(async move { call.say_all(Duration::from_secs(20)).await })
-    };
+    let (call, speaking) = weather_reply_played(&node, cfg, 20).await;
     // 1.5 s into the first sentence (~4 s of audio), the Tts dies.
     tokio::time::timeout(Duration::from_secs(10), async {
         while call.out.audio_ms.load(std::sync::atomic::Ordering::Relaxed) < 1500 {

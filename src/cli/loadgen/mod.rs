@@ -5,11 +5,14 @@
 //! - mod.rs: the run (sessions started together, or spread with `--stagger`;
 //!   for `--duration` each user hangs up after `--turns` and calls again);
 //! - report.rs: what a run reports at its end;
-//! - samples.rs: the run over time (`--csv`), which the soak plots.
+//! - samples.rs: the run over time (`--csv`), which the soak plots;
+//! - busy.rs: the CPU while every caller was in its call.
 
+mod busy;
 mod report;
 mod samples;
 
+pub use busy::BusyWhileAllTalk;
 pub use report::LoadReport;
 pub use samples::HEADER as CSV_HEADER;
 
@@ -99,6 +102,7 @@ pub async fn run(mut cfg: Config, opts: LoadOptions) -> Result<LoadReport, LoadE
     let (tap, mut rx) = MirrorInput::new("loadgen", MirrorFilter::Pulsar, 1 << 20);
     let app = App::start_with_taps(cfg, vec![tap]).await?;
     let progress = Arc::new(Progress::default());
+    let calls_ended = Arc::new(busy::CallsEnded::default());
     let collector = {
         let progress = progress.clone();
         tokio::spawn(async move {
@@ -136,6 +140,7 @@ pub async fn run(mut cfg: Config, opts: LoadOptions) -> Result<LoadReport, LoadE
         let ctx = app.ctx.clone();
         let barrier = barrier.clone();
         let progress = progress.clone();
+        let calls_ended = calls_ended.clone();
         // This user's start within the window (evenly spread).
         let offset = stagger.mul_f64(i as f64 / sessions.max(1) as f64);
         tasks.push(tokio::spawn(async move {
@@ -176,6 +181,7 @@ pub async fn run(mut cfg: Config, opts: LoadOptions) -> Result<LoadReport, LoadE
                 .await;
                 handle.end(EndReason::UserLeft);
                 handle.wait().await;
+                calls_ended.one_more();
                 match until {
                     Some(t) if Instant::now() < t => continue,
                     _ => break,
@@ -187,6 +193,10 @@ pub async fn run(mut cfg: Config, opts: LoadOptions) -> Result<LoadReport, LoadE
     // All sessions exist now: this is the memory of `sessions` live sessions.
     barrier.wait().await;
     let live = procinfo::sample().rss_bytes;
+    let all_talking = {
+        let calls_ended = calls_ended.clone();
+        tokio::spawn(async move { busy::while_all_talk(stagger, &calls_ended).await })
+    };
     let mut completed = 0;
     for t in tasks {
         completed += t.await.unwrap_or(0);
@@ -194,6 +204,8 @@ pub async fn run(mut cfg: Config, opts: LoadOptions) -> Result<LoadReport, LoadE
     let wall = started.elapsed().as_secs_f64();
     let cpu = procinfo::sample().cpu_seconds - cpu_before;
     let machine = procinfo::machine_cpu_seconds();
+    // Every call has ended, so the window has (or there was none).
+    let busy_while_all_talk = all_talking.await.ok().flatten();
     let _ = stop_sampling.send(true);
     if let Some(s) = sampler {
         let _ = s.await;
@@ -227,6 +239,7 @@ pub async fn run(mut cfg: Config, opts: LoadOptions) -> Result<LoadReport, LoadE
         cpu_cores: if wall > 0.0 { cpu / wall } else { 0.0 },
         machine_cores_busy: machine.cores_busy_since(&machine_before),
         machine_cores: machine.cores,
+        busy_while_all_talk,
         events,
         sink_dropped: dropped,
         mirror_dropped,

@@ -29,6 +29,9 @@ pub struct LoadReport {
     /// and its cores.
     pub machine_cores_busy: f64,
     pub machine_cores: u32,
+    /// The same while every caller was in its call (none when a call ended
+    /// before the last caller started).
+    pub busy_while_all_talk: Option<super::BusyWhileAllTalk>,
     pub events: u64,
     pub sink_dropped: u64,
     /// Events each mirror dropped (queue full, broker away, spool full).
@@ -96,6 +99,17 @@ impl fmt::Display for LoadReport {
             "cpu                  {:.2} cores busy on average; the machine {:.2} of its {} (brokers and all)",
             self.cpu_cores, self.machine_cores_busy, self.machine_cores
         )?;
+        match &self.busy_while_all_talk {
+            Some(w) => writeln!(
+                f,
+                "cpu, all in call     {:.2} cores busy while every caller was in its call ({:.1} s: the last had started, none had hung up); the machine {:.2} of its {}",
+                w.node_cores, w.seconds, w.machine_cores, self.machine_cores
+            )?,
+            None => writeln!(
+                f,
+                "cpu, all in call     no such window: a call ended before the last caller started"
+            )?,
+        }
         let gaps: Vec<String> = self
             .speech_gaps
             .iter()
