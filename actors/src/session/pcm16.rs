@@ -4,7 +4,7 @@
 //! holds one for every user talking at once, so it is part of what a
 //! session's memory peaks on. It grows by a quarter of what it holds, at
 //! least a quarter second (not by doubling, nor a second at a time: a 2.1 s
-//! utterance holds 2.4 s, not 4 or 3), and the engines get an f32 copy made
+//! utterance holds 2.3 s, not 4 or 3), and the engines get an f32 copy made
 //! once per decode, straight into the `Arc` they share.
 
 use crate::audio::STT_SAMPLE_RATE;
