@@ -305,9 +305,10 @@ impl TtsState {
                             if sent {
                                 audio_ms += ms;
                             }
-                            ready_since = Instant::now();
+                            // The next chunk can be taken once the speaker
+                            // has room (`ready_since` is set then).
                             room = false;
-                            wait_started = ready_since;
+                            wait_started = Instant::now();
                         }
                         None => break,
                     },
