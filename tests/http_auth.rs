@@ -139,6 +139,35 @@ fn every_v1_route_needs_a_token_that_allows_it() {
     );
 }
 
+/// A WebSocket handshake with the node. A connection reset before any answer
+/// (seen once in CI, on the first handshake after the node came up; never
+/// reproduced in 60 runs under load) is tried again, said on stderr: what
+/// this file checks is the node's answer, not the loopback's.
+async fn ws_connect(
+    url: &str,
+) -> Result<
+    (
+        tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+        tokio_tungstenite::tungstenite::handshake::client::Response,
+    ),
+    tokio_tungstenite::tungstenite::Error,
+> {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let mut tries = 0;
+    loop {
+        match tokio_tungstenite::connect_async(url).await {
+            Err(WsError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset && tries < 2 => {
+                tries += 1;
+                eprintln!("/ws handshake reset ({e}); trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            r => return r,
+        }
+    }
+}
+
 /// `/ws` off loopback: no token, no session; a token from `POST /v1/tokens`
 /// opens one session for its user, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,14 +186,8 @@ async fn a_browser_needs_a_short_lived_token_from_the_operator() {
 
     // No token, or a made-up one: refused before any session starts.
     let url = |q: &str| format!("ws://127.0.0.1:{port}/ws{q}");
-    assert_eq!(
-        status_of(tokio_tungstenite::connect_async(url("")).await),
-        401
-    );
-    assert_eq!(
-        status_of(tokio_tungstenite::connect_async(url("?token=a.b.c")).await),
-        401
-    );
+    assert_eq!(status_of(ws_connect(&url("")).await), 401);
+    assert_eq!(status_of(ws_connect(&url("?token=a.b.c")).await), 401);
     let (_, sessions) = call(port, "GET", "/v1/sessions", Some(ADMIN), "");
     assert_eq!(sessions, r#"{"sessions":[]}"#);
 
@@ -178,10 +201,9 @@ async fn a_browser_needs_a_short_lived_token_from_the_operator() {
     assert_eq!(minted["expires_in_s"], 300);
 
     // The token opens one session, for its user (the query cannot pick another).
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(url(&format!("?token={token}&user_id=someone-else")))
-            .await
-            .expect("the token opens /ws");
+    let (mut ws, _) = ws_connect(&url(&format!("?token={token}&user_id=someone-else")))
+        .await
+        .expect("the token opens /ws");
     let hello = loop {
         match ws.next().await {
             Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
@@ -194,7 +216,7 @@ async fn a_browser_needs_a_short_lived_token_from_the_operator() {
     assert_eq!(hello["type"], "session");
     assert_eq!(hello["user_id"], "browser-alice");
     assert_eq!(
-        status_of(tokio_tungstenite::connect_async(url(&format!("?token={token}"))).await),
+        status_of(ws_connect(&url(&format!("?token={token}"))).await),
         429,
         "a token opens one session"
     );
