@@ -58,18 +58,28 @@ async fn features_match_pipecats_reference_on_speech() {
 
 /// The model's verdict on `text` spoken by piper, after 200 ms of pause (when
 /// the node asks). Piper speaks with random variation (its noise scales), so
-/// one rendition is one sample of the voice: the median of three, and all three.
+/// one rendition is one sample of the voice: the median of five, and all five.
 async fn verdict(model: &SmartTurn, text: &str, seed: &mut u64) -> (f32, Vec<f32>) {
     let mut p = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..5 {
         let mut audio = piper_16k(text).await;
         audio.extend(room(200, seed));
         p.push(model.predict_blocking(&audio).unwrap());
     }
     p.sort_by(f32::total_cmp);
-    (p[1], p)
+    (p[2], p)
 }
 
+/// `engines.turn.near_threshold` (config/default.toml): from here up to the
+/// threshold (0.5) a finished sentence still ends the turn early.
+const NEAR_THRESHOLD: f32 = 0.4;
+
+/// A finished question against the same voice cut after "and". The
+/// question's renditions straddle the 0.5 threshold (CI saw 0.441, 0.490,
+/// 0.679; other runs a median above 0.5), so what is checked is what the
+/// node acts on: the question reaches the near-miss band, where a finished
+/// sentence ends the turn early; the cut sentence stays below it, and well
+/// apart from the question.
 #[tokio::test]
 async fn a_finished_question_is_complete_and_a_sentence_cut_after_and_is_not() {
     let model = speech::smart_turn(pool());
@@ -77,8 +87,15 @@ async fn a_finished_question_is_complete_and_a_sentence_cut_after_and_is_not() {
     let (p_whole, all_whole) = verdict(&model, "How many days are in a week?", &mut seed).await;
     let (p_cut, all_cut) = verdict(&model, "I want a large pizza and", &mut seed).await;
     println!("complete question: {all_whole:.3?}; cut after \"and\": {all_cut:.3?}");
-    assert!(p_whole > 0.5, "a finished question: {all_whole:?}");
-    assert!(p_cut < 0.5, "cut after \"and\": {all_cut:?}");
+    assert!(
+        p_whole >= NEAR_THRESHOLD,
+        "a finished question: {all_whole:?}"
+    );
+    assert!(p_cut < NEAR_THRESHOLD, "cut after \"and\": {all_cut:?}");
+    assert!(
+        p_whole - p_cut > 0.25,
+        "the model hardly tells them apart: {all_whole:?} against {all_cut:?}"
+    );
 }
 
 #[test]
