@@ -57,7 +57,8 @@ pub struct NodeStats {
 }
 
 pub struct NodeArgs {
-    pub identity: ServiceIdentity,
+    /// Shared with every session (one copy a node).
+    pub identity: Arc<ServiceIdentity>,
     pub sink: EventSink,
     pub provider: Arc<dyn EngineProvider>,
     pub max_sessions: usize,
@@ -79,7 +80,8 @@ pub struct NodeSupervisor;
 
 struct Entry {
     handle: SessionHandle,
-    config: SessionConfig,
+    /// The same configuration the session holds (one copy a session).
+    config: Arc<SessionConfig>,
     /// The session's shared state (its totals), once it started.
     totals: TotalsSlot,
 }
@@ -254,8 +256,9 @@ impl NodeState {
         let frames = Arc::new(FrameQueue::new(spec.config.audio_queue_frames));
         let (done_tx, done_rx) = watch::channel(None);
         let totals = TotalsSlot::default();
+        let config = Arc::new(spec.config);
         let args = SessionArgs {
-            config: spec.config.clone(),
+            config: config.clone(),
             identity: self.args.identity.clone(),
             engines,
             sink: self.args.sink.clone(),
@@ -276,7 +279,7 @@ impl NodeState {
             actor.get_id(),
             Entry {
                 handle: handle.clone(),
-                config: spec.config,
+                config,
                 totals,
             },
         );

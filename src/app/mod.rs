@@ -221,7 +221,7 @@ impl App {
 
         let node_stats = Arc::new(NodeStats::default());
         let (node, _) = NodeHandle::start(NodeArgs {
-            identity: identity.clone(),
+            identity: Arc::new(identity.clone()),
             sink: sink.clone(),
             provider: engines.provider,
             max_sessions: cfg.node.max_sessions,

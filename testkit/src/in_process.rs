@@ -84,7 +84,7 @@ impl InProcessNodeBuilder {
         };
         let (sink, events) = EventSink::new(self.sink_capacity);
         let (node, _) = NodeHandle::start(NodeArgs {
-            identity: ServiceIdentity::local(&self.service),
+            identity: Arc::new(ServiceIdentity::local(&self.service)),
             sink,
             provider,
             max_sessions: self.max_sessions,

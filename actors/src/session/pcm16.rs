@@ -1,11 +1,13 @@
 //! The utterance a session holds while the user talks, as 16-bit PCM: half
 //! the memory of the frames' f32 (see [`crate::pcm16`]). The Stt keeps the
-//! utterance so far and the pre-roll before speech in a [`Pcm16`]. A node
-//! holds one for every user talking at once, so it is part of what a
-//! session's memory peaks on. It grows by a quarter of what it holds, at
-//! least a quarter second (not by doubling, nor a second at a time: a 2.1 s
-//! utterance holds 2.3 s, not 4 or 3), and the engines get an f32 copy made
-//! once per decode, straight into the `Arc` they share.
+//! utterance so far in a [`Pcm16`]. A node holds one for every user talking
+//! at once, so it is part of what a session's memory peaks on. It is kept
+//! in blocks of 2 KiB, a size the allocator serves exactly, filled one after
+//! the other: nothing held beyond the samples but the unfilled part of the
+//! last block (a buffer grown by a quarter held ~14 % more than the audio,
+//! and the allocator rounded each size up again), and nothing copied as the
+//! user goes on talking. The engines get an f32 copy made once per decode,
+//! straight into the `Arc` they share.
 
 use crate::audio::STT_SAMPLE_RATE;
 use crate::pcm16::to_f32;
@@ -13,60 +15,93 @@ pub(crate) use crate::pcm16::to_i16;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-/// The least room added when the buffer is full: a quarter second. More
-/// is added as the utterance grows (a quarter of it), so a long one is not
-/// copied every 250 ms.
-const GROW_MIN_SAMPLES: usize = STT_SAMPLE_RATE as usize / 4;
+/// Samples a block holds: 2 KiB, 64 ms at 16 kHz.
+const BLOCK: usize = 1024;
 
 /// 16 kHz mono 16-bit samples.
 #[derive(Debug, Default)]
 pub(crate) struct Pcm16 {
-    samples: Vec<i16>,
+    /// Full blocks, then the one being filled (its tail past `len` unused).
+    /// Each block boxed on purpose: the list grows by pointers, and the audio
+    /// is never moved (a `Vec<[i16; BLOCK]>` would copy it all as it grows).
+    #[allow(clippy::vec_box)]
+    blocks: Vec<Box<[i16; BLOCK]>>,
+    len: usize,
 }
 
 impl Pcm16 {
     pub(crate) fn len(&self) -> usize {
-        self.samples.len()
+        self.len
     }
 
     pub(crate) fn duration_ms(&self) -> u64 {
-        self.samples.len() as u64 * 1000 / STT_SAMPLE_RATE as u64
+        self.len as u64 * 1000 / STT_SAMPLE_RATE as u64
     }
 
-    fn reserve(&mut self, more: usize) {
-        if self.samples.capacity() - self.samples.len() < more {
-            let step = (self.samples.len() / 4).max(GROW_MIN_SAMPLES);
-            self.samples.reserve_exact(more.max(step));
+    fn push_with<T: Copy>(&mut self, mut rest: &[T], convert: impl Fn(T) -> i16) {
+        while !rest.is_empty() {
+            let at = self.len % BLOCK;
+            if at == 0 {
+                self.blocks.push(Box::new([0; BLOCK]));
+            }
+            let Some(block) = self.blocks.last_mut() else {
+                return;
+            };
+            let n = (BLOCK - at).min(rest.len());
+            for (d, &s) in block[at..at + n].iter_mut().zip(&rest[..n]) {
+                *d = convert(s);
+            }
+            self.len += n;
+            rest = &rest[n..];
         }
     }
 
     pub(crate) fn push_f32(&mut self, samples: &[f32]) {
-        self.reserve(samples.len());
-        self.samples.extend(samples.iter().map(|&s| to_i16(s)));
+        self.push_with(samples, to_i16);
     }
 
-    /// Takes the pre-roll (kept as a ring of 16-bit samples) into the buffer.
-    /// An empty buffer takes the ring's own allocation (turned in place, not
-    /// copied), so a talking user's session does not hold an empty ring of
-    /// `stt.preroll_ms` beside the utterance; the ring is made again when
-    /// the user is quiet.
+    /// Takes the pre-roll (kept as a ring of 16-bit samples while the user
+    /// is quiet) in after what the buffer holds, and frees the ring: a
+    /// talking user's session holds no ring of `stt.preroll_ms` beside the
+    /// utterance; it is made again when the user is quiet.
     pub(crate) fn take_preroll(&mut self, preroll: &mut VecDeque<i16>) {
-        if self.samples.capacity() == 0 {
-            self.samples = Vec::from(std::mem::take(preroll));
-            return;
-        }
-        self.reserve(preroll.len());
-        self.samples.extend(preroll.drain(..));
+        let ring = std::mem::take(preroll);
+        let (a, b) = ring.as_slices();
+        self.push_with(a, |s| s);
+        self.push_with(b, |s| s);
     }
 
     /// The samples from `from` on, as the f32 the engines take (one copy).
     pub(crate) fn to_f32_from(&self, from: usize) -> Arc<[f32]> {
-        let from = from.min(self.samples.len());
-        self.samples[from..].iter().map(|&s| to_f32(s)).collect()
+        let from = from.min(self.len);
+        // One allocation of the final size (a `repeat_n` has a known length).
+        let mut out: Arc<[f32]> = std::iter::repeat_n(0.0, self.len - from).collect();
+        let Some(dst) = Arc::get_mut(&mut out) else {
+            return out;
+        };
+        let mut at = from;
+        let mut dst = dst.iter_mut();
+        while at < self.len {
+            let (block, i) = (at / BLOCK, at % BLOCK);
+            let end = (self.len - block * BLOCK).min(BLOCK);
+            // The block's samples first: `zip` takes from its first
+            // iterator first, and so takes nothing from `dst` at the block's end.
+            for (&s, d) in self.blocks[block][i..end].iter().zip(dst.by_ref()) {
+                *d = to_f32(s);
+            }
+            at = block * BLOCK + end;
+        }
+        out
     }
 
     pub(crate) fn to_f32(&self) -> Arc<[f32]> {
         self.to_f32_from(0)
+    }
+
+    /// Bytes allocated for the samples (the blocks; not the list of them).
+    #[cfg(test)]
+    fn held_bytes(&self) -> usize {
+        self.blocks.len() * BLOCK * 2
     }
 }
 
@@ -76,9 +111,12 @@ mod tests {
 
     #[test]
     fn round_trip_keeps_the_signal_within_16_bit_precision() {
-        let input: Vec<f32> = (0..320).map(|i| ((i as f32) * 0.05).sin() * 0.8).collect();
+        let input: Vec<f32> = (0..3000).map(|i| ((i as f32) * 0.05).sin() * 0.8).collect();
         let mut p = Pcm16::default();
-        p.push_f32(&input);
+        // Frames that do not line up with the blocks.
+        for chunk in input.chunks(333) {
+            p.push_f32(chunk);
+        }
         let back = p.to_f32();
         assert_eq!(back.len(), input.len());
         for (a, b) in input.iter().zip(back.iter()) {
@@ -94,26 +132,24 @@ mod tests {
     }
 
     #[test]
-    fn grows_by_a_quarter_not_by_doubling() {
+    fn holds_no_more_than_the_samples_and_one_block_being_filled() {
         let mut p = Pcm16::default();
+        assert_eq!(p.held_bytes(), 0);
         let frame = [0.1f32; 320];
-        // 200 ms: the first quarter second.
-        for _ in 0..10 {
+        for n in 1..=105 {
             p.push_f32(&frame);
-        }
-        assert_eq!(p.samples.capacity(), GROW_MIN_SAMPLES);
-        // 2.1 s of frames: 4,000 samples more at a time up to 19,360, then
-        // a quarter more each time (24,000, 30,000, 37,200).
-        for _ in 10..105 {
-            p.push_f32(&frame);
-            let (len, cap) = (p.len(), p.samples.capacity());
+            let bytes = p.len() * 2;
             assert!(
-                cap - len <= (len / 4).max(GROW_MIN_SAMPLES),
-                "{len} in {cap}"
+                p.held_bytes() >= bytes && p.held_bytes() - bytes < BLOCK * 2,
+                "{} samples in {} bytes",
+                p.len(),
+                p.held_bytes()
             );
+            assert_eq!(p.len(), n * 320);
         }
-        assert_eq!(p.len(), 33_600);
-        assert_eq!(p.samples.capacity(), 37_200);
+        // 2.1 s: 33,600 samples in 33 blocks (33,792), not 37,200 as a
+        // buffer grown by a quarter would hold.
+        assert_eq!(p.held_bytes(), 33 * BLOCK * 2);
         assert_eq!(p.duration_ms(), 2_100);
     }
 
@@ -132,27 +168,40 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_buffer_takes_the_preroll_ring_itself() {
-        // A full ring that has wrapped: its newest sample at the start of
-        // its allocation, its oldest further on.
+    fn from_reads_across_blocks() {
+        let input: Vec<f32> = (0..2500).map(|i| (i % 1000) as f32 / 1000.0).collect();
+        let mut p = Pcm16::default();
+        p.push_f32(&input);
+        for from in [0, 1, BLOCK - 1, BLOCK, BLOCK + 1, 2 * BLOCK, 2499, 2500] {
+            let tail = p.to_f32_from(from);
+            assert_eq!(tail.len(), 2500 - from, "from {from}");
+            for (a, b) in input[from..].iter().zip(tail.iter()) {
+                assert!((a - b).abs() <= 1.0 / 32767.0, "from {from}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_preroll_ring_is_freed_while_the_user_talks() {
+        // A full ring that has wrapped: its oldest sample at the end of its
+        // allocation, its newest further back.
         let mut preroll: VecDeque<i16> = VecDeque::with_capacity(4);
         let cap = preroll.capacity();
         preroll.extend(1..=cap as i16);
         preroll.pop_front();
         preroll.push_back(cap as i16 + 1);
-        let ring = preroll.as_slices().1.as_ptr();
         let mut p = Pcm16::default();
         p.take_preroll(&mut preroll);
-        assert_eq!(p.samples, (2..=cap as i16 + 1).collect::<Vec<_>>());
-        assert_eq!(p.samples.as_ptr(), ring, "the ring's own allocation");
-        assert_eq!(p.samples.capacity(), cap);
+        let want: Vec<f32> = (2..=cap as i16 + 1).map(to_f32).collect();
+        assert_eq!(&*p.to_f32(), &want[..], "oldest first");
         assert_eq!(
             preroll.capacity(),
             0,
             "the ring holds nothing while the user talks"
         );
-        // Speech after it grows the buffer as usual.
+        // Speech after it goes on in the same block.
         p.push_f32(&[0.0; 320]);
         assert_eq!(p.len(), cap + 320);
+        assert_eq!(p.held_bytes(), BLOCK * 2);
     }
 }

@@ -359,8 +359,8 @@ mod tests {
         let mut config = SessionConfig::default();
         config.barge_in.paced_playout = false;
         Arc::new(Shared::new(
-            config,
-            ServiceIdentity::local("playout-test"),
+            Arc::new(config),
+            Arc::new(ServiceIdentity::local("playout-test")),
             engines,
             sink,
             caller,

@@ -39,8 +39,10 @@ pub(crate) struct Routes {
 }
 
 pub(crate) struct Shared {
-    pub(crate) config: SessionConfig,
-    pub(crate) identity: ServiceIdentity,
+    /// The node's table holds the same one.
+    pub(crate) config: Arc<SessionConfig>,
+    /// The node's, shared.
+    pub(crate) identity: Arc<ServiceIdentity>,
     pub(crate) engines: Engines,
     pub(crate) sink: EventSink,
     pub(crate) output: Arc<dyn AudioOutput>,
@@ -68,8 +70,10 @@ pub(crate) struct Shared {
     /// How much of it the engine's pace calls for.
     pub(crate) tts_lead: TtsLead,
     /// Per turn, what of its audio was queued and played (the Playout
-    /// writes it; a barge-in reads what was heard).
-    playout: Mutex<BTreeMap<u64, TurnAudio>>,
+    /// writes it; a barge-in reads what was heard). Boxed, as `record_parts`
+    /// below: a map node has room for 11 values (~1 KB of them unboxed) for
+    /// the one or two turns a session has playing.
+    playout: Mutex<BTreeMap<u64, Box<TurnAudio>>>,
     stats: Mutex<SessionStats>,
     /// Per turn, the parts of its record not yet archived. Boxed: a map
     /// node has room for 11 values, 4 KB of them unboxed, for the one or two
@@ -105,8 +109,8 @@ fn send_to<M: Send + 'static>(to: &Option<ActorRef<M>>, msg: M, lost: &AtomicU64
 
 impl Shared {
     pub(crate) fn new(
-        config: SessionConfig,
-        identity: ServiceIdentity,
+        config: Arc<SessionConfig>,
+        identity: Arc<ServiceIdentity>,
         engines: Engines,
         sink: EventSink,
         output: Arc<dyn AudioOutput>,
@@ -266,7 +270,10 @@ impl Shared {
         f(&mut self.tts_book.lock())
     }
 
-    pub(crate) fn with_playout<R>(&self, f: impl FnOnce(&mut BTreeMap<u64, TurnAudio>) -> R) -> R {
+    pub(crate) fn with_playout<R>(
+        &self,
+        f: impl FnOnce(&mut BTreeMap<u64, Box<TurnAudio>>) -> R,
+    ) -> R {
         f(&mut self.playout.lock())
     }
 

@@ -29,8 +29,10 @@ pub struct SessionSupervisor;
 
 /// Everything a session needs to start.
 pub struct SessionArgs {
-    pub config: SessionConfig,
-    pub identity: ServiceIdentity,
+    /// Shared with the node's table of sessions: one copy a session.
+    pub config: Arc<SessionConfig>,
+    /// The node's, shared.
+    pub identity: Arc<ServiceIdentity>,
     pub engines: Engines,
     pub sink: EventSink,
     pub output: Arc<dyn AudioOutput>,

@@ -18,11 +18,12 @@ pub use samples::HEADER as CSV_HEADER;
 
 use crate::app::App;
 use crate::config::Config;
+use crate::node::NodeContext;
 use crate::ops::procinfo;
 use arc_actors::events::Event;
 use arc_actors::node::SessionSpec;
 use arc_actors::session::emit::percentile;
-use arc_actors::session::EndReason;
+use arc_actors::session::{EndReason, SessionHandle};
 use arc_actors::sink::{MirrorFilter, MirrorInput};
 use arc_actors::synthetic::{run_script_paced, CallerOutput};
 use samples::{CsvOut, Progress};
@@ -74,6 +75,38 @@ pub enum LoadError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// Starts call `call` of user `i`: the session, what its caller hears, and
+/// the lines the caller says (which the session's synthetic STT hears). None
+/// when the node refuses it.
+async fn start_call(
+    ctx: &NodeContext,
+    i: usize,
+    call: usize,
+    turns: usize,
+    realtime: bool,
+) -> Option<(SessionHandle, Arc<CallerOutput>, Vec<String>)> {
+    let mut config = ctx.cfg.session_config();
+    config.user_id = format!("load-user-{i}");
+    config.room_name = format!("load-room-{i}-{call}");
+    // Playout at real time only when the users speak at real time too.
+    config.barge_in.paced_playout = realtime;
+    let script: Vec<String> = (0..turns)
+        .map(|t| format!("load test question number {t} from user {i}"))
+        .collect();
+    let output = Arc::new(CallerOutput::default());
+    // The synthetic STT of the session hears the script from the book (a
+    // fresh session id: no other lines wait under it).
+    let session_id = config.session_id.clone();
+    ctx.scripts.write(session_id.clone(), script.clone());
+    let spec = SessionSpec {
+        config,
+        output: output.clone(),
+    };
+    let handle = ctx.node.start_session(spec).await;
+    ctx.scripts.take(&session_id);
+    Some((handle.ok()?, output, script))
 }
 
 /// Run `sessions` concurrent sessions of `turns` turns each (for
@@ -136,8 +169,13 @@ pub async fn run(mut cfg: Config, opts: LoadOptions) -> Result<LoadReport, LoadE
     let until = duration.map(|d| started + d);
     let mut tasks = Vec::with_capacity(sessions);
     let barrier = Arc::new(tokio::sync::Barrier::new(sessions + 1));
+    // The load generator's own part of each session (a caller task) is
+    // counted in the node's memory per session: it holds one shared context
+    // and awaits the session's start in a box of its own, so that what it
+    // holds while the user talks is only the script being played.
+    let ctx = Arc::new(app.ctx.clone());
     for i in 0..sessions {
-        let ctx = app.ctx.clone();
+        let ctx = ctx.clone();
         let barrier = barrier.clone();
         let progress = progress.clone();
         let calls_ended = calls_ended.clone();
@@ -146,30 +184,14 @@ pub async fn run(mut cfg: Config, opts: LoadOptions) -> Result<LoadReport, LoadE
         tasks.push(tokio::spawn(async move {
             let mut answered = 0;
             for call in 0.. {
-                let mut config = ctx.cfg.session_config();
-                config.user_id = format!("load-user-{i}");
-                config.room_name = format!("load-room-{i}-{call}");
-                // Playout at real time only when the users speak at real time too.
-                config.barge_in.paced_playout = realtime;
-                let script: Vec<String> = (0..turns)
-                    .map(|t| format!("load test question number {t} from user {i}"))
-                    .collect();
-                let output = Arc::new(CallerOutput::default());
-                // The synthetic STT of the session hears the script from the
-                // book (a fresh session id: no other lines wait under it).
-                let session_id = config.session_id.clone();
-                ctx.scripts.write(session_id.clone(), script.clone());
-                let spec = SessionSpec {
-                    config,
-                    output: output.clone(),
-                };
-                let handle = ctx.node.start_session(spec).await;
-                ctx.scripts.take(&session_id);
+                let started = Box::pin(start_call(&ctx, i, call, turns, realtime)).await;
                 if call == 0 {
                     barrier.wait().await;
                     tokio::time::sleep(offset).await;
                 }
-                let Ok(handle) = handle else { break };
+                let Some((handle, output, script)) = started else {
+                    break;
+                };
                 progress.sessions_started.fetch_add(1, Ordering::Relaxed);
                 answered += run_script_paced(
                     &handle,

@@ -1,6 +1,8 @@
 //! The load run over time (`--csv`): every interval one row of the node's
 //! resident memory, open descriptors, threads, live tokio tasks, live
-//! sessions, turns answered and the interval's latency percentiles. The soak
+//! sessions, turns answered and the interval's latency percentiles, and
+//! what jemalloc says of the heap (what the code holds against the pages it
+//! keeps resident: the allocator's own share of the RSS). The soak
 //! (`scripts/soak.sh`) plots it: flat lines are what a node that runs for
 //! weeks needs.
 
@@ -14,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// The CSV's header; one [`Row`] per line below it.
-pub const HEADER: &str = "elapsed_s,rss_mb,open_fds,threads,tokio_tasks,live_sessions,sessions_started,turns_answered,turns_in_interval,p50_ms,p95_ms,p99_ms,max_ms,sink_dropped";
+pub const HEADER: &str = "elapsed_s,rss_mb,open_fds,threads,tokio_tasks,live_sessions,sessions_started,turns_answered,turns_in_interval,p50_ms,p95_ms,p99_ms,max_ms,sink_dropped,heap_allocated_mb,heap_resident_mb";
 
 /// What the run's tasks report as they go, shared with the sampler.
 #[derive(Debug, Default)]
@@ -55,6 +57,10 @@ pub(super) struct Row {
     pub(super) p99_ms: u64,
     pub(super) max_ms: u64,
     pub(super) sink_dropped: u64,
+    /// jemalloc's `stats.allocated` and `stats.resident` (0 where the
+    /// process does not allocate with jemalloc: tests).
+    pub(super) heap_allocated_mb: f64,
+    pub(super) heap_resident_mb: f64,
 }
 
 impl Row {
@@ -68,6 +74,8 @@ impl Row {
     ) -> Row {
         let proc = procinfo::sample();
         let lat = progress.take_interval();
+        let heap = crate::ops::allocator::stats().unwrap_or_default();
+        let mb = |b: usize| b as f64 / 1048576.0;
         Row {
             elapsed_s: started.elapsed().as_secs_f64(),
             rss_mb: proc.rss_bytes as f64 / 1048576.0,
@@ -85,12 +93,14 @@ impl Row {
             p99_ms: percentile(&lat, 99.0),
             max_ms: lat.last().copied().unwrap_or(0),
             sink_dropped,
+            heap_allocated_mb: mb(heap.allocated),
+            heap_resident_mb: mb(heap.resident),
         }
     }
 
     pub(super) fn csv(&self) -> String {
         format!(
-            "{:.1},{:.1},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{:.1},{:.1},{},{},{},{},{},{},{},{},{},{},{},{},{:.1},{:.1}",
             self.elapsed_s,
             self.rss_mb,
             self.open_fds,
@@ -104,7 +114,9 @@ impl Row {
             self.p95_ms,
             self.p99_ms,
             self.max_ms,
-            self.sink_dropped
+            self.sink_dropped,
+            self.heap_allocated_mb,
+            self.heap_resident_mb
         )
     }
 }

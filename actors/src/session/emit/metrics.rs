@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 /// A session's facts at its end.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionFacts {
-    pub(crate) config: SessionConfig,
+    pub(crate) config: std::sync::Arc<SessionConfig>,
     pub(crate) started_at: DateTime<Utc>,
     pub(crate) ended_at: DateTime<Utc>,
     pub(crate) duration_seconds: u64,
