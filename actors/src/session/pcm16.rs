@@ -71,27 +71,48 @@ impl Pcm16 {
         self.push_with(b, |s| s);
     }
 
-    /// The samples from `from` on, as the f32 the engines take (one copy).
+    /// The samples from `from` on, as the f32 the engines take: one copy,
+    /// straight into the `Arc` (the Stt makes one for every partial and
+    /// every final, on the voice loop's thread).
     pub(crate) fn to_f32_from(&self, from: usize) -> Arc<[f32]> {
         let from = from.min(self.len);
-        // One allocation of the final size (a `repeat_n` has a known length).
-        let mut out: Arc<[f32]> = std::iter::repeat_n(0.0, self.len - from).collect();
-        let Some(dst) = Arc::get_mut(&mut out) else {
-            return out;
-        };
-        let mut at = from;
-        let mut dst = dst.iter_mut();
-        while at < self.len {
-            let (block, i) = (at / BLOCK, at % BLOCK);
-            let end = (self.len - block * BLOCK).min(BLOCK);
-            // The block's samples first: `zip` takes from its first
-            // iterator first, and so takes nothing from `dst` at the block's end.
-            for (&s, d) in self.blocks[block][i..end].iter().zip(dst.by_ref()) {
-                *d = to_f32(s);
+        let n = self.len - from;
+        let mut out = Arc::<[f32]>::new_uninit_slice(n);
+        let mut written = 0;
+        if let Some(dst) = Arc::get_mut(&mut out) {
+            for part in self.slices_from(from) {
+                // A block's samples a slice at a time (not one by one through
+                // a flattened iterator): the conversion runs vectorized.
+                for (d, &s) in dst[written..written + part.len()].iter_mut().zip(part) {
+                    d.write(to_f32(s));
+                }
+                written += part.len();
             }
-            at = block * BLOCK + end;
         }
-        out
+        if written != n {
+            // Not reached: a new `Arc` is unique and the slices hold `n`.
+            return self
+                .slices_from(from)
+                .flatten()
+                .map(|&s| to_f32(s))
+                .collect();
+        }
+        // SAFETY: each of the `n` elements was written above (`written == n`).
+        unsafe { out.assume_init() }
+    }
+
+    /// The samples from `from` on, a block's part at a time.
+    fn slices_from(&self, from: usize) -> impl Iterator<Item = &[i16]> {
+        let len = self.len;
+        self.blocks
+            .iter()
+            .enumerate()
+            .skip(from / BLOCK)
+            .map(move |(i, block)| {
+                let start = if i == from / BLOCK { from % BLOCK } else { 0 };
+                let end = (len - i * BLOCK).min(BLOCK);
+                &block[start..end]
+            })
     }
 
     pub(crate) fn to_f32(&self) -> Arc<[f32]> {
