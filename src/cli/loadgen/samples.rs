@@ -75,10 +75,10 @@ impl Row {
         let proc = procinfo::sample();
         let lat = progress.take_interval();
         let heap = crate::ops::allocator::stats().unwrap_or_default();
-        let mb = |b: usize| b as f64 / 1048576.0;
+        let mb = |b: u64| b as f64 / 1048576.0;
         Row {
             elapsed_s: started.elapsed().as_secs_f64(),
-            rss_mb: proc.rss_bytes as f64 / 1048576.0,
+            rss_mb: mb(proc.rss_bytes),
             open_fds: proc.open_fds,
             threads: proc.threads,
             tokio_tasks: tokio::runtime::Handle::current()
@@ -93,8 +93,8 @@ impl Row {
             p99_ms: percentile(&lat, 99.0),
             max_ms: lat.last().copied().unwrap_or(0),
             sink_dropped,
-            heap_allocated_mb: mb(heap.allocated),
-            heap_resident_mb: mb(heap.resident),
+            heap_allocated_mb: mb(heap.allocated as u64),
+            heap_resident_mb: mb(heap.resident as u64),
         }
     }
 
