@@ -39,6 +39,7 @@
 
 mod archiver;
 mod brain;
+mod children;
 mod config;
 pub mod emit;
 mod messages;

@@ -4,6 +4,7 @@
 
 use super::archiver::ArchiverActor;
 use super::brain::BrainActor;
+use super::children::Children;
 use super::config::SessionConfig;
 use super::emit;
 use super::messages::{
@@ -19,8 +20,8 @@ use crate::audio::{AudioFrame, FrameQueue};
 use crate::emit::{lifecycle, service_error, LifecycleChange, ServiceIdentity};
 use crate::engine::Engines;
 use crate::sink::EventSink;
-use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
-use std::collections::{HashMap, VecDeque};
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
+use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -53,7 +54,7 @@ pub(crate) type TotalsSlot = Arc<OnceLock<Arc<Shared>>>;
 
 pub struct SessionState {
     shared: Arc<Shared>,
-    children: HashMap<ActorId, ChildKind>,
+    children: Children,
     restarts: VecDeque<Instant>,
     ending: bool,
     done: watch::Sender<Option<SessionSummary>>,
@@ -200,7 +201,7 @@ impl Actor for SessionSupervisor {
         ));
         let _ = shared.supervisor.set(myself.clone());
         let _ = args.totals.set(shared.clone());
-        let mut children = HashMap::new();
+        let mut children = Children::default();
         for kind in ChildKind::ALL {
             let cell = spawn_child(kind, myself.get_cell(), &shared).await?;
             children.insert(cell.get_id(), kind);
