@@ -248,7 +248,8 @@ livekit_ffi() {
 # 0.15.13, whose every actor allocated a supervision channel's 32-slot block
 # up front, held a box of its handler's future while it waited, gave
 # each of a message port's slots an inline tracing span, and allocated a
-# message port's channel and first 32 slots at spawn (patches/).
+# message port's channel and first 32 slots at spawn, and made four ports
+# an actor where one mailbox does (patches/).
 PATCHED_CRATES=(
   pulsar-6.9.1:e764221c5f6dfd98f7456ea8c5c341a88ebfb6f15fc9e2da902f74afca370c6d
   ractor-0.15.13:f12c86deb2af198b10a04c4fb3fba73baf3bb300df765a29272f0e5583da7510

@@ -14,9 +14,13 @@
 //! boxes it). And the message port itself was a tokio unbounded channel: a
 //! 128-byte-aligned channel and its first 32 slots, ~1.5 KiB an actor before
 //! any message (`patches/ractor-0.15.13-message-port-ring.patch` makes it a
-//! ring that allocates nothing until a message comes). These tests count
+//! ring that allocates nothing until a message comes). And the four ports
+//! (two oneshots, the supervision port, the message port) were four
+//! allocations and a four-way `select!` held in the actor's task
+//! (`patches/ractor-0.15.13-unified-mailbox.patch` makes them one mailbox
+//! behind one mutex). These tests count
 //! what spawned, waiting actors hold and fail without the patches, and check
-//! that the ring behaves as the channel it replaced did: every message, in
+//! that the mailbox behaves as the channel it replaced did: every message, in
 //! each sender's order, and an actor with a backlog yields its thread now and
 //! then.
 
@@ -144,6 +148,12 @@ async fn an_idle_actor_holds_no_channel_blocks() {
     assert!(
         per_actor < 2_000,
         "an idle actor holds {per_actor} bytes: is patches/ractor-0.15.13-message-port-ring.patch applied?"
+    );
+    // Four ports (392 bytes in four allocations) and the task's select!:
+    // 1,439 bytes; one mailbox, 999.
+    assert!(
+        per_actor < 1_200,
+        "an idle actor holds {per_actor} bytes: is patches/ractor-0.15.13-unified-mailbox.patch applied?"
     );
 }
 
