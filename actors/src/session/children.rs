@@ -5,31 +5,39 @@
 use super::messages::ChildKind;
 use ractor::ActorId;
 
-/// The running actor of each kind, if any.
-#[derive(Debug, Default)]
+/// The running actor of each kind, if any: a row per kind, in start order.
+#[derive(Debug)]
 pub(crate) struct Children {
-    ids: [Option<ActorId>; ChildKind::ALL.len()],
+    rows: [(ChildKind, Option<ActorId>); ChildKind::ALL.len()],
 }
 
-fn slot(kind: ChildKind) -> usize {
-    ChildKind::ALL
-        .iter()
-        .position(|k| *k == kind)
-        .unwrap_or_default()
+impl Default for Children {
+    fn default() -> Self {
+        Self {
+            rows: ChildKind::ALL.map(|kind| (kind, None)),
+        }
+    }
 }
 
 impl Children {
     /// `id` is now the actor of `kind` (a start or a restart).
     pub(crate) fn insert(&mut self, id: ActorId, kind: ChildKind) {
-        self.ids[slot(kind)] = Some(id);
+        for (k, slot) in &mut self.rows {
+            if *k == kind {
+                *slot = Some(id);
+            }
+        }
     }
 
     /// The kind `id` was, forgotten: None if it is no child of this session
     /// (or was already removed).
     pub(crate) fn remove(&mut self, id: &ActorId) -> Option<ChildKind> {
-        let i = self.ids.iter().position(|c| c.as_ref() == Some(id))?;
-        self.ids[i] = None;
-        Some(ChildKind::ALL[i])
+        let (kind, slot) = self
+            .rows
+            .iter_mut()
+            .find(|(_, slot)| slot.as_ref() == Some(id))?;
+        *slot = None;
+        Some(*kind)
     }
 }
 
