@@ -245,11 +245,10 @@ livekit_ffi() {
 # .cache/patched/NAME-VERSION, and our patches/NAME-VERSION-*.patch applied;
 # Cargo.toml's [patch.crates-io] builds that copy. Today: pulsar 6.9.1, whose
 # consumer insists on the optional magic + CRC in a payload frame, and ractor
-# 0.15.13, whose every actor allocated a supervision channel's 32-slot block
-# up front, held a box of its handler's future while it waited, gave
-# each of a message port's slots an inline tracing span, and allocated a
-# message port's channel and first 32 slots at spawn, and made four ports
-# an actor where one mailbox does (patches/).
+# 0.15.13, whose every actor held a box of its handler's future while it
+# waited, gave each queued message an inline tracing span, and opened four
+# input ports at spawn (two of them tokio channels with their first 32 slots)
+# where one mailbox does (patches/).
 PATCHED_CRATES=(
   pulsar-6.9.1:e764221c5f6dfd98f7456ea8c5c341a88ebfb6f15fc9e2da902f74afca370c6d
   ractor-0.15.13:f12c86deb2af198b10a04c4fb3fba73baf3bb300df765a29272f0e5583da7510

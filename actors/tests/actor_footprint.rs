@@ -1,28 +1,23 @@
 //! What an idle actor costs in memory: a conversation is six of them, a node
 //! runs thousands of conversations.
 //!
-//! ractor 0.15.13 gave every actor two unbounded tokio channels, and tokio
-//! allocates a channel's first block of 32 slots up front: for the
-//! supervision port, which most actors never receive on, ~2.5 KiB an actor.
-//! Our patch (`patches/ractor-0.15.13-lazy-supervision-port.patch`) moves
-//! that port to a channel that allocates per message. And ractor boxed each
-//! turn of an actor's loop, the wait for the next message included: a waiting
-//! actor held a box the size of its handler's future
-//! (`patches/ractor-0.15.13-unboxed-wait.patch` boxes only the handling).
-//! And a message port's slot held a tracing span inline that is always empty
-//! without ractor's span propagation (`patches/ractor-0.15.13-small-message-slot.patch`
-//! boxes it). And the message port itself was a tokio unbounded channel: a
-//! 128-byte-aligned channel and its first 32 slots, ~1.5 KiB an actor before
-//! any message (`patches/ractor-0.15.13-message-port-ring.patch` makes it a
-//! ring that allocates nothing until a message comes). And the four ports
-//! (two oneshots, the supervision port, the message port) were four
-//! allocations and a four-way `select!` held in the actor's task
+//! ractor 0.15.13 gave every actor four input ports at spawn: two oneshots
+//! (signal, stop) and two unbounded tokio channels (supervision events,
+//! messages), each tokio channel ~0.5 KiB with its first block of 32 slots
+//! allocated up front, and a four-way `select!` over them held in the
+//! actor's task; ~6.6 KiB an idle actor
 //! (`patches/ractor-0.15.13-unified-mailbox.patch` makes them one mailbox
-//! behind one mutex). These tests count
-//! what spawned, waiting actors hold and fail without the patches, and check
-//! that the mailbox behaves as the channel it replaced did: every message, in
-//! each sender's order, and an actor with a backlog yields its thread now and
-//! then.
+//! that allocates nothing until something comes). ractor boxed each turn of
+//! an actor's loop, the wait for the next message included: a waiting actor
+//! held a box the size of its handler's future
+//! (`patches/ractor-0.15.13-unboxed-wait.patch` boxes only the handling).
+//! And each queued message held a tracing span inline that is always empty
+//! without ractor's span propagation
+//! (`patches/ractor-0.15.13-small-message-slot.patch` boxes it). These tests
+//! count what spawned actors hold, waiting, and fail without the patches,
+//! and check that the mailbox behaves as the channel it replaced did: every
+//! message, in each sender's order, and an actor with a backlog yields its
+//! thread now and then.
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -98,6 +93,15 @@ async fn idle_bytes_per_actor<A>(actor: impl Fn() -> A) -> isize
 where
     A: Actor<Msg = (), Arguments = ()>,
 {
+    bytes_per_actor(actor, 0).await
+}
+
+/// The bytes each of [`ACTORS`] spawned actors holds once each has handled
+/// `messages` messages and waits for the next.
+async fn bytes_per_actor<A>(actor: impl Fn() -> A, messages: usize) -> isize
+where
+    A: Actor<Msg = (), Arguments = ()>,
+{
     let _one = SERIAL.lock().await;
     // The runtime's and ractor's own first-use allocations, out of the count.
     let (warm, handle) = Actor::spawn(None, actor(), ()).await.expect("spawn");
@@ -109,9 +113,14 @@ where
     for _ in 0..ACTORS {
         actors.push(Actor::spawn(None, actor(), ()).await.expect("spawn"));
     }
+    for (actor, _) in &actors {
+        for _ in 0..messages {
+            actor.cast(()).expect("cast");
+        }
+    }
     // Every actor in its loop, waiting for a message: a yield lets the
     // runtime run only so many of the tasks spawned.
-    for _ in 0..20 {
+    for _ in 0..20 + 4 * messages {
         tokio::task::yield_now().await;
     }
     let per_actor = (LIVE.load(Ordering::Relaxed) - before) / ACTORS;
@@ -130,30 +139,29 @@ where
 async fn an_idle_actor_holds_no_channel_blocks() {
     let per_actor = idle_bytes_per_actor(|| Holding::<0>).await;
     println!("an idle actor holds {per_actor} bytes");
-    // Unpatched: ~6.6 KB (the supervision port's block and channel alone are
-    // ~2.6 KB of it).
-    assert!(
-        per_actor < 5_000,
-        "an idle actor holds {per_actor} bytes: is patches/ractor-0.15.13-lazy-supervision-port.patch applied (Cargo.toml [patch.crates-io])?"
-    );
-    // Without the slot patch (each of the port's first 32 slots held an
-    // inline `Option<tracing::Span>`, always `None` here): 3,687 bytes;
-    // patched, 2,919.
-    assert!(
-        per_actor < 3_300,
-        "an idle actor holds {per_actor} bytes: is patches/ractor-0.15.13-small-message-slot.patch applied?"
-    );
-    // Without the ring (the message port a tokio channel, its 32 slots
-    // allocated at spawn): 2,919 bytes; with it, 1,439.
-    assert!(
-        per_actor < 2_000,
-        "an idle actor holds {per_actor} bytes: is patches/ractor-0.15.13-message-port-ring.patch applied?"
-    );
-    // Four ports (392 bytes in four allocations) and the task's select!:
-    // 1,439 bytes; one mailbox, 999.
+    // Unpatched: ~6.6 KB, four ports (two of them tokio channels with their
+    // first 32 slots) and the task's select! over them; 2,919 with a lazy
+    // supervision channel and the span boxed, 1,439 with a ring for
+    // messages, 999 with one mailbox.
     assert!(
         per_actor < 1_200,
-        "an idle actor holds {per_actor} bytes: is patches/ractor-0.15.13-unified-mailbox.patch applied?"
+        "an idle actor holds {per_actor} bytes: is patches/ractor-0.15.13-unified-mailbox.patch applied (Cargo.toml [patch.crates-io])?"
+    );
+}
+
+/// What an actor that has handled a message keeps: its mailbox's ring of a
+/// few slots, each a queued message, with no inline tracing span.
+#[tokio::test(flavor = "current_thread")]
+async fn a_queued_message_holds_no_inline_span() {
+    let idle = idle_bytes_per_actor(|| Holding::<0>).await;
+    let used = bytes_per_actor(|| Holding::<0>, 1).await;
+    println!("an idle actor holds {idle} bytes; one that has handled a message, {used}");
+    // The ring keeps the 4 slots of its first message: 4 x 32 bytes with the
+    // span boxed, 4 x 64 with it inline.
+    assert!(
+        used - idle < 192,
+        "an actor that has handled a message holds {used} bytes, an idle one {idle}: \
+         is patches/ractor-0.15.13-small-message-slot.patch applied?"
     );
 }
 
@@ -234,7 +242,7 @@ async fn a_waiting_actor_holds_no_box_of_its_handlers_future() {
     println!("a waiting actor holds {idle} bytes; one whose handler holds 8 KiB, {big}");
     // Unpatched (ractor boxed the wait together with the handling): 20,787
     // bytes against 4,391 (a debug build, whose futures hold their locals
-    // twice), for as long as the actor waits; patched, 2,913 against 2,919.
+    // twice), for as long as the actor waits; patched, 1,037 against 999.
     assert!(
         big - idle < 1_024,
         "a waiting actor whose handler holds 8 KiB across an await holds {big} bytes, an idle one {idle}: \
@@ -298,7 +306,7 @@ async fn an_actor_with_a_backlog_lets_other_tasks_run() {
     assert!(
         at < BACKLOG,
         "the actor held its thread until its backlog of {BACKLOG} was drained: \
-         does patches/ractor-0.15.13-message-port-ring.patch spend the scheduling budget?"
+         does patches/ractor-0.15.13-unified-mailbox.patch spend the scheduling budget?"
     );
     actor.stop(None);
     handle.await.expect("stopped");
