@@ -67,6 +67,17 @@ pub struct App {
     shutdown: Shutdown,
     nats: Option<NatsMirror>,
     pulsar: Option<PulsarMirror>,
+    /// Each enabled mirror's counters, by broker name.
+    brokers: Vec<(&'static str, Arc<MirrorStats>)>,
+}
+
+/// What `start_parts` hands `App`.
+struct Started {
+    ctx: NodeContext,
+    local_addr: SocketAddr,
+    nats: Option<NatsMirror>,
+    pulsar: Option<PulsarMirror>,
+    brokers: Vec<(&'static str, Arc<MirrorStats>)>,
 }
 
 impl App {
@@ -98,13 +109,20 @@ impl App {
         if started.is_err() {
             shutdown.abort();
         }
-        let (ctx, local_addr, nats, pulsar) = started?;
+        let Started {
+            ctx,
+            local_addr,
+            nats,
+            pulsar,
+            brokers,
+        } = started?;
         Ok(App {
             ctx,
             local_addr,
             shutdown,
             nats,
             pulsar,
+            brokers,
         })
     }
 
@@ -113,15 +131,7 @@ impl App {
         taps: Vec<MirrorInput>,
         engines: NodeEngines,
         shutdown: &Shutdown,
-    ) -> Result<
-        (
-            NodeContext,
-            SocketAddr,
-            Option<NatsMirror>,
-            Option<PulsarMirror>,
-        ),
-        AppError,
-    > {
+    ) -> Result<Started, AppError> {
         let cfg = Arc::new(cfg);
         let identity = identity(&cfg);
         let (sink, stream) = EventSink::new(cfg.events.sink_capacity);
@@ -238,7 +248,7 @@ impl App {
                     sink: sink.clone(),
                     node: node_stats.clone(),
                     max_sessions: cfg.dispatch_max_sessions(),
-                    mirrors: health_mirrors,
+                    mirrors: health_mirrors.clone(),
                 },
                 Duration::from_millis(cfg.heartbeat.interval_ms),
                 shutdown.token(Stage::Heartbeat),
@@ -315,12 +325,23 @@ impl App {
             engines = %cfg.engines.profile,
             "arc-agent node started"
         );
-        Ok((ctx, local_addr, nats, pulsar))
+        Ok(Started {
+            ctx,
+            local_addr,
+            nats,
+            pulsar,
+            brokers: health_mirrors,
+        })
     }
 
     /// The address the HTTP server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Whether every enabled broker mirror is connected (true with none).
+    pub fn brokers_connected(&self) -> bool {
+        self.brokers.iter().all(|(_, stats)| stats.is_connected())
     }
 
     /// Drain sessions, flush the mirrors and the spool, stop. The order:

@@ -120,19 +120,48 @@ impl MachineCpu {
     }
 }
 
+/// A `kB` line of `/proc/self/status` (`VmHWM:`, `RssAnon:`), in bytes;
+/// None where /proc or the line is missing.
+fn status_bytes(status: &str, key: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+}
+
 /// The kernel's peak resident set of this process so far (VmHWM), in bytes:
 /// the true high-water mark, not a sample that may miss it (0 where /proc
 /// is unavailable).
 pub fn peak_rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map(|kb| kb * 1024)
+        .and_then(|s| status_bytes(&s, "VmHWM:"))
         .unwrap_or(0)
+}
+
+/// The resident set by kind, in bytes (zeros where /proc is unavailable).
+/// Anonymous pages are what the process allocated; file pages are the
+/// binary's and its libraries' code and data the kernel has mapped in, which
+/// moves with the page cache, not with what the process holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RssParts {
+    pub anon: u64,
+    pub file: u64,
+    pub shmem: u64,
+}
+
+/// This process's [`RssParts`] now.
+pub fn rss_parts() -> RssParts {
+    let Ok(s) = std::fs::read_to_string("/proc/self/status") else {
+        return RssParts::default();
+    };
+    let get = |key| status_bytes(&s, key).unwrap_or(0);
+    RssParts {
+        anon: get("RssAnon:"),
+        file: get("RssFile:"),
+        shmem: get("RssShmem:"),
+    }
 }
 
 /// CPU use between two calls, as a percentage of one core.
@@ -197,6 +226,13 @@ mod tests {
         assert!(s.threads >= 1, "{s:?}");
         assert!(s.open_fds >= 3, "{s:?}");
         assert!(peak_rss_bytes() >= s.rss_bytes / 2, "VmHWM is read");
+        let parts = rss_parts();
+        assert!(parts.anon > 0 && parts.file > 0, "{parts:?}");
+        assert_eq!(
+            status_bytes("Name:\tx\nRssAnon:\t  1200 kB\n", "RssAnon:"),
+            Some(1200 * 1024)
+        );
+        assert_eq!(status_bytes("RssAnon: lots", "RssAnon:"), None);
         let mut m = CpuMeter::new();
         assert_eq!(m.percent(&s), 0.0);
         let mut x = 0u64;

@@ -4,16 +4,18 @@
 //!
 //! - mod.rs: the run (sessions started together, or spread with `--stagger`;
 //!   for `--duration` each user hangs up after `--turns` and calls again);
+//! - baseline.rs: the node's memory before its first session;
 //! - report.rs: what a run reports at its end;
 //! - samples.rs: the run over time (`--csv`), which the soak plots;
 //! - busy.rs: the CPU while every caller was in its call.
 
+mod baseline;
 mod busy;
 mod report;
 mod samples;
 
 pub use busy::BusyWhileAllTalk;
-pub use report::LoadReport;
+pub use report::{BaselineReport, LoadReport};
 pub use samples::HEADER as CSV_HEADER;
 
 use crate::app::App;
@@ -149,7 +151,14 @@ pub async fn run(mut cfg: Config, opts: LoadOptions) -> Result<LoadReport, LoadE
             latencies
         })
     };
-    let baseline = procinfo::sample().rss_bytes;
+    let settled = baseline::settle(|| app.brokers_connected()).await;
+    if !settled.brokers_connected {
+        tracing::warn!(
+            waited_ms = settled.waited.as_millis() as u64,
+            "a broker mirror is not connected: the run starts without it"
+        );
+    }
+    let baseline = settled.rss_bytes;
     let cpu_before = procinfo::sample().cpu_seconds;
     let machine_before = procinfo::machine_cpu_seconds();
     let gaps_before = arc_actors::playout_gaps::playout_gaps().all();
@@ -254,6 +263,13 @@ pub async fn run(mut cfg: Config, opts: LoadOptions) -> Result<LoadReport, LoadE
         p99_ms: percentile(&lat, 99.0),
         max_ms: lat.last().copied().unwrap_or(0),
         rss_baseline_mb: baseline as f64 / 1048576.0,
+        baseline: report::BaselineReport {
+            anon_mb: settled.parts.anon as f64 / 1048576.0,
+            file_mb: settled.parts.file as f64 / 1048576.0,
+            shmem_mb: settled.parts.shmem as f64 / 1048576.0,
+            brokers_connected: settled.brokers_connected,
+            waited_ms: settled.waited.as_millis() as u64,
+        },
         rss_live_mb: live as f64 / 1048576.0,
         rss_per_session_kb: per_session_kb(live),
         rss_peak_mb: hwm as f64 / 1048576.0,

@@ -17,6 +17,8 @@ pub struct LoadReport {
     pub p99_ms: u64,
     pub max_ms: u64,
     pub rss_baseline_mb: f64,
+    /// What the baseline holds, and when it was read.
+    pub baseline: BaselineReport,
     /// Resident memory once every session exists (before they talk).
     pub rss_live_mb: f64,
     pub rss_per_session_kb: f64,
@@ -39,6 +41,18 @@ pub struct LoadReport {
     /// Silences inside the agent's speech (paced playout, `--realtime`), by
     /// cause: (cause, how many, how many over 100 ms).
     pub speech_gaps: Vec<(&'static str, u64, u64)>,
+}
+
+/// The node's memory before its first session, by kind, read once its
+/// brokers had connected and its resident set had stopped moving.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselineReport {
+    pub anon_mb: f64,
+    pub file_mb: f64,
+    pub shmem_mb: f64,
+    pub brokers_connected: bool,
+    /// From the node's start to the reading.
+    pub waited_ms: u64,
 }
 
 /// The run's silences inside the agent's speech, by cause: those counted
@@ -93,6 +107,19 @@ impl fmt::Display for LoadReport {
             self.rss_per_session_kb,
             self.rss_peak_mb,
             self.rss_peak_per_session_kb
+        )?;
+        writeln!(
+            f,
+            "memory at baseline   anonymous {:.1} MB, file {:.1} MB, shared {:.1} MB; read {} ms after start, {}",
+            self.baseline.anon_mb,
+            self.baseline.file_mb,
+            self.baseline.shmem_mb,
+            self.baseline.waited_ms,
+            if self.baseline.brokers_connected {
+                "brokers connected"
+            } else {
+                "a broker NOT connected"
+            }
         )?;
         writeln!(
             f,
