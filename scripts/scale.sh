@@ -20,7 +20,7 @@ OUT=${OUT:-target/scale}
 mkdir -p "$OUT"
 . scripts/lib/bench-node.sh
 
-echo "sessions,stagger_ms,turns_done,turns_planned,p50_ms,p95_ms,p99_ms,max_ms,live_kb_per_session,peak_kb_per_session,peak_mb,cpu_cores,events_per_s,sink_dropped,mirror_dropped,gaps_node,gaps_node_over_100ms,gaps_synthesis,gaps_synthesis_over_100ms,machine_cores_busy,all_in_call_s,all_in_call_node_cores,all_in_call_machine_cores" >"$OUT/scale.csv"
+echo "sessions,stagger_ms,turns_done,turns_planned,p50_ms,p95_ms,p99_ms,max_ms,live_kb_per_session,peak_kb_per_session,peak_mb,cpu_cores,events_per_s,sink_dropped,mirror_dropped,gaps_node,gaps_node_over_100ms,gaps_synthesis,gaps_synthesis_over_100ms,machine_cores_busy,all_in_call_s,all_in_call_node_cores,all_in_call_machine_cores,baseline_mb,baseline_anon_mb,baseline_file_mb" >"$OUT/scale.csv"
 run() { # sessions stagger
   local n=$1 stagger=$2 log="$OUT/loadgen-$1-$2.txt"
   echo "scale: $n sessions, stagger $stagger ms"
@@ -51,7 +51,12 @@ gaps = [x for c in ("node", "synthesis") for x in (gap(c).groups() if gap(c) els
 # The CPU while every caller was in its call (empty: no such window, or an older binary).
 m = re.search(r"([\d.]+) cores busy while every caller was in its call \(([\d.]+) s.*the machine ([\d.]+) of its", t)
 window = [m.group(2), m.group(1), m.group(3)] if m else ["", "", ""]
-print(",".join([sys.argv[2], sys.argv[3], done, planned, p50, p95, p99, mx, live_kb, peak_kb, peak_mb, cpu, ev_s, sink, mirrors] + gaps + [machine] + window))
+# What the per-session figures are measured against (the anonymous and file
+# parts empty from an older binary).
+base, = g(r"baseline ([\d.]+) MB;")
+m = re.search(r"memory at baseline\s+anonymous ([\d.]+) MB, file ([\d.]+) MB", t)
+parts = [m.group(1), m.group(2)] if m else ["", ""]
+print(",".join([sys.argv[2], sys.argv[3], done, planned, p50, p95, p99, mx, live_kb, peak_kb, peak_mb, cpu, ev_s, sink, mirrors] + gaps + [machine] + window + [base] + parts))
 PY
 }
 for n in $SIZES; do run "$n" "$STAGGER"; done
