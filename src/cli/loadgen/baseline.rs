@@ -1,8 +1,11 @@
 //! The memory a run's sessions are measured against: the node before its
 //! first session, once its broker clients are connected and its resident
-//! set has stopped moving. Sampled the instant the node had started, the
-//! figure could catch the clients part-way through their start, and it
-//! moved by up to 4 MB between runs of one binary (4 KB a session at 1,000).
+//! set has stopped moving, so that what their start allocates is not
+//! counted as the sessions'. It is reported by kind: its file pages (the
+//! binary's code and data the kernel has mapped) move with the page cache,
+//! by up to 4 MB between runs of one binary, and the kernel's peak moves
+//! with them, which the subtraction cancels; its anonymous pages are what
+//! the node holds.
 
 use crate::ops::procinfo::{self, RssParts};
 use std::time::Duration;
