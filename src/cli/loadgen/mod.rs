@@ -5,12 +5,14 @@
 //! - mod.rs: the run (sessions started together, or spread with `--stagger`;
 //!   for `--duration` each user hangs up after `--turns` and calls again);
 //! - baseline.rs: the node's memory before its first session;
+//! - latencies.rs: the turns' latencies, counted per millisecond;
 //! - report.rs: what a run reports at its end;
 //! - samples.rs: the run over time (`--csv`), which the soak plots;
 //! - busy.rs: the CPU while every caller was in its call.
 
 mod baseline;
 mod busy;
+mod latencies;
 mod report;
 mod samples;
 
@@ -24,7 +26,6 @@ use crate::node::NodeContext;
 use crate::ops::procinfo;
 use arc_actors::events::Event;
 use arc_actors::node::SessionSpec;
-use arc_actors::session::emit::percentile;
 use arc_actors::session::{EndReason, SessionHandle};
 use arc_actors::sink::{MirrorFilter, MirrorInput};
 use arc_actors::synthetic::{run_script_paced, CallerOutput};
@@ -141,10 +142,10 @@ pub async fn run(mut cfg: Config, opts: LoadOptions) -> Result<LoadReport, LoadE
     let collector = {
         let progress = progress.clone();
         tokio::spawn(async move {
-            let mut latencies = Vec::new();
+            let mut latencies = latencies::LatencyCounts::default();
             while let Some(ev) = rx.recv().await {
                 if let Event::Conversation(c) = &*ev {
-                    latencies.push(c.performance.total_latency_ms);
+                    latencies.record(c.performance.total_latency_ms);
                     progress.turn(c.performance.total_latency_ms);
                 }
             }
@@ -247,8 +248,7 @@ pub async fn run(mut cfg: Config, opts: LoadOptions) -> Result<LoadReport, LoadE
     let sessions_run = progress.sessions_started.load(Ordering::Relaxed) as usize;
     app.shutdown("loadgen finished").await;
     let hwm = procinfo::peak_rss_bytes().max(live);
-    let mut lat = collector.await.unwrap_or_default();
-    lat.sort_unstable();
+    let lat = collector.await.unwrap_or_default();
     let per_session_kb =
         |bytes: u64| bytes.saturating_sub(baseline) as f64 / 1024.0 / sessions.max(1) as f64;
     Ok(LoadReport {
@@ -258,10 +258,10 @@ pub async fn run(mut cfg: Config, opts: LoadOptions) -> Result<LoadReport, LoadE
         turns_planned: sessions_run.max(sessions) * turns,
         turns_completed: completed,
         wall_seconds: wall,
-        p50_ms: percentile(&lat, 50.0),
-        p95_ms: percentile(&lat, 95.0),
-        p99_ms: percentile(&lat, 99.0),
-        max_ms: lat.last().copied().unwrap_or(0),
+        p50_ms: lat.percentile(50.0),
+        p95_ms: lat.percentile(95.0),
+        p99_ms: lat.percentile(99.0),
+        max_ms: lat.max(),
         rss_baseline_mb: baseline as f64 / 1048576.0,
         baseline: report::BaselineReport {
             anon_mb: settled.parts.anon as f64 / 1048576.0,

@@ -6,8 +6,8 @@
 //! (`scripts/soak.sh`) plots it: flat lines are what a node that runs for
 //! weeks needs.
 
+use super::latencies::LatencyCounts;
 use crate::ops::procinfo;
-use arc_actors::session::emit::percentile;
 use parking_lot::Mutex;
 use std::io::Write;
 use std::path::Path;
@@ -22,21 +22,19 @@ pub const HEADER: &str = "elapsed_s,rss_mb,open_fds,threads,tokio_tasks,live_ses
 #[derive(Debug, Default)]
 pub(super) struct Progress {
     /// Voice-to-voice of the turns answered since the last row.
-    latencies: Mutex<Vec<u64>>,
+    latencies: Mutex<LatencyCounts>,
     pub(super) sessions_started: AtomicU64,
     pub(super) turns_answered: AtomicU64,
 }
 
 impl Progress {
     pub(super) fn turn(&self, latency_ms: u64) {
-        self.latencies.lock().push(latency_ms);
+        self.latencies.lock().record(latency_ms);
         self.turns_answered.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn take_interval(&self) -> Vec<u64> {
-        let mut v = std::mem::take(&mut *self.latencies.lock());
-        v.sort_unstable();
-        v
+    fn take_interval(&self) -> LatencyCounts {
+        std::mem::take(&mut *self.latencies.lock())
     }
 }
 
@@ -51,7 +49,7 @@ pub(super) struct Row {
     pub(super) live_sessions: usize,
     pub(super) sessions_started: u64,
     pub(super) turns_answered: u64,
-    pub(super) turns_in_interval: usize,
+    pub(super) turns_in_interval: u64,
     pub(super) p50_ms: u64,
     pub(super) p95_ms: u64,
     pub(super) p99_ms: u64,
@@ -88,10 +86,10 @@ impl Row {
             sessions_started: progress.sessions_started.load(Ordering::Relaxed),
             turns_answered: progress.turns_answered.load(Ordering::Relaxed),
             turns_in_interval: lat.len(),
-            p50_ms: percentile(&lat, 50.0),
-            p95_ms: percentile(&lat, 95.0),
-            p99_ms: percentile(&lat, 99.0),
-            max_ms: lat.last().copied().unwrap_or(0),
+            p50_ms: lat.percentile(50.0),
+            p95_ms: lat.percentile(95.0),
+            p99_ms: lat.percentile(99.0),
+            max_ms: lat.max(),
             sink_dropped,
             heap_allocated_mb: mb(heap.allocated as u64),
             heap_resident_mb: mb(heap.resident as u64),
