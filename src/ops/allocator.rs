@@ -16,6 +16,10 @@
 //! worker flushes its cache the next time it parks ([`on_worker_park`], the
 //! runtime's park hook: [`runtime`]), before the arenas are purged.
 //!
+//! A node with two workers or fewer runs all its runtime's threads in one
+//! arena ([`runtime`]): each arena keeps partly used pages of its own, and on
+//! 2 cores the second arena cost more memory than its lock saved time.
+//!
 //! The binary installs it with `#[global_allocator]` (main.rs) and runs on
 //! [`runtime`], as does any test that measures the node's memory; [`trim`]
 //! also trims glibc, which still serves the C libraries (whisper.cpp,
@@ -89,14 +93,70 @@ pub fn on_worker_park() {
 }
 
 /// The node's multi-threaded runtime, its workers flushing their caches
-/// when asked ([`on_worker_park`]); `workers`: `None` = one per core.
+/// when asked ([`on_worker_park`]), all its threads in one arena where it
+/// has two workers or fewer ([`SHARED_ARENA_UP_TO_WORKERS`]); `workers`:
+/// `None` = one per core.
 pub fn runtime(workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
     let mut b = tokio::runtime::Builder::new_multi_thread();
     b.enable_all().on_thread_park(on_worker_park);
-    if let Some(n) = workers {
-        b.worker_threads(n);
+    let n = workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    b.worker_threads(n);
+    if n <= SHARED_ARENA_UP_TO_WORKERS {
+        b.on_thread_start(join_shared_arena);
     }
     b.build()
+}
+
+/// jemalloc gives each thread an arena of its own (up to four a core), and
+/// each arena keeps its own partly used pages of every size it serves: the
+/// two workers of a 2-core node held ~0.7 MB that one arena does not, ~7 KB
+/// a session at 100 sessions (BENCHMARKS.md "eleventh"). With one arena
+/// the 10,000-session tail and the burst were no worse on 2 cores; with
+/// more workers the arena's locks would be shared by more threads, so
+/// above this they keep jemalloc's spread.
+pub const SHARED_ARENA_UP_TO_WORKERS: usize = 2;
+
+/// The arena every thread of a small node's runtime allocates from.
+const SHARED_ARENA: u32 = 0;
+
+/// The runtime's thread-start hook (small nodes): this thread allocates
+/// from [`SHARED_ARENA`].
+fn join_shared_arena() {
+    let mut arena = SHARED_ARENA;
+    // SAFETY: a NUL-terminated name and a u32 new value of the size
+    // jemalloc expects for `thread.arena`; no old value read.
+    unsafe {
+        tikv_jemalloc_sys::mallctl(
+            c"thread.arena".as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            (&mut arena as *mut u32).cast(),
+            std::mem::size_of::<u32>(),
+        );
+    }
+}
+
+/// The arena the calling thread allocates from (`None` if jemalloc does
+/// not answer).
+pub fn thread_arena() -> Option<u32> {
+    let mut arena: u32 = 0;
+    let mut len = std::mem::size_of::<u32>();
+    // SAFETY: a NUL-terminated name; jemalloc writes a u32 into `arena`,
+    // whose size `len` gives.
+    let rc = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            c"thread.arena".as_ptr(),
+            (&mut arena as *mut u32).cast(),
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    (rc == 0).then_some(arena)
 }
 
 /// Gives free memory back to the kernel: the workers' caches (as they park),
@@ -175,4 +235,59 @@ pub fn stats() -> Option<AllocatorStats> {
         metadata: read(c"stats.metadata")?,
         retained: read(c"stats.retained")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The arenas the runtime's threads allocate from: its workers' and a
+    /// blocking thread's.
+    fn arenas_of(rt: &tokio::runtime::Runtime, workers: usize) -> Vec<Option<u32>> {
+        rt.block_on(async {
+            // One task a worker: each blocks its worker until all have
+            // started, so no two run on the same one.
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(workers));
+            let mut tasks: Vec<_> = (0..workers)
+                .map(|_| {
+                    let barrier = barrier.clone();
+                    tokio::spawn(async move {
+                        let arena = thread_arena();
+                        barrier.wait();
+                        (std::thread::current().id(), arena)
+                    })
+                })
+                .collect();
+            let mut seen = std::collections::HashMap::new();
+            for t in tasks.drain(..) {
+                let (thread, arena) = t.await.expect("task");
+                seen.insert(thread, arena);
+            }
+            let mut arenas: Vec<_> = seen.into_values().collect();
+            arenas.push(
+                tokio::task::spawn_blocking(thread_arena)
+                    .await
+                    .expect("blocking"),
+            );
+            arenas
+        })
+    }
+
+    #[test]
+    fn a_small_runtime_allocates_from_one_arena() {
+        let rt = runtime(Some(2)).expect("runtime");
+        let arenas = arenas_of(&rt, 2);
+        assert!(
+            arenas.iter().all(|a| *a == Some(SHARED_ARENA)),
+            "{arenas:?}"
+        );
+    }
+
+    #[test]
+    fn a_larger_runtime_keeps_jemallocs_spread() {
+        let rt = runtime(Some(SHARED_ARENA_UP_TO_WORKERS + 2)).expect("runtime");
+        let arenas = arenas_of(&rt, SHARED_ARENA_UP_TO_WORKERS + 2);
+        let distinct: std::collections::HashSet<_> = arenas.iter().collect();
+        assert!(distinct.len() > 1, "{arenas:?}");
+    }
 }
