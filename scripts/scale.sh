@@ -63,3 +63,13 @@ for n in $SIZES; do run "$n" "$STAGGER"; done
 for n in $BURST_SIZES; do run "$n" 0; done
 python3 scripts/scale-plot.py "$OUT/scale.csv" "$OUT/scale.png"
 column -s, -t <"$OUT/scale.csv"
+# What one more session costs at the kernel's peak between two spread runs:
+# the run's one-time costs (the allocator's, the code paged in) cancel out.
+python3 - "$OUT/scale.csv" "$STAGGER" <<'PY'
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["stagger_ms"] == sys.argv[2]]
+for a, b in zip(rows, rows[1:]):
+    grew = float(b["peak_mb"]) - float(a["peak_mb"])
+    n = int(b["sessions"]) - int(a["sessions"])
+    print(f"scale: {a['sessions']} -> {b['sessions']} sessions: the kernel's peak grew {grew:.1f} MB, {grew * 1024 / n:.1f} KB a session more")
+PY
