@@ -80,6 +80,37 @@ fn void_mallctl(name: &CStr) -> i32 {
     }
 }
 
+/// Sets the mallctl `name` to `value`; jemalloc's return code.
+///
+/// # Safety
+/// `T` is the type jemalloc takes for `name`.
+unsafe fn write_ctl<T>(name: &CStr, mut value: T) -> i32 {
+    tikv_jemalloc_sys::mallctl(
+        name.as_ptr(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        (&mut value as *mut T).cast(),
+        std::mem::size_of::<T>(),
+    )
+}
+
+/// Reads the mallctl `name` (`None` if jemalloc does not answer).
+///
+/// # Safety
+/// `T` is the type jemalloc writes for `name`.
+unsafe fn read_ctl<T: Default>(name: &CStr) -> Option<T> {
+    let mut value = T::default();
+    let mut len = std::mem::size_of::<T>();
+    let rc = tikv_jemalloc_sys::mallctl(
+        name.as_ptr(),
+        (&mut value as *mut T).cast(),
+        &mut len,
+        std::ptr::null_mut(),
+        0,
+    );
+    (rc == 0).then_some(value)
+}
+
 /// The runtime's park hook: flushes this worker's cache once per [`trim`].
 /// An atomic load otherwise.
 pub fn on_worker_park() {
@@ -126,37 +157,15 @@ const SHARED_ARENA: u32 = 0;
 /// The runtime's thread-start hook (small nodes): this thread allocates
 /// from [`SHARED_ARENA`].
 fn join_shared_arena() {
-    let mut arena = SHARED_ARENA;
-    // SAFETY: a NUL-terminated name and a u32 new value of the size
-    // jemalloc expects for `thread.arena`; no old value read.
-    unsafe {
-        tikv_jemalloc_sys::mallctl(
-            c"thread.arena".as_ptr(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            (&mut arena as *mut u32).cast(),
-            std::mem::size_of::<u32>(),
-        );
-    }
+    // SAFETY: `thread.arena` takes an unsigned (u32).
+    unsafe { write_ctl(c"thread.arena", SHARED_ARENA) };
 }
 
 /// The arena the calling thread allocates from (`None` if jemalloc does
 /// not answer).
 pub fn thread_arena() -> Option<u32> {
-    let mut arena: u32 = 0;
-    let mut len = std::mem::size_of::<u32>();
-    // SAFETY: a NUL-terminated name; jemalloc writes a u32 into `arena`,
-    // whose size `len` gives.
-    let rc = unsafe {
-        tikv_jemalloc_sys::mallctl(
-            c"thread.arena".as_ptr(),
-            (&mut arena as *mut u32).cast(),
-            &mut len,
-            std::ptr::null_mut(),
-            0,
-        )
-    };
-    (rc == 0).then_some(arena)
+    // SAFETY: `thread.arena` reads an unsigned (u32).
+    unsafe { read_ctl(c"thread.arena") }
 }
 
 /// Gives free memory back to the kernel: the workers' caches (as they park),
@@ -199,35 +208,12 @@ pub struct AllocatorStats {
 /// The current [`AllocatorStats`] (`None` if jemalloc does not answer).
 pub fn stats() -> Option<AllocatorStats> {
     // The figures are a snapshot taken when the epoch advances.
-    let mut epoch: u64 = 1;
     // SAFETY: "epoch" takes a u64 as its new value.
-    let rc = unsafe {
-        tikv_jemalloc_sys::mallctl(
-            c"epoch".as_ptr(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            (&mut epoch as *mut u64).cast(),
-            std::mem::size_of::<u64>(),
-        )
-    };
-    if rc != 0 {
+    if unsafe { write_ctl(c"epoch", 1u64) } != 0 {
         return None;
     }
-    let read = |name: &CStr| -> Option<usize> {
-        let mut value: usize = 0;
-        let mut len = std::mem::size_of::<usize>();
-        // SAFETY: the stats.* names read a size_t into `value`.
-        let rc = unsafe {
-            tikv_jemalloc_sys::mallctl(
-                name.as_ptr(),
-                (&mut value as *mut usize).cast(),
-                &mut len,
-                std::ptr::null_mut(),
-                0,
-            )
-        };
-        (rc == 0).then_some(value)
-    };
+    // SAFETY: the stats.* names read a size_t.
+    let read = |name: &CStr| unsafe { read_ctl::<usize>(name) };
     Some(AllocatorStats {
         allocated: read(c"stats.allocated")?,
         active: read(c"stats.active")?,
