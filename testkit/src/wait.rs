@@ -5,20 +5,21 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// A port nothing listens on now, never handed out before by this process,
-/// and below the kernel's ephemeral range.
+/// and outside the kernel's ephemeral range.
 ///
 /// Why not the OS's pick (`bind` to port 0): that port comes from the
 /// ephemeral range, so between this call and the server's own bind it can
 /// go to the next `bind(0)` (another test's pulsar-lite, nats-server or
 /// node, started at the same moment) or be the source port of any outgoing
 /// connection; a check that connects to it can even reach itself (a TCP
-/// self-connect). A node that lost its port then looked ready to a test
-/// whose requests went to another server, which reset them. Below the
+/// self-connect). A node that lost its port so would look ready to a test
+/// whose requests then went to another server (the suspected cause of a
+/// `/ws` handshake reset seen once in CI). Outside the
 /// ephemeral range no outgoing connection and no `bind(0)` takes a port,
 /// and the counter keeps this process's tests from sharing one.
 pub fn free_port() -> u16 {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let (low, high) = below_ephemeral_range();
+    let (low, high) = outside_ephemeral_range();
     let span = u32::from(high - low);
     // Test processes that run at once start at different places.
     let start = std::process::id().wrapping_mul(7919) % span;
@@ -35,7 +36,7 @@ pub fn free_port() -> u16 {
 /// The ports [`free_port`] picks from: 10000 up to the start of the
 /// kernel's ephemeral range (`ip_local_port_range`; 32768 by default), or
 /// above its end where it starts lower.
-fn below_ephemeral_range() -> (u16, u16) {
+fn outside_ephemeral_range() -> (u16, u16) {
     let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|s| {
@@ -91,7 +92,7 @@ mod tests {
 
     #[test]
     fn free_ports_are_distinct_and_outside_the_ephemeral_range() {
-        let (low, high) = below_ephemeral_range();
+        let (low, high) = outside_ephemeral_range();
         let ports: Vec<u16> = (0..50).map(|_| free_port()).collect();
         let mut unique = ports.clone();
         unique.sort_unstable();
