@@ -130,16 +130,24 @@ pub fn on_worker_park() {
 pub fn runtime(workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
     let mut b = tokio::runtime::Builder::new_multi_thread();
     b.enable_all().on_thread_park(on_worker_park);
-    let n = workers.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let n = worker_count(workers, std::env::var("TOKIO_WORKER_THREADS").ok());
     b.worker_threads(n);
     if n <= SHARED_ARENA_UP_TO_WORKERS {
         b.on_thread_start(join_shared_arena);
     }
     b.build()
+}
+
+/// The runtime's workers as tokio would count them: `workers`, else
+/// `TOKIO_WORKER_THREADS` (`env`), else one a core the process may use.
+fn worker_count(workers: Option<usize>, env: Option<String>) -> usize {
+    workers
+        .or_else(|| env?.trim().parse().ok().filter(|n| *n > 0))
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
 }
 
 /// jemalloc gives each thread an arena of its own (up to four a core), and
@@ -257,6 +265,16 @@ mod tests {
             );
             arenas
         })
+    }
+
+    #[test]
+    fn workers_are_counted_as_tokio_counts_them() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(worker_count(Some(3), Some("5".into())), 3);
+        assert_eq!(worker_count(None, Some("5".into())), 5);
+        assert_eq!(worker_count(None, Some("0".into())), cores);
+        assert_eq!(worker_count(None, Some("many".into())), cores);
+        assert_eq!(worker_count(None, None), cores);
     }
 
     #[test]
