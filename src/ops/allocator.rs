@@ -125,7 +125,7 @@ pub fn on_worker_park() {
 
 /// The node's multi-threaded runtime, its workers flushing their caches
 /// when asked ([`on_worker_park`]), all its threads in one arena where it
-/// has two workers or fewer ([`SHARED_ARENA_UP_TO_WORKERS`]); `workers`:
+/// has two workers or fewer (`SHARED_ARENA_UP_TO_WORKERS`); `workers`:
 /// `None` = one per core.
 pub fn runtime(workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
     let mut b = tokio::runtime::Builder::new_multi_thread();
@@ -157,7 +157,7 @@ fn worker_count(workers: Option<usize>, env: Option<String>) -> usize {
 /// the 10,000-session tail and the burst were no worse on 2 cores; with
 /// more workers the arena's locks would be shared by more threads, so
 /// above this they keep jemalloc's spread.
-pub const SHARED_ARENA_UP_TO_WORKERS: usize = 2;
+const SHARED_ARENA_UP_TO_WORKERS: usize = 2;
 
 /// The arena every thread of a small node's runtime allocates from.
 const SHARED_ARENA: u32 = 0;
@@ -167,13 +167,6 @@ const SHARED_ARENA: u32 = 0;
 fn join_shared_arena() {
     // SAFETY: `thread.arena` takes an unsigned (u32).
     unsafe { write_ctl(c"thread.arena", SHARED_ARENA) };
-}
-
-/// The arena the calling thread allocates from (`None` if jemalloc does
-/// not answer).
-pub fn thread_arena() -> Option<u32> {
-    // SAFETY: `thread.arena` reads an unsigned (u32).
-    unsafe { read_ctl(c"thread.arena") }
 }
 
 /// Gives free memory back to the kernel: the workers' caches (as they park),
@@ -234,6 +227,13 @@ pub fn stats() -> Option<AllocatorStats> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The arena the calling thread allocates from (`None` if jemalloc
+    /// does not answer).
+    fn thread_arena() -> Option<u32> {
+        // SAFETY: `thread.arena` reads an unsigned (u32).
+        unsafe { read_ctl(c"thread.arena") }
+    }
 
     /// The arenas the runtime's threads allocate from: its workers' and a
     /// blocking thread's.
